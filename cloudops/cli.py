@@ -1,0 +1,601 @@
+"""The ``cloudops`` command: run a dev stack, a worker, and operations from the shell.
+
+Only typer is imported at module level so that ``cloudops --help`` stays fast; each command
+imports what it needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from cloudops.accounts import AccountBook
+    from cloudops.client import CloudOpsClient, OperationHandle
+    from cloudops.models import WorkflowResult
+    from cloudops.registry import CloudOps
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="cloudops",
+    help="Cloud infrastructure operations as durable executions on Temporal.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+operations_app = typer.Typer(
+    help="List installed operations, or show one's input and output JSON schemas.",
+    invoke_without_command=True,
+)
+app.add_typer(operations_app, name="operations")
+
+AddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        envvar="TEMPORAL_ADDRESS",
+        help="Temporal frontend host:port (default: envconfig, then localhost:7233).",
+    ),
+]
+NamespaceOpt = Annotated[
+    str | None, typer.Option("--namespace", envvar="TEMPORAL_NAMESPACE", help="Temporal namespace.")
+]
+QueueOpt = Annotated[
+    str, typer.Option("--task-queue", envvar="CLOUDOPS_TASK_QUEUE", help="Task queue of the workers.")
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", envvar="CLOUDOPS_CONFIG", help="Accounts file (default ./cloudops.toml)."
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only (for scripts).")]
+
+EXIT_BUSINESS_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_WORKFLOW_FAILED = 3
+
+_ran_worker = False
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    _console(stderr=True).print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def _cloudops() -> CloudOps:
+    from cloudops.registry import CloudOps, RegistrationError
+
+    try:
+        ops = CloudOps()
+        _ = ops.catalogue
+        return ops
+    except RegistrationError as err:
+        raise _fail(str(err)) from None
+
+
+def _accounts(cloudops: CloudOps, config: Path | None) -> AccountBook:
+    from cloudops.accounts import ConfigError, load_config
+    from cloudops.worker import account_book
+
+    try:
+        return account_book(cloudops, load_config(config))
+    except ConfigError as err:
+        raise _fail(str(err)) from None
+
+
+async def _client(address: str | None, namespace: str | None, task_queue: str) -> CloudOpsClient:
+    from cloudops.client import CloudOpsClient, connect_client
+
+    try:
+        client = await connect_client(address, namespace=namespace, connect_timeout=5)
+    except ConnectionError as err:
+        raise _fail(str(err)) from None
+    return CloudOpsClient(client, task_queue=task_queue)
+
+
+def _parse_input(raw: str | None) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if raw == "-":
+        text = sys.stdin.read()
+    elif raw.startswith("@"):
+        text = Path(raw[1:]).read_text()
+    elif not raw.lstrip().startswith("{") and Path(raw).is_file():
+        text = Path(raw).read_text()
+    else:
+        text = raw
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise _fail(f"--input is not valid JSON ({err}); pass a JSON object, @FILE or -") from None
+    if not isinstance(value, dict):
+        raise _fail(f"--input must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _parse_labels(labels: list[str] | None) -> dict[str, str]:
+    parsed = {}
+    for item in labels or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _fail(f"--label {item!r} is not KEY=VALUE")
+        parsed[key] = value
+    return parsed
+
+
+async def _follow(
+    handle: OperationHandle[Any], operation: str, *, quiet: bool
+) -> WorkflowResult[Any]:
+    """Wait for a result, showing live progress on stderr unless ``quiet``."""
+    from temporalio.client import WorkflowFailureError
+
+    from cloudops.render import progress_line
+
+    task = asyncio.ensure_future(handle.result())
+    if quiet:
+        try:
+            return await task
+        except WorkflowFailureError as err:
+            raise _fail(f"the workflow failed: {err.cause}", EXIT_WORKFLOW_FAILED) from None
+    console = _console(stderr=True)
+    with console.status(f"{operation}: starting") as status:
+        while not task.done():
+            try:
+                report = await handle.progress()
+                status.update(progress_line(operation, report))
+            except Exception:  # noqa: BLE001 - progress is best effort while the result comes
+                pass
+            await asyncio.wait([task], timeout=0.5)
+    try:
+        return task.result()
+    except WorkflowFailureError as err:
+        raise _fail(f"the workflow failed: {err.cause}", EXIT_WORKFLOW_FAILED) from None
+
+
+def _finish(result: WorkflowResult[Any], as_json: bool) -> None:
+    from cloudops.render import print_result
+
+    print_result(_console(), result, as_json=as_json)
+    if not result.ok:
+        raise typer.Exit(EXIT_BUSINESS_FAILURE)
+
+
+@app.command()
+def run(
+    operation: Annotated[str, typer.Argument(help="Operation name, e.g. aws.createServerGroup.")],
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="JSON object, @FILE, FILE or - (stdin).")
+    ] = None,
+    account: Annotated[str | None, typer.Option(help="Account name from cloudops.toml.")] = None,
+    region: Annotated[str | None, typer.Option(help="Region the account allows.")] = None,
+    request_id: Annotated[
+        str | None, typer.Option(help="Idempotency key; the same id runs once.")
+    ] = None,
+    label: Annotated[list[str] | None, typer.Option(help="KEY=VALUE, repeatable.")] = None,
+    as_json: JsonOpt = False,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    task_queue: QueueOpt = "cloudops",
+) -> None:
+    """Run an operation, show its progress and print its WorkflowResult.
+
+    Exit code 0 when the result is ok, 1 on a business failure (the error says why),
+    2 on a usage error, 3 when the workflow itself failed.
+    """
+    payload = _parse_input(input)
+    labels = _parse_labels(label)
+
+    async def go() -> WorkflowResult[Any]:
+        ops = await _client(address, namespace, task_queue)
+        handle = await ops.submit(
+            operation, payload, account=account, region=region, request_id=request_id,
+            labels=labels,
+        )
+        return await _follow(handle, operation, quiet=as_json)
+
+    _finish(_run(go()), as_json)
+
+
+@app.command()
+def submit(
+    operation: Annotated[str, typer.Argument(help="Operation name.")],
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="JSON object, @FILE, FILE or - (stdin).")
+    ] = None,
+    account: Annotated[str | None, typer.Option(help="Account name.")] = None,
+    region: Annotated[str | None, typer.Option(help="Region.")] = None,
+    request_id: Annotated[str | None, typer.Option(help="Idempotency key.")] = None,
+    label: Annotated[list[str] | None, typer.Option(help="KEY=VALUE, repeatable.")] = None,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    task_queue: QueueOpt = "cloudops",
+) -> None:
+    """Start an operation without waiting; print its id (use it with status, watch, cancel)."""
+    payload = _parse_input(input)
+    labels = _parse_labels(label)
+
+    async def go() -> str:
+        ops = await _client(address, namespace, task_queue)
+        handle = await ops.submit(
+            operation, payload, account=account, region=region, request_id=request_id,
+            labels=labels,
+        )
+        return handle.id
+
+    typer.echo(_run(go()))
+
+
+@app.command()
+def status(
+    workflow_id: Annotated[str, typer.Argument(metavar="ID", help="Operation (workflow) id.")],
+    as_json: JsonOpt = False,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+) -> None:
+    """Show an operation's state: progress while it runs, its WorkflowResult once done."""
+
+    async def go() -> None:
+        from temporalio.client import WorkflowExecutionStatus
+        from temporalio.service import RPCError
+
+        from cloudops.render import print_result, progress_line
+
+        ops = await _client(address, namespace, "cloudops")
+        handle = ops.get_handle(workflow_id)
+        try:
+            state = await handle.status()
+        except RPCError as err:
+            raise _fail(f"no operation {workflow_id!r}: {err.message}") from None
+        if state == WorkflowExecutionStatus.RUNNING:
+            report = await handle.progress()
+            if as_json:
+                typer.echo(report.model_dump_json(indent=2))
+            else:
+                typer.echo(progress_line(workflow_id, report))
+            return
+        if state == WorkflowExecutionStatus.COMPLETED:
+            print_result(_console(), await handle.result(), as_json=as_json)
+            return
+        name = state.name if state else "UNKNOWN"
+        raise _fail(f"operation {workflow_id} ended as {name}", EXIT_WORKFLOW_FAILED)
+
+    _run(go())
+
+
+@app.command()
+def watch(
+    workflow_id: Annotated[str, typer.Argument(metavar="ID", help="Operation (workflow) id.")],
+    as_json: JsonOpt = False,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+) -> None:
+    """Follow a running operation's progress until it ends, then print its result."""
+
+    async def go() -> WorkflowResult[Any]:
+        ops = await _client(address, namespace, "cloudops")
+        return await _follow(ops.get_handle(workflow_id), workflow_id, quiet=as_json)
+
+    _finish(_run(go()), as_json)
+
+
+@app.command()
+def cancel(
+    workflow_id: Annotated[str, typer.Argument(metavar="ID", help="Operation (workflow) id.")],
+    wait: Annotated[bool, typer.Option(help="Wait for the rollback and print the result.")] = False,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+) -> None:
+    """Cancel an operation: it rolls back what it changed and ends with code CANCELLED."""
+
+    async def go() -> WorkflowResult[Any] | None:
+        ops = await _client(address, namespace, "cloudops")
+        handle = ops.get_handle(workflow_id)
+        await handle.cancel()
+        return await handle.result() if wait else None
+
+    result = _run(go())
+    if result is None:
+        typer.echo(f"cancellation requested for {workflow_id}")
+    else:
+        _finish(result, as_json=False)
+
+
+@app.command("list")
+def list_(
+    operation: Annotated[str | None, typer.Option(help="Only this operation.")] = None,
+    outcome: Annotated[
+        str | None,
+        typer.Option(help="running, ok, or an error code such as CANCELLED or INVALID_INPUT."),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="How many to show.")] = 20,
+    ui: Annotated[
+        str, typer.Option(envvar="CLOUDOPS_UI_URL", help="Temporal UI base URL for links.")
+    ] = "http://localhost:8233",
+    as_json: JsonOpt = False,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+) -> None:
+    """List recent operations (Temporal visibility), newest first, with links to the UI."""
+    from rich.table import Table
+
+    filters = []
+    if operation:
+        filters.append(f"CloudOpsOperation = '{operation}'")
+    if outcome:
+        filters.append(f"CloudOpsOutcome = '{outcome}'")
+    query = " AND ".join(filters) or None
+
+    async def go() -> list[dict[str, Any]]:
+        ops = await _client(address, namespace, "cloudops")
+        rows = []
+        async for execution in ops.list(query, limit=limit):
+            attrs = execution.typed_search_attributes
+            from cloudops import search_attributes as sa
+
+            rows.append(
+                {
+                    "id": execution.id,
+                    "operation": attrs.get(sa.OPERATION),
+                    "outcome": attrs.get(sa.OUTCOME),
+                    "account": attrs.get(sa.ACCOUNT),
+                    "region": attrs.get(sa.REGION),
+                    "status": execution.status.name if execution.status else None,
+                    "started": execution.start_time.isoformat(),
+                    "url": f"{ui}/namespaces/{ops.client.namespace}/workflows/{execution.id}",
+                }
+            )
+        return rows
+
+    rows = _run(go())
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("id", "operation", "outcome", "account", "region", "started")
+    for row in rows:
+        table.add_row(
+            f"[link={row['url']}]{row['id']}[/link]",
+            row["operation"] or "",
+            row["outcome"] or row["status"] or "",
+            row["account"] or "",
+            row["region"] or "",
+            row["started"][:19],
+        )
+    _console().print(table)
+
+
+@operations_app.callback()
+def operations(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List installed operations and the plugin that provides each."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.table import Table
+
+    catalogue = _cloudops().catalogue
+    rows = [
+        {"operation": name, "plugin": entry.plugin, "summary": entry.cls.summary()}
+        for name, entry in sorted(catalogue.operations.items())
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("operation", "plugin", "summary")
+    for row in rows:
+        table.add_row(row["operation"], row["plugin"], row["summary"])
+    _console().print(table)
+
+
+@operations_app.command("show")
+def operations_show(
+    name: Annotated[str, typer.Argument(help="Operation name, e.g. example.echo.")],
+) -> None:
+    """Print an operation's input and output JSON schemas."""
+    catalogue = _cloudops().catalogue
+    entry = catalogue.operation(name)
+    if entry is None:
+        known = ", ".join(sorted(catalogue.operations)) or "none"
+        raise _fail(f"unknown operation {name!r}; installed: {known}")
+    doc = {
+        "operation": name,
+        "plugin": entry.plugin,
+        "description": (entry.cls.description or entry.cls.__doc__ or "").strip(),
+        "needs_account": entry.cls.provider in catalogue.providers,
+        "input": entry.cls.input_model.model_json_schema(),
+        "output": entry.cls.output_model.model_json_schema(),
+    }
+    typer.echo(json.dumps(doc, indent=2))
+
+
+@app.command()
+def plugins(as_json: JsonOpt = False) -> None:
+    """List installed plugins with their versions and the hooks they implement."""
+    from rich.table import Table
+
+    infos = _cloudops().plugins()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {"name": i.name, "distribution": i.distribution, "version": i.version,
+                     "hooks": list(i.hooks), "module": i.module}
+                    for i in infos
+                ],
+                indent=2,
+            )
+        )
+        return
+    table = Table("plugin", "distribution", "version", "hooks")
+    for info in infos:
+        table.add_row(info.name, info.distribution or "-", info.version or "-", ", ".join(info.hooks))
+    _console().print(table)
+
+
+@app.command()
+def worker(
+    config: ConfigOpt = None,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    task_queue: QueueOpt = "cloudops",
+    search_attributes: Annotated[
+        bool,
+        typer.Option(help="Register and set the cloudops search attributes (needs admin rights)."),
+    ] = True,
+) -> None:
+    """Run a stateless worker with every installed plugin against any Temporal server.
+
+    Connection settings come from Temporal's envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+    TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE). Run as many workers as you like.
+    """
+    from cloudops.serve import SearchAttributesError, serve
+
+    global _ran_worker
+    cloudops = _cloudops()
+    book = _accounts(cloudops, config)
+
+    async def go() -> None:
+        ops = await _client(address, namespace, task_queue)
+
+        def ready() -> None:
+            _console(stderr=True).print(
+                f"worker ready: task queue [bold]{task_queue}[/bold] on {ops.client.service_client.config.target_host}, "
+                f"{len(cloudops.catalogue.operations)} operation(s), "
+                f"{len(book.accounts)} account(s); Ctrl-C to stop"
+            )
+
+        try:
+            await serve(
+                ops.client, cloudops, task_queue=task_queue, accounts=book,
+                search_attributes=search_attributes, on_ready=ready,
+            )
+        except SearchAttributesError as err:
+            raise _fail(str(err)) from None
+
+    _ran_worker = True
+    _run(go())
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="Temporal frontend port.")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal web UI port.")] = 8233,
+    db: Annotated[
+        Path, typer.Option(help="SQLite file: workflows survive a restart.")
+    ] = Path(".cloudops/temporal.sqlite"),
+    config: ConfigOpt = None,
+    task_queue: QueueOpt = "cloudops",
+) -> None:
+    """Start a local Temporal dev server (persisted, with the UI) and a worker; Ctrl-C stops both.
+
+    A workflow started before a stop finishes after the next start.
+    """
+    from cloudops.serve import serve
+    from cloudops.server import DevServer, DevServerError
+
+    global _ran_worker
+    cloudops = _cloudops()
+    book = _accounts(cloudops, config)
+    server = DevServer(port=port, ui=True, ui_port=ui_port, db_file=db, log_file=db.with_suffix(".log"))
+    try:
+        server.start()
+    except DevServerError as err:
+        raise _fail(str(err)) from None
+
+    async def go() -> None:
+        ops = await _client(server.address, None, task_queue)
+
+        def ready() -> None:
+            console = _console(stderr=True)
+            console.print(f"Temporal server: {server.address} (data in {db})")
+            console.print(f"Temporal UI:     {server.ui_url}")
+            console.print(
+                f"worker ready on task queue [bold]{task_queue}[/bold] with "
+                f"{len(cloudops.catalogue.operations)} operation(s). "
+                f"Try: TEMPORAL_ADDRESS={server.address} cloudops run example.echo "
+                "--input '{\"message\": \"hello\"}'"
+            )
+
+        await serve(ops.client, cloudops, task_queue=task_queue, accounts=book, on_ready=ready)
+
+    _ran_worker = True
+    try:
+        _run(go())
+    finally:
+        server.stop()
+        _console(stderr=True).print("stopped the worker and the Temporal server")
+
+
+@app.command()
+def demo(
+    keep: Annotated[
+        bool, typer.Option(help="Keep the server and worker running afterwards (Ctrl-C stops).")
+    ] = False,
+) -> None:
+    """Run the main job end to end on embedded defaults: no cloud account, no network needed.
+
+    Starts a local Temporal server (with its UI) and a worker, runs an operation while showing
+    its progress, and prints the WorkflowResult and the link to it in the Temporal UI.
+    """
+    from cloudops.demo import run_demo
+
+    global _ran_worker
+    _ran_worker = True
+    ok = _run(run_demo(_cloudops(), keep=keep))
+    if not ok:
+        raise typer.Exit(EXIT_BUSINESS_FAILURE)
+
+
+def main() -> None:
+    """Console-script entry point.
+
+    After a command that ran a Temporal worker, the process ends with ``os._exit`` so that the
+    SDK's occasional abort at interpreter exit (sdk-python#300) cannot change the exit status.
+    """
+    status = 0
+    try:
+        returned = app(standalone_mode=False)
+        status = returned if isinstance(returned, int) else 0
+    except typer.Exit as exit_:
+        status = exit_.exit_code
+    except typer.Abort:
+        status = 130
+    except SystemExit as exit_:
+        status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except KeyboardInterrupt:
+        status = 130
+    except Exception as err:  # click usage errors and friends
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            status = err.exit_code
+        else:
+            raise
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if _ran_worker:
+        os._exit(status)
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()

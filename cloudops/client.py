@@ -1,0 +1,320 @@
+"""The embedding API: start operations from your own program and read their results.
+
+.. code-block:: python
+
+    import cloudops
+
+    async with cloudops.connect() as ops:            # TEMPORAL_ADDRESS etc., or localhost:7233
+        result = await ops.execute("example.echo", {"message": "hi"})
+        assert result.ok, result.error
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Generic, TypeVar, overload
+
+from pydantic import BaseModel
+from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from cloudops.models import Output, ProgressReport, WorkflowResult
+from cloudops.operation import CloudOperation
+from cloudops.runner import RUNNER_WORKFLOW
+
+__all__ = ["CloudOpsClient", "OperationHandle", "connect", "connect_client"]
+
+OutT = TypeVar("OutT", bound=Output)
+DEFAULT_ADDRESS = "localhost:7233"
+DEFAULT_TASK_QUEUE = "cloudops"
+
+
+async def connect_client(
+    target_host: str | None = None,
+    *,
+    namespace: str | None = None,
+    profile: str | None = None,
+    connect_timeout: float = 10.0,
+    **options: Any,
+) -> Client:
+    """A Temporal client with the pydantic converter, configured by Temporal's envconfig.
+
+    Settings come, in order of precedence, from the arguments, ``TEMPORAL_*`` environment
+    variables (``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``,
+    ``TEMPORAL_TLS*``) and the profile file; the address defaults to ``localhost:7233``.
+    A server that is still starting is retried until ``connect_timeout`` seconds have passed.
+    """
+    config: dict[str, Any] = dict(ClientConfig.load_client_connect_config(profile=profile))
+    config.setdefault("target_host", DEFAULT_ADDRESS)
+    if target_host:
+        config["target_host"] = target_host
+    if namespace:
+        config["namespace"] = namespace
+    config.update(options)
+    deadline = time.monotonic() + connect_timeout
+    while True:
+        try:
+            return await Client.connect(data_converter=pydantic_data_converter, **config)
+        except RuntimeError as err:
+            if time.monotonic() >= deadline:
+                raise ConnectionError(
+                    f"cannot reach Temporal at {config['target_host']}: {err}. Start one with "
+                    "`cloudops dev`, or set TEMPORAL_ADDRESS to your server"
+                ) from err
+            await asyncio.sleep(0.2)
+
+
+@dataclass
+class OperationHandle(Generic[OutT]):
+    """A started operation: wait for it, ask how far it got, or cancel it."""
+
+    handle: WorkflowHandle[Any, Any]
+    output_type: type[OutT] | None = None
+
+    @property
+    def id(self) -> str:
+        """The workflow id (the request id)."""
+        return self.handle.id
+
+    async def result(self) -> WorkflowResult[OutT]:
+        """Wait for the WorkflowResult. Business failures come back with ``ok=False``."""
+        raw = await self.handle.result()
+        result = WorkflowResult[Any].model_validate(
+            raw.model_dump() if isinstance(raw, BaseModel) else raw
+        )
+        if self.output_type is not None and result.value is not None:
+            return WorkflowResult[self.output_type].model_validate(  # type: ignore[name-defined]
+                result.model_dump()
+            )
+        return result
+
+    async def progress(self) -> ProgressReport:
+        """Steps done and current step (the ``progress`` query), with the attempt of the
+        activity now running and its last failure (from the server's pending-activity list)."""
+        report: ProgressReport = await self.handle.query(
+            "progress", result_type=ProgressReport
+        )
+        try:
+            description = await self.handle.describe()
+        except RPCError:
+            return report
+        for pending in description.raw_description.pending_activities:
+            report.current_attempt = pending.attempt
+            if pending.HasField("last_failure") and pending.last_failure.message:
+                report.last_failure = pending.last_failure.message
+            if pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED and (
+                report.current_step is None
+            ):
+                report.current_step = pending.activity_type.name
+        return report
+
+    async def status(self) -> WorkflowExecutionStatus | None:
+        """Temporal's status of the workflow (RUNNING, COMPLETED, FAILED...)."""
+        return (await self.handle.describe()).status
+
+    async def cancel(self) -> None:
+        """Ask the operation to stop; it rolls back what it changed and ends with CANCELLED."""
+        await self.handle.cancel()
+
+
+class CloudOpsClient:
+    """Starts operations on ``UntypedCloudOperationRunner`` through a Temporal client."""
+
+    def __init__(self, client: Client, *, task_queue: str = DEFAULT_TASK_QUEUE) -> None:
+        self.client = client
+        self.task_queue = task_queue
+
+    @overload
+    async def submit(
+        self,
+        operation: type[CloudOperation[Any, OutT]],
+        input: BaseModel | dict[str, Any] | None = None,
+        *,
+        account: str | None = None,
+        region: str | None = None,
+        request_id: str | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> OperationHandle[OutT]: ...
+
+    @overload
+    async def submit(
+        self,
+        operation: str,
+        input: BaseModel | dict[str, Any] | None = None,
+        *,
+        account: str | None = None,
+        region: str | None = None,
+        request_id: str | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> OperationHandle[Any]: ...
+
+    async def submit(
+        self,
+        operation: str | type[CloudOperation[Any, Any]],
+        input: BaseModel | dict[str, Any] | None = None,
+        *,
+        account: str | None = None,
+        region: str | None = None,
+        request_id: str | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> OperationHandle[Any]:
+        """Start an operation and return its handle without waiting.
+
+        ``request_id`` is the idempotency key and workflow id: submitting the same id again
+        returns the handle of the first run (running or finished) instead of starting another.
+        """
+        output_type = None
+        if isinstance(operation, type):
+            output_type = operation.output_model
+            name = operation.full_name()
+        else:
+            name = operation
+        payload_input: dict[str, Any] = (
+            input.model_dump(mode="json", exclude_unset=True)
+            if isinstance(input, BaseModel)
+            else dict(input or {})
+        )
+        workflow_id = request_id or f"cloudops-{uuid.uuid4()}"
+        request = {
+            "operation": name,
+            "account": account,
+            "region": region,
+            "input": payload_input,
+            "request_id": workflow_id,
+            "labels": labels or {},
+        }
+        try:
+            handle = await self.client.start_workflow(
+                RUNNER_WORKFLOW,
+                request,
+                id=workflow_id,
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        except WorkflowAlreadyStartedError:
+            # The same request already ran to completion: answer with its result.
+            handle = self.client.get_workflow_handle(workflow_id)
+        return OperationHandle(handle, output_type)
+
+    @overload
+    async def execute(
+        self,
+        operation: type[CloudOperation[Any, OutT]],
+        input: BaseModel | dict[str, Any] | None = None,
+        *,
+        account: str | None = None,
+        region: str | None = None,
+        request_id: str | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> WorkflowResult[OutT]: ...
+
+    @overload
+    async def execute(
+        self,
+        operation: str,
+        input: BaseModel | dict[str, Any] | None = None,
+        *,
+        account: str | None = None,
+        region: str | None = None,
+        request_id: str | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> WorkflowResult[Any]: ...
+
+    async def execute(
+        self,
+        operation: str | type[CloudOperation[Any, Any]],
+        input: BaseModel | dict[str, Any] | None = None,
+        *,
+        account: str | None = None,
+        region: str | None = None,
+        request_id: str | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> WorkflowResult[Any]:
+        """Run an operation and wait for its WorkflowResult."""
+        handle = await self.submit(
+            operation,  # type: ignore[arg-type]
+            input,
+            account=account,
+            region=region,
+            request_id=request_id,
+            labels=labels,
+        )
+        return await handle.result()
+
+    def get_handle(self, workflow_id: str) -> OperationHandle[Any]:
+        """The handle of an operation started earlier, by its workflow id."""
+        return OperationHandle(self.client.get_workflow_handle(workflow_id))
+
+    async def list(self, query: str | None = None, *, limit: int = 50) -> AsyncIterator[WorkflowExecution]:
+        """Recent operations, newest first, filtered by a Temporal visibility query."""
+        base = f"WorkflowType = '{RUNNER_WORKFLOW}'"
+        full = f"{base} AND ({query})" if query else base
+        count = 0
+        async for execution in self.client.list_workflows(full):
+            yield execution
+            count += 1
+            if count >= limit:
+                return
+
+
+class _Connection:
+    """``cloudops.connect(...)``: an async context manager that is also awaitable."""
+
+    def __init__(self, target_host: str | None, task_queue: str, options: dict[str, Any]) -> None:
+        self._target_host = target_host
+        self._task_queue = task_queue
+        self._options = options
+
+    async def _open(self) -> CloudOpsClient:
+        client = await connect_client(self._target_host, **self._options)
+        return CloudOpsClient(client, task_queue=self._task_queue)
+
+    def __await__(self) -> Any:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> CloudOpsClient:
+        return await self._open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+def connect(
+    target_host: str | None = None,
+    *,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    namespace: str | None = None,
+    **options: Any,
+) -> _Connection:
+    """Connect to Temporal: ``async with cloudops.connect() as ops`` or ``ops = await connect()``.
+
+    Connection settings come from Temporal's envconfig (see :func:`connect_client`).
+    """
+    if namespace:
+        options["namespace"] = namespace
+    return _Connection(target_host, task_queue, options)
+
+
+def _is_not_found(err: RPCError) -> bool:
+    return err.status == RPCStatusCode.NOT_FOUND

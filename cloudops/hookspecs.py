@@ -1,0 +1,57 @@
+"""The plugin contract: the hooks a cloudops plugin may implement.
+
+Each hook receives a ``register`` callback, so a plugin reads as a list of what it adds::
+
+    import cloudops
+
+    @cloudops.hookimpl
+    def register_operations(register):
+        register(CreateServerGroup)
+
+The catalogue built from these hooks is fixed when a worker starts and must be the same on every
+worker of a task queue, because workflow code looks operations up in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+__all__ = ["PROJECT", "hookimpl", "hookspec"]
+
+#: pluggy project name and the entry-point group plugins are published under.
+PROJECT = "cloudops"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def register_operations(register: Callable[[type[Any]], None]) -> None:
+    """Register :class:`cloudops.CloudOperation` subclasses.
+
+    Call ``register(OperationClass)`` once per operation. Its full name is
+    ``f"{cls.provider}.{cls.name}"`` (e.g. ``aws.createServerGroup``); registering a name another
+    plugin already registered stops the worker at start-up with an error naming both plugins.
+    """
+
+
+@hookspec
+def register_activities(register: Callable[[Callable[..., Any]], None]) -> None:
+    """Register Temporal activities (``@temporalio.activity.defn`` functions) the operations call.
+
+    Name activities ``"<provider>.<verb>"`` (``@activity.defn(name="aws.create_launch_template")``)
+    so that operations can call them by name without importing the cloud SDK into workflow code.
+    """
+
+
+@hookspec
+def register_providers(register: Callable[[Any], None]) -> None:
+    """Register cloud providers as :class:`cloudops.Provider` objects.
+
+    A provider names the cloud (``aws``), the pydantic model that validates its accounts'
+    settings in ``cloudops.toml``, and optionally a function that classifies its SDK's exceptions.
+    Operations whose ``provider`` is a registered provider need an ``account`` of that provider.
+    """

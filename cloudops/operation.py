@@ -1,0 +1,506 @@
+"""CloudOperation, the unit plugins add, and OperationContext, its workflow-side toolbox.
+
+``CloudOperation.run`` is *workflow code*: it must be deterministic and do no I/O. It reaches the
+cloud only through activities called with ``ctx.execute_activity`` (by name, so the cloud SDK is
+never imported into the workflow sandbox), waits with durable timers, and registers a
+compensation with ``ctx.on_rollback`` for every change it makes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Generic, TypeVar, cast, overload
+
+from pydantic import BaseModel, ValidationError
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+from cloudops.errors import BusinessError, ErrorCode
+from cloudops.models import Input, Output, StepRecord
+from cloudops.validation import validation_details
+
+if typing.TYPE_CHECKING:
+    from cloudops.registry import Catalogue
+
+__all__ = [
+    "ActivityDefaults",
+    "CloudOperation",
+    "OperationContext",
+    "RollbackHandle",
+]
+
+InT = TypeVar("InT", bound=Input)
+OutT = TypeVar("OutT", bound=Output)
+R = TypeVar("R")
+
+DEFAULT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=10,
+)
+
+
+@dataclass(frozen=True)
+class ActivityDefaults:
+    """Timeouts and retry policy an operation's activity calls get unless a call overrides them.
+
+    Temporal owns durable retrying: the cloud SDKs' own retries should stay small, and a
+    :class:`~cloudops.errors.RetryableError` is retried here with backoff, honouring Retry-After.
+    """
+
+    start_to_close_timeout: timedelta = timedelta(minutes=5)
+    schedule_to_close_timeout: timedelta | None = timedelta(minutes=30)
+    heartbeat_timeout: timedelta | None = None
+    retry_policy: RetryPolicy = field(default_factory=lambda: DEFAULT_RETRY)
+
+
+@dataclass
+class ProgressState:
+    """What the runner's ``progress`` query reports; mutated only by workflow code."""
+
+    operation: str
+    status: str = "running"
+    steps: list[StepRecord] = field(default_factory=list)
+    current_activity: str | None = None
+
+    def start_step(self, name: str, now: datetime) -> StepRecord:
+        """Close the open step, if any, and open ``name``."""
+        self.end_step(now)
+        record = StepRecord(name=name, started_at=now)
+        self.steps.append(record)
+        return record
+
+    def end_step(self, now: datetime) -> None:
+        """Close the open step, if any."""
+        if self.steps and self.steps[-1].ended_at is None:
+            self.steps[-1].ended_at = now
+
+
+@dataclass
+class RollbackStep:
+    """A compensation registered with ``ctx.on_rollback``."""
+
+    target: str
+    arg: Any
+    label: str
+    account: str | None
+    region: str | None
+    active: bool = True
+
+
+@dataclass
+class RollbackHandle:
+    """Returned by ``ctx.on_rollback``; ``discard()`` drops a compensation no longer needed."""
+
+    _step: RollbackStep
+
+    def discard(self) -> None:
+        """Forget this compensation (e.g. the resource it would undo was handed over)."""
+        self._step.active = False
+
+
+class CloudOperation(Generic[InT, OutT]):
+    """One cloud operation: a name, an input model, an output model and workflow code.
+
+    Subclass it with the models as type arguments::
+
+        class Echo(CloudOperation[EchoInput, EchoOutput]):
+            provider = "example"
+            name = "echo"
+
+            async def run(self, ctx: OperationContext, input: EchoInput) -> EchoOutput:
+                return await ctx.execute_activity("example.echo", input)
+
+    ``provider`` prefixes the full name (``example.echo``). When ``provider`` is a registered cloud
+    provider, requests must name an account of that provider. ``activity_defaults`` sets the
+    timeouts and retry policy of the operation's activity calls; ``timeout`` bounds the whole
+    operation (rolled back with ``TIMED_OUT`` when it passes).
+    """
+
+    provider: ClassVar[str]
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    input_model: ClassVar[type[Input]]
+    output_model: ClassVar[type[Output]]
+    activity_defaults: ClassVar[ActivityDefaults] = ActivityDefaults()
+    timeout: ClassVar[timedelta | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            if typing.get_origin(base) is CloudOperation:
+                args = typing.get_args(base)
+                if len(args) == 2:
+                    if "input_model" not in cls.__dict__ and isinstance(args[0], type):
+                        cls.input_model = args[0]
+                    if "output_model" not in cls.__dict__ and isinstance(args[1], type):
+                        cls.output_model = args[1]
+
+    @classmethod
+    def full_name(cls) -> str:
+        """``provider.name``, the name clients use."""
+        return f"{cls.provider}.{cls.name}"
+
+    @classmethod
+    def summary(cls) -> str:
+        """First line of the description or docstring, for listings."""
+        text = cls.description or cls.__doc__ or ""
+        return text.strip().splitlines()[0] if text.strip() else ""
+
+    async def run(self, ctx: OperationContext, input: InT) -> OutT:
+        """Do the operation. Workflow code: deterministic, all I/O through ``ctx``."""
+        raise NotImplementedError
+
+
+def _activity_name(activity: str | Callable[..., Any]) -> str:
+    if isinstance(activity, str):
+        return activity
+    from temporalio.activity import _Definition
+
+    defn = _Definition.must_from_callable(activity)
+    if defn.name is None:
+        raise TypeError(f"activity {activity!r} has no name")
+    return defn.name
+
+
+class OperationContext:
+    """The workflow-side helpers an operation uses; one per operation run.
+
+    Names follow Temporal's: ``execute_activity``, ``sleep``, plus ``run`` (compose another
+    operation inside the same workflow), ``on_rollback`` (register a compensation), ``step``
+    (name the current step for the ``progress`` query) and ``poll`` (wait for a state durably).
+    """
+
+    def __init__(
+        self,
+        *,
+        catalogue: Catalogue,
+        operation: type[CloudOperation[Any, Any]],
+        account: str | None,
+        region: str | None,
+        request_id: str,
+        labels: dict[str, str],
+        progress: ProgressState,
+        rollbacks: list[RollbackStep],
+        resolve_account: Callable[[type[CloudOperation[Any, Any]], str | None, str | None],
+                                  Awaitable[None]],
+    ) -> None:
+        self._catalogue = catalogue
+        self._operation = operation
+        self.account = account
+        self.region = region
+        self.request_id = request_id
+        self.labels = labels
+        self._progress = progress
+        self._rollbacks = rollbacks
+        self._resolve_account = resolve_account
+
+    # --- information -----------------------------------------------------------------------
+    @property
+    def logger(self) -> workflow.LoggerAdapter:
+        """Temporal's replay-safe workflow logger."""
+        return workflow.logger
+
+    @property
+    def workflow_id(self) -> str:
+        """Id of the workflow running this operation (the request id)."""
+        return workflow.info().workflow_id
+
+    def now(self) -> datetime:
+        """Deterministic current time."""
+        return workflow.now()
+
+    def uuid(self) -> str:
+        """A deterministic random UUID (the same on replay)."""
+        return str(workflow.uuid4())
+
+    # --- progress ----------------------------------------------------------------------------
+    @contextmanager
+    def _step_scope(self, record: StepRecord) -> Iterator[StepRecord]:
+        try:
+            yield record
+        finally:
+            if record.ended_at is None:
+                record.ended_at = workflow.now()
+
+    def step(self, name: str) -> typing.ContextManager[StepRecord]:
+        """Start the step ``name`` (ending the previous one), shown by the ``progress`` query.
+
+        Use it as a statement (``ctx.step("wait for capacity")``) or as a ``with`` block, which
+        also marks the step's end.
+        """
+        record = self._progress.start_step(name, workflow.now())
+        return self._step_scope(record)
+
+    # --- activities --------------------------------------------------------------------------
+    @overload
+    async def execute_activity(
+        self,
+        activity: Callable[[Any], Awaitable[R]],
+        arg: Any,
+        *,
+        result_type: None = None,
+        start_to_close_timeout: timedelta | None = None,
+        schedule_to_close_timeout: timedelta | None = None,
+        heartbeat_timeout: timedelta | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> R: ...
+
+    @overload
+    async def execute_activity(
+        self,
+        activity: str | Callable[..., Any],
+        arg: Any,
+        *,
+        result_type: type[R],
+        start_to_close_timeout: timedelta | None = None,
+        schedule_to_close_timeout: timedelta | None = None,
+        heartbeat_timeout: timedelta | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> R: ...
+
+    @overload
+    async def execute_activity(
+        self,
+        activity: str,
+        arg: Any,
+        *,
+        result_type: None = None,
+        start_to_close_timeout: timedelta | None = None,
+        schedule_to_close_timeout: timedelta | None = None,
+        heartbeat_timeout: timedelta | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Any: ...
+
+    async def execute_activity(
+        self,
+        activity: str | Callable[..., Any],
+        arg: Any,
+        *,
+        result_type: type[Any] | None = None,
+        start_to_close_timeout: timedelta | None = None,
+        schedule_to_close_timeout: timedelta | None = None,
+        heartbeat_timeout: timedelta | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Any:
+        """Run a registered activity with one argument object and return its result.
+
+        ``activity`` is the activity's registered name (``"aws.create_launch_template"``) or the
+        function itself. The operation's :class:`ActivityDefaults` apply unless overridden here.
+        The result is converted to the activity's declared return type.
+        """
+        name = _activity_name(activity)
+        if result_type is None:
+            entry = self._catalogue.activity(name)
+            if entry is None:
+                raise BusinessError(
+                    ErrorCode.INTERNAL,
+                    f"operation {self._operation.full_name()} called activity {name!r}, "
+                    "which no installed plugin registers",
+                )
+            result_type = entry.result_type
+        defaults = self._operation.activity_defaults
+        self._progress.current_activity = name
+        try:
+            return await workflow.execute_activity(
+                name,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=start_to_close_timeout or defaults.start_to_close_timeout,
+                schedule_to_close_timeout=schedule_to_close_timeout
+                or defaults.schedule_to_close_timeout,
+                heartbeat_timeout=heartbeat_timeout or defaults.heartbeat_timeout,
+                retry_policy=retry_policy or defaults.retry_policy,
+            )
+        finally:
+            self._progress.current_activity = None
+
+    async def poll(
+        self,
+        activity: str | Callable[..., Any],
+        arg: Any,
+        *,
+        interval: timedelta = timedelta(seconds=5),
+        timeout: timedelta = timedelta(minutes=30),
+        result_type: type[Any] | None = None,
+    ) -> Any:
+        """Wait until a polling activity stops raising :class:`~cloudops.errors.NotReady`.
+
+        Each poll is a retry of one activity (retry-as-poll), so a long wait adds two events to
+        the history, not two per poll, and survives worker crashes. When ``timeout`` passes the
+        operation fails with ``TIMED_OUT``.
+        """
+        start_to_close = min(self._operation.activity_defaults.start_to_close_timeout, timeout)
+        return await self.execute_activity(
+            activity,
+            arg,
+            result_type=result_type,
+            start_to_close_timeout=start_to_close,
+            schedule_to_close_timeout=timeout,
+            retry_policy=RetryPolicy(
+                initial_interval=interval,
+                backoff_coefficient=1.0,
+                maximum_interval=interval,
+                maximum_attempts=0,
+            ),
+        )
+
+    async def wait_for(
+        self,
+        check: str | Callable[..., Any],
+        arg: Any,
+        *,
+        until: Callable[[Any], bool],
+        interval: timedelta = timedelta(seconds=30),
+        timeout: timedelta = timedelta(hours=1),
+        result_type: type[Any] | None = None,
+    ) -> Any:
+        """Call ``check`` every ``interval`` (durable timers) until ``until(result)`` holds.
+
+        Use it for slow waits where each observation is worth keeping in the history; for fast
+        polls prefer :meth:`poll`.
+        """
+        deadline = workflow.now() + timeout
+        while True:
+            result = await self.execute_activity(check, arg, result_type=result_type)
+            if until(result):
+                return result
+            if workflow.now() + interval > deadline:
+                raise BusinessError(
+                    ErrorCode.TIMED_OUT,
+                    f"{_activity_name(check)} did not reach the awaited state within {timeout}",
+                )
+            await workflow.sleep(interval)
+
+    async def sleep(self, duration: timedelta | float) -> None:
+        """Sleep on a durable timer (survives worker and server restarts)."""
+        await workflow.sleep(duration)
+
+    # --- composition and compensation ----------------------------------------------------------
+    def _lookup(self, operation: str | type[CloudOperation[Any, Any]]) -> type[CloudOperation[Any, Any]]:
+        name = operation if isinstance(operation, str) else operation.full_name()
+        entry = self._catalogue.operation(name)
+        if entry is None:
+            raise BusinessError(
+                ErrorCode.UNKNOWN_OPERATION,
+                f"operation {name!r} is not installed on this worker",
+                {"operation": name, "known": sorted(self._catalogue.operations)},
+            )
+        return entry.cls
+
+    @overload
+    async def run(
+        self,
+        operation: type[CloudOperation[Any, OutT]],
+        input: Any,
+        *,
+        account: str | None = None,
+        region: str | None = None,
+    ) -> OutT: ...
+
+    @overload
+    async def run(
+        self,
+        operation: str,
+        input: Any,
+        *,
+        account: str | None = None,
+        region: str | None = None,
+    ) -> Output: ...
+
+    async def run(
+        self,
+        operation: str | type[CloudOperation[Any, Any]],
+        input: Any,
+        *,
+        account: str | None = None,
+        region: str | None = None,
+    ) -> Any:
+        """Run another operation inside this workflow (no child workflow) and return its output.
+
+        ``input`` is its input model or a dict validated against it. Its rollback steps join this
+        operation's, so a later failure unwinds both. Account and region default to this
+        operation's.
+        """
+        cls = self._lookup(operation)
+        model = validate_input(cls, input)
+        account = account if account is not None else self.account
+        region = region if region is not None else self.region
+        if account != self.account or region != self.region or cls.provider != self._operation.provider:
+            await self._resolve_account(cls, account, region)
+        child = OperationContext(
+            catalogue=self._catalogue,
+            operation=cls,
+            account=account,
+            region=region,
+            request_id=self.request_id,
+            labels=self.labels,
+            progress=self._progress,
+            rollbacks=self._rollbacks,
+            resolve_account=self._resolve_account,
+        )
+        return await cls().run(child, model)
+
+    def on_rollback(
+        self,
+        target: str | Callable[..., Any] | type[CloudOperation[Any, Any]],
+        arg: Any,
+        *,
+        label: str | None = None,
+    ) -> RollbackHandle:
+        """Register a compensation, run (in reverse order) if the operation fails or is cancelled.
+
+        ``target`` is an activity (name or function) or an operation (class or name); ``arg`` is
+        its one argument. Compensations must be idempotent: "already gone" is success.
+        """
+        if isinstance(target, type) and issubclass(target, CloudOperation):
+            name = target.full_name()
+        else:
+            name = _activity_name(target)
+        step = RollbackStep(
+            target=name,
+            arg=arg,
+            label=label or name,
+            account=self.account,
+            region=self.region,
+        )
+        self._rollbacks.append(step)
+        return RollbackHandle(step)
+
+
+def validate_input(cls: type[CloudOperation[Any, Any]], value: Any) -> Input:
+    """Validate ``value`` against the operation's input model, or raise INVALID_INPUT."""
+    model = cls.input_model
+    if isinstance(value, model):
+        return value
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json", exclude_unset=True)
+    try:
+        return model.model_validate(value)
+    except ValidationError as err:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            f"input of {cls.full_name()} is invalid: {err.error_count()} problem(s)",
+            {"errors": validation_details(err)},
+        ) from None
+
+
+def replace_defaults(defaults: ActivityDefaults, **changes: Any) -> ActivityDefaults:
+    """Return a copy of ``defaults`` with some fields changed (for subclasses' ClassVars)."""
+    return dataclasses.replace(defaults, **changes)
+
+
+def cast_output(cls: type[CloudOperation[Any, Any]], value: Any) -> Output:
+    """Check an operation returned its declared output model (a common plugin bug)."""
+    if isinstance(value, cls.output_model):
+        return value
+    if isinstance(value, dict | BaseModel):
+        raw = value.model_dump() if isinstance(value, BaseModel) else value
+        return cast(Output, cls.output_model.model_validate(raw))
+    raise TypeError(f"{cls.full_name()} returned {type(value).__name__}, not {cls.output_model}")

@@ -1,0 +1,326 @@
+"""UntypedCloudOperationRunner: the one workflow every client starts, in any language.
+
+It takes the raw JSON payload (not a typed argument) because a payload that cannot be converted
+to a parameter type fails the *workflow task*, which Temporal retries forever: the caller would
+wait on a hung workflow instead of reading ``INVALID_INPUT``. Everything after decoding is
+workflow code: deterministic, with all I/O in activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio import workflow
+from temporalio.common import RawValue, SearchAttributePair
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    TimeoutError as TemporalTimeoutError,
+)
+
+from cloudops import search_attributes as sa
+from cloudops.accounts import AccountCheck, AccountCheckResult
+from cloudops.errors import NOT_READY_TYPE, RETRYABLE_TYPE, BusinessError, ErrorCode
+from cloudops.models import (
+    OperationError,
+    OperationRequest,
+    ProgressReport,
+    ResultMetadata,
+    RollbackRecord,
+    WorkflowResult,
+)
+from cloudops.operation import (
+    CloudOperation,
+    OperationContext,
+    ProgressState,
+    RollbackStep,
+    cast_output,
+    validate_input,
+)
+from cloudops.registry import Catalogue
+from cloudops.runtime import lookup
+from cloudops.validation import validation_details
+
+__all__ = ["CHECK_ACCOUNT_ACTIVITY", "RUNNER_WORKFLOW", "UntypedCloudOperationRunner"]
+
+RUNNER_WORKFLOW = "UntypedCloudOperationRunner"
+CHECK_ACCOUNT_ACTIVITY = "cloudops.check_account"
+_ERROR_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
+
+
+def _decode(payload: RawValue) -> OperationRequest:
+    """Decode and validate the raw payload; anything malformed is INVALID_INPUT."""
+    try:
+        data = workflow.payload_converter().from_payload(payload.payload, None)
+    except Exception as err:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            f"the request is not valid JSON: {err}",
+            {"errors": [{"field": "(root)", "reason": "not decodable as JSON"}]},
+        ) from None
+    if not isinstance(data, dict):
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            "the request must be a JSON object with at least an 'operation' field, "
+            f"got {type(data).__name__}",
+            {"errors": [{"field": "(root)", "reason": f"expected an object, got {type(data).__name__}"}]},
+        )
+    try:
+        return OperationRequest.model_validate(data)
+    except ValidationError as err:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            f"the request is invalid: {err.error_count()} problem(s)",
+            {"errors": validation_details(err)},
+        ) from None
+
+
+def _error_from_activity(err: ActivityError) -> OperationError:
+    cause = err.cause
+    activity = err.activity_type or "activity"
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+        kind = cause.type or "Error"
+        if cause.non_retryable and kind not in (RETRYABLE_TYPE, NOT_READY_TYPE):
+            code = kind if _ERROR_CODE.match(kind) else ErrorCode.CLOUD_REJECTED
+            if code != kind:
+                details = {**details, "error_type": kind}
+            return OperationError(code=code, message=cause.message, details=details)
+        return OperationError(
+            code=ErrorCode.RETRIES_EXHAUSTED,
+            message=f"{activity} kept failing and ran out of retries: {cause.message}",
+            details={**details, "activity": activity, "error_type": kind},
+        )
+    if isinstance(cause, TemporalTimeoutError):
+        last = cause.last_heartbeat_details
+        return OperationError(
+            code=ErrorCode.TIMED_OUT,
+            message=f"{activity} did not finish in time ({cause.type.name.lower()})"
+            if cause.type
+            else f"{activity} timed out",
+            details={"activity": activity, **({"last_heartbeat": str(last[0])} if last else {})},
+        )
+    if isinstance(cause, CancelledError):
+        return OperationError(code=ErrorCode.CANCELLED, message="the operation was cancelled")
+    return OperationError(
+        code=ErrorCode.INTERNAL, message=f"{activity} failed: {cause or err}", details={}
+    )
+
+
+@workflow.defn(name=RUNNER_WORKFLOW)
+class UntypedCloudOperationRunner:
+    """Look the operation up, validate, run it, unwind on failure, answer progress queries."""
+
+    def __init__(self) -> None:
+        self._progress = ProgressState(operation="")
+        self._rollbacks: list[RollbackStep] = []
+
+    @workflow.query(name="progress")
+    def progress(self) -> ProgressReport:
+        """Steps done, the step running now, and the activity it waits on."""
+        steps = self._progress.steps
+        current = steps[-1] if steps and steps[-1].ended_at is None else None
+        return ProgressReport(
+            operation=self._progress.operation,
+            status=self._progress.status,
+            steps_done=[s.name for s in steps if s.ended_at is not None],
+            current_step=current.name if current else self._progress.current_activity,
+        )
+
+    @workflow.run
+    async def run(self, payload: RawValue) -> WorkflowResult[Any]:
+        """Run the requested operation and return its WorkflowResult (never raises for bad input)."""
+        info = workflow.info()
+        started = workflow.now()
+        runtime = lookup(info.task_queue)
+        catalogue = runtime.catalogue
+        request: OperationRequest | None = None
+        value: Any = None
+        error: OperationError | None = None
+        try:
+            request = _decode(payload)
+            self._progress.operation = request.operation
+            entry = catalogue.operation(request.operation)
+            if runtime.search_attributes:
+                self._upsert_start(request, entry.cls.provider if entry else None)
+            if entry is None:
+                raise BusinessError(
+                    ErrorCode.UNKNOWN_OPERATION,
+                    f"unknown operation {request.operation!r}; known operations: "
+                    + (", ".join(sorted(catalogue.operations)) or "none (no plugin installed)"),
+                    {"operation": request.operation, "known": sorted(catalogue.operations)},
+                )
+            model = validate_input(entry.cls, request.input)
+            await self._check_account(catalogue, entry.cls, request.account, request.region)
+            value = await self._run_operation(catalogue, entry.cls, request, model)
+        except BusinessError as err:
+            error = OperationError(code=err.code, message=err.message, details=err.error_details)
+        except ActivityError as err:
+            error = _error_from_activity(err)
+        except (asyncio.CancelledError, CancelledError):
+            error = OperationError(
+                code=ErrorCode.CANCELLED, message="the operation was cancelled"
+            )
+        except TimeoutError:
+            error = OperationError(
+                code=ErrorCode.TIMED_OUT, message="the operation did not finish within its timeout"
+            )
+        except workflow.NondeterminismError:
+            raise
+        except Exception as err:
+            # A bug in operation code: unwind what it changed, then fail the workflow itself.
+            self._progress.status = "rolling_back"
+            await self._unwind(catalogue)
+            self._progress.status = "finished"
+            if runtime.search_attributes:
+                self._upsert_outcome(ErrorCode.INTERNAL)
+            raise ApplicationError(
+                f"operation {self._progress.operation} failed with an internal error: {err!r}",
+                type="OperationBug",
+                non_retryable=True,
+            ) from err
+
+        if error is not None:
+            self._progress.status = "rolling_back"
+            error.rollbacks = await self._unwind(catalogue)
+        self._progress.end_step(workflow.now())
+        self._progress.status = "finished"
+        if runtime.search_attributes:
+            self._upsert_outcome("ok" if error is None else error.code)
+        return WorkflowResult[Any](
+            ok=error is None,
+            value=value,
+            error=error,
+            metadata=ResultMetadata(
+                operation=request.operation if request else "",
+                workflow_id=info.workflow_id,
+                run_id=info.run_id,
+                account=request.account if request else None,
+                region=request.region if request else None,
+                attempt=info.attempt,
+                started_at=started,
+                ended_at=workflow.now(),
+                steps=self._progress.steps,
+            ),
+        )
+
+    async def _run_operation(
+        self,
+        catalogue: Catalogue,
+        cls: type[CloudOperation[Any, Any]],
+        request: OperationRequest,
+        model: Any,
+    ) -> Any:
+        ctx = OperationContext(
+            catalogue=catalogue,
+            operation=cls,
+            account=request.account,
+            region=request.region,
+            request_id=request.request_id or workflow.info().workflow_id,
+            labels=request.labels,
+            progress=self._progress,
+            rollbacks=self._rollbacks,
+            resolve_account=lambda op, account, region: self._check_account(
+                catalogue, op, account, region
+            ),
+        )
+        run = cls().run(ctx, model)
+        output = await (asyncio.wait_for(run, cls.timeout.total_seconds()) if cls.timeout else run)
+        return cast_output(cls, output).model_dump(mode="json")
+
+    async def _check_account(
+        self,
+        catalogue: Catalogue,
+        cls: type[CloudOperation[Any, Any]],
+        account: str | None,
+        region: str | None,
+    ) -> None:
+        needs_account = cls.provider in catalogue.providers
+        if account is None and not needs_account:
+            return
+        await workflow.execute_local_activity(
+            CHECK_ACCOUNT_ACTIVITY,
+            AccountCheck(
+                operation=cls.full_name(),
+                provider=cls.provider,
+                needs_account=needs_account,
+                account=account,
+                region=region,
+            ),
+            result_type=AccountCheckResult,
+            start_to_close_timeout=timedelta(seconds=10),
+        )
+
+    async def _unwind(self, catalogue: Catalogue) -> list[RollbackRecord]:
+        """Run the registered compensations in reverse; record each outcome, never raise."""
+        records = []
+        while self._rollbacks:
+            step = self._rollbacks.pop()
+            if not step.active:
+                continue
+            self._progress.start_step(f"rollback: {step.label}", workflow.now())
+            try:
+                await self._compensate(catalogue, step)
+                records.append(RollbackRecord(step=step.label, ok=True))
+            except Exception as err:
+                message = (
+                    _error_from_activity(err).message
+                    if isinstance(err, ActivityError)
+                    else str(err)
+                )
+                workflow.logger.error("rollback step %s failed: %s", step.label, message)
+                records.append(RollbackRecord(step=step.label, ok=False, error=message))
+        self._progress.end_step(workflow.now())
+        return records
+
+    async def _compensate(self, catalogue: Catalogue, step: RollbackStep) -> None:
+        entry = catalogue.operation(step.target)
+        if entry is None:
+            await workflow.execute_activity(
+                step.target,
+                step.arg,
+                start_to_close_timeout=timedelta(minutes=5),
+                schedule_to_close_timeout=timedelta(minutes=30),
+            )
+            return
+        ctx = OperationContext(
+            catalogue=catalogue,
+            operation=entry.cls,
+            account=step.account,
+            region=step.region,
+            request_id=workflow.info().workflow_id,
+            labels={},
+            progress=self._progress,
+            rollbacks=[],  # a compensation's own compensations are not run
+            resolve_account=lambda op, account, region: self._check_account(
+                catalogue, op, account, region
+            ),
+        )
+        await entry.cls().run(ctx, validate_input(entry.cls, step.arg))
+
+    def _upsert_start(self, request: OperationRequest, provider: str | None) -> None:
+        pairs: list[SearchAttributePair[str]] = [
+            sa.OPERATION.value_set(request.operation[:200]),
+            sa.OUTCOME.value_set("running"),
+        ]
+        if provider:
+            pairs.append(sa.PROVIDER.value_set(provider))
+        if request.account:
+            pairs.append(sa.ACCOUNT.value_set(request.account))
+        if request.region:
+            pairs.append(sa.REGION.value_set(request.region))
+        application = request.labels.get("application")
+        if application:
+            pairs.append(sa.APPLICATION.value_set(application[:200]))
+        existing = workflow.info().typed_search_attributes
+        changed = [p for p in pairs if existing.get(p.key) != p.value]
+        if changed:
+            workflow.upsert_search_attributes(changed)
+
+    def _upsert_outcome(self, outcome: str) -> None:
+        workflow.upsert_search_attributes([sa.OUTCOME.value_set(outcome)])

@@ -1,0 +1,101 @@
+"""Running a worker until told to stop: shared by ``cloudops worker``, ``dev`` and ``demo``."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from cloudops import search_attributes as sa
+from cloudops.accounts import AccountBook
+from cloudops.registry import CloudOps
+from cloudops.worker import build_worker
+
+__all__ = ["SearchAttributesError", "ensure_search_attributes", "serve"]
+
+
+class SearchAttributesError(RuntimeError):
+    """The server lacks the cloudops search attributes and they could not be added."""
+
+
+async def ensure_search_attributes(client: Client) -> list[str]:
+    """Register the cloudops search attributes that the namespace lacks; return those added."""
+    namespace = client.namespace
+    try:
+        listing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+    except RPCError as err:
+        raise SearchAttributesError(
+            f"cannot list search attributes of namespace {namespace!r}: {err.message}"
+        ) from err
+    present = set(listing.custom_attributes) | set(listing.system_attributes)
+    missing = [key.name for key in sa.ALL if key.name not in present]
+    if not missing:
+        return []
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=namespace,
+                search_attributes={
+                    name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in missing
+                },
+            )
+        )
+    except RPCError as err:
+        commands = "; ".join(
+            f"temporal operator search-attribute create --name {name} --type Keyword"
+            for name in missing
+        )
+        raise SearchAttributesError(
+            f"namespace {namespace!r} lacks the search attributes {', '.join(missing)} and "
+            f"they could not be added ({err.message}). Ask an admin to run: {commands}; "
+            "or start the worker with --no-search-attributes"
+        ) from err
+    return missing
+
+
+async def serve(
+    client: Client,
+    cloudops: CloudOps,
+    *,
+    task_queue: str,
+    accounts: AccountBook,
+    search_attributes: bool = True,
+    on_ready: Callable[[], Awaitable[None] | None] | None = None,
+    stop: asyncio.Event | None = None,
+    **worker_options: Any,
+) -> None:
+    """Run a worker until SIGINT/SIGTERM (or ``stop``), then shut it down cleanly."""
+    if search_attributes:
+        await ensure_search_attributes(client)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - not the main thread
+            pass
+    worker = build_worker(
+        client,
+        cloudops,
+        task_queue=task_queue,
+        accounts=accounts,
+        search_attributes=search_attributes,
+        **worker_options,
+    )
+    async with worker:
+        if on_ready is not None:
+            maybe = on_ready()
+            if maybe is not None:
+                await maybe
+        await stop.wait()

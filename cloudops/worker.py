@@ -1,0 +1,157 @@
+"""Building a Temporal worker (or a temporalio plugin for your own worker) from the catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.plugin import SimplePlugin
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    ReplayerConfig,
+    Worker,
+    WorkerConfig,
+)
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from cloudops.accounts import (
+    AccountBook,
+    AccountCheck,
+    AccountCheckResult,
+    FileConfig,
+    load_config,
+    using_accounts,
+)
+from cloudops.registry import CloudOps
+from cloudops.runner import CHECK_ACCOUNT_ACTIVITY, UntypedCloudOperationRunner
+from cloudops.runtime import WorkerRuntime, install
+
+__all__ = ["DEFAULT_TASK_QUEUE", "CloudOpsPlugin", "build_worker", "passthrough_modules"]
+
+DEFAULT_TASK_QUEUE = "cloudops"
+#: Modules the sandbox must share with the worker: the catalogue's classes live in them.
+CORE_PASSTHROUGH = ("cloudops", "pluggy", "pydantic", "pydantic_core", "annotated_types")
+
+
+def passthrough_modules(cloudops: CloudOps) -> list[str]:
+    """Modules passed through the workflow sandbox: cloudops, pydantic, every plugin's package."""
+    return sorted(set(CORE_PASSTHROUGH) | cloudops.catalogue.plugin_modules())
+
+
+def _check_account_activity(book: AccountBook) -> Callable[..., Any]:
+    @activity.defn(name=CHECK_ACCOUNT_ACTIVITY)
+    async def check_account(request: AccountCheck) -> AccountCheckResult:
+        """Check a request's account and region against this worker's ``cloudops.toml``."""
+        return book.check(request)
+
+    return check_account
+
+
+class _AccountsInbound(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, book: AccountBook) -> None:
+        super().__init__(next)
+        self._book = book
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        with using_accounts(self._book):
+            return await self.next.execute_activity(input)
+
+
+class _AccountsInterceptor(Interceptor):
+    """Makes the worker's accounts readable with ``cloudops.current_account`` in activities."""
+
+    def __init__(self, book: AccountBook) -> None:
+        self._book = book
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _AccountsInbound(next, self._book)
+
+
+def account_book(cloudops: CloudOps, config: FileConfig | None = None) -> AccountBook:
+    """Validate ``config`` (default: ``cloudops.toml``) against the installed providers."""
+    models = {name: entry.provider.accounts for name, entry in cloudops.catalogue.providers.items()}
+    return AccountBook.from_config(config if config is not None else load_config(), models)
+
+
+class CloudOpsPlugin(SimplePlugin):
+    """A temporalio plugin that adds cloudops to any Temporal client and worker.
+
+    It sets the pydantic data converter, registers ``UntypedCloudOperationRunner`` and every
+    installed plugin's activities, passes cloudops and the plugins through the workflow sandbox
+    and makes the worker's accounts available to activities::
+
+        plugin = CloudOpsPlugin()
+        client = await Client.connect("localhost:7233", plugins=[plugin])
+        worker = Worker(client, task_queue="cloudops")   # workflows and activities come from it
+    """
+
+    def __init__(
+        self,
+        cloudops: CloudOps | None = None,
+        *,
+        accounts: AccountBook | None = None,
+        search_attributes: bool = True,
+    ) -> None:
+        self.cloudops = cloudops or CloudOps()
+        self.accounts = accounts if accounts is not None else account_book(self.cloudops)
+        self.runtime = WorkerRuntime(self.cloudops.catalogue, search_attributes=search_attributes)
+        catalogue = self.cloudops.catalogue
+        restrictions = SandboxRestrictions.default.with_passthrough_modules(
+            *passthrough_modules(self.cloudops)
+        )
+        super().__init__(
+            "cloudops.CloudOpsPlugin",
+            data_converter=pydantic_data_converter,
+            workflows=[UntypedCloudOperationRunner],
+            activities=[
+                *(entry.fn for entry in catalogue.activities.values()),
+                _check_account_activity(self.accounts),
+            ],
+            workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
+            interceptors=[_AccountsInterceptor(self.accounts)],
+        )
+
+    def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
+        """Add cloudops to the worker and install its catalogue for the worker's task queue."""
+        config = super().configure_worker(config)
+        install(config["task_queue"], self.runtime)
+        return config
+
+    def configure_replayer(self, config: ReplayerConfig) -> ReplayerConfig:
+        """Add cloudops to a Replayer, so recorded histories replay against this catalogue."""
+        config = super().configure_replayer(config)
+        install("__replayer__", self.runtime)
+        return config
+
+
+def build_worker(
+    client: Client,
+    cloudops: CloudOps | None = None,
+    *,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    accounts: AccountBook | None = None,
+    plugins: Sequence[Any] = (),
+    search_attributes: bool = True,
+    **worker_options: Any,
+) -> Worker:
+    """A Temporal worker running every operation of ``cloudops`` on ``task_queue``.
+
+    ``client`` may be any Temporal client; it is re-created with the pydantic data converter if
+    it does not use it already.
+    """
+    plugin = CloudOpsPlugin(cloudops, accounts=accounts, search_attributes=search_attributes)
+    if client.data_converter is not pydantic_data_converter:
+        config = client.config()
+        config["data_converter"] = pydantic_data_converter
+        client = Client(**config)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        plugins=[plugin, *plugins],
+        **worker_options,
+    )

@@ -1,0 +1,1 @@
+"""cloudops-example: the template of a third-party cloudops plugin."""

@@ -1,0 +1,1 @@
+"""AWS fixtures: moto in server mode, fault proxy, an account pointed at them."""

@@ -1,0 +1,112 @@
+"""pytest plugin (entry point ``pytest11``): real Temporal, real workers, for cloudops plugin authors.
+
+Fixtures:
+
+- ``temporal_server`` (session): a ``temporal server start-dev`` on free loopback ports, with the
+  cloudops search attributes registered; one per test session.
+- ``temporal_client`` (session): a client of it with the pydantic data converter.
+- ``cloudops_worker``: a factory; ``async with cloudops_worker(plugins=[...]) as ops`` runs a
+  worker in this process on a task queue of its own and gives a ``CloudOpsClient`` bound to it.
+
+Async fixtures run on the session event loop: set ``asyncio_default_fixture_loop_scope`` and
+``asyncio_default_test_loop_scope`` to ``"session"`` in your pytest configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+
+from cloudops.accounts import AccountBook, FileConfig
+from cloudops.client import CloudOpsClient, connect_client
+from cloudops.registry import CloudOps
+from cloudops.server import DevServer
+from cloudops.worker import account_book, build_worker
+
+WorkerFactory = Callable[..., AbstractAsyncContextManager[CloudOpsClient]]
+
+_ran_worker = False
+_exit_status: list[int] = []
+
+
+@pytest.fixture(scope="session")
+def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """One Temporal dev server for the whole session (SQLite file, free ports, headless)."""
+    folder = tmp_path_factory.mktemp("temporal")
+    server = DevServer(db_file=folder / "temporal.sqlite", log_file=folder / "server.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def temporal_client(temporal_server: DevServer) -> Client:
+    """A client of the session's server with the pydantic data converter."""
+    return await connect_client(temporal_server.address, connect_timeout=30)
+
+
+def accounts_from(config: dict[str, Any], cloudops: CloudOps) -> AccountBook:
+    """An account book from a ``cloudops.toml``-shaped dict, validated by the providers."""
+    return account_book(cloudops, FileConfig.model_validate(config))
+
+
+@pytest.fixture
+def cloudops_worker(temporal_client: Client) -> WorkerFactory:
+    """Factory running a cloudops worker in this process, on a task queue of its own.
+
+    ``plugins``: extra plugin objects; ``load_entrypoints``: also load installed plugins;
+    ``accounts``: a ``{"accounts": {...}}`` dict shaped like ``cloudops.toml``.
+    """
+
+    @asynccontextmanager
+    async def start(
+        plugins: Sequence[object] = (),
+        *,
+        load_entrypoints: bool = True,
+        accounts: dict[str, Any] | None = None,
+        task_queue: str | None = None,
+        **worker_options: Any,
+    ) -> AsyncIterator[CloudOpsClient]:
+        global _ran_worker
+        _ran_worker = True
+        cloudops = CloudOps(plugins, load_entrypoints=load_entrypoints)
+        book = accounts_from(accounts or {}, cloudops)
+        queue = task_queue or f"test-{uuid.uuid4().hex[:12]}"
+        worker = build_worker(
+            temporal_client, cloudops, task_queue=queue, accounts=book, **worker_options
+        )
+        async with worker:
+            yield CloudOpsClient(temporal_client, task_queue=queue)
+
+    return start
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remember the exit status for :func:`pytest_unconfigure`."""
+    _exit_status[:] = [int(exitstatus)]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End the process with pytest's status once a Temporal worker ran in it.
+
+    temporalio's core can abort the interpreter at exit after a worker ran (sdk-python#300),
+    which would turn a green run red; everything has been reported by now.
+    """
+    if _ran_worker and _exit_status and not os.environ.get("CLOUDOPS_TESTING_NO_HARD_EXIT"):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status[0])
+
+
+from cloudops_testing.fixtures_aws import *  # noqa: E402, F403  (AWS fixtures)

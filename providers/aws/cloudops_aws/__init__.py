@@ -1,0 +1,1 @@
+"""cloudops-aws: AWS provider plugin."""
