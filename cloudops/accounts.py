@@ -102,7 +102,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> FileConfig:
     file = Path(explicit) if explicit else DEFAULT_CONFIG
     if not file.exists():
         if explicit:
-            raise ConfigError(f"config file {file} does not exist (set by --config or {CONFIG_ENV})")
+            raise ConfigError(
+                f"config file {file} does not exist (set by --config or {CONFIG_ENV})"
+            )
         return FileConfig()
     try:
         data = tomllib.loads(file.read_text())
@@ -125,7 +127,7 @@ class AccountBook:
     def from_config(
         cls, config: FileConfig, settings_models: Mapping[str, type[BaseModel]]
     ) -> AccountBook:
-        """Validate every account; an unknown provider or a bad setting is a :class:`ConfigError`."""
+        """Validate every account; an unknown provider or bad setting is a :class:`ConfigError`."""
         accounts = {}
         for name, table in config.accounts.items():
             model = settings_models.get(table.provider)
@@ -159,8 +161,10 @@ class AccountBook:
                 raise BusinessError(
                     ErrorCode.INVALID_INPUT,
                     f"{request.operation} needs an account of provider {request.provider!r}",
-                    {"errors": [{"field": "account", "reason": "required"}],
-                     "accounts": self.names(request.provider)},
+                    {
+                        "errors": [{"field": "account", "reason": "required"}],
+                        "accounts": self.names(request.provider),
+                    },
                 )
             return AccountCheckResult()
         account = self.accounts.get(request.account)
@@ -168,16 +172,20 @@ class AccountBook:
             raise BusinessError(
                 ErrorCode.INVALID_INPUT,
                 f"unknown account {request.account!r}",
-                {"errors": [{"field": "account", "reason": "not configured on the worker"}],
-                 "accounts": self.names(request.provider if request.needs_account else None)},
+                {
+                    "errors": [{"field": "account", "reason": "not configured on the worker"}],
+                    "accounts": self.names(request.provider if request.needs_account else None),
+                },
             )
         if request.needs_account and account.provider != request.provider:
             raise BusinessError(
                 ErrorCode.INVALID_INPUT,
                 f"account {account.name!r} is a {account.provider} account, "
                 f"but {request.operation} needs a {request.provider} account",
-                {"errors": [{"field": "account", "reason": f"not a {request.provider} account"}],
-                 "accounts": self.names(request.provider)},
+                {
+                    "errors": [{"field": "account", "reason": f"not a {request.provider} account"}],
+                    "accounts": self.names(request.provider),
+                },
             )
         if request.needs_account and request.region is None and account.regions:
             raise BusinessError(

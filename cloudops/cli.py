@@ -51,7 +51,8 @@ NamespaceOpt = Annotated[
     str | None, typer.Option("--namespace", envvar="TEMPORAL_NAMESPACE", help="Temporal namespace.")
 ]
 QueueOpt = Annotated[
-    str, typer.Option("--task-queue", envvar="CLOUDOPS_TASK_QUEUE", help="Task queue of the workers.")
+    str,
+    typer.Option("--task-queue", envvar="CLOUDOPS_TASK_QUEUE", help="Task queue of the workers."),
 ]
 ConfigOpt = Annotated[
     Path | None,
@@ -164,7 +165,7 @@ async def _follow(
             try:
                 report = await handle.progress()
                 status.update(progress_line(operation, report))
-            except Exception:  # noqa: BLE001 - progress is best effort while the result comes
+            except Exception:
                 pass
             await asyncio.wait([task], timeout=0.5)
     try:
@@ -209,7 +210,11 @@ def run(
     async def go() -> WorkflowResult[Any]:
         ops = await _client(address, namespace, task_queue)
         handle = await ops.submit(
-            operation, payload, account=account, region=region, request_id=request_id,
+            operation,
+            payload,
+            account=account,
+            region=region,
+            request_id=request_id,
             labels=labels,
         )
         return await _follow(handle, operation, quiet=as_json)
@@ -238,7 +243,11 @@ def submit(
     async def go() -> str:
         ops = await _client(address, namespace, task_queue)
         handle = await ops.submit(
-            operation, payload, account=account, region=region, request_id=request_id,
+            operation,
+            payload,
+            account=account,
+            region=region,
+            request_id=request_id,
             labels=labels,
         )
         return handle.id
@@ -436,8 +445,13 @@ def plugins(as_json: JsonOpt = False) -> None:
         typer.echo(
             json.dumps(
                 [
-                    {"name": i.name, "distribution": i.distribution, "version": i.version,
-                     "hooks": list(i.hooks), "module": i.module}
+                    {
+                        "name": i.name,
+                        "distribution": i.distribution,
+                        "version": i.version,
+                        "hooks": list(i.hooks),
+                        "module": i.module,
+                    }
                     for i in infos
                 ],
                 indent=2,
@@ -446,7 +460,9 @@ def plugins(as_json: JsonOpt = False) -> None:
         return
     table = Table("plugin", "distribution", "version", "hooks")
     for info in infos:
-        table.add_row(info.name, info.distribution or "-", info.version or "-", ", ".join(info.hooks))
+        table.add_row(
+            info.name, info.distribution or "-", info.version or "-", ", ".join(info.hooks)
+        )
     _console().print(table)
 
 
@@ -477,15 +493,20 @@ def worker(
 
         def ready() -> None:
             _console(stderr=True).print(
-                f"worker ready: task queue [bold]{task_queue}[/bold] on {ops.client.service_client.config.target_host}, "
+                f"worker ready: task queue [bold]{task_queue}[/bold] on "
+                f"{ops.client.service_client.config.target_host}, "
                 f"{len(cloudops.catalogue.operations)} operation(s), "
                 f"{len(book.accounts)} account(s); Ctrl-C to stop"
             )
 
         try:
             await serve(
-                ops.client, cloudops, task_queue=task_queue, accounts=book,
-                search_attributes=search_attributes, on_ready=ready,
+                ops.client,
+                cloudops,
+                task_queue=task_queue,
+                accounts=book,
+                search_attributes=search_attributes,
+                on_ready=ready,
             )
         except SearchAttributesError as err:
             raise _fail(str(err)) from None
@@ -498,9 +519,9 @@ def worker(
 def dev(
     port: Annotated[int, typer.Option(help="Temporal frontend port.")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Temporal web UI port.")] = 8233,
-    db: Annotated[
-        Path, typer.Option(help="SQLite file: workflows survive a restart.")
-    ] = Path(".cloudops/temporal.sqlite"),
+    db: Annotated[Path, typer.Option(help="SQLite file: workflows survive a restart.")] = Path(
+        ".cloudops/temporal.sqlite"
+    ),
     config: ConfigOpt = None,
     task_queue: QueueOpt = "cloudops",
 ) -> None:
@@ -514,7 +535,9 @@ def dev(
     global _ran_worker
     cloudops = _cloudops()
     book = _accounts(cloudops, config)
-    server = DevServer(port=port, ui=True, ui_port=ui_port, db_file=db, log_file=db.with_suffix(".log"))
+    server = DevServer(
+        port=port, ui=True, ui_port=ui_port, db_file=db, log_file=db.with_suffix(".log")
+    )
     try:
         server.start()
     except DevServerError as err:
@@ -531,7 +554,7 @@ def dev(
                 f"worker ready on task queue [bold]{task_queue}[/bold] with "
                 f"{len(cloudops.catalogue.operations)} operation(s). "
                 f"Try: TEMPORAL_ADDRESS={server.address} cloudops run example.echo "
-                "--input '{\"message\": \"hello\"}'"
+                '--input \'{"message": "hello"}\''
             )
 
         await serve(ops.client, cloudops, task_queue=task_queue, accounts=book, on_ready=ready)

@@ -98,17 +98,17 @@ class OperationHandle(Generic[OutT]):
             raw.model_dump() if isinstance(raw, BaseModel) else raw
         )
         if self.output_type is not None and result.value is not None:
-            return WorkflowResult[self.output_type].model_validate(  # type: ignore[name-defined]
-                result.model_dump()
-            )
+            typed: type[WorkflowResult[OutT]] = WorkflowResult[self.output_type]  # type: ignore[name-defined]
+            return typed.model_validate(result.model_dump())
         return result
 
     async def progress(self) -> ProgressReport:
-        """Steps done and current step (the ``progress`` query), with the attempt of the
-        activity now running and its last failure (from the server's pending-activity list)."""
-        report: ProgressReport = await self.handle.query(
-            "progress", result_type=ProgressReport
-        )
+        """Steps done and current step, with the running activity's attempt and last failure.
+
+        Joins the runner's ``progress`` query with the server's pending-activity list, since
+        workflow code cannot see the attempt of an activity that is still running.
+        """
+        report: ProgressReport = await self.handle.query("progress", result_type=ProgressReport)
         try:
             description = await self.handle.describe()
         except RPCError:
@@ -248,7 +248,7 @@ class CloudOpsClient:
     ) -> WorkflowResult[Any]:
         """Run an operation and wait for its WorkflowResult."""
         handle = await self.submit(
-            operation,  # type: ignore[arg-type]
+            operation,
             input,
             account=account,
             region=region,
@@ -261,7 +261,9 @@ class CloudOpsClient:
         """The handle of an operation started earlier, by its workflow id."""
         return OperationHandle(self.client.get_workflow_handle(workflow_id))
 
-    async def list(self, query: str | None = None, *, limit: int = 50) -> AsyncIterator[WorkflowExecution]:
+    async def list(
+        self, query: str | None = None, *, limit: int = 50
+    ) -> AsyncIterator[WorkflowExecution]:
         """Recent operations, newest first, filtered by a Temporal visibility query."""
         base = f"WorkflowType = '{RUNNER_WORKFLOW}'"
         full = f"{base} AND ({query})" if query else base
@@ -307,7 +309,7 @@ def connect(
     namespace: str | None = None,
     **options: Any,
 ) -> _Connection:
-    """Connect to Temporal: ``async with cloudops.connect() as ops`` or ``ops = await connect()``.
+    """Open a cloudops client: ``async with cloudops.connect() as ops`` (or await it).
 
     Connection settings come from Temporal's envconfig (see :func:`connect_client`).
     """

@@ -8,6 +8,7 @@ WorkflowResult with its link in the Temporal UI.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,8 @@ async def _run_echo(ops: CloudOpsClient, console: Console, server: DevServer) ->
     task = asyncio.ensure_future(handle.result())
     with console.status("example.echo: starting") as status:
         while not task.done():
-            try:
+            with contextlib.suppress(Exception):  # best-effort display
                 status.update(progress_line("example.echo", await handle.progress()))
-            except Exception:  # noqa: BLE001 - best-effort display
-                pass
             await asyncio.wait([task], timeout=0.3)
     result = task.result()
     print_result(console, result, as_json=False)
@@ -76,8 +75,10 @@ async def run_demo(cloudops: CloudOps, *, keep: bool = False) -> bool:
                     else:
                         stop.set()
 
+            tasks: list[asyncio.Future[None]] = []
+
             async def ready() -> None:
-                asyncio.ensure_future(scenario())
+                tasks.append(asyncio.ensure_future(scenario()))
 
             await serve(
                 client,

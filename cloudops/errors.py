@@ -23,7 +23,7 @@ __all__ = [
 
 
 class ErrorCode(StrEnum):
-    """Codes a :class:`~cloudops.models.OperationError` carries. Plugins may add upper-case codes."""
+    """Codes an :class:`~cloudops.models.OperationError` carries; plugins may add their own."""
 
     INVALID_INPUT = "INVALID_INPUT"
     UNKNOWN_OPERATION = "UNKNOWN_OPERATION"

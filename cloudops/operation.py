@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Generic, TypeVar, cast, overload
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
@@ -188,8 +188,9 @@ class OperationContext:
         labels: dict[str, str],
         progress: ProgressState,
         rollbacks: list[RollbackStep],
-        resolve_account: Callable[[type[CloudOperation[Any, Any]], str | None, str | None],
-                                  Awaitable[None]],
+        resolve_account: Callable[
+            [type[CloudOperation[Any, Any]], str | None, str | None], Awaitable[None]
+        ],
     ) -> None:
         self._catalogue = catalogue
         self._operation = operation
@@ -383,7 +384,9 @@ class OperationContext:
         await workflow.sleep(duration)
 
     # --- composition and compensation ----------------------------------------------------------
-    def _lookup(self, operation: str | type[CloudOperation[Any, Any]]) -> type[CloudOperation[Any, Any]]:
+    def _lookup(
+        self, operation: str | type[CloudOperation[Any, Any]]
+    ) -> type[CloudOperation[Any, Any]]:
         name = operation if isinstance(operation, str) else operation.full_name()
         entry = self._catalogue.operation(name)
         if entry is None:
@@ -432,7 +435,11 @@ class OperationContext:
         model = validate_input(cls, input)
         account = account if account is not None else self.account
         region = region if region is not None else self.region
-        if account != self.account or region != self.region or cls.provider != self._operation.provider:
+        if (
+            account != self.account
+            or region != self.region
+            or cls.provider != self._operation.provider
+        ):
             await self._resolve_account(cls, account, region)
         child = OperationContext(
             catalogue=self._catalogue,
@@ -502,5 +509,5 @@ def cast_output(cls: type[CloudOperation[Any, Any]], value: Any) -> Output:
         return value
     if isinstance(value, dict | BaseModel):
         raw = value.model_dump() if isinstance(value, BaseModel) else value
-        return cast(Output, cls.output_model.model_validate(raw))
+        return cls.output_model.model_validate(raw)
     raise TypeError(f"{cls.full_name()} returned {type(value).__name__}, not {cls.output_model}")

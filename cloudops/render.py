@@ -50,7 +50,9 @@ def print_result(console: Console, result: WorkflowResult[Any], *, as_json: bool
             if isinstance(problem, dict):
                 console.print(f"  - {problem.get('field')}: {problem.get('reason')}")
         for rollback in result.error.rollbacks:
-            state = "[green]undone[/green]" if rollback.ok else f"[red]failed[/red] {rollback.error}"
+            state = (
+                "[green]undone[/green]" if rollback.ok else f"[red]failed[/red] {rollback.error}"
+            )
             console.print(f"  rollback {rollback.step}: {state}")
     if meta and meta.steps:
         table = Table("step", "took", box=None, pad_edge=False)

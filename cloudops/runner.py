@@ -15,11 +15,13 @@ from typing import Any
 
 from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.common import RawValue, SearchAttributePair
+from temporalio.common import RawValue, SearchAttributeUpdate
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
     CancelledError,
+)
+from temporalio.exceptions import (
     TimeoutError as TemporalTimeoutError,
 )
 
@@ -56,7 +58,7 @@ _ERROR_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
 def _decode(payload: RawValue) -> OperationRequest:
     """Decode and validate the raw payload; anything malformed is INVALID_INPUT."""
     try:
-        data = workflow.payload_converter().from_payload(payload.payload, None)
+        data = workflow.payload_converter().from_payload(payload.payload)
     except Exception as err:
         raise BusinessError(
             ErrorCode.INVALID_INPUT,
@@ -68,7 +70,11 @@ def _decode(payload: RawValue) -> OperationRequest:
             ErrorCode.INVALID_INPUT,
             "the request must be a JSON object with at least an 'operation' field, "
             f"got {type(data).__name__}",
-            {"errors": [{"field": "(root)", "reason": f"expected an object, got {type(data).__name__}"}]},
+            {
+                "errors": [
+                    {"field": "(root)", "reason": f"expected an object, got {type(data).__name__}"}
+                ]
+            },
         )
     try:
         return OperationRequest.model_validate(data)
@@ -80,22 +86,27 @@ def _decode(payload: RawValue) -> OperationRequest:
         ) from None
 
 
+def _error_from_application(cause: ApplicationError, activity: str) -> OperationError:
+    """Map an activity's final failure: a business code, or retries that ran out."""
+    details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+    kind = cause.type or "Error"
+    if cause.non_retryable and kind not in (RETRYABLE_TYPE, NOT_READY_TYPE):
+        code = kind if _ERROR_CODE.match(kind) else ErrorCode.CLOUD_REJECTED
+        if code != kind:
+            details = {**details, "error_type": kind}
+        return OperationError(code=code, message=cause.message, details=details)
+    return OperationError(
+        code=ErrorCode.RETRIES_EXHAUSTED,
+        message=f"{activity} kept failing and ran out of retries: {cause.message}",
+        details={**details, "activity": activity, "error_type": kind},
+    )
+
+
 def _error_from_activity(err: ActivityError) -> OperationError:
     cause = err.cause
     activity = err.activity_type or "activity"
     if isinstance(cause, ApplicationError):
-        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
-        kind = cause.type or "Error"
-        if cause.non_retryable and kind not in (RETRYABLE_TYPE, NOT_READY_TYPE):
-            code = kind if _ERROR_CODE.match(kind) else ErrorCode.CLOUD_REJECTED
-            if code != kind:
-                details = {**details, "error_type": kind}
-            return OperationError(code=code, message=cause.message, details=details)
-        return OperationError(
-            code=ErrorCode.RETRIES_EXHAUSTED,
-            message=f"{activity} kept failing and ran out of retries: {cause.message}",
-            details={**details, "activity": activity, "error_type": kind},
-        )
+        return _error_from_application(cause, activity)
     if isinstance(cause, TemporalTimeoutError):
         last = cause.last_heartbeat_details
         return OperationError(
@@ -134,7 +145,7 @@ class UntypedCloudOperationRunner:
 
     @workflow.run
     async def run(self, payload: RawValue) -> WorkflowResult[Any]:
-        """Run the requested operation and return its WorkflowResult (never raises for bad input)."""
+        """Run the requested operation; return its WorkflowResult (bad input never raises)."""
         info = workflow.info()
         started = workflow.now()
         runtime = lookup(info.task_queue)
@@ -162,10 +173,11 @@ class UntypedCloudOperationRunner:
             error = OperationError(code=err.code, message=err.message, details=err.error_details)
         except ActivityError as err:
             error = _error_from_activity(err)
+        except ApplicationError as err:
+            # A local activity's failure (the account check) arrives unwrapped.
+            error = _error_from_application(err, CHECK_ACCOUNT_ACTIVITY)
         except (asyncio.CancelledError, CancelledError):
-            error = OperationError(
-                code=ErrorCode.CANCELLED, message="the operation was cancelled"
-            )
+            error = OperationError(code=ErrorCode.CANCELLED, message="the operation was cancelled")
         except TimeoutError:
             error = OperationError(
                 code=ErrorCode.TIMED_OUT, message="the operation did not finish within its timeout"
@@ -304,7 +316,7 @@ class UntypedCloudOperationRunner:
         await entry.cls().run(ctx, validate_input(entry.cls, step.arg))
 
     def _upsert_start(self, request: OperationRequest, provider: str | None) -> None:
-        pairs: list[SearchAttributePair[str]] = [
+        pairs: list[SearchAttributeUpdate[str]] = [
             sa.OPERATION.value_set(request.operation[:200]),
             sa.OUTCOME.value_set("running"),
         ]
@@ -317,10 +329,7 @@ class UntypedCloudOperationRunner:
         application = request.labels.get("application")
         if application:
             pairs.append(sa.APPLICATION.value_set(application[:200]))
-        existing = workflow.info().typed_search_attributes
-        changed = [p for p in pairs if existing.get(p.key) != p.value]
-        if changed:
-            workflow.upsert_search_attributes(changed)
+        workflow.upsert_search_attributes(pairs)
 
     def _upsert_outcome(self, outcome: str) -> None:
         workflow.upsert_search_attributes([sa.OUTCOME.value_set(outcome)])

@@ -1,10 +1,10 @@
-"""The search attributes that make every operation findable in the Temporal UI and ``cloudops list``."""
+"""Search attributes: every operation is findable in the Temporal UI and ``cloudops list``."""
 
 from __future__ import annotations
 
 from temporalio.common import SearchAttributeKey
 
-__all__ = ["ALL", "ACCOUNT", "APPLICATION", "OPERATION", "OUTCOME", "PROVIDER", "REGION"]
+__all__ = ["ACCOUNT", "ALL", "APPLICATION", "OPERATION", "OUTCOME", "PROVIDER", "REGION"]
 
 OPERATION = SearchAttributeKey.for_keyword("CloudOpsOperation")
 PROVIDER = SearchAttributeKey.for_keyword("CloudOpsProvider")

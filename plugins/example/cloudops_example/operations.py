@@ -12,6 +12,10 @@ class Echo(cloudops.CloudOperation[EchoInput, EchoOutput]):
 
     async def run(self, ctx: cloudops.OperationContext, input: EchoInput) -> EchoOutput:
         """Call the ``example.echo`` activity by name and return its output."""
+        if input.wait_seconds:
+            # A durable timer: the wait survives worker and server restarts.
+            with ctx.step(f"wait {input.wait_seconds:g}s"):
+                await ctx.sleep(input.wait_seconds)
         with ctx.step("echo"):
             result: EchoOutput = await ctx.execute_activity("example.echo", input)
         return result

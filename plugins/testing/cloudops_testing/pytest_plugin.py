@@ -1,4 +1,4 @@
-"""pytest plugin (entry point ``pytest11``): real Temporal, real workers, for cloudops plugin authors.
+"""pytest plugin (entry point ``pytest11``): real Temporal and workers for plugin authors.
 
 Fixtures:
 
@@ -64,7 +64,8 @@ def accounts_from(config: dict[str, Any], cloudops: CloudOps) -> AccountBook:
 def cloudops_worker(temporal_client: Client) -> WorkerFactory:
     """Factory running a cloudops worker in this process, on a task queue of its own.
 
-    ``plugins``: extra plugin objects; ``load_entrypoints``: also load installed plugins;
+    ``plugins``: extra plugin objects; ``load_entrypoints``: also load installed plugins
+    (``allow``: only these entry-point names);
     ``accounts``: a ``{"accounts": {...}}`` dict shaped like ``cloudops.toml``.
     """
 
@@ -73,13 +74,14 @@ def cloudops_worker(temporal_client: Client) -> WorkerFactory:
         plugins: Sequence[object] = (),
         *,
         load_entrypoints: bool = True,
+        allow: Sequence[str] | None = None,
         accounts: dict[str, Any] | None = None,
         task_queue: str | None = None,
         **worker_options: Any,
     ) -> AsyncIterator[CloudOpsClient]:
         global _ran_worker
         _ran_worker = True
-        cloudops = CloudOps(plugins, load_entrypoints=load_entrypoints)
+        cloudops = CloudOps(plugins, load_entrypoints=load_entrypoints, allow=allow)
         book = accounts_from(accounts or {}, cloudops)
         queue = task_queue or f"test-{uuid.uuid4().hex[:12]}"
         worker = build_worker(
