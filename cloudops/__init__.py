@@ -1,29 +1,30 @@
 """cloudops: cloud infrastructure operations as durable executions on Temporal.
 
 The public API lives here; everything else is an implementation module. Importing this package is
-cheap: no cloud SDK is imported, and the client is loaded only when it is first used.
+cheap (it loads pluggy only): each name is imported on first use, so ``cloudops --help`` and a
+plugin's entry-point module stay fast.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cloudops.accounts import Account, current_account
-from cloudops.errors import BusinessError, ErrorCode, NotReady, RetryableError
 from cloudops.hookspecs import hookimpl
-from cloudops.models import (
-    Input,
-    OperationError,
-    OperationRequest,
-    Output,
-    ProgressReport,
-    WorkflowResult,
-)
-from cloudops.operation import ActivityDefaults, CloudOperation, OperationContext
-from cloudops.registry import CloudOps, Provider
 
 if TYPE_CHECKING:
+    from cloudops.accounts import Account, current_account
     from cloudops.client import CloudOpsClient, OperationHandle, connect
+    from cloudops.errors import BusinessError, ErrorCode, NotReady, RetryableError
+    from cloudops.models import (
+        Input,
+        OperationError,
+        OperationRequest,
+        Output,
+        ProgressReport,
+        WorkflowResult,
+    )
+    from cloudops.operation import ActivityDefaults, CloudOperation, OperationContext
+    from cloudops.registry import CloudOps, Provider
     from cloudops.worker import CloudOpsPlugin, build_worker
 
 __version__ = "0.1.0"
@@ -55,9 +56,26 @@ __all__ = [
 ]
 
 _LAZY = {
+    "Account": "cloudops.accounts",
+    "current_account": "cloudops.accounts",
     "connect": "cloudops.client",
     "CloudOpsClient": "cloudops.client",
     "OperationHandle": "cloudops.client",
+    "BusinessError": "cloudops.errors",
+    "ErrorCode": "cloudops.errors",
+    "NotReady": "cloudops.errors",
+    "RetryableError": "cloudops.errors",
+    "Input": "cloudops.models",
+    "OperationError": "cloudops.models",
+    "OperationRequest": "cloudops.models",
+    "Output": "cloudops.models",
+    "ProgressReport": "cloudops.models",
+    "WorkflowResult": "cloudops.models",
+    "ActivityDefaults": "cloudops.operation",
+    "CloudOperation": "cloudops.operation",
+    "OperationContext": "cloudops.operation",
+    "CloudOps": "cloudops.registry",
+    "Provider": "cloudops.registry",
     "CloudOpsPlugin": "cloudops.worker",
     "build_worker": "cloudops.worker",
 }
@@ -70,4 +88,6 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'cloudops' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

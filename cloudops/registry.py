@@ -133,10 +133,11 @@ def _activity_name(fn: Callable[..., Any]) -> tuple[str, type[Any] | None]:
     from temporalio.activity import _Definition
 
     defn = _Definition.from_callable(fn)
-    if defn is None or defn.name is None:
+    if defn is None or defn.name is None or "." not in defn.name:
         raise RegistrationError(
-            f"{getattr(fn, '__qualname__', fn)!r} is not a named Temporal activity: "
-            "decorate it with @temporalio.activity.defn(name='provider.verb')"
+            f"{getattr(fn, '__qualname__', fn)!r} is not a Temporal activity with a namespaced "
+            "name: decorate it with @temporalio.activity.defn(name='provider.verb') so that "
+            "plugins cannot collide"
         )
     ret = defn.ret_type if isinstance(defn.ret_type, type) else None
     return defn.name, ret

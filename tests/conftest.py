@@ -8,9 +8,9 @@ import pytest_asyncio
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import fake_plugin  # noqa: E402
+import fake_plugin
 
-from cloudops.client import CloudOpsClient  # noqa: E402
+from cloudops.client import CloudOpsClient
 
 ACCOUNTS = {
     "accounts": {

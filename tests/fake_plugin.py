@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from cloudops_example.operations import Echo
 from pydantic import Field
 from temporalio import activity
 from temporalio.common import RetryPolicy
@@ -19,7 +20,6 @@ from temporalio.common import RetryPolicy
 import cloudops
 from cloudops import ActivityDefaults, BusinessError, CloudOperation, OperationContext
 from cloudops.errors import NotReady, RetryableError
-from cloudops_example.operations import Echo
 
 JOURNAL: dict[str, list[str]] = defaultdict(list)
 

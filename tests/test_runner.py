@@ -6,14 +6,14 @@ import asyncio
 import uuid
 from typing import Any
 
-import pytest
-from temporalio.client import WorkflowFailureError
-
 import fake_plugin
-from cloudops.client import CloudOpsClient
-from cloudops.models import WorkflowResult
+import pytest
 from cloudops_example.models import EchoInput, EchoOutput
 from cloudops_example.operations import Echo
+from temporalio.client import WorkflowFailureError
+
+from cloudops.client import CloudOpsClient
+from cloudops.models import WorkflowResult
 
 journal = fake_plugin.JOURNAL
 
@@ -267,5 +267,5 @@ async def test_outcome_search_attribute_lists_cancellations(ops: CloudOpsClient)
             break
         await asyncio.sleep(0.1)
     assert found == [request_id]
-    app_query = f"CloudOpsApplication = 'billing' AND CloudOpsOperation = 'fake.chain'"
+    app_query = "CloudOpsApplication = 'billing' AND CloudOpsOperation = 'fake.chain'"
     assert request_id in [e.id async for e in ops.list(app_query)]

@@ -7,6 +7,7 @@ Fixtures:
 - ``temporal_client`` (session): a client of it with the pydantic data converter.
 - ``cloudops_worker``: a factory; ``async with cloudops_worker(plugins=[...]) as ops`` runs a
   worker in this process on a task queue of its own and gives a ``CloudOpsClient`` bound to it.
+- ``worker_process``: a factory of ``cloudops worker`` child processes, for crash tests.
 
 Async fixtures run on the session event loop: set ``asyncio_default_fixture_loop_scope`` and
 ``asyncio_default_test_loop_scope`` to ``"session"`` in your pytest configuration.
@@ -14,11 +15,13 @@ Async fixtures run on the session event loop: set ``asyncio_default_fixture_loop
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +33,7 @@ from cloudops.client import CloudOpsClient, connect_client
 from cloudops.registry import CloudOps
 from cloudops.server import DevServer
 from cloudops.worker import account_book, build_worker
+from cloudops_testing.processes import WorkerProcess
 
 WorkerFactory = Callable[..., AbstractAsyncContextManager[CloudOpsClient]]
 
@@ -91,6 +95,52 @@ def cloudops_worker(temporal_client: Client) -> WorkerFactory:
             yield CloudOpsClient(temporal_client, task_queue=queue)
 
     return start
+
+
+def write_config(path: Path, config: dict[str, Any]) -> Path:
+    """Write a ``{"accounts": {name: {key: value}}}`` dict as a ``cloudops.toml`` file."""
+    lines = []
+    for name, table in config.get("accounts", {}).items():
+        lines.append(f"[accounts.{json.dumps(name)}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+        lines.append("")
+    path.write_text("\n".join(lines))
+    return path
+
+
+@pytest.fixture
+def worker_process(
+    temporal_server: DevServer, tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Factory of ``cloudops worker`` child processes (which tests may SIGKILL).
+
+    ``worker_process(task_queue, accounts={...}, plugins=["aws"], env={...})`` starts one and
+    waits until it polls; every one started is killed at the end of the test.
+    """
+    started: list[WorkerProcess] = []
+
+    def start(
+        task_queue: str,
+        *,
+        accounts: dict[str, Any] | None = None,
+        plugins: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> WorkerProcess:
+        config = write_config(tmp_path / f"cloudops-{len(started)}.toml", accounts or {})
+        process = WorkerProcess(
+            temporal_server.address,
+            task_queue,
+            config=config,
+            plugins=plugins,
+            env=env,
+            log_file=tmp_path / f"worker-{len(started)}.log",
+        )
+        started.append(process)
+        return process.start()
+
+    yield start
+    for process in started:
+        process.kill()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

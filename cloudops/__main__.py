@@ -1,0 +1,5 @@
+"""``python -m cloudops``: the same as the ``cloudops`` command."""
+
+from cloudops.cli import main
+
+main()

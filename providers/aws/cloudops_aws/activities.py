@@ -1,0 +1,999 @@
+"""Activities: the only code of cloudops-aws that talks to AWS (boto3, through :mod:`.clients`).
+
+Every activity takes one model and returns one, runs its blocking boto3 calls in a worker thread
+(so it works on any worker, with or without an activity executor), and turns botocore's
+exceptions into cloudops' taxonomy through :func:`cloudops_aws.errors.classify`.
+
+Every activity may run more than once (a retry, a worker crash before the result was recorded),
+so each one is idempotent: creates look for the resource first and accept it when it is tagged
+with this request's id (``cloudops:request-id``), and use a ClientToken where the API has one;
+deletes treat "not found" as success; polls (``NotReady`` while waiting) only read.
+
+boto3 itself is imported lazily by :mod:`cloudops_aws.clients`, so importing this module (which
+the plugin module does to register the activities) stays cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import functools
+import hashlib
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from temporalio import activity
+
+from cloudops import BusinessError, ErrorCode, NotReady
+from cloudops.servergroup import (
+    RESERVED_TAG_PREFIX,
+    Capacity,
+    HealthState,
+    ServerGroupInstance,
+    ServerGroupName,
+    TerminateInstancesOutput,
+    next_server_group_name,
+)
+from cloudops_aws.clients import aws_client
+from cloudops_aws.errors import classify
+from cloudops_aws.models import (
+    TAG_REQUEST_ID,
+    TAG_SERVER_GROUP,
+    AutoScalingGroupRef,
+    AutoScalingGroupSpec,
+    AwsCreateServerGroupInput,
+    AwsServerGroupDescription,
+    CapacityStatus,
+    DeleteGroupInput,
+    DeleteLaunchTemplateInput,
+    DeleteOutput,
+    GroupCall,
+    LaunchTemplateRef,
+    LaunchTemplateSpec,
+    NextNameInput,
+    NextNameOutput,
+    ScalingProcessesInput,
+    ServerGroupLookup,
+    TerminateInput,
+    TrafficInput,
+    TrafficOutput,
+    UpdateCapacityInput,
+    WaitForCapacityInput,
+)
+
+__all__ = [
+    "ACTIVITIES",
+    "create_auto_scaling_group",
+    "create_launch_template",
+    "delete_auto_scaling_group",
+    "delete_launch_template",
+    "describe_server_group",
+    "next_name",
+    "read_server_group_template",
+    "set_scaling_processes",
+    "set_traffic",
+    "terminate_instances",
+    "update_capacity",
+    "wait_for_capacity",
+]
+
+InT = TypeVar("InT")
+OutT = TypeVar("OutT")
+
+_LT_NOT_FOUND = {
+    "InvalidLaunchTemplateName.NotFoundException",
+    "InvalidLaunchTemplateId.NotFound",
+    "InvalidLaunchTemplateId.NotFoundException",
+    "InvalidLaunchTemplateId.VersionNotFound",
+}
+_LT_EXISTS = {"InvalidLaunchTemplateName.AlreadyExistsException", "IdempotentParameterMismatch"}
+_DELETE_IN_PROGRESS = "Delete in progress"
+
+
+def aws_activity(name: str) -> Callable[[Callable[[InT], OutT]], Callable[[InT], Awaitable[OutT]]]:
+    """Make a blocking boto3 function a Temporal activity called ``name``.
+
+    Why: boto3 blocks, and an async activity must not block the worker's event loop; running the
+    function in a thread needs no activity executor on the worker. Errors are classified here,
+    once, so each function only handles the AWS answers it expects.
+    """
+
+    def decorate(fn: Callable[[InT], OutT]) -> Callable[[InT], Awaitable[OutT]]:
+        @functools.wraps(fn)
+        async def run(arg: InT) -> OutT:
+            return await asyncio.to_thread(_classified, fn, arg)
+
+        return activity.defn(name=name)(run)
+
+    return decorate
+
+
+def _classified(fn: Callable[[InT], OutT], arg: InT) -> OutT:
+    try:
+        return fn(arg)
+    except Exception as err:
+        mapped = classify(err)
+        if mapped is err:
+            raise
+        raise mapped from err
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _error_code(err: BaseException) -> str | None:
+    """The AWS error code of a botocore ClientError, without importing botocore."""
+    response = getattr(err, "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = (response.get("Error") or {}).get("Code")
+    return str(code) if code else None
+
+
+def _tags(items: Iterable[dict[str, Any]] | None) -> dict[str, str]:
+    return {str(t["Key"]): str(t.get("Value", "")) for t in items or ()}
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def _client_token(request_id: str, name: str) -> str:
+    """An idempotency token (<= 64 ASCII characters) unique to this request and resource."""
+    return hashlib.sha256(f"{request_id}|{name}".encode()).hexdigest()[:64]
+
+
+def _find_group(asg: Any, name: str) -> dict[str, Any] | None:
+    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    for group in groups:
+        if group["AutoScalingGroupName"] == name:
+            return dict(group)
+    return None
+
+
+def _require_group(asg: Any, name: str) -> dict[str, Any]:
+    group = _find_group(asg, name)
+    if group is None:
+        raise BusinessError(
+            ErrorCode.NOT_FOUND,
+            f"server group {name!r} (Auto Scaling group) does not exist",
+            {"server_group": name},
+        )
+    return group
+
+
+def _find_launch_template(
+    ec2: Any, *, name: str | None = None, template_id: str | None = None
+) -> dict[str, Any] | None:
+    try:
+        if template_id:
+            found = ec2.describe_launch_templates(LaunchTemplateIds=[template_id])
+        else:
+            found = ec2.describe_launch_templates(LaunchTemplateNames=[name])
+    except Exception as err:
+        if _error_code(err) in _LT_NOT_FOUND:
+            return None
+        raise
+    templates = found.get("LaunchTemplates") or []
+    return dict(templates[0]) if templates else None
+
+
+def _alive(group: dict[str, Any]) -> list[dict[str, Any]]:
+    """Instances that count towards capacity: everything not on its way out."""
+    return [
+        i for i in group.get("Instances", []) if not i["LifecycleState"].startswith("Terminat")
+    ]
+
+
+def _disabled(group: dict[str, Any]) -> bool:
+    """Spinnaker's definition: AddToLoadBalancer is suspended."""
+    return any(
+        p["ProcessName"] == "AddToLoadBalancer" for p in group.get("SuspendedProcesses", [])
+    )
+
+
+def _capacity(group: dict[str, Any]) -> Capacity:
+    values = {
+        "min": group["MinSize"],
+        "max": group["MaxSize"],
+        "desired": group["DesiredCapacity"],
+    }
+    try:
+        return Capacity.model_validate(values)
+    except ValidationError:  # an emulator that accepted desired outside [min, max]
+        return Capacity.model_construct(**values)
+
+
+def _target_health(elbv2: Any, target_group_arn: str) -> dict[str, str]:
+    """Instance id -> target state (healthy, unhealthy, initial, draining, unused...)."""
+    answer = elbv2.describe_target_health(TargetGroupArn=target_group_arn)
+    return {
+        d["Target"]["Id"]: d["TargetHealth"]["State"]
+        for d in answer.get("TargetHealthDescriptions", [])
+    }
+
+
+def _classic_health(elb: Any, load_balancer: str) -> dict[str, str]:
+    answer = elb.describe_instance_health(LoadBalancerName=load_balancer)
+    return {s["InstanceId"]: s["State"] for s in answer.get("InstanceStates", [])}
+
+
+def _traffic_health(call: GroupCall, group: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Load balancer (target group ARN or classic ELB name) -> instance id -> state."""
+    health: dict[str, dict[str, str]] = {}
+    arns = group.get("TargetGroupARNs") or []
+    if arns:
+        elbv2 = aws_client("elbv2", call.account, call.region)
+        for arn in arns:
+            health[arn] = _target_health(elbv2, arn)
+    names = group.get("LoadBalancerNames") or []
+    if names:
+        elb = aws_client("elb", call.account, call.region)
+        for name in names:
+            health[name] = _classic_health(elb, name)
+    return health
+
+
+_HEALTHY_STATES = {"healthy", "InService"}
+
+
+def _instance_health(
+    instance: dict[str, Any], disabled: bool, traffic: dict[str, dict[str, str]]
+) -> HealthState:
+    state = instance["LifecycleState"]
+    if state.startswith("Terminat") or instance.get("HealthStatus") == "Unhealthy":
+        return HealthState.DOWN
+    if state.startswith("Pending"):
+        return HealthState.STARTING
+    if state != "InService":
+        return HealthState.OUT_OF_SERVICE
+    if disabled:
+        return HealthState.OUT_OF_SERVICE
+    states = [by_id.get(instance["InstanceId"], "unused") for by_id in traffic.values()]
+    if any(s == "draining" for s in states):
+        return HealthState.DRAINING
+    if any(s in ("initial",) for s in states):
+        return HealthState.STARTING
+    if any(s not in _HEALTHY_STATES for s in states):
+        return HealthState.DOWN
+    return HealthState.UP
+
+
+def _short_lb_name(key: str) -> str:
+    """``targetgroup/web/0123abcd`` from a target group ARN; classic names unchanged."""
+    if key.startswith("arn:") and ":targetgroup/" in key:
+        return key.split(":targetgroup/", 1)[1].split("/", 1)[0]
+    return key
+
+
+def _launch_template_spec(group: dict[str, Any]) -> dict[str, Any] | None:
+    spec = group.get("LaunchTemplate")
+    if spec:
+        return dict(spec)
+    mixed = group.get("MixedInstancesPolicy") or {}
+    spec = (mixed.get("LaunchTemplate") or {}).get("LaunchTemplateSpecification")
+    return dict(spec) if spec else None
+
+
+def _launch_template_data(ec2: Any, spec: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+    """The launch template data a group uses, and the version number it resolves to."""
+    if not spec:
+        return {}, ""
+    key = (
+        {"LaunchTemplateId": spec["LaunchTemplateId"]}
+        if spec.get("LaunchTemplateId")
+        else {"LaunchTemplateName": spec["LaunchTemplateName"]}
+    )
+    try:
+        answer = ec2.describe_launch_template_versions(
+            **key, Versions=[str(spec.get("Version") or "$Default")]
+        )
+    except Exception as err:
+        if _error_code(err) in _LT_NOT_FOUND:
+            return {}, ""
+        raise
+    versions = answer.get("LaunchTemplateVersions") or []
+    if not versions:
+        return {}, ""
+    return dict(versions[0].get("LaunchTemplateData") or {}), str(versions[0]["VersionNumber"])
+
+
+def _security_groups_of(data: dict[str, Any]) -> list[str]:
+    groups = list(data.get("SecurityGroupIds") or []) + list(data.get("SecurityGroups") or [])
+    for interface in data.get("NetworkInterfaces") or []:
+        groups += list(interface.get("Groups") or [])
+    return groups
+
+
+def _paginate(client: Any, method: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+    for page in client.get_paginator(method).paginate(**params):
+        yield from page.get(key, [])
+
+
+# --------------------------------------------------------------------------------------------
+# Naming
+# --------------------------------------------------------------------------------------------
+
+
+@aws_activity("aws.next_server_group_name")
+def next_name(arg: NextNameInput) -> NextNameOutput:
+    """Choose the next free ``app-stack-detail-vNNN`` in the account and region.
+
+    Both Auto Scaling groups and launch templates count as taken, so a template left behind by
+    an interrupted create is never reused by another request. Read-only: running it twice is
+    harmless, and the workflow records the first answer.
+    """
+    asg = aws_client("autoscaling", arg.account, arg.region)
+    ec2 = aws_client("ec2", arg.account, arg.region)
+    existing: list[tuple[str, datetime | None]] = [
+        (g["AutoScalingGroupName"], g.get("CreatedTime"))
+        for g in _paginate(asg, "describe_auto_scaling_groups", "AutoScalingGroups")
+    ]
+    existing += [
+        (t["LaunchTemplateName"], t.get("CreateTime"))
+        for t in _paginate(ec2, "describe_launch_templates", "LaunchTemplates")
+    ]
+    chosen = next_server_group_name(arg.application, arg.stack, arg.detail, existing)
+    assert chosen.sequence is not None
+    return NextNameOutput(name=chosen.format(), sequence=chosen.sequence)
+
+
+# --------------------------------------------------------------------------------------------
+# Launch templates
+# --------------------------------------------------------------------------------------------
+
+
+def _resolve_image(ec2: Any, image: str) -> str:
+    if image.startswith("ami-"):
+        ec2.describe_images(ImageIds=[image])  # InvalidAMIID.NotFound -> NOT_FOUND
+        return image
+    images = ec2.describe_images(Filters=[{"Name": "name", "Values": [image]}])["Images"]
+    if not images:
+        raise BusinessError(
+            ErrorCode.NOT_FOUND, f"no machine image (AMI) is named {image!r}", {"image": image}
+        )
+    newest = max(images, key=lambda i: (i.get("CreationDate") or "", i["ImageId"]))
+    return str(newest["ImageId"])
+
+
+def _resolve_security_groups(ec2: Any, groups: list[str], subnets: list[str]) -> list[str]:
+    ids = [g for g in groups if g.startswith("sg-")]
+    names = [g for g in groups if not g.startswith("sg-")]
+    if ids:
+        ec2.describe_security_groups(GroupIds=ids)  # InvalidGroup.NotFound -> NOT_FOUND
+    if not names:
+        return ids
+    filters = [{"Name": "group-name", "Values": names}]
+    if subnets:
+        subnet = ec2.describe_subnets(SubnetIds=subnets[:1])["Subnets"][0]
+        filters.append({"Name": "vpc-id", "Values": [subnet["VpcId"]]})
+    found = ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
+    by_name: dict[str, set[str]] = {}
+    for group in found:
+        by_name.setdefault(group["GroupName"], set()).add(group["GroupId"])
+    for name in names:
+        matches = by_name.get(name, set())
+        if not matches:
+            raise BusinessError(
+                ErrorCode.NOT_FOUND, f"security group {name!r} does not exist", {"group": name}
+            )
+        if len(matches) > 1:
+            raise BusinessError(
+                ErrorCode.INVALID_INPUT,
+                f"security group name {name!r} exists in several VPCs; give its id or a subnet",
+                {"group": name, "ids": sorted(matches)},
+            )
+        ids.append(next(iter(matches)))
+    return ids
+
+
+def _user_data(spec: LaunchTemplateSpec) -> str | None:
+    if spec.user_data_base64 is not None:
+        try:
+            base64.b64decode(spec.user_data_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise BusinessError(
+                ErrorCode.INVALID_INPUT, "user_data_base64 is not valid base64"
+            ) from None
+        return spec.user_data_base64
+    if spec.user_data is not None:
+        return base64.b64encode(spec.user_data.encode()).decode()
+    return None
+
+
+def _template_ref(existing: dict[str, Any], request_id: str, name: str) -> LaunchTemplateRef:
+    owner = _tags(existing.get("Tags")).get(TAG_REQUEST_ID)
+    if owner != request_id:
+        raise BusinessError(
+            ErrorCode.CONFLICT,
+            f"launch template {name!r} already exists and was not created by this request",
+            {"launch_template": name, "created_by_request": owner},
+        )
+    return LaunchTemplateRef(
+        id=existing["LaunchTemplateId"],
+        name=existing["LaunchTemplateName"],
+        version=str(existing.get("DefaultVersionNumber") or 1),
+        created=False,
+    )
+
+
+@aws_activity("aws.create_launch_template")
+def create_launch_template(spec: LaunchTemplateSpec) -> LaunchTemplateRef:
+    """Create the launch template of a new server group, or find the one this request made.
+
+    Idempotent twice over: an existing template tagged with this request id is the answer
+    (``created=False``), and the create carries a ClientToken derived from request and name.
+    A template of that name made by anyone else is a ``CONFLICT``.
+    """
+    ec2 = aws_client("ec2", spec.account, spec.region)
+    existing = _find_launch_template(ec2, name=spec.name)
+    if existing is not None:
+        return _template_ref(existing, spec.request_id, spec.name)
+    data: dict[str, Any] = {
+        "ImageId": _resolve_image(ec2, spec.image),
+        "InstanceType": spec.instance_type,
+    }
+    security_groups = _resolve_security_groups(ec2, spec.security_groups, spec.subnets)
+    if spec.associate_public_ip_address is not None:
+        interface: dict[str, Any] = {
+            "DeviceIndex": 0,
+            "AssociatePublicIpAddress": spec.associate_public_ip_address,
+        }
+        if security_groups:
+            interface["Groups"] = security_groups
+        data["NetworkInterfaces"] = [interface]
+    elif security_groups:
+        data["SecurityGroupIds"] = security_groups
+    if spec.key_name:
+        data["KeyName"] = spec.key_name
+    user_data = _user_data(spec)
+    if user_data is not None:
+        data["UserData"] = user_data
+    if spec.iam_instance_profile:
+        key = "Arn" if spec.iam_instance_profile.startswith("arn:") else "Name"
+        data["IamInstanceProfile"] = {key: spec.iam_instance_profile}
+    if spec.ebs_optimized is not None:
+        data["EbsOptimized"] = spec.ebs_optimized
+    try:
+        answer = ec2.create_launch_template(
+            LaunchTemplateName=spec.name,
+            ClientToken=_client_token(spec.request_id, spec.name),
+            LaunchTemplateData=data,
+            TagSpecifications=[{"ResourceType": "launch-template", "Tags": _tag_list(spec.tags)}],
+        )
+    except Exception as err:
+        # A lost answer to our own earlier attempt, or a race: decide by the tag.
+        if _error_code(err) in _LT_EXISTS:
+            existing = _find_launch_template(ec2, name=spec.name)
+            if existing is not None:
+                return _template_ref(existing, spec.request_id, spec.name)
+        raise
+    template = answer["LaunchTemplate"]
+    return LaunchTemplateRef(
+        id=template["LaunchTemplateId"],
+        name=template["LaunchTemplateName"],
+        version=str(template.get("LatestVersionNumber") or 1),
+        created=True,
+    )
+
+
+@aws_activity("aws.delete_launch_template")
+def delete_launch_template(arg: DeleteLaunchTemplateInput) -> DeleteOutput:
+    """Delete a launch template; "not found" is success.
+
+    Guards: with ``only_if_request_id`` a template not tagged with that request is kept (a
+    rollback must not delete someone else's); with ``only_if_server_group`` only a template
+    tagged with, or named after, that server group is deleted (a destroy must not delete a
+    template other groups share).
+    """
+    ec2 = aws_client("ec2", arg.account, arg.region)
+    found = _find_launch_template(ec2, name=arg.name, template_id=arg.launch_template_id)
+    if found is None:
+        return DeleteOutput(deleted=False, reason="not found")
+    tags = _tags(found.get("Tags"))
+    template_id = str(found["LaunchTemplateId"])
+    if arg.only_if_request_id is not None and tags.get(TAG_REQUEST_ID) != arg.only_if_request_id:
+        return DeleteOutput(deleted=False, reason="not created by this request", id=template_id)
+    if arg.only_if_server_group is not None and arg.only_if_server_group not in (
+        tags.get(TAG_SERVER_GROUP),
+        found.get("LaunchTemplateName"),
+    ):
+        return DeleteOutput(deleted=False, reason="belongs to another server group", id=template_id)
+    try:
+        ec2.delete_launch_template(LaunchTemplateId=template_id)
+    except Exception as err:
+        if _error_code(err) in _LT_NOT_FOUND:
+            return DeleteOutput(deleted=False, reason="not found", id=template_id)
+        raise
+    return DeleteOutput(deleted=True, id=template_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Auto Scaling groups
+# --------------------------------------------------------------------------------------------
+
+
+def _resolve_target_groups(elbv2: Any, target_groups: list[str]) -> list[str]:
+    """Target group ARNs for names or ARNs; a missing one is NOT_FOUND (TargetGroupNotFound)."""
+    if not target_groups:
+        return []
+    arns = [t for t in target_groups if t.startswith("arn:")]
+    names = [t for t in target_groups if not t.startswith("arn:")]
+    resolved: list[str] = []
+    if arns:
+        found = elbv2.describe_target_groups(TargetGroupArns=arns)["TargetGroups"]
+        resolved += [t["TargetGroupArn"] for t in found]
+    if names:
+        found = elbv2.describe_target_groups(Names=names)["TargetGroups"]
+        resolved += [t["TargetGroupArn"] for t in found]
+    return resolved
+
+
+def _group_ref(group: dict[str, Any], request_id: str) -> AutoScalingGroupRef:
+    name = group["AutoScalingGroupName"]
+    owner = _tags(group.get("Tags")).get(TAG_REQUEST_ID)
+    if owner != request_id:
+        raise BusinessError(
+            ErrorCode.CONFLICT,
+            f"Auto Scaling group {name!r} already exists and was not created by this request",
+            {"server_group": name, "created_by_request": owner},
+        )
+    return AutoScalingGroupRef(
+        name=name,
+        arn=group.get("AutoScalingGroupARN"),
+        target_group_arns=list(group.get("TargetGroupARNs") or []),
+        created=False,
+    )
+
+
+@aws_activity("aws.create_auto_scaling_group")
+def create_auto_scaling_group(spec: AutoScalingGroupSpec) -> AutoScalingGroupRef:
+    """Create the Auto Scaling group of a new server group, or find the one this request made.
+
+    CreateAutoScalingGroup has no ClientToken, so idempotency rests on the name (chosen once
+    and recorded in the workflow history) and the request-id tag: a group of that name tagged
+    with this request is the answer, ``AlreadyExists`` from a lost earlier answer is resolved by
+    the same check, and a group made by anyone else is a ``CONFLICT``.
+    """
+    asg = aws_client("autoscaling", spec.account, spec.region)
+    existing = _find_group(asg, spec.name)
+    if existing is not None:
+        return _group_ref(existing, spec.request_id)
+    target_group_arns = _resolve_target_groups(
+        aws_client("elbv2", spec.account, spec.region), spec.target_groups
+    )
+    has_traffic = bool(target_group_arns or spec.load_balancers)
+    params: dict[str, Any] = {
+        "AutoScalingGroupName": spec.name,
+        "LaunchTemplate": {
+            "LaunchTemplateId": spec.launch_template_id,
+            "Version": spec.launch_template_version,
+        },
+        "MinSize": spec.capacity.min,
+        "MaxSize": spec.capacity.max,
+        "DesiredCapacity": spec.capacity.desired,
+        "HealthCheckType": spec.health_check_type or ("ELB" if has_traffic else "EC2"),
+        "HealthCheckGracePeriod": (
+            spec.health_check_grace_period_seconds
+            if spec.health_check_grace_period_seconds is not None
+            else 300
+        ),
+        "Tags": [
+            {
+                "ResourceId": spec.name,
+                "ResourceType": "auto-scaling-group",
+                "Key": key,
+                "Value": value,
+                "PropagateAtLaunch": True,
+            }
+            for key, value in sorted(spec.tags.items())
+        ],
+    }
+    if spec.subnets:
+        params["VPCZoneIdentifier"] = ",".join(spec.subnets)
+    if spec.zones:
+        params["AvailabilityZones"] = spec.zones
+    if target_group_arns:
+        params["TargetGroupARNs"] = target_group_arns
+    if spec.load_balancers:
+        params["LoadBalancerNames"] = spec.load_balancers
+    if spec.cooldown_seconds is not None:
+        params["DefaultCooldown"] = spec.cooldown_seconds
+    if spec.termination_policies:
+        params["TerminationPolicies"] = spec.termination_policies
+    try:
+        asg.create_auto_scaling_group(**params)
+    except Exception as err:
+        if _error_code(err) == "AlreadyExists":
+            existing = _find_group(asg, spec.name)
+            if existing is not None:
+                return _group_ref(existing, spec.request_id)
+        raise
+    created = _find_group(asg, spec.name) or {}
+    return AutoScalingGroupRef(
+        name=spec.name,
+        arn=created.get("AutoScalingGroupARN"),
+        target_group_arns=target_group_arns,
+        created=True,
+    )
+
+
+@aws_activity("aws.wait_for_capacity")
+def wait_for_capacity(arg: WaitForCapacityInput) -> CapacityStatus:
+    """Answer once the group runs its desired number of healthy instances; NotReady until then.
+
+    Healthy means InService and Healthy to Auto Scaling and, unless the group is disabled,
+    healthy in every target group and classic load balancer. Scale-in must be finished too
+    (no more instances than desired), and ``exclude_instances`` must have left the group.
+    A group that is gone or being deleted is a business failure, not a reason to keep waiting.
+    """
+    asg = aws_client("autoscaling", arg.account, arg.region)
+    group = _require_group(asg, arg.name)
+    if group.get("Status") == _DELETE_IN_PROGRESS:
+        raise BusinessError(
+            ErrorCode.CONFLICT, f"server group {arg.name!r} is being deleted", {"name": arg.name}
+        )
+    capacity = _capacity(group)
+    desired = arg.desired if arg.desired is not None else capacity.desired
+    disabled = _disabled(group)
+    alive = _alive(group)
+    traffic = {} if disabled else _traffic_health(arg, group)
+    healthy = [i for i in alive if _instance_health(i, False, traffic) == HealthState.UP]
+    leaving = sorted(set(arg.exclude_instances) & {i["InstanceId"] for i in alive})
+    if len(healthy) >= desired and len(alive) <= desired and not leaving:
+        return CapacityStatus(
+            name=arg.name,
+            capacity=capacity,
+            instances=len(alive),
+            healthy=len(healthy),
+            disabled=disabled,
+        )
+    message = (
+        f"{arg.name}: {len(healthy)} of {desired} instances healthy, {len(alive)} running"
+        + (f", waiting for {', '.join(leaving)} to leave" if leaving else "")
+    )
+    raise NotReady(message)
+
+
+@aws_activity("aws.update_capacity")
+def update_capacity(arg: UpdateCapacityInput) -> CapacityStatus:
+    """Set a group's min, max and desired capacity; returns the capacity it had before.
+
+    Launch and Terminate are resumed first when they are suspended (a disabled group), or the
+    group could not change size; AddToLoadBalancer stays suspended, so the group stays disabled.
+    """
+    asg = aws_client("autoscaling", arg.account, arg.region)
+    group = _require_group(asg, arg.name)
+    suspended = {p["ProcessName"] for p in group.get("SuspendedProcesses", [])}
+    blocking = sorted(suspended & {"Launch", "Terminate"})
+    if blocking:
+        asg.resume_processes(AutoScalingGroupName=arg.name, ScalingProcesses=blocking)
+    asg.update_auto_scaling_group(
+        AutoScalingGroupName=arg.name,
+        MinSize=arg.capacity.min,
+        MaxSize=arg.capacity.max,
+        DesiredCapacity=arg.capacity.desired,
+    )
+    alive = _alive(group)
+    return CapacityStatus(
+        name=arg.name,
+        capacity=_capacity(group),
+        instances=len(alive),
+        healthy=sum(1 for i in alive if i["LifecycleState"] == "InService"),
+        disabled=_disabled(group),
+    )
+
+
+@aws_activity("aws.set_scaling_processes")
+def set_scaling_processes(arg: ScalingProcessesInput) -> CapacityStatus:
+    """Suspend or resume scaling processes (idempotent in AWS itself)."""
+    asg = aws_client("autoscaling", arg.account, arg.region)
+    group = _require_group(asg, arg.name)
+    if arg.suspend:
+        asg.suspend_processes(AutoScalingGroupName=arg.name, ScalingProcesses=arg.processes)
+    else:
+        asg.resume_processes(AutoScalingGroupName=arg.name, ScalingProcesses=arg.processes)
+    alive = _alive(group)
+    return CapacityStatus(
+        name=arg.name,
+        capacity=_capacity(group),
+        instances=len(alive),
+        healthy=sum(1 for i in alive if i["LifecycleState"] == "InService"),
+        disabled=arg.suspend and "AddToLoadBalancer" in arg.processes,
+    )
+
+
+@aws_activity("aws.set_traffic")
+def set_traffic(arg: TrafficInput) -> TrafficOutput:
+    """Register the group's instances in (or deregister them from) its load balancers.
+
+    Only targets not yet in the wanted state are touched, so a rerun does nothing. With
+    ``wait_drained`` (disable), answers NotReady while any instance is still registered or
+    draining, so the caller can poll it.
+    """
+    asg = aws_client("autoscaling", arg.account, arg.region)
+    group = _require_group(asg, arg.name)
+    ids = [
+        i["InstanceId"]
+        for i in _alive(group)
+        if not arg.enabled or i["LifecycleState"] == "InService"
+    ]
+    arns = list(group.get("TargetGroupARNs") or [])
+    names = list(group.get("LoadBalancerNames") or [])
+    changed = False
+    out_states = ("unused", "draining", "OutOfService")
+    if arns:
+        elbv2 = aws_client("elbv2", arg.account, arg.region)
+        for arn in arns:
+            states = _target_health(elbv2, arn)
+            if arg.enabled:
+                todo = [i for i in ids if states.get(i, "unused") in ("unused", "draining")]
+                if todo:
+                    elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in todo])
+            else:
+                todo = [i for i in ids if i in states and states[i] not in out_states]
+                if todo:
+                    try:
+                        elbv2.deregister_targets(
+                            TargetGroupArn=arn, Targets=[{"Id": i} for i in todo]
+                        )
+                    except Exception as err:
+                        if _error_code(err) != "InvalidTarget":  # already gone
+                            raise
+            changed = changed or bool(todo)
+    if names:
+        elb = aws_client("elb", arg.account, arg.region)
+        for name in names:
+            states = _classic_health(elb, name)
+            if arg.enabled:
+                todo = [i for i in ids if i not in states]
+                if todo:
+                    elb.register_instances_with_load_balancer(
+                        LoadBalancerName=name, Instances=[{"InstanceId": i} for i in todo]
+                    )
+            else:
+                todo = [i for i in ids if i in states]
+                if todo:
+                    elb.deregister_instances_from_load_balancer(
+                        LoadBalancerName=name, Instances=[{"InstanceId": i} for i in todo]
+                    )
+            changed = changed or bool(todo)
+    if not arg.enabled and arg.wait_drained:
+        remaining = {
+            lb: sorted(i for i, state in by_id.items() if i in ids and state != "unused")
+            for lb, by_id in _traffic_health(arg, group).items()
+        }
+        remaining = {lb: r for lb, r in remaining.items() if r}
+        if remaining:
+            listing = "; ".join(f"{_short_lb_name(k)}: {', '.join(v)}" for k, v in remaining.items())
+            raise NotReady(f"{arg.name}: waiting for targets to drain ({listing})")
+    return TrafficOutput(
+        target_groups=arns, load_balancers=names, instances=ids, changed=changed
+    )
+
+
+@aws_activity("aws.delete_auto_scaling_group")
+def delete_auto_scaling_group(arg: DeleteGroupInput) -> DeleteOutput:
+    """Delete a group and its instances (ForceDelete); "not found" is success.
+
+    With ``only_if_request_id`` a group not tagged with that request is kept (rollbacks). With
+    ``wait_until_gone`` it answers NotReady while AWS is still deleting, so a poll (or the
+    retries of a rollback) waits for the group to disappear; the delete is sent once.
+    """
+    asg = aws_client("autoscaling", arg.account, arg.region)
+    group = _find_group(asg, arg.name)
+    if group is None:
+        return DeleteOutput(deleted=False, reason="not found")
+    arn = group.get("AutoScalingGroupARN")
+    owner = _tags(group.get("Tags")).get(TAG_REQUEST_ID)
+    if arg.only_if_request_id is not None and owner != arg.only_if_request_id:
+        return DeleteOutput(deleted=False, reason="not created by this request", id=arn)
+    if group.get("Status") != _DELETE_IN_PROGRESS:
+        try:
+            asg.delete_auto_scaling_group(AutoScalingGroupName=arg.name, ForceDelete=True)
+        except Exception as err:
+            mapped = classify(err)
+            if isinstance(mapped, BusinessError) and mapped.code == ErrorCode.NOT_FOUND:
+                return DeleteOutput(deleted=False, reason="not found", id=arn)
+            raise
+    if arg.wait_until_gone and _find_group(asg, arg.name) is not None:
+        raise NotReady(f"Auto Scaling group {arg.name} is being deleted")
+    return DeleteOutput(deleted=True, id=arn)
+
+
+# --------------------------------------------------------------------------------------------
+# Describe, clone source, terminate
+# --------------------------------------------------------------------------------------------
+
+
+def _describe(call: GroupCall, group: dict[str, Any]) -> AwsServerGroupDescription:
+    name = group["AutoScalingGroupName"]
+    parsed = ServerGroupName.try_parse(name)
+    disabled = _disabled(group)
+    traffic = _traffic_health(call, group)
+    spec = _launch_template_spec(group)
+    data, version = _launch_template_data(aws_client("ec2", call.account, call.region), spec)
+    instances = [
+        ServerGroupInstance(
+            id=i["InstanceId"],
+            zone=i.get("AvailabilityZone"),
+            state=i["LifecycleState"],
+            health=_instance_health(i, disabled, traffic),
+            load_balancer_health={
+                _short_lb_name(lb): by_id.get(i["InstanceId"], "unused")
+                for lb, by_id in traffic.items()
+            },
+        )
+        for i in group.get("Instances", [])
+    ]
+    subnets = [s for s in (group.get("VPCZoneIdentifier") or "").split(",") if s]
+    return AwsServerGroupDescription(
+        name=name,
+        cluster=parsed.cluster if parsed else name,
+        application=parsed.application if parsed else None,
+        stack=parsed.stack if parsed else "",
+        detail=parsed.detail if parsed else "",
+        sequence=parsed.sequence if parsed else None,
+        region=call.region,
+        capacity=_capacity(group),
+        instances=instances,
+        zones=list(group.get("AvailabilityZones") or []),
+        subnets=subnets,
+        load_balancers=list(group.get("LoadBalancerNames") or []),
+        target_groups=[_short_lb_name(a) for a in group.get("TargetGroupARNs") or []],
+        security_groups=_security_groups_of(data),
+        image=data.get("ImageId"),
+        instance_type=data.get("InstanceType"),
+        disabled=disabled,
+        created_at=group.get("CreatedTime"),
+        tags=_tags(group.get("Tags")),
+        arn=group.get("AutoScalingGroupARN"),
+        launch_template_id=(spec or {}).get("LaunchTemplateId"),
+        launch_template_name=(spec or {}).get("LaunchTemplateName"),
+        launch_template_version=version or (spec or {}).get("Version"),
+        suspended_processes=sorted(p["ProcessName"] for p in group.get("SuspendedProcesses", [])),
+        health_check_type=group.get("HealthCheckType"),
+        key_name=data.get("KeyName"),
+        status=group.get("Status"),
+    )
+
+
+@aws_activity("aws.describe_server_group")
+def describe_server_group(arg: GroupCall) -> ServerGroupLookup:
+    """Describe a group: capacity, instances with their health, launch template, traffic state.
+
+    A missing group is ``description=None`` rather than an error, so callers decide whether
+    that is a failure (describe) or success (destroy).
+    """
+    asg = aws_client("autoscaling", arg.account, arg.region)
+    group = _find_group(asg, arg.name)
+    return ServerGroupLookup(description=_describe(arg, group) if group is not None else None)
+
+
+@aws_activity("aws.read_server_group_template")
+def read_server_group_template(arg: GroupCall) -> AwsCreateServerGroupInput:
+    """The create input that would make a copy of a group: the source of ``cloneServerGroup``."""
+    asg = aws_client("autoscaling", arg.account, arg.region)
+    group = _require_group(asg, arg.name)
+    parsed = ServerGroupName.try_parse(arg.name)
+    if parsed is None:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            f"cannot clone {arg.name!r}: its name does not follow app-stack-detail-vNNN",
+            {"errors": [{"field": "source", "reason": "not a server group name"}]},
+        )
+    ec2 = aws_client("ec2", arg.account, arg.region)
+    data, _ = _launch_template_data(ec2, _launch_template_spec(group))
+    if not data.get("ImageId") or not data.get("InstanceType"):
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            f"cannot clone {arg.name!r}: its launch template (or its image and instance type) "
+            "could not be read",
+            {"server_group": arg.name},
+        )
+    interfaces = data.get("NetworkInterfaces") or [{}]
+    profile = data.get("IamInstanceProfile") or {}
+    tags = {
+        k: v
+        for k, v in _tags(group.get("Tags")).items()
+        if not k.startswith(RESERVED_TAG_PREFIX) and not k.startswith("aws:")
+    }
+    return AwsCreateServerGroupInput(
+        application=parsed.application,
+        stack=parsed.stack,
+        detail=parsed.detail,
+        image=data["ImageId"],
+        instance_type=data["InstanceType"],
+        capacity=_capacity(group),
+        zones=list(group.get("AvailabilityZones") or []),
+        subnets=[s for s in (group.get("VPCZoneIdentifier") or "").split(",") if s],
+        load_balancers=list(group.get("LoadBalancerNames") or []),
+        target_groups=list(group.get("TargetGroupARNs") or []),
+        security_groups=_security_groups_of(data),
+        key_name=data.get("KeyName"),
+        user_data_base64=data.get("UserData"),
+        tags=tags,
+        iam_instance_profile=profile.get("Arn") or profile.get("Name"),
+        health_check_type=group.get("HealthCheckType"),
+        health_check_grace_period_seconds=group.get("HealthCheckGracePeriod"),
+        cooldown_seconds=group.get("DefaultCooldown"),
+        termination_policies=list(group.get("TerminationPolicies") or []) or None,
+        associate_public_ip_address=interfaces[0].get("AssociatePublicIpAddress"),
+        ebs_optimized=data.get("EbsOptimized"),
+    )
+
+
+@aws_activity("aws.terminate_instances")
+def terminate_instances(arg: TerminateInput) -> TerminateInstancesOutput:
+    """Terminate instances of a group, optionally decrementing desired (and min if needed).
+
+    Every id is checked before anything is terminated: an instance of another group is
+    ``INVALID_INPUT``, an unknown one ``NOT_FOUND``. Instances already terminating or gone count
+    as done, so a rerun neither fails nor decrements the capacity twice.
+    """
+    asg = aws_client("autoscaling", arg.account, arg.region)
+    group = _require_group(asg, arg.name)
+    members = {i["InstanceId"]: i for i in group.get("Instances", [])}
+    gone = [i for i in arg.instance_ids if i in members and members[i]["LifecycleState"].startswith("Terminat")]
+    todo = [i for i in arg.instance_ids if i in members and i not in gone]
+    outsiders = [i for i in arg.instance_ids if i not in members]
+    if outsiders:
+        ec2 = aws_client("ec2", arg.account, arg.region)
+        answer = ec2.describe_instances(InstanceIds=outsiders)  # unknown id -> NOT_FOUND
+        for reservation in answer.get("Reservations", []):
+            for instance in reservation.get("Instances", []):
+                state = instance.get("State", {}).get("Name")
+                owner = _tags(instance.get("Tags")).get("aws:autoscaling:groupName")
+                if state in ("shutting-down", "terminated") and owner in (None, arg.name):
+                    gone.append(instance["InstanceId"])
+                else:
+                    raise BusinessError(
+                        ErrorCode.INVALID_INPUT,
+                        f"instance {instance['InstanceId']} is not in server group {arg.name}",
+                        {"instance": instance["InstanceId"], "server_group": owner},
+                    )
+    capacity = _capacity(group)
+    if arg.decrement_desired and todo:
+        desired = max(0, capacity.desired - len(todo))
+        if desired < capacity.min:
+            asg.update_auto_scaling_group(AutoScalingGroupName=arg.name, MinSize=desired)
+        capacity = Capacity.model_construct(min=min(capacity.min, desired), max=capacity.max, desired=desired)
+    for instance_id in todo:
+        try:
+            asg.terminate_instance_in_auto_scaling_group(
+                InstanceId=instance_id, ShouldDecrementDesiredCapacity=arg.decrement_desired
+            )
+        except Exception as err:
+            mapped = classify(err)
+            if isinstance(mapped, BusinessError) and mapped.code == ErrorCode.NOT_FOUND:
+                gone.append(instance_id)
+                continue
+            raise
+    return TerminateInstancesOutput(
+        server_group=arg.name,
+        terminated=[i for i in todo if i not in gone],
+        already_gone=sorted(set(gone)),
+        capacity=capacity,
+    )
+
+
+#: Every activity of the plugin, in the order ``register_activities`` adds them.
+ACTIVITIES = (
+    next_name,
+    create_launch_template,
+    delete_launch_template,
+    create_auto_scaling_group,
+    wait_for_capacity,
+    update_capacity,
+    set_scaling_processes,
+    set_traffic,
+    delete_auto_scaling_group,
+    describe_server_group,
+    read_server_group_template,
+    terminate_instances,
+)

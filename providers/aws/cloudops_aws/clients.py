@@ -1,0 +1,158 @@
+"""boto3 clients per worker account, region and service, built from ``cloudops.toml``.
+
+Why here and cached: a request names an account, never a credential, so the worker resolves the
+account's credential source (profile, role to assume, or boto3's default chain) and its optional
+endpoint override (emulators) when an activity runs. Creating a boto3 client costs tens of
+milliseconds and a session is not thread-safe, so clients are built under a lock and reused per
+(account settings, region, service); boto3 clients themselves are thread-safe. Assumed-role
+credentials are refreshed a few minutes before they expire.
+
+botocore's own retries are kept small (``max_attempts``, default 2 tries in "standard" mode):
+Temporal owns durable retrying, with backoff and history, across worker restarts.
+
+boto3 is imported inside functions: the plugin module imports this package's activities, and
+``cloudops --help`` must not pay for boto3.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import cloudops
+from cloudops_aws.models import AwsAccountSettings
+
+__all__ = ["aws_client", "clear_cache"]
+
+#: Refresh assumed-role credentials this long before they expire.
+REFRESH_MARGIN_SECONDS = 300.0
+USER_AGENT = "cloudops-aws/0.1"
+
+
+@dataclass(frozen=True)
+class _Key:
+    """What makes two clients interchangeable: same account settings, region and service."""
+
+    account: str
+    fingerprint: str
+    region: str
+    service: str
+
+
+@dataclass
+class _Session:
+    session: Any  # boto3.Session
+    expires_at: float | None  # monotonic deadline of assumed-role credentials
+    generation: int = 0  # clients built from an older session are rebuilt
+
+
+_lock = threading.Lock()
+_sessions: dict[tuple[str, str], _Session] = {}
+_clients: dict[_Key, tuple[int, Any]] = {}
+_generation = [0]
+
+
+def clear_cache() -> None:
+    """Forget every cached session and client (tests, or after credentials were rotated)."""
+    with _lock:
+        _sessions.clear()
+        _clients.clear()
+
+
+def _settings(account: cloudops.Account) -> AwsAccountSettings:
+    settings = account.settings
+    if isinstance(settings, AwsAccountSettings):
+        return settings
+    return AwsAccountSettings.model_validate(settings or {})
+
+
+def _fingerprint(account: cloudops.Account, settings: AwsAccountSettings) -> str:
+    return f"{account.endpoint or ''}|{settings.model_dump_json()}"
+
+
+def _config(settings: AwsAccountSettings) -> Any:
+    from botocore.config import Config
+
+    return Config(
+        retries={"max_attempts": settings.max_attempts, "mode": "standard"},
+        connect_timeout=settings.connect_timeout_seconds,
+        read_timeout=settings.read_timeout_seconds,
+        user_agent_extra=USER_AGENT,
+    )
+
+
+def _base_session(settings: AwsAccountSettings) -> Any:
+    import boto3
+
+    if settings.profile:
+        return boto3.Session(profile_name=settings.profile)
+    return boto3.Session()
+
+
+def _assume_role(
+    base: Any, account: cloudops.Account, settings: AwsAccountSettings, region: str
+) -> _Session:
+    import boto3
+
+    sts = base.client(
+        "sts", region_name=region, endpoint_url=account.endpoint, config=_config(settings)
+    )
+    params: dict[str, Any] = {
+        "RoleArn": settings.role_arn,
+        "RoleSessionName": settings.role_session_name,
+        "DurationSeconds": settings.role_duration_seconds,
+    }
+    if settings.external_id:
+        params["ExternalId"] = settings.external_id
+    credentials = sts.assume_role(**params)["Credentials"]
+    session = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    lifetime = credentials["Expiration"].timestamp() - time.time()
+    return _Session(session, time.monotonic() + max(0.0, lifetime - REFRESH_MARGIN_SECONDS))
+
+
+def _session(account: cloudops.Account, settings: AwsAccountSettings, region: str) -> _Session:
+    key = (account.name, _fingerprint(account, settings))
+    entry = _sessions.get(key)
+    if entry is not None and (entry.expires_at is None or time.monotonic() < entry.expires_at):
+        return entry
+    base = _base_session(settings)
+    entry = (
+        _assume_role(base, account, settings, region) if settings.role_arn else _Session(base, None)
+    )
+    _generation[0] += 1
+    entry.generation = _generation[0]
+    _sessions[key] = entry
+    return entry
+
+
+def aws_client(service: str, account: str, region: str) -> Any:
+    """A boto3 client of ``service`` for the worker's account ``account`` in ``region``.
+
+    Call it inside an activity run by a cloudops worker (it reads the account with
+    :func:`cloudops.current_account`). Errors it raises (unknown profile, a refused
+    AssumeRole) are botocore's: classify them like any other call.
+    """
+    found = cloudops.current_account(account)
+    if found.provider != "aws":
+        raise cloudops.BusinessError(
+            cloudops.ErrorCode.INVALID_INPUT,
+            f"account {account!r} is a {found.provider} account, not an aws one",
+        )
+    settings = _settings(found)
+    key = _Key(found.name, _fingerprint(found, settings), region, service)
+    with _lock:
+        entry = _session(found, settings, region)
+        cached = _clients.get(key)
+        if cached is not None and cached[0] == entry.generation:
+            return cached[1]
+        client = entry.session.client(
+            service, region_name=region, endpoint_url=found.endpoint, config=_config(settings)
+        )
+        _clients[key] = (entry.generation, client)
+        return client

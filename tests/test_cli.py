@@ -1,0 +1,123 @@
+"""The ``cloudops`` command, run as a child process against a real server and worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+
+from cli_helpers import cloudops, run_cli
+from cloudops.client import CloudOpsClient
+from cloudops.server import DevServer
+
+COMMANDS = ["dev", "worker", "run", "submit", "status", "watch", "cancel", "list",
+            "operations", "plugins", "demo"]
+ONLY_EXAMPLE = {"CLOUDOPS_LOAD_PLUGINS": "example"}
+
+
+@pytest.fixture
+def env(temporal_server: DevServer, ops: CloudOpsClient) -> dict[str, str]:
+    return {"TEMPORAL_ADDRESS": temporal_server.address, "CLOUDOPS_TASK_QUEUE": ops.task_queue}
+
+
+def test_help_on_every_command() -> None:
+    top = cloudops("--help")
+    assert top.returncode == 0
+    for command in COMMANDS:
+        assert command in top.stdout
+        sub = cloudops(command, "--help")
+        assert sub.returncode == 0, sub.stderr
+        assert "Usage" in sub.stdout
+    assert "show" in cloudops("operations", "--help").stdout
+
+
+def test_operations_lists_the_catalogue_and_shows_schemas() -> None:
+    listing = json.loads(cloudops("operations", "--json", env=ONLY_EXAMPLE).stdout)
+    assert listing == [{"operation": "example.echo", "plugin": "example",
+                        "summary": "Echo a message back through an activity: the smallest "
+                                   "complete operation."}]
+    shown = cloudops("operations", "show", "example.echo", env=ONLY_EXAMPLE)
+    doc = json.loads(shown.stdout)
+    assert doc["input"]["properties"]["message"]["maxLength"] == 1000
+    assert doc["input"]["additionalProperties"] is False
+    assert "text" in doc["output"]["properties"]
+    missing = cloudops("operations", "show", "example.nope", env=ONLY_EXAMPLE)
+    assert missing.returncode == 2 and "installed: example.echo" in missing.stderr
+
+
+def test_plugins_lists_versions_and_hooks() -> None:
+    [plugin] = json.loads(cloudops("plugins", "--json", env=ONLY_EXAMPLE).stdout)
+    assert plugin["distribution"] == "cloudops-example"
+    assert plugin["version"] == "0.1.0"
+    assert plugin["hooks"] == ["register_activities", "register_operations"]
+
+
+async def test_run_prints_the_result_and_exits_by_outcome(env: dict[str, str]) -> None:
+    ok = await run_cli("run", "example.echo", "--input", '{"message": "from the shell"}', "--json",
+                  env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["value"]["text"] == "from the shell"
+
+    bad = await run_cli("run", "example.echo", "--input", '{"message": ""}', env=env)
+    assert bad.returncode == 1
+    assert "INVALID_INPUT" in bad.stdout and "message:" in bad.stdout
+
+    usage = await run_cli("run", "example.echo", "--input", "{not json", env=env)
+    assert usage.returncode == 2 and "not valid JSON" in usage.stderr
+
+
+async def test_run_reads_input_from_a_file_and_stdin(env: dict[str, str], tmp_path) -> None:
+    path = tmp_path / "input.json"
+    path.write_text('{"message": "file", "repeat": 2}')
+    from_file = await run_cli("run", "example.echo", "--input", f"@{path}", "--json", env=env)
+    assert json.loads(from_file.stdout)["value"]["text"] == "file file"
+    from_stdin = await run_cli("run", "example.echo", "-i", "-", "--json", env=env,
+                          input='{"message": "stdin"}')
+    assert json.loads(from_stdin.stdout)["value"]["text"] == "stdin"
+
+
+async def test_submit_status_watch_cancel(env: dict[str, str]) -> None:
+    request_id = f"cli-{uuid.uuid4()}"
+    started = await run_cli("submit", "fake.chain", "--request-id", request_id, "--input",
+                       '{"steps": [{"name": "a"}], "wait_seconds": 30}', env=env)
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == request_id
+    running = await run_cli("status", request_id, "--json", env=env)
+    assert json.loads(running.stdout)["status"] == "running"
+    cancelled = await run_cli("cancel", request_id, "--wait", env=env)
+    assert cancelled.returncode == 1
+    assert "CANCELLED" in cancelled.stdout and "rollback undo a: undone" in cancelled.stdout
+    done = await run_cli("status", request_id, "--json", env=env)
+    assert json.loads(done.stdout)["error"]["code"] == "CANCELLED"
+    watched = await run_cli("watch", request_id, "--json", env=env)
+    assert watched.returncode == 1 and json.loads(watched.stdout)["error"]["code"] == "CANCELLED"
+    unknown = await run_cli("status", "no-such-operation", env=env)
+    assert unknown.returncode == 2 and "no operation" in unknown.stderr
+
+
+async def test_list_filters_by_operation_and_outcome(env: dict[str, str], ops: CloudOpsClient) -> None:
+    request_id = f"listed-{uuid.uuid4()}"
+    result = await ops.execute("example.echo", {"message": ""}, request_id=request_id)
+    assert result.error is not None
+    for _ in range(50):
+        out = await run_cli(
+            "list", "--operation", "example.echo", "--outcome", "INVALID_INPUT",
+            "--json", env=env,
+        )
+        rows = json.loads(out.stdout)
+        if any(r["id"] == request_id for r in rows):
+            break
+        await asyncio.sleep(0.2)
+    row = next(r for r in rows if r["id"] == request_id)
+    assert row["outcome"] == "INVALID_INPUT" and row["status"] == "COMPLETED"
+    assert row["url"].endswith(f"/workflows/{request_id}")
+    assert all(r["operation"] == "example.echo" for r in rows)
+
+
+def test_unreachable_server_says_what_to_do() -> None:
+    out = cloudops("run", "example.echo", "--input", '{"message": "x"}',
+                   env={"TEMPORAL_ADDRESS": "127.0.0.1:1"}, timeout=60)
+    assert out.returncode == 2
+    assert "cannot reach Temporal" in out.stderr and "cloudops dev" in out.stderr
