@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -305,14 +306,16 @@ class _Connection:
 def connect(
     target_host: str | None = None,
     *,
-    task_queue: str = DEFAULT_TASK_QUEUE,
+    task_queue: str | None = None,
     namespace: str | None = None,
     **options: Any,
 ) -> _Connection:
     """Open a cloudops client: ``async with cloudops.connect() as ops`` (or await it).
 
-    Connection settings come from Temporal's envconfig (see :func:`connect_client`).
+    Connection settings come from Temporal's envconfig (see :func:`connect_client`); the task
+    queue from ``task_queue``, ``$CLOUDOPS_TASK_QUEUE`` or ``cloudops``.
     """
+    task_queue = task_queue or os.environ.get("CLOUDOPS_TASK_QUEUE") or DEFAULT_TASK_QUEUE
     if namespace:
         options["namespace"] = namespace
     return _Connection(target_host, task_queue, options)

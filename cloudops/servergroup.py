@@ -58,16 +58,16 @@ SEQUENCE_LIMIT = 1000
 RESERVED_TAG_PREFIX = "cloudops:"
 
 # Frigga's character classes: application and stack take NAME_CHARS, the free-form detail also
-# takes "~", "^" and "-". A push sequence has 3 to 6 digits.
-_NAME_CHARS = "a-zA-Z0-9._"
-_DETAIL_CHARS = _NAME_CHARS + "~^-"
+# takes "~", "^" and "-" (last in the class, so it is literal). A push sequence has 3 to 6 digits.
+_NAME_CHARS = r"a-zA-Z0-9._"
+_DETAIL_CHARS = r"a-zA-Z0-9._~^-"
 APPLICATION_PATTERN = rf"^[{_NAME_CHARS}]+$"
 STACK_PATTERN = rf"^[{_NAME_CHARS}]*$"
-DETAIL_PATTERN = rf"^[{re.escape(_DETAIL_CHARS)}]*$"
+DETAIL_PATTERN = rf"^[{_DETAIL_CHARS}]*$"
 _CLUSTER_RE = re.compile(
-    rf"^([{_NAME_CHARS}]+)(?:-([{_NAME_CHARS}]*)(?:-([{re.escape(_DETAIL_CHARS)}]*?))?)?$"
+    rf"^([{_NAME_CHARS}]+)(?:-([{_NAME_CHARS}]*)(?:-([{_DETAIL_CHARS}]*?))?)?$"
 )
-_PUSH_RE = re.compile(rf"^([{re.escape(_DETAIL_CHARS)}]*)-v([0-9]{{3,6}})$")
+_PUSH_RE = re.compile(rf"^([{_DETAIL_CHARS}]*)-v([0-9]{{3,6}})$")
 
 Application = Annotated[
     str,

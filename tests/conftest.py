@@ -9,7 +9,6 @@ import pytest_asyncio
 sys.path.insert(0, str(Path(__file__).parent))
 
 import fake_plugin
-
 from cloudops.client import CloudOpsClient
 
 ACCOUNTS = {

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from cloudops_example.operations import Echo
 from pydantic import Field
 from temporalio import activity
 from temporalio.common import RetryPolicy
@@ -20,6 +19,7 @@ from temporalio.common import RetryPolicy
 import cloudops
 from cloudops import ActivityDefaults, BusinessError, CloudOperation, OperationContext
 from cloudops.errors import NotReady, RetryableError
+from cloudops_example.operations import Echo
 
 JOURNAL: dict[str, list[str]] = defaultdict(list)
 

@@ -12,8 +12,19 @@ from cli_helpers import cloudops, run_cli
 from cloudops.client import CloudOpsClient
 from cloudops.server import DevServer
 
-COMMANDS = ["dev", "worker", "run", "submit", "status", "watch", "cancel", "list",
-            "operations", "plugins", "demo"]
+COMMANDS = [
+    "dev",
+    "worker",
+    "run",
+    "submit",
+    "status",
+    "watch",
+    "cancel",
+    "list",
+    "operations",
+    "plugins",
+    "demo",
+]
 ONLY_EXAMPLE = {"CLOUDOPS_LOAD_PLUGINS": "example"}
 
 
@@ -35,9 +46,13 @@ def test_help_on_every_command() -> None:
 
 def test_operations_lists_the_catalogue_and_shows_schemas() -> None:
     listing = json.loads(cloudops("operations", "--json", env=ONLY_EXAMPLE).stdout)
-    assert listing == [{"operation": "example.echo", "plugin": "example",
-                        "summary": "Echo a message back through an activity: the smallest "
-                                   "complete operation."}]
+    assert listing == [
+        {
+            "operation": "example.echo",
+            "plugin": "example",
+            "summary": "Echo a message back through an activity: the smallest complete operation.",
+        }
+    ]
     shown = cloudops("operations", "show", "example.echo", env=ONLY_EXAMPLE)
     doc = json.loads(shown.stdout)
     assert doc["input"]["properties"]["message"]["maxLength"] == 1000
@@ -55,8 +70,9 @@ def test_plugins_lists_versions_and_hooks() -> None:
 
 
 async def test_run_prints_the_result_and_exits_by_outcome(env: dict[str, str]) -> None:
-    ok = await run_cli("run", "example.echo", "--input", '{"message": "from the shell"}', "--json",
-                  env=env)
+    ok = await run_cli(
+        "run", "example.echo", "--input", '{"message": "from the shell"}', "--json", env=env
+    )
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["value"]["text"] == "from the shell"
 
@@ -73,15 +89,23 @@ async def test_run_reads_input_from_a_file_and_stdin(env: dict[str, str], tmp_pa
     path.write_text('{"message": "file", "repeat": 2}')
     from_file = await run_cli("run", "example.echo", "--input", f"@{path}", "--json", env=env)
     assert json.loads(from_file.stdout)["value"]["text"] == "file file"
-    from_stdin = await run_cli("run", "example.echo", "-i", "-", "--json", env=env,
-                          input='{"message": "stdin"}')
+    from_stdin = await run_cli(
+        "run", "example.echo", "-i", "-", "--json", env=env, input='{"message": "stdin"}'
+    )
     assert json.loads(from_stdin.stdout)["value"]["text"] == "stdin"
 
 
 async def test_submit_status_watch_cancel(env: dict[str, str]) -> None:
     request_id = f"cli-{uuid.uuid4()}"
-    started = await run_cli("submit", "fake.chain", "--request-id", request_id, "--input",
-                       '{"steps": [{"name": "a"}], "wait_seconds": 30}', env=env)
+    started = await run_cli(
+        "submit",
+        "fake.chain",
+        "--request-id",
+        request_id,
+        "--input",
+        '{"steps": [{"name": "a"}], "wait_seconds": 30}',
+        env=env,
+    )
     assert started.returncode == 0, started.stderr
     assert started.stdout.strip() == request_id
     running = await run_cli("status", request_id, "--json", env=env)
@@ -97,14 +121,21 @@ async def test_submit_status_watch_cancel(env: dict[str, str]) -> None:
     assert unknown.returncode == 2 and "no operation" in unknown.stderr
 
 
-async def test_list_filters_by_operation_and_outcome(env: dict[str, str], ops: CloudOpsClient) -> None:
+async def test_list_filters_by_operation_and_outcome(
+    env: dict[str, str], ops: CloudOpsClient
+) -> None:
     request_id = f"listed-{uuid.uuid4()}"
     result = await ops.execute("example.echo", {"message": ""}, request_id=request_id)
     assert result.error is not None
     for _ in range(50):
         out = await run_cli(
-            "list", "--operation", "example.echo", "--outcome", "INVALID_INPUT",
-            "--json", env=env,
+            "list",
+            "--operation",
+            "example.echo",
+            "--outcome",
+            "INVALID_INPUT",
+            "--json",
+            env=env,
         )
         rows = json.loads(out.stdout)
         if any(r["id"] == request_id for r in rows):
@@ -117,7 +148,13 @@ async def test_list_filters_by_operation_and_outcome(env: dict[str, str], ops: C
 
 
 def test_unreachable_server_says_what_to_do() -> None:
-    out = cloudops("run", "example.echo", "--input", '{"message": "x"}',
-                   env={"TEMPORAL_ADDRESS": "127.0.0.1:1"}, timeout=60)
+    out = cloudops(
+        "run",
+        "example.echo",
+        "--input",
+        '{"message": "x"}',
+        env={"TEMPORAL_ADDRESS": "127.0.0.1:1"},
+        timeout=60,
+    )
     assert out.returncode == 2
     assert "cannot reach Temporal" in out.stderr and "cloudops dev" in out.stderr

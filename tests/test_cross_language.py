@@ -13,13 +13,21 @@ from cloudops.server import DevServer, find_temporal
 
 async def _execute(server: DevServer, task_queue: str, payload: str) -> dict:
     cmd = [
-        find_temporal(), "workflow", "execute",
-        "--address", server.address,
-        "--type", "UntypedCloudOperationRunner",
-        "--task-queue", task_queue,
-        "--workflow-id", f"cli-{uuid.uuid4()}",
-        "--input", payload,
-        "--output", "json",
+        find_temporal(),
+        "workflow",
+        "execute",
+        "--address",
+        server.address,
+        "--type",
+        "UntypedCloudOperationRunner",
+        "--task-queue",
+        task_queue,
+        "--workflow-id",
+        f"cli-{uuid.uuid4()}",
+        "--input",
+        payload,
+        "--output",
+        "json",
     ]
     done = await asyncio.to_thread(subprocess.run, cmd, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

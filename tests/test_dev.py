@@ -1,4 +1,4 @@
-"""``cloudops worker`` and ``cloudops dev`` as processes: ready, durable across restarts, clean stop."""
+"""`cloudops worker` and `cloudops dev` as processes: durable across restarts, clean stop."""
 
 from __future__ import annotations
 
@@ -37,17 +37,30 @@ async def test_killed_worker_is_replaced_and_the_operation_finishes_once(
     result = await asyncio.wait_for(handle.result(), 60)
     assert result.ok and result.value["text"] == "durable"
     history = await handle.handle.fetch_history()
-    completed = [e for e in history.events
-                 if e.HasField("activity_task_completed_event_attributes")]
+    completed = [
+        e for e in history.events if e.HasField("activity_task_completed_event_attributes")
+    ]
     assert len(completed) == 1
 
 
 def _start_dev(db: Path, port: int, ui_port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CLOUDOPS_LOAD_PLUGINS": "example"}
     return subprocess.Popen(
-        [sys.executable, "-m", "cloudops", "dev", "--port", str(port), "--ui-port", str(ui_port),
-         "--db", str(db)],
-        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "cloudops",
+            "dev",
+            "--port",
+            str(port),
+            "--ui-port",
+            str(ui_port),
+            "--db",
+            str(db),
+        ],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -72,9 +85,7 @@ async def test_dev_restart_finishes_a_workflow_started_before_the_stop(tmp_path:
 
         dev = _start_dev(db, port, ui_port, log)
         client = await connect_client(f"127.0.0.1:{port}", connect_timeout=60)
-        result = await asyncio.wait_for(
-            CloudOpsClient(client).get_handle(handle.id).result(), 60
-        )
+        result = await asyncio.wait_for(CloudOpsClient(client).get_handle(handle.id).result(), 60)
         assert result.ok and result.value["text"] == "survivor"
     finally:
         dev.send_signal(signal.SIGINT)

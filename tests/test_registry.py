@@ -79,7 +79,7 @@ def test_activities_must_be_named() -> None:
         register(unnamed)
 
     plugin = types.SimpleNamespace(__name__="anon", register_activities=register_activities)
-    with pytest.raises(RegistrationError, match="provider.verb"):
+    with pytest.raises(RegistrationError, match=r"provider\.verb"):
         _ = CloudOps([plugin], load_entrypoints=False).catalogue
 
 
@@ -97,4 +97,7 @@ def test_models_come_from_the_generic_arguments() -> None:
     assert Echo.input_model.__name__ == "EchoInput"
     assert Echo.output_model.__name__ == "EchoOutput"
     assert Echo.full_name() == "example.echo"
-    assert fake_plugin.Chain.summary() == "Make resources one after the other, registering an undo for each."
+    assert (
+        fake_plugin.Chain.summary()
+        == "Make resources one after the other, registering an undo for each."
+    )

@@ -6,14 +6,14 @@ import asyncio
 import uuid
 from typing import Any
 
-import fake_plugin
 import pytest
-from cloudops_example.models import EchoInput, EchoOutput
-from cloudops_example.operations import Echo
 from temporalio.client import WorkflowFailureError
 
+import fake_plugin
 from cloudops.client import CloudOpsClient
 from cloudops.models import WorkflowResult
+from cloudops_example.models import EchoInput, EchoOutput
+from cloudops_example.operations import Echo
 
 journal = fake_plugin.JOURNAL
 

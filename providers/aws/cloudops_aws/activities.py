@@ -185,16 +185,12 @@ def _find_launch_template(
 
 def _alive(group: dict[str, Any]) -> list[dict[str, Any]]:
     """Instances that count towards capacity: everything not on its way out."""
-    return [
-        i for i in group.get("Instances", []) if not i["LifecycleState"].startswith("Terminat")
-    ]
+    return [i for i in group.get("Instances", []) if not i["LifecycleState"].startswith("Terminat")]
 
 
 def _disabled(group: dict[str, Any]) -> bool:
     """Spinnaker's definition: AddToLoadBalancer is suspended."""
-    return any(
-        p["ProcessName"] == "AddToLoadBalancer" for p in group.get("SuspendedProcesses", [])
-    )
+    return any(p["ProcessName"] == "AddToLoadBalancer" for p in group.get("SuspendedProcesses", []))
 
 
 def _capacity(group: dict[str, Any]) -> Capacity:
@@ -653,9 +649,8 @@ def wait_for_capacity(arg: WaitForCapacityInput) -> CapacityStatus:
             healthy=len(healthy),
             disabled=disabled,
         )
-    message = (
-        f"{arg.name}: {len(healthy)} of {desired} instances healthy, {len(alive)} running"
-        + (f", waiting for {', '.join(leaving)} to leave" if leaving else "")
+    message = f"{arg.name}: {len(healthy)} of {desired} instances healthy, {len(alive)} running" + (
+        f", waiting for {', '.join(leaving)} to leave" if leaving else ""
     )
     raise NotReady(message)
 
@@ -770,11 +765,11 @@ def set_traffic(arg: TrafficInput) -> TrafficOutput:
         }
         remaining = {lb: r for lb, r in remaining.items() if r}
         if remaining:
-            listing = "; ".join(f"{_short_lb_name(k)}: {', '.join(v)}" for k, v in remaining.items())
+            listing = "; ".join(
+                f"{_short_lb_name(lb)}: {', '.join(ids)}" for lb, ids in remaining.items()
+            )
             raise NotReady(f"{arg.name}: waiting for targets to drain ({listing})")
-    return TrafficOutput(
-        target_groups=arns, load_balancers=names, instances=ids, changed=changed
-    )
+    return TrafficOutput(target_groups=arns, load_balancers=names, instances=ids, changed=changed)
 
 
 @aws_activity("aws.delete_auto_scaling_group")
@@ -939,7 +934,11 @@ def terminate_instances(arg: TerminateInput) -> TerminateInstancesOutput:
     asg = aws_client("autoscaling", arg.account, arg.region)
     group = _require_group(asg, arg.name)
     members = {i["InstanceId"]: i for i in group.get("Instances", [])}
-    gone = [i for i in arg.instance_ids if i in members and members[i]["LifecycleState"].startswith("Terminat")]
+    gone = [
+        i
+        for i in arg.instance_ids
+        if i in members and members[i]["LifecycleState"].startswith("Terminat")
+    ]
     todo = [i for i in arg.instance_ids if i in members and i not in gone]
     outsiders = [i for i in arg.instance_ids if i not in members]
     if outsiders:
@@ -962,7 +961,9 @@ def terminate_instances(arg: TerminateInput) -> TerminateInstancesOutput:
         desired = max(0, capacity.desired - len(todo))
         if desired < capacity.min:
             asg.update_auto_scaling_group(AutoScalingGroupName=arg.name, MinSize=desired)
-        capacity = Capacity.model_construct(min=min(capacity.min, desired), max=capacity.max, desired=desired)
+        capacity = Capacity.model_construct(
+            min=min(capacity.min, desired), max=capacity.max, desired=desired
+        )
     for instance_id in todo:
         try:
             asg.terminate_instance_in_auto_scaling_group(

@@ -19,10 +19,10 @@ from temporalio.common import RetryPolicy
 import cloudops
 from cloudops import ActivityDefaults, BusinessError, ErrorCode, OperationContext
 from cloudops.servergroup import (
+    ResizeServerGroupInput,
     ServerGroupChangeInput,
     ServerGroupOutput,
     ServerGroupRef,
-    ResizeServerGroupInput,
     TerminateInstancesInput,
     TerminateInstancesOutput,
     WaitSettings,
@@ -324,7 +324,9 @@ class CloneServerGroup(cloudops.CloudOperation[AwsCloneServerGroupInput, ServerG
     name = "cloneServerGroup"
     activity_defaults = AWS_ACTIVITY_DEFAULTS
 
-    async def run(self, ctx: OperationContext, input: AwsCloneServerGroupInput) -> ServerGroupOutput:
+    async def run(
+        self, ctx: OperationContext, input: AwsCloneServerGroupInput
+    ) -> ServerGroupOutput:
         """Read the source, merge the overrides, then create as ``createServerGroup`` does."""
         account, region = _where(ctx)
         with ctx.step("read source"):
@@ -617,9 +619,7 @@ class DescribeServerGroup(cloudops.CloudOperation[ServerGroupRef, AwsServerGroup
     name = "describeServerGroup"
     activity_defaults = AWS_ACTIVITY_DEFAULTS
 
-    async def run(
-        self, ctx: OperationContext, input: ServerGroupRef
-    ) -> AwsServerGroupDescription:
+    async def run(self, ctx: OperationContext, input: ServerGroupRef) -> AwsServerGroupDescription:
         """One read-only activity."""
         account, region = _where(ctx)
         with ctx.step("describe"):
