@@ -1,0 +1,1 @@
+"""azure fixtures: the local emulator, an account pointed at it."""

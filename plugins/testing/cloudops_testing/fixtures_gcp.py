@@ -1,0 +1,1 @@
+"""gcp fixtures: the local emulator, an account pointed at it."""

@@ -1,0 +1,1 @@
+"""cloudops-azure: provider plugin."""

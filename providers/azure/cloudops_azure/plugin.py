@@ -1,0 +1,1 @@
+"""Hook implementations of cloudops-azure (operations are added as they are built)."""

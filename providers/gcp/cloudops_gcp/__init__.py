@@ -1,0 +1,1 @@
+"""cloudops-gcp: provider plugin."""

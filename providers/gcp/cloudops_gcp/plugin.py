@@ -1,0 +1,1 @@
+"""Hook implementations of cloudops-gcp (operations are added as they are built)."""
