@@ -105,11 +105,13 @@ def _accounts(cloudops: CloudOps, config: Path | None) -> AccountBook:
         raise _fail(str(err)) from None
 
 
-async def _client(address: str | None, namespace: str | None, task_queue: str) -> CloudOpsClient:
+async def _client(
+    address: str | None, namespace: str | None, task_queue: str, **options: Any
+) -> CloudOpsClient:
     from cloudops.client import CloudOpsClient, connect_client
 
     try:
-        client = await connect_client(address, namespace=namespace, connect_timeout=5)
+        client = await connect_client(address, namespace=namespace, connect_timeout=5, **options)
     except ConnectionError as err:
         raise _fail(str(err)) from None
     return CloudOpsClient(client, task_queue=task_queue)
@@ -476,6 +478,20 @@ def worker(
         bool,
         typer.Option(help="Register and set the cloudops search attributes (needs admin rights)."),
     ] = True,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve Prometheus metrics on http://HOST:PORT/metrics."),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address the metrics server binds.")] = (
+        "127.0.0.1"
+    ),
+    tracing: Annotated[
+        bool, typer.Option(help="OpenTelemetry tracing (needs cloudops[otel]).")
+    ] = False,
+    log_format: Annotated[
+        str, typer.Option(help="text or json (one object per line, with operation context).")
+    ] = "text",
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
     """Run a stateless worker with every installed plugin against any Temporal server.
 
@@ -483,13 +499,20 @@ def worker(
     TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE). Run as many workers as you like.
     """
     from cloudops.serve import SearchAttributesError, serve
+    from cloudops.telemetry import configure_logging, runtime_with_prometheus
 
     global _ran_worker
+    if log_format not in ("text", "json"):
+        raise _fail("--log-format must be text or json")
+    configure_logging(log_format, log_level)
     cloudops = _cloudops()
     book = _accounts(cloudops, config)
 
     async def go() -> None:
-        ops = await _client(address, namespace, task_queue)
+        options: dict[str, Any] = {}
+        if metrics_port is not None:
+            options["runtime"] = runtime_with_prometheus(f"{metrics_host}:{metrics_port}")
+        ops = await _client(address, namespace, task_queue, **options)
 
         def ready() -> None:
             _console(stderr=True).print(
@@ -507,6 +530,7 @@ def worker(
                 accounts=book,
                 search_attributes=search_attributes,
                 on_ready=ready,
+                tracing=tracing,
             )
         except SearchAttributesError as err:
             raise _fail(str(err)) from None

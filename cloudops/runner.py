@@ -26,6 +26,7 @@ from temporalio.exceptions import (
 )
 
 from cloudops import search_attributes as sa
+from cloudops import telemetry
 from cloudops.accounts import AccountCheck, AccountCheckResult
 from cloudops.errors import NOT_READY_TYPE, RETRYABLE_TYPE, BusinessError, ErrorCode
 from cloudops.models import (
@@ -130,6 +131,19 @@ class UntypedCloudOperationRunner:
     def __init__(self) -> None:
         self._progress = ProgressState(operation="")
         self._rollbacks: list[RollbackStep] = []
+        self._request: OperationRequest | None = None
+
+    def telemetry_context(self) -> dict[str, str]:
+        """Operation, account, region and workflow id: labels for logs, metrics and spans."""
+        request = self._request
+        values = {"workflow_id": workflow.info().workflow_id}
+        if request is not None:
+            values["operation"] = request.operation
+            if request.account:
+                values["account"] = request.account
+            if request.region:
+                values["region"] = request.region
+        return values
 
     @workflow.query(name="progress")
     def progress(self) -> ProgressReport:
@@ -151,12 +165,16 @@ class UntypedCloudOperationRunner:
         runtime = lookup(info.task_queue)
         catalogue = runtime.catalogue
         request: OperationRequest | None = None
+        provider = ""
         value: Any = None
         error: OperationError | None = None
         try:
             request = _decode(payload)
+            self._request = request
             self._progress.operation = request.operation
             entry = catalogue.operation(request.operation)
+            provider = entry.cls.provider if entry else ""
+            telemetry.record_operation_started(request.operation, provider)
             if runtime.search_attributes:
                 self._upsert_start(request, entry.cls.provider if entry else None)
             if entry is None:
@@ -191,6 +209,9 @@ class UntypedCloudOperationRunner:
             self._progress.status = "finished"
             if runtime.search_attributes:
                 self._upsert_outcome(ErrorCode.INTERNAL)
+            telemetry.record_operation_finished(
+                self._progress.operation, provider, ErrorCode.INTERNAL
+            )
             raise ApplicationError(
                 f"operation {self._progress.operation} failed with an internal error: {err!r}",
                 type="OperationBug",
@@ -202,8 +223,11 @@ class UntypedCloudOperationRunner:
             error.rollbacks = await self._unwind(catalogue)
         self._progress.end_step(workflow.now())
         self._progress.status = "finished"
+        outcome = "ok" if error is None else error.code
         if runtime.search_attributes:
-            self._upsert_outcome("ok" if error is None else error.code)
+            self._upsert_outcome(outcome)
+        if request is not None:
+            telemetry.record_operation_finished(request.operation, provider, outcome)
         return WorkflowResult[Any](
             ok=error is None,
             value=value,

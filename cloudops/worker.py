@@ -30,6 +30,7 @@ from cloudops.accounts import (
 from cloudops.registry import CloudOps
 from cloudops.runner import CHECK_ACCOUNT_ACTIVITY, UntypedCloudOperationRunner
 from cloudops.runtime import WorkerRuntime, install
+from cloudops.telemetry import TelemetryInterceptor, tracing_interceptor
 
 __all__ = ["DEFAULT_TASK_QUEUE", "CloudOpsPlugin", "build_worker", "passthrough_modules"]
 
@@ -78,12 +79,26 @@ def account_book(cloudops: CloudOps, config: FileConfig | None = None) -> Accoun
     return AccountBook.from_config(config if config is not None else load_config(), models)
 
 
+def _interceptors(book: AccountBook, tracing: bool) -> list[Any]:
+    interceptors: list[Any] = [_AccountsInterceptor(book), TelemetryInterceptor()]
+    if tracing:
+        tracer = tracing_interceptor()
+        if tracer is None:
+            raise RuntimeError(
+                "tracing needs OpenTelemetry: pip install 'cloudops[otel]' "
+                "(opentelemetry-api and opentelemetry-sdk)"
+            )
+        interceptors.append(tracer)
+    return interceptors
+
+
 class CloudOpsPlugin(SimplePlugin):
     """A temporalio plugin that adds cloudops to any Temporal client and worker.
 
     It sets the pydantic data converter, registers ``UntypedCloudOperationRunner`` and every
     installed plugin's activities, passes cloudops and the plugins through the workflow sandbox
-    and makes the worker's accounts available to activities::
+    makes the worker's accounts available to activities, carries the operation context to
+    activities for logs and metrics, and with ``tracing`` adds OpenTelemetry tracing::
 
         plugin = CloudOpsPlugin()
         client = await Client.connect("localhost:7233", plugins=[plugin])
@@ -96,6 +111,7 @@ class CloudOpsPlugin(SimplePlugin):
         *,
         accounts: AccountBook | None = None,
         search_attributes: bool = True,
+        tracing: bool = False,
     ) -> None:
         self.cloudops = cloudops or CloudOps()
         self.accounts = accounts if accounts is not None else account_book(self.cloudops)
@@ -113,7 +129,7 @@ class CloudOpsPlugin(SimplePlugin):
                 _check_account_activity(self.accounts),
             ],
             workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
-            interceptors=[_AccountsInterceptor(self.accounts)],
+            interceptors=_interceptors(self.accounts, tracing),
         )
 
     def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
@@ -137,6 +153,7 @@ def build_worker(
     accounts: AccountBook | None = None,
     plugins: Sequence[Any] = (),
     search_attributes: bool = True,
+    tracing: bool = False,
     **worker_options: Any,
 ) -> Worker:
     """A Temporal worker running every operation of ``cloudops`` on ``task_queue``.
@@ -144,7 +161,9 @@ def build_worker(
     ``client`` may be any Temporal client; it is re-created with the pydantic data converter if
     it does not use it already.
     """
-    plugin = CloudOpsPlugin(cloudops, accounts=accounts, search_attributes=search_attributes)
+    plugin = CloudOpsPlugin(
+        cloudops, accounts=accounts, search_attributes=search_attributes, tracing=tracing
+    )
     if client.data_converter is not pydantic_data_converter:
         config = client.config()
         config["data_converter"] = pydantic_data_converter

@@ -7,6 +7,7 @@ ran, in which order and how often. The worker runs in the test process, so the j
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
@@ -19,6 +20,7 @@ from temporalio.common import RetryPolicy
 import cloudops
 from cloudops import ActivityDefaults, BusinessError, CloudOperation, OperationContext
 from cloudops.errors import NotReady, RetryableError
+from cloudops.telemetry import cloud_call
 from cloudops_example.operations import Echo
 
 JOURNAL: dict[str, list[str]] = defaultdict(list)
@@ -204,6 +206,8 @@ class FakeCloudSettings(cloudops.Input):
 @activity.defn(name="fakecloud.touch")
 async def touch(resource: Resource) -> StepOut:
     _log(f"touch:{resource.name}")
+    with cloud_call("fakecloud", "things", "Touch"):
+        logging.getLogger("fakecloud").info("touching %s", resource.name)
     return StepOut(name=resource.name, attempt=activity.info().attempt)
 
 

@@ -43,6 +43,35 @@ async def test_killed_worker_is_replaced_and_the_operation_finishes_once(
     assert len(completed) == 1
 
 
+async def test_worker_metrics_port_and_json_logs(worker_process, temporal_client) -> None:
+    queue = f"metrics-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    worker = await asyncio.to_thread(
+        worker_process,
+        queue,
+        plugins=["example"],
+        args=["--metrics-port", str(port), "--log-format", "json"],
+    )
+    ops = CloudOpsClient(temporal_client, task_queue=queue)
+    assert (await ops.execute("example.echo", {"message": "counted"})).ok
+    text = ""
+    for _ in range(50):
+        text = await asyncio.to_thread(_scrape, port)
+        if "cloudops_operations_succeeded_total" in text:
+            break
+        await asyncio.sleep(0.2)
+    assert "cloudops_operations_succeeded_total{" in text
+    assert "temporal_workflow_completed" in text  # the SDK's own metrics too
+    assert await asyncio.to_thread(worker.stop) == 0
+
+
+def _scrape(port: int) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
 def _start_dev(db: Path, port: int, ui_port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CLOUDOPS_LOAD_PLUGINS": "example"}
     return subprocess.Popen(

@@ -30,6 +30,7 @@ class WorkerProcess:
         plugins: list[str] | None = None,
         env: dict[str, str] | None = None,
         log_file: str | os.PathLike[str] | None = None,
+        args: list[str] | None = None,
     ) -> None:
         self.address = address
         self.task_queue = task_queue
@@ -37,6 +38,7 @@ class WorkerProcess:
         self.plugins = plugins
         self.env = env or {}
         self.log_file = Path(log_file) if log_file else None
+        self.args = list(args or [])
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
         self._ready = threading.Event()
@@ -49,6 +51,7 @@ class WorkerProcess:
         cmd = [sys.executable, "-m", "cloudops", "worker", "--task-queue", self.task_queue]
         if self.config:
             cmd += ["--config", str(self.config)]
+        cmd += self.args
         self._ready.clear()
         self.process = subprocess.Popen(
             cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -125,6 +125,7 @@ def worker_process(
         accounts: dict[str, Any] | None = None,
         plugins: list[str] | None = None,
         env: dict[str, str] | None = None,
+        args: list[str] | None = None,
     ) -> WorkerProcess:
         config = write_config(tmp_path / f"cloudops-{len(started)}.toml", accounts or {})
         process = WorkerProcess(
@@ -134,6 +135,7 @@ def worker_process(
             plugins=plugins,
             env=env,
             log_file=tmp_path / f"worker-{len(started)}.log",
+            args=args,
         )
         started.append(process)
         return process.start()
@@ -162,3 +164,5 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 from cloudops_testing.fixtures_aws import *  # noqa: E402, F403  (AWS fixtures)
+from cloudops_testing.fixtures_azure import *  # noqa: E402, F403  (Azure fixtures)
+from cloudops_testing.fixtures_gcp import *  # noqa: E402, F403  (GCP fixtures)

@@ -1,0 +1,311 @@
+"""Observability: operation context on every activity, metrics, traces and structured logs.
+
+Why one module: the same three facts (operation, account, region, plus the workflow id) label a
+log line, a metric and a span, so they are carried once, as a Temporal header the runner sets on
+every activity it schedules, and read back on the worker into a context variable.
+
+- Logs: :class:`ContextFilter` adds ``cloudops_operation``, ``cloudops_account``,
+  ``cloudops_region`` and ``cloudops_workflow_id`` to every record (``cloudops worker
+  --log-format json`` prints them).
+- Metrics: counters and histograms through Temporal's own meter, exported with the SDK's
+  metrics by :func:`runtime_with_prometheus` (``cloudops worker --metrics-port``).
+- Traces: temporalio's OpenTelemetry interceptor (one trace per operation, a span per workflow
+  and activity) when ``opentelemetry`` is installed, plus :func:`cloud_call` spans around each
+  cloud API call made by a provider.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity, workflow
+from temporalio.api.common.v1 import Payload
+from temporalio.common import MetricMeter
+from temporalio.converter import default as default_converter
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    StartActivityInput,
+    StartLocalActivityInput,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+    WorkflowOutboundInterceptor,
+)
+
+__all__ = [
+    "CONTEXT_HEADER",
+    "ContextFilter",
+    "JsonFormatter",
+    "TelemetryInterceptor",
+    "cloud_call",
+    "current_context",
+    "runtime_with_prometheus",
+    "tracing_interceptor",
+]
+
+CONTEXT_HEADER = "cloudops-context"
+CONTEXT_FIELDS = ("operation", "account", "region", "workflow_id")
+
+_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "cloudops_context", default=None
+)
+
+
+def current_context() -> dict[str, str]:
+    """Operation, account, region and workflow id of the activity running now (or empty)."""
+    return dict(_context.get() or {})
+
+
+@contextmanager
+def operation_context(values: Mapping[str, str]) -> Iterator[None]:
+    """Make ``values`` the current context (used by the activity interceptor and tests)."""
+    token = _context.set(dict(values))
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def _meter() -> MetricMeter | None:
+    if workflow.in_workflow():
+        return workflow.metric_meter()
+    if activity.in_activity():
+        return activity.metric_meter()
+    return None
+
+
+# --- workflow side: put the context on every activity --------------------------------------
+def _workflow_context() -> dict[str, str] | None:
+    instance = workflow.instance()
+    getter = getattr(instance, "telemetry_context", None)
+    return getter() if callable(getter) else None
+
+
+def _with_context_header(headers: Mapping[str, Payload]) -> Mapping[str, Payload]:
+    values = _workflow_context()
+    if not values:
+        return headers
+    payload = default_converter().payload_converter.to_payloads([values])[0]
+    return {**headers, CONTEXT_HEADER: payload}
+
+
+class _Outbound(WorkflowOutboundInterceptor):
+    def start_activity(self, input: StartActivityInput) -> workflow.ActivityHandle[Any]:
+        input.headers = _with_context_header(input.headers)
+        return super().start_activity(input)
+
+    def start_local_activity(self, input: StartLocalActivityInput) -> workflow.ActivityHandle[Any]:
+        input.headers = _with_context_header(input.headers)
+        return super().start_local_activity(input)
+
+
+class _Inbound(WorkflowInboundInterceptor):
+    def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+        super().init(_Outbound(outbound))
+
+
+# --- activity side: read it back, count failures and retries ---------------------------------
+class _ActivityInbound(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        values: dict[str, str] = {}
+        header = input.headers.get(CONTEXT_HEADER)
+        if header is not None:
+            try:
+                decoded = default_converter().payload_converter.from_payloads([header])[0]
+                if isinstance(decoded, dict):
+                    values = {k: str(v) for k, v in decoded.items() if k in CONTEXT_FIELDS}
+            except Exception:
+                values = {}
+        info = activity.info()
+        meter = activity.metric_meter().with_additional_attributes(
+            {"activity": info.activity_type, "operation": values.get("operation", "")}
+        )
+        if info.attempt > 1:
+            meter.create_counter(
+                "cloudops_activity_retries", "activity attempts after the first"
+            ).add(1)
+        with operation_context(values):
+            try:
+                return await self.next.execute_activity(input)
+            except BaseException as err:
+                from temporalio.exceptions import ApplicationError
+
+                kind = (
+                    err.type
+                    if isinstance(err, ApplicationError) and err.type
+                    else type(err).__name__
+                )
+                final = isinstance(err, ApplicationError) and err.non_retryable
+                meter.create_counter(
+                    "cloudops_activity_failures", "activity attempts that failed, by error class"
+                ).add(1, {"error_type": kind, "retryable": "false" if final else "true"})
+                raise
+
+
+class TelemetryInterceptor(Interceptor):
+    """Carries the operation context from workflows to activities; counts failures and retries."""
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor] | None:
+        """Wrap every workflow so that its activities carry the context header."""
+        return _Inbound
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        """Read the context header back and count failures and retries."""
+        return _ActivityInbound(next)
+
+
+# --- metrics recorded by the runner ---------------------------------------------------------
+def record_operation_started(operation: str, provider: str) -> None:
+    """Count an operation start (workflow side; not re-counted on replay)."""
+    meter = _meter()
+    if meter is not None:
+        meter.create_counter("cloudops_operations_started", "operations started").add(
+            1, {"operation": operation, "provider": provider}
+        )
+
+
+def record_operation_finished(operation: str, provider: str, outcome: str) -> None:
+    """Count an operation's end by outcome: ``ok`` or the error code."""
+    meter = _meter()
+    if meter is not None:
+        name = "cloudops_operations_succeeded" if outcome == "ok" else "cloudops_operations_failed"
+        meter.create_counter(name, "operations ended, by outcome").add(
+            1, {"operation": operation, "provider": provider, "code": outcome}
+        )
+
+
+# --- cloud API calls ----------------------------------------------------------------------------
+@contextmanager
+def cloud_call(provider: str, service: str, operation: str) -> Iterator[None]:
+    """Wrap one cloud API call: a span (when tracing is on) and a latency histogram.
+
+    Providers call it around each SDK call (or from the SDK's own hooks) inside activities.
+    """
+    tracer = _tracer()
+    started = time.monotonic()
+    outcome = "ok"
+    span_cm = (
+        tracer.start_as_current_span(
+            f"{provider}.{service}.{operation}",
+            attributes={
+                "cloudops.provider": provider,
+                "cloudops.service": service,
+                "cloudops.api": operation,
+                **{f"cloudops.{k}": v for k, v in current_context().items()},
+            },
+        )
+        if tracer is not None
+        else contextlib_nullcontext()
+    )
+    with span_cm:
+        try:
+            yield
+        except BaseException:
+            outcome = "error"
+            raise
+        finally:
+            meter = _meter()
+            if meter is not None:
+                meter.create_histogram_timedelta(
+                    "cloudops_cloud_api_latency", "cloud API call latency", "ms"
+                ).record(
+                    timedelta(seconds=time.monotonic() - started),
+                    {
+                        "provider": provider,
+                        "service": service,
+                        "api": operation,
+                        "outcome": outcome,
+                    },
+                )
+
+
+def contextlib_nullcontext() -> Any:
+    """A do-nothing context manager (kept local so the module imports nothing optional)."""
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def _tracer() -> Any:
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return None
+    return trace.get_tracer("cloudops")
+
+
+def tracing_interceptor() -> Interceptor | None:
+    """Temporalio's OpenTelemetry interceptor, or None when opentelemetry is not installed."""
+    try:
+        from temporalio.contrib.opentelemetry import TracingInterceptor
+    except ImportError:
+        return None
+    return TracingInterceptor()
+
+
+def runtime_with_prometheus(bind_address: str) -> Any:
+    """A Temporal runtime exporting SDK and cloudops metrics on ``http://ADDRESS/metrics``."""
+    from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=bind_address, counters_total_suffix=True)
+        )
+    )
+
+
+# --- logs -------------------------------------------------------------------------------------
+def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
+    """Log to stderr as text or JSON lines, every record carrying the operation context."""
+    handler = logging.StreamHandler()
+    handler.addFilter(ContextFilter())
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+class ContextFilter(logging.Filter):
+    """Adds the operation context to every log record (``cloudops_operation`` etc.)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Attach the context fields; never drops a record."""
+        values = current_context()
+        if workflow.in_workflow() and not workflow.unsafe.is_replaying():
+            values = _workflow_context() or values
+        for field in CONTEXT_FIELDS:
+            setattr(record, f"cloudops_{field}", values.get(field, ""))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the operation context as fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render ``record`` as one JSON line."""
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for field in CONTEXT_FIELDS:
+            value = getattr(record, f"cloudops_{field}", "")
+            if value:
+                entry[field] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)

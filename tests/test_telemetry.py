@@ -1,0 +1,143 @@
+"""Observability: metrics on a Prometheus endpoint, one trace per operation, log context."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import urllib.request
+import uuid
+
+import pytest
+
+import fake_plugin
+from cloudops.client import CloudOpsClient, connect_client
+from cloudops.registry import CloudOps
+from cloudops.server import DevServer, free_port
+from cloudops.telemetry import ContextFilter, runtime_with_prometheus
+from cloudops.worker import build_worker
+from cloudops_testing.pytest_plugin import accounts_from
+from conftest import ACCOUNTS
+
+
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+async def test_worker_exports_operation_retry_and_cloud_api_metrics(
+    temporal_server: DevServer,
+) -> None:
+    port = free_port()
+    client = await connect_client(
+        temporal_server.address, runtime=runtime_with_prometheus(f"127.0.0.1:{port}")
+    )
+    registry = CloudOps([fake_plugin], allow=["example"])
+    queue = f"metrics-{uuid.uuid4().hex[:8]}"
+    worker = build_worker(
+        client, registry, task_queue=queue, accounts=accounts_from(ACCOUNTS, registry)
+    )
+    async with worker:
+        ops = CloudOpsClient(client, task_queue=queue)
+        retried = {"steps": [{"name": "r", "fail_with": "retryable", "fail_times": 1}]}
+        assert (await ops.execute("fake.chain", retried)).ok
+        refused = {"steps": [{"name": "q", "fail_with": "QUOTA_EXCEEDED"}]}
+        assert (await ops.execute("fake.chain", refused)).error.code == "QUOTA_EXCEEDED"
+        assert (
+            await ops.execute("fakecloud.touch", {"name": "t"}, account="lab", region="eu-west-1")
+        ).ok
+        text = ""
+        for _ in range(50):  # the SDK exports periodically
+            text = await asyncio.to_thread(_scrape, port)
+            if "cloudops_cloud_api_latency" in text and "cloudops_operations_failed" in text:
+                break
+            await asyncio.sleep(0.2)
+    lines = text.splitlines()
+
+    def value(prefix: str, *labels: str) -> float:
+        found = [ln for ln in lines if ln.startswith(prefix) and all(x in ln for x in labels)]
+        assert found, f"no {prefix} with {labels} in metrics"
+        return sum(float(ln.rsplit(" ", 1)[1]) for ln in found)
+
+    assert value("cloudops_operations_started_total", 'operation="fake.chain"') == 2
+    assert value("cloudops_operations_succeeded_total", 'operation="fake.chain"') == 1
+    assert value("cloudops_operations_failed_total", 'code="QUOTA_EXCEEDED"') == 1
+    assert value("cloudops_activity_retries_total", 'activity="fake.make"') == 1
+    assert (
+        value("cloudops_activity_failures_total", 'error_type="Retryable"', 'retryable="true"') == 1
+    )
+    assert (
+        value(
+            "cloudops_activity_failures_total", 'error_type="QUOTA_EXCEEDED"', 'retryable="false"'
+        )
+        == 1
+    )
+    assert value("cloudops_cloud_api_latency_count", 'api="Touch"', 'provider="fakecloud"') == 1
+
+
+async def test_one_trace_per_operation_with_activity_and_cloud_call_spans(
+    temporal_server: DevServer,
+) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+
+    client = await connect_client(temporal_server.address, interceptors=[TracingInterceptor()])
+    registry = CloudOps([fake_plugin], allow=["example"])
+    queue = f"trace-{uuid.uuid4().hex[:8]}"
+    worker = build_worker(
+        client, registry, task_queue=queue, accounts=accounts_from(ACCOUNTS, registry), tracing=True
+    )
+    async with worker:
+        ops = CloudOpsClient(client, task_queue=queue)
+        result = await ops.execute(
+            "fakecloud.touch", {"name": "t"}, account="lab", region="eu-west-1"
+        )
+        assert result.ok
+    spans = exporter.get_finished_spans()
+    names = {span.name for span in spans}
+    assert "StartWorkflow:UntypedCloudOperationRunner" in names
+    assert "RunWorkflow:UntypedCloudOperationRunner" in names
+    assert "RunActivity:fakecloud.touch" in names
+    assert "fakecloud.things.Touch" in names
+    run_ids = {
+        span.context.trace_id
+        for span in spans
+        if span.name
+        in (
+            "StartWorkflow:UntypedCloudOperationRunner",
+            "RunActivity:fakecloud.touch",
+            "fakecloud.things.Touch",
+        )
+    }
+    assert len(run_ids) == 1, "the operation's spans belong to one trace"
+    call = next(span for span in spans if span.name == "fakecloud.things.Touch")
+    assert call.attributes["cloudops.operation"] == "fakecloud.touch"
+    assert call.attributes["cloudops.account"] == "lab"
+
+
+async def test_activity_logs_carry_operation_account_region_and_workflow_id(
+    ops: CloudOpsClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.handler.addFilter(ContextFilter())
+    request_id = f"logs-{uuid.uuid4()}"
+    with caplog.at_level(logging.INFO, logger="fakecloud"):
+        result = await ops.execute(
+            "fakecloud.touch",
+            {"name": "t"},
+            account="lab",
+            region="us-east-1",
+            request_id=request_id,
+        )
+    assert result.ok
+    [record] = [r for r in caplog.records if r.name == "fakecloud"]
+    assert record.cloudops_operation == "fakecloud.touch"
+    assert record.cloudops_account == "lab"
+    assert record.cloudops_region == "us-east-1"
+    assert record.cloudops_workflow_id == request_id
