@@ -15,6 +15,7 @@ __all__ = [
     "Input",
     "OperationError",
     "OperationRequest",
+    "OperationSignal",
     "Output",
     "ProgressReport",
     "ResultMetadata",
@@ -128,6 +129,20 @@ class WorkflowResult(BaseModel, Generic[OutputT]):
     metadata: ResultMetadata | None = None
 
 
+class OperationSignal(BaseModel):
+    """Input sent to a running operation, such as a manual judgement.
+
+    ``{"name": "judgement", "value": {"approved": true}}``; the operation must be waiting for
+    ``name`` (``ctx.wait_for_input``), or the update is rejected.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    value: dict[str, Any] = Field(default_factory=dict)
+    sender: str | None = Field(default=None, max_length=200)
+
+
 class ProgressReport(BaseModel):
     """Answer of the runner's ``progress`` query."""
 
@@ -139,3 +154,6 @@ class ProgressReport(BaseModel):
         default=None, description="attempt of the activity now running, filled in by the client"
     )
     last_failure: str | None = None
+    awaiting_input: list[str] = Field(
+        default_factory=list, description="inputs the operation waits for (e.g. judgement)"
+    )

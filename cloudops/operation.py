@@ -21,7 +21,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from cloudops.errors import BusinessError, ErrorCode
-from cloudops.models import Input, Output, StepRecord
+from cloudops.models import Input, OperationSignal, Output, StepRecord
 from cloudops.validation import validation_details
 
 if typing.TYPE_CHECKING:
@@ -91,7 +91,38 @@ class RollbackStep:
     label: str
     account: str | None
     region: str | None
+    cloud: str | None = None
     active: bool = True
+
+
+@dataclass
+class Mailbox:
+    """Inputs sent to a running operation (``cloudops approve``), and the names it awaits."""
+
+    received: dict[str, OperationSignal] = field(default_factory=dict)
+    awaiting: set[str] = field(default_factory=set)
+
+
+ResolveAccount = Callable[
+    ["type[CloudOperation[Any, Any]]", str | None, str | None], Awaitable[str | None]
+]
+
+
+@dataclass
+class Session:
+    """State shared by every operation that runs in one workflow (the top one and composed ones).
+
+    ``resolve_account`` checks an account and region for an operation and returns the account's
+    cloud provider (or None when no account is involved).
+    """
+
+    catalogue: Catalogue
+    request_id: str
+    labels: dict[str, str]
+    progress: ProgressState
+    rollbacks: list[RollbackStep]
+    resolve_account: ResolveAccount
+    mailbox: Mailbox = field(default_factory=Mailbox)
 
 
 @dataclass
@@ -179,28 +210,24 @@ class OperationContext:
 
     def __init__(
         self,
-        *,
-        catalogue: Catalogue,
+        session: Session,
         operation: type[CloudOperation[Any, Any]],
+        *,
         account: str | None,
         region: str | None,
-        request_id: str,
-        labels: dict[str, str],
-        progress: ProgressState,
-        rollbacks: list[RollbackStep],
-        resolve_account: Callable[
-            [type[CloudOperation[Any, Any]], str | None, str | None], Awaitable[None]
-        ],
+        cloud: str | None = None,
     ) -> None:
-        self._catalogue = catalogue
+        self._session = session
+        self._catalogue = session.catalogue
         self._operation = operation
+        self._progress = session.progress
+        self._rollbacks = session.rollbacks
         self.account = account
         self.region = region
-        self.request_id = request_id
-        self.labels = labels
-        self._progress = progress
-        self._rollbacks = rollbacks
-        self._resolve_account = resolve_account
+        #: The cloud provider of ``account`` (e.g. ``aws``), from the worker's account config.
+        self.cloud = cloud
+        self.request_id = session.request_id
+        self.labels = session.labels
 
     # --- information -----------------------------------------------------------------------
     @property
@@ -435,24 +462,33 @@ class OperationContext:
         model = validate_input(cls, input)
         account = account if account is not None else self.account
         region = region if region is not None else self.region
+        cloud = self.cloud
         if (
             account != self.account
             or region != self.region
             or cls.provider != self._operation.provider
         ):
-            await self._resolve_account(cls, account, region)
-        child = OperationContext(
-            catalogue=self._catalogue,
-            operation=cls,
-            account=account,
-            region=region,
-            request_id=self.request_id,
-            labels=self.labels,
-            progress=self._progress,
-            rollbacks=self._rollbacks,
-            resolve_account=self._resolve_account,
-        )
+            cloud = await self._session.resolve_account(cls, account, region)
+        child = OperationContext(self._session, cls, account=account, region=region, cloud=cloud)
         return await cls().run(child, model)
+
+    async def wait_for_input(
+        self, name: str, *, timeout: timedelta | float | None = None
+    ) -> OperationSignal | None:
+        """Wait until someone sends input ``name`` (``cloudops approve ID``); None on timeout.
+
+        Input arrives through the runner's ``send_input`` update, which is rejected unless the
+        operation is waiting for that name, so a late or mistyped approval gets a clear error.
+        """
+        mailbox = self._session.mailbox
+        mailbox.awaiting.add(name)
+        try:
+            await workflow.wait_condition(lambda: name in mailbox.received, timeout=timeout)
+        except TimeoutError:
+            return None
+        finally:
+            mailbox.awaiting.discard(name)
+        return mailbox.received.pop(name)
 
     def on_rollback(
         self,
@@ -476,6 +512,7 @@ class OperationContext:
             label=label or name,
             account=self.account,
             region=self.region,
+            cloud=self.cloud,
         )
         self._rollbacks.append(step)
         return RollbackHandle(step)

@@ -9,6 +9,7 @@ workflow code: deterministic, with all I/O in activities.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from datetime import timedelta
 from typing import Any
@@ -32,6 +33,7 @@ from cloudops.errors import NOT_READY_TYPE, RETRYABLE_TYPE, BusinessError, Error
 from cloudops.models import (
     OperationError,
     OperationRequest,
+    OperationSignal,
     ProgressReport,
     ResultMetadata,
     RollbackRecord,
@@ -39,9 +41,11 @@ from cloudops.models import (
 )
 from cloudops.operation import (
     CloudOperation,
+    Mailbox,
     OperationContext,
     ProgressState,
     RollbackStep,
+    Session,
     cast_output,
     validate_input,
 )
@@ -132,6 +136,22 @@ class UntypedCloudOperationRunner:
         self._progress = ProgressState(operation="")
         self._rollbacks: list[RollbackStep] = []
         self._request: OperationRequest | None = None
+        self._mailbox = Mailbox()
+
+    @workflow.update(name="send_input")
+    def send_input(self, message: OperationSignal) -> str:
+        """Deliver input (e.g. a manual judgement) to the operation waiting for it."""
+        self._mailbox.received[message.name] = message
+        return f"{message.name} delivered to {self._progress.operation}"
+
+    @send_input.validator
+    def _check_input(self, message: OperationSignal) -> None:
+        if message.name not in self._mailbox.awaiting:
+            waiting = ", ".join(sorted(self._mailbox.awaiting)) or "nothing"
+            raise ValueError(
+                f"{self._progress.operation or 'the operation'} is not waiting for "
+                f"{message.name!r} (it waits for: {waiting})"
+            )
 
     def telemetry_context(self) -> dict[str, str]:
         """Operation, account, region and workflow id: labels for logs, metrics and spans."""
@@ -155,6 +175,7 @@ class UntypedCloudOperationRunner:
             status=self._progress.status,
             steps_done=[s.name for s in steps if s.ended_at is not None],
             current_step=current.name if current else self._progress.current_activity,
+            awaiting_input=sorted(self._mailbox.awaiting),
         )
 
     @workflow.run
@@ -185,8 +206,9 @@ class UntypedCloudOperationRunner:
                     {"operation": request.operation, "known": sorted(catalogue.operations)},
                 )
             model = validate_input(entry.cls, request.input)
-            await self._check_account(catalogue, entry.cls, request.account, request.region)
-            value = await self._run_operation(catalogue, entry.cls, request, model)
+            session = self._session(catalogue, request)
+            cloud = await session.resolve_account(entry.cls, request.account, request.region)
+            value = await self._run_operation(session, entry.cls, request, model, cloud)
         except BusinessError as err:
             error = OperationError(code=err.code, message=err.message, details=err.error_details)
         except ActivityError as err:
@@ -245,25 +267,32 @@ class UntypedCloudOperationRunner:
             ),
         )
 
+    def _session(self, catalogue: Catalogue, request: OperationRequest | None) -> Session:
+        async def resolve(
+            op: type[CloudOperation[Any, Any]], account: str | None, region: str | None
+        ) -> str | None:
+            return await self._check_account(catalogue, op, account, region)
+
+        return Session(
+            catalogue=catalogue,
+            request_id=(request.request_id if request else None) or workflow.info().workflow_id,
+            labels=request.labels if request else {},
+            progress=self._progress,
+            rollbacks=self._rollbacks,
+            resolve_account=resolve,
+            mailbox=self._mailbox,
+        )
+
     async def _run_operation(
         self,
-        catalogue: Catalogue,
+        session: Session,
         cls: type[CloudOperation[Any, Any]],
         request: OperationRequest,
         model: Any,
+        cloud: str | None,
     ) -> Any:
         ctx = OperationContext(
-            catalogue=catalogue,
-            operation=cls,
-            account=request.account,
-            region=request.region,
-            request_id=request.request_id or workflow.info().workflow_id,
-            labels=request.labels,
-            progress=self._progress,
-            rollbacks=self._rollbacks,
-            resolve_account=lambda op, account, region: self._check_account(
-                catalogue, op, account, region
-            ),
+            session, cls, account=request.account, region=request.region, cloud=cloud
         )
         run = cls().run(ctx, model)
         output = await (asyncio.wait_for(run, cls.timeout.total_seconds()) if cls.timeout else run)
@@ -275,11 +304,11 @@ class UntypedCloudOperationRunner:
         cls: type[CloudOperation[Any, Any]],
         account: str | None,
         region: str | None,
-    ) -> None:
+    ) -> str | None:
         needs_account = cls.provider in catalogue.providers
         if account is None and not needs_account:
-            return
-        await workflow.execute_local_activity(
+            return None
+        checked = await workflow.execute_local_activity(
             CHECK_ACCOUNT_ACTIVITY,
             AccountCheck(
                 operation=cls.full_name(),
@@ -291,6 +320,8 @@ class UntypedCloudOperationRunner:
             result_type=AccountCheckResult,
             start_to_close_timeout=timedelta(seconds=10),
         )
+        provider: str | None = checked.provider
+        return provider
 
     async def _unwind(self, catalogue: Catalogue) -> list[RollbackRecord]:
         """Run the registered compensations in reverse; record each outcome, never raise."""
@@ -324,18 +355,12 @@ class UntypedCloudOperationRunner:
                 schedule_to_close_timeout=timedelta(minutes=30),
             )
             return
-        ctx = OperationContext(
-            catalogue=catalogue,
-            operation=entry.cls,
-            account=step.account,
-            region=step.region,
-            request_id=workflow.info().workflow_id,
-            labels={},
-            progress=self._progress,
+        session = dataclasses.replace(
+            self._session(catalogue, self._request),
             rollbacks=[],  # a compensation's own compensations are not run
-            resolve_account=lambda op, account, region: self._check_account(
-                catalogue, op, account, region
-            ),
+        )
+        ctx = OperationContext(
+            session, entry.cls, account=step.account, region=step.region, cloud=step.cloud
         )
         await entry.cls().run(ctx, validate_input(entry.cls, step.arg))
 

@@ -656,7 +656,7 @@ class FaultProxy:
         its answer always sees it in ``counts`` and ``log``.
         """
         try:
-            conn, upstream = await asyncio.to_thread(self._upstream.open, request)
+            conn, upstream = await self._open_upstream(request)
         except (OSError, http.client.HTTPException) as exc:
             self._record(request, "upstream_error")
             return web.Response(status=502, text=f"fault proxy: upstream failed: {exc!r}")
@@ -681,6 +681,17 @@ class FaultProxy:
             await asyncio.to_thread(conn.close)
         return response
 
+    async def _open_upstream(
+        self, request: ProxyRequest
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """Open upstream in a worker thread; if we are cancelled meanwhile, close what it opens."""
+        opening = asyncio.ensure_future(asyncio.to_thread(self._upstream.open, request))
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_opened)
+            raise
+
     async def _send_buffered(self, request: ProxyRequest) -> ProxyResponse:
         return await asyncio.to_thread(self._upstream.fetch, request)
 
@@ -692,6 +703,13 @@ class FaultProxy:
         with self._stats_lock:
             self._counts[counted_as or outcome] += 1
             self._log.append(LogEntry(request.method, request.action or request.path, outcome))
+
+
+def _close_opened(
+    opening: asyncio.Future[tuple[http.client.HTTPConnection, http.client.HTTPResponse]],
+) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result()[0].close()
 
 
 def _reset_connection(raw: web.BaseRequest) -> None:

@@ -45,6 +45,10 @@ class MotoServer:
         server, self._server, self._port = self._server, None, None
         if server is not None:
             server.stop()
+            # moto only shuts the werkzeug server down; close its listening socket too
+            wsgi_server = getattr(server, "_server", None)
+            if wsgi_server is not None:
+                wsgi_server.server_close()
 
     def reset(self) -> None:
         """Forget every resource (``POST /moto-api/reset``) so each test starts clean."""

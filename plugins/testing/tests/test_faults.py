@@ -25,6 +25,7 @@ from botocore.retries.standard import (
     ThrottledRetryableChecker,
     ThrottlingErrorDetector,
 )
+
 from cloudops_testing.faults import (
     FaultProxy,
     FaultRules,
@@ -366,6 +367,7 @@ def echo_url() -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+    server.server_close()
     thread.join()
 
 
