@@ -332,6 +332,63 @@ def cancel(
         _finish(result, as_json=False)
 
 
+def _judge(
+    workflow_id: str,
+    approved: bool,
+    comment: str | None,
+    user: str | None,
+    address: str | None,
+    namespace: str | None,
+) -> None:
+    async def go() -> str:
+        from temporalio.service import RPCError
+
+        from cloudops.client import InputRejected
+
+        ops = await _client(address, namespace, "cloudops")
+        value: dict[str, Any] = {"approved": approved}
+        if comment:
+            value["comment"] = comment
+        try:
+            return await ops.get_handle(workflow_id).send_input("judgement", value, sender=user)
+        except InputRejected as err:
+            raise _fail(f"not delivered: {err}") from None
+        except RPCError as err:
+            raise _fail(f"not delivered to {workflow_id}: {err.message}") from None
+
+    typer.echo(_run(go()))
+
+
+UserOpt = Annotated[
+    str | None, typer.Option("--user", envvar="USER", help="Who decides (recorded).")
+]
+CommentOpt = Annotated[str | None, typer.Option(help="Why (recorded).")]
+
+
+@app.command()
+def approve(
+    workflow_id: Annotated[str, typer.Argument(metavar="ID", help="Operation (workflow) id.")],
+    comment: CommentOpt = None,
+    user: UserOpt = None,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+) -> None:
+    """Approve an operation waiting for a manual judgement (e.g. a deploy before cut-over)."""
+    _judge(workflow_id, True, comment, user, address, namespace)
+
+
+@app.command()
+def reject(
+    workflow_id: Annotated[str, typer.Argument(metavar="ID", help="Operation (workflow) id.")],
+    comment: CommentOpt = None,
+    user: UserOpt = None,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+) -> None:
+    """Reject an operation waiting for a manual judgement: it rolls back."""
+    _judge(workflow_id, False, comment, user, address, namespace)
+
+
 @app.command("list")
 def list_(
     operation: Annotated[str | None, typer.Option(help="Only this operation.")] = None,

@@ -27,18 +27,19 @@ from temporalio.client import (
     WorkflowExecution,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from cloudops.models import Output, ProgressReport, WorkflowResult
+from cloudops.models import OperationSignal, Output, ProgressReport, WorkflowResult
 from cloudops.operation import CloudOperation
 from cloudops.runner import RUNNER_WORKFLOW
 
-__all__ = ["CloudOpsClient", "OperationHandle", "connect", "connect_client"]
+__all__ = ["CloudOpsClient", "InputRejected", "OperationHandle", "connect", "connect_client"]
 
 OutT = TypeVar("OutT", bound=Output)
 DEFAULT_ADDRESS = "localhost:7233"
@@ -78,6 +79,10 @@ async def connect_client(
                     "`cloudops dev`, or set TEMPORAL_ADDRESS to your server"
                 ) from err
             await asyncio.sleep(0.2)
+
+
+class InputRejected(ValueError):
+    """The operation is not waiting for that input (already decided, finished, or a typo)."""
 
 
 @dataclass
@@ -127,6 +132,22 @@ class OperationHandle(Generic[OutT]):
     async def status(self) -> WorkflowExecutionStatus | None:
         """Temporal's status of the workflow (RUNNING, COMPLETED, FAILED...)."""
         return (await self.handle.describe()).status
+
+    async def send_input(
+        self, name: str, value: dict[str, Any] | None = None, *, sender: str | None = None
+    ) -> str:
+        """Send input the operation waits for (e.g. ``judgement``); rejected if it does not wait.
+
+        Raises :class:`InputRejected`, saying why, when the operation does not wait for it.
+        """
+        message = OperationSignal(name=name, value=value or {}, sender=sender)
+        try:
+            answer: str = await self.handle.execute_update("send_input", message, result_type=str)
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            reason = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            raise InputRejected(reason) from err
+        return answer
 
     async def cancel(self) -> None:
         """Ask the operation to stop; it rolls back what it changed and ends with CANCELLED."""

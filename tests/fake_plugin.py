@@ -161,6 +161,31 @@ class Compose(CloudOperation[ComposeInput, ComposeOutput]):
         return ComposeOutput(echoed=echoed.text)
 
 
+class JudgedInput(cloudops.Input):
+    name: str
+    timeout_seconds: float = 30
+
+
+class Judged(CloudOperation[JudgedInput, StepOut]):
+    """Make a resource, then wait for a manual judgement; rejection or timeout rolls back."""
+
+    provider = "fake"
+    name = "judged"
+
+    async def run(self, ctx: OperationContext, input: JudgedInput) -> StepOut:
+        out: StepOut = await ctx.execute_activity("fake.make", Step(name=input.name))
+        ctx.on_rollback("fake.undo", Resource(name=input.name), label=f"undo {input.name}")
+        with ctx.step("wait for judgement"):
+            judgement = await ctx.wait_for_input("judgement", timeout=input.timeout_seconds)
+        if judgement is None:
+            raise BusinessError("TIMED_OUT", "nobody judged in time")
+        if not judgement.value.get("approved"):
+            raise BusinessError(
+                "REJECTED", f"rejected by {judgement.sender}", {"comment": judgement.value}
+            )
+        return out
+
+
 class Bug(CloudOperation[Resource, StepOut]):
     """An operation with a bug in its workflow code."""
 
@@ -213,7 +238,7 @@ async def touch(resource: Resource) -> StepOut:
 
 @cloudops.hookimpl
 def register_operations(register: Callable[[type[Any]], None]) -> None:
-    for op in (Chain, Poll, Compose, Bug, Slow, CloudCall):
+    for op in (Chain, Poll, Compose, Bug, Slow, CloudCall, Judged):
         register(op)
 
 

@@ -13,6 +13,8 @@ from cloudops.client import CloudOpsClient
 from cloudops.server import DevServer
 
 COMMANDS = [
+    "approve",
+    "reject",
     "dev",
     "worker",
     "run",
@@ -158,3 +160,21 @@ def test_unreachable_server_says_what_to_do() -> None:
     )
     assert out.returncode == 2
     assert "cannot reach Temporal" in out.stderr and "cloudops dev" in out.stderr
+
+
+async def test_approve_and_reject_from_the_command_line(env: dict[str, str]) -> None:
+    approved_id = f"judge-{uuid.uuid4()}"
+    await run_cli(
+        "submit", "fake.judged", "--request-id", approved_id, "--input", '{"name": "j"}', env=env
+    )
+    for _ in range(100):
+        state = json.loads((await run_cli("status", approved_id, "--json", env=env)).stdout)
+        if "judgement" in state.get("awaiting_input", []):
+            break
+    ok = await run_cli("approve", approved_id, "--user", "carol", "--comment", "ship it", env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert "judgement delivered" in ok.stdout
+    done = await run_cli("watch", approved_id, "--json", env=env)
+    assert done.returncode == 0 and json.loads(done.stdout)["ok"] is True
+    again = await run_cli("reject", approved_id, env=env)
+    assert again.returncode == 2 and "already completed" in again.stderr

@@ -269,3 +269,34 @@ async def test_outcome_search_attribute_lists_cancellations(ops: CloudOpsClient)
     assert found == [request_id]
     app_query = "CloudOpsApplication = 'billing' AND CloudOpsOperation = 'fake.chain'"
     assert request_id in [e.id async for e in ops.list(app_query)]
+
+
+async def _wait_awaiting(handle, name: str) -> None:
+    for _ in range(100):
+        if name in (await handle.progress()).awaiting_input:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the operation never waited for {name}")
+
+
+async def test_manual_judgement_approve_reject_and_timeout(ops: CloudOpsClient) -> None:
+    from cloudops.client import InputRejected
+
+    approved = await ops.submit("fake.judged", {"name": "ok"})
+    with pytest.raises(InputRejected, match="not waiting for 'vote'"):
+        await _wait_awaiting(approved, "judgement")
+        await approved.send_input("vote", {"approved": True})
+    await approved.send_input("judgement", {"approved": True}, sender="alice")
+    assert (await approved.result()).ok
+
+    rejected = await ops.submit("fake.judged", {"name": "no"})
+    await _wait_awaiting(rejected, "judgement")
+    await rejected.send_input("judgement", {"approved": False}, sender="bob")
+    result = await rejected.result()
+    assert result.error is not None and result.error.code == "REJECTED"
+    assert result.error.message == "rejected by bob"
+    assert [r.step for r in result.error.rollbacks] == ["undo no"]
+
+    timed_out = await ops.execute("fake.judged", {"name": "late", "timeout_seconds": 0.5})
+    assert timed_out.error is not None and timed_out.error.code == "TIMED_OUT"
+    assert [r.step for r in timed_out.error.rollbacks] == ["undo late"]
