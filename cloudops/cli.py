@@ -543,7 +543,7 @@ def worker(
         "127.0.0.1"
     ),
     tracing: Annotated[
-        bool, typer.Option(help="OpenTelemetry tracing (needs cloudops[otel]).")
+        bool, typer.Option(help="OpenTelemetry tracing (needs cloudops\\[otel]).")
     ] = False,
     log_format: Annotated[
         str, typer.Option(help="text or json (one object per line, with operation context).")

@@ -228,6 +228,7 @@ class OperationContext:
         self.cloud = cloud
         self.request_id = session.request_id
         self.labels = session.labels
+        self._rollback_mark = len(session.rollbacks)
 
     # --- information -----------------------------------------------------------------------
     @property
@@ -424,6 +425,17 @@ class OperationContext:
             )
         return entry.cls
 
+    def has_operation(self, name: str) -> bool:
+        """True when operation ``name`` is installed on this worker."""
+        return self._catalogue.operation(name) is not None
+
+    def validate(self, operation: str | type[CloudOperation[Any, Any]], input: Any) -> Input:
+        """Validate ``input`` for ``operation`` without running it (INVALID_INPUT if bad).
+
+        Lets a composite operation reject a bad nested input before it changes anything.
+        """
+        return validate_input(self._lookup(operation), input)
+
     @overload
     async def run(
         self,
@@ -489,6 +501,20 @@ class OperationContext:
         finally:
             mailbox.awaiting.discard(name)
         return mailbox.received.pop(name)
+
+    def commit(self) -> int:
+        """Pass the point of no return: forget the compensations registered so far.
+
+        Only those registered since this operation started (its own and those of operations it
+        composed) are forgotten; a caller's stay. Returns how many were dropped. A deploy calls
+        it once traffic is on the new version, so that a failing clean-up does not roll back.
+        """
+        dropped = 0
+        for step in self._rollbacks[self._rollback_mark :]:
+            if step.active:
+                step.active = False
+                dropped += 1
+        return dropped
 
     def on_rollback(
         self,

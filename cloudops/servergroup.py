@@ -33,6 +33,7 @@ __all__ = [
     "SEQUENCE_LIMIT",
     "Capacity",
     "CloneServerGroupInput",
+    "ClusterRef",
     "CreateServerGroupInput",
     "HealthState",
     "ResizeServerGroupInput",
@@ -40,6 +41,7 @@ __all__ = [
     "ServerGroupChangeInput",
     "ServerGroupDescription",
     "ServerGroupInstance",
+    "ServerGroupList",
     "ServerGroupName",
     "ServerGroupOutput",
     "ServerGroupRef",
@@ -524,3 +526,27 @@ class TerminateInstancesOutput(Output):
     terminated: list[str] = Field(default_factory=list)
     already_gone: list[str] = Field(default_factory=list)
     capacity: Capacity | None = None
+
+
+class ClusterRef(Input):
+    """Names a cluster (``application-stack-detail``): ``listServerGroups`` lists its groups.
+
+    Why a common operation: deploy strategies must find "the other server groups of my cluster"
+    on any cloud, to disable the previous version and destroy the oldest ones.
+    """
+
+    application: Application
+    stack: Stack = ""
+    detail: Detail = ""
+
+    @property
+    def cluster(self) -> str:
+        """The cluster name."""
+        return cluster_name(self.application, self.stack, self.detail)
+
+
+class ServerGroupList(Output):
+    """The server groups of one cluster, oldest first (by creation time, then sequence)."""
+
+    cluster: str
+    server_groups: list[ServerGroupDescription] = Field(default_factory=list)

@@ -1,0 +1,1 @@
+"""cloudops-deploy: provider-agnostic deploy strategies composed from server-group operations."""

@@ -1,0 +1,247 @@
+"""Deploy strategies: workflow code composed from the providers' server-group operations.
+
+Each strategy registers a compensation for every change it makes before traffic moves, so a
+failure, a missed deadline, a rejected judgement or a cancellation leaves the cluster as it was:
+the old group serving, the new group gone. Once traffic is on the new group the deploy commits
+(``ctx.commit``); clean-up after that (scale-down, destroying old groups) never rolls back.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import cloudops
+from cloudops import BusinessError, ErrorCode, OperationContext
+from cloudops.servergroup import Capacity, ClusterRef, ServerGroupDescription
+from cloudops_deploy.models import (
+    DeployOutput,
+    JudgementOptions,
+    RedBlackInput,
+    RollbackInput,
+    RollingRedBlackInput,
+)
+from cloudops_deploy.servergroups import ServerGroups
+
+
+async def _judge(ctx: OperationContext, options: JudgementOptions) -> str | None:
+    """Wait for ``cloudops approve|reject ID``; a rejection or a timeout is a business error."""
+    if not options.manual_judgement:
+        return None
+    with ctx.step("wait for manual judgement"):
+        decision = await ctx.wait_for_input(
+            "judgement", timeout=timedelta(seconds=options.judgement_timeout_seconds)
+        )
+    if decision is None:
+        raise BusinessError(
+            ErrorCode.TIMED_OUT,
+            f"no manual judgement within {options.judgement_timeout_seconds:g}s; rolled back",
+        )
+    who = decision.sender or "someone"
+    if not decision.value.get("approved"):
+        raise BusinessError(
+            ErrorCode.REJECTED,
+            f"the deploy was rejected by {who}; rolled back",
+            {"judgement": decision.value, "by": who},
+        )
+    return who
+
+
+async def _clean_up(
+    groups: ServerGroups,
+    input: RedBlackInput,
+    old: list[ServerGroupDescription],
+    before: list[ServerGroupDescription],
+    new: str,
+    output: DeployOutput,
+) -> None:
+    """After the cut-over: optional scale-down and destroying groups beyond the limit."""
+    if input.scale_down_old and old:
+        if input.scale_down_delay_seconds:
+            with groups.ctx.step(f"wait {input.scale_down_delay_seconds:g}s before scale-down"):
+                await groups.ctx.sleep(input.scale_down_delay_seconds)
+        for group in old:
+            with groups.ctx.step(f"scale down {group.name}"):
+                try:
+                    await groups.resize(
+                        group.name, Capacity(min=0, max=group.capacity.max, desired=0)
+                    )
+                    output.scaled_down.append(group.name)
+                except BusinessError as err:
+                    output.cleanup_errors.append(f"scale down {group.name}: {err.message}")
+    if input.max_remaining_server_groups is not None:
+        names = [g.name for g in before] + [new]
+        excess = names[: max(0, len(names) - input.max_remaining_server_groups)]
+        for name in excess:
+            with groups.ctx.step(f"destroy {name}"):
+                try:
+                    await groups.destroy(name)
+                    output.destroyed.append(name)
+                except BusinessError as err:
+                    output.cleanup_errors.append(f"destroy {name}: {err.message}")
+
+
+class RedBlack(cloudops.CloudOperation[RedBlackInput, DeployOutput]):
+    """Red/black (blue/green): new group healthy and enabled, old ones disabled, or rolled back."""
+
+    provider = "deploy"
+    name = "redBlack"
+
+    async def run(self, ctx: OperationContext, input: RedBlackInput) -> DeployOutput:
+        """Create, wait healthy, enable, (judge), disable old, commit, clean up."""
+        groups = ServerGroups(ctx, input)
+        groups.check_installed()
+        create = groups.create_input(input.server_group)
+        cluster = ClusterRef(
+            application=create.application, stack=create.stack, detail=create.detail
+        )
+        output = DeployOutput(cluster=cluster.cluster)
+
+        with ctx.step("find the cluster's server groups"):
+            before = await groups.list(cluster)
+        old = [g for g in before if not g.disabled]
+        output.previous_server_groups = [g.name for g in old]
+
+        with ctx.step("create the new server group and wait until healthy"):
+            new = (await groups.create(create)).name
+        output.new_server_group = new
+        groups.on_rollback("disableServerGroup", {"server_group": new}, f"disable {new}")
+
+        with ctx.step(f"enable {new}"):
+            await groups.enable(new)
+        output.enabled.append(new)
+
+        output.judged_by = await _judge(ctx, input)
+
+        for group in old:
+            with ctx.step(f"disable {group.name}"):
+                groups.on_rollback(
+                    "enableServerGroup", {"server_group": group.name}, f"re-enable {group.name}"
+                )
+                await groups.disable(group.name)
+            output.disabled.append(group.name)
+
+        ctx.commit()  # traffic is on the new group: what follows never rolls back
+        await _clean_up(groups, input, old, before, new, output)
+        return output
+
+
+def _share(total: int, percent: int) -> int:
+    return math.ceil(total * percent / 100)
+
+
+class RollingRedBlack(cloudops.CloudOperation[RollingRedBlackInput, DeployOutput]):
+    """Rolling red/black: grow the new group and shrink the old ones in percentage steps."""
+
+    provider = "deploy"
+    name = "rollingRedBlack"
+
+    async def run(self, ctx: OperationContext, input: RollingRedBlackInput) -> DeployOutput:
+        """For each percentage: new group to p%, old groups to (100-p)%, healthy each time."""
+        groups = ServerGroups(ctx, input)
+        groups.check_installed()
+        create = groups.create_input(input.server_group)
+        target = create.capacity
+        cluster = ClusterRef(
+            application=create.application, stack=create.stack, detail=create.detail
+        )
+        output = DeployOutput(cluster=cluster.cluster)
+
+        with ctx.step("find the cluster's server groups"):
+            before = await groups.list(cluster)
+        old = [g for g in before if not g.disabled]
+        output.previous_server_groups = [g.name for g in old]
+
+        first = _share(target.desired, input.percentages[0])
+        start = create.model_copy(
+            update={"capacity": Capacity(min=min(target.min, first), max=target.max, desired=first)}
+        )
+        with ctx.step(f"create the new server group at {input.percentages[0]}%"):
+            new = (await groups.create(start)).name
+        output.new_server_group = new
+        groups.on_rollback("disableServerGroup", {"server_group": new}, f"disable {new}")
+        with ctx.step(f"enable {new}"):
+            await groups.enable(new)
+        output.enabled.append(new)
+
+        for group in old:  # restore each old group's size if anything fails later
+            groups.on_rollback(
+                "resizeServerGroup",
+                {"server_group": group.name, "capacity": group.capacity.model_dump()},
+                f"restore {group.name} to {group.capacity.desired}",
+            )
+        for percent in input.percentages:
+            size = _share(target.desired, percent)
+            with ctx.step(f"{percent}%: {new} to {size} instance(s)"):
+                await groups.resize(
+                    new, Capacity(min=min(target.min, size), max=target.max, desired=size)
+                )
+            for group in old:
+                keep = group.capacity.desired - _share(group.capacity.desired, percent)
+                with ctx.step(f"{percent}%: {group.name} to {keep} instance(s)"):
+                    await groups.resize(
+                        group.name,
+                        Capacity(
+                            min=min(group.capacity.min, keep), max=group.capacity.max, desired=keep
+                        ),
+                    )
+
+        output.judged_by = await _judge(ctx, input)
+        for group in old:
+            with ctx.step(f"disable {group.name}"):
+                groups.on_rollback(
+                    "enableServerGroup", {"server_group": group.name}, f"re-enable {group.name}"
+                )
+                await groups.disable(group.name)
+            output.disabled.append(group.name)
+            output.scaled_down.append(group.name)
+
+        ctx.commit()
+        await _clean_up(
+            groups, input.model_copy(update={"scale_down_old": False}), old, before, new, output
+        )
+        return output
+
+
+class Rollback(cloudops.CloudOperation[RollbackInput, DeployOutput]):
+    """Put a previous server group back in service and take the current one(s) out."""
+
+    provider = "deploy"
+    name = "rollback"
+
+    async def run(self, ctx: OperationContext, input: RollbackInput) -> DeployOutput:
+        """Enable ``restore`` (wait healthy), then disable the others."""
+        groups = ServerGroups(ctx, input)
+        groups.check_installed()
+        with ctx.step(f"describe {input.restore}"):
+            restore = await groups.describe(input.restore)
+        output = DeployOutput(cluster=restore.cluster)
+        if input.current is None:
+            cluster = ClusterRef(
+                application=restore.application or restore.cluster,
+                stack=restore.stack,
+                detail=restore.detail,
+            )
+            with ctx.step("find the cluster's enabled server groups"):
+                current = [
+                    g.name
+                    for g in await groups.list(cluster)
+                    if not g.disabled and g.name != restore.name
+                ]
+        else:
+            current = [name for name in input.current if name != restore.name]
+        output.previous_server_groups = current
+
+        with ctx.step(f"enable {restore.name}"):
+            if restore.disabled:
+                groups.on_rollback(
+                    "disableServerGroup", {"server_group": restore.name}, f"disable {restore.name}"
+                )
+            await groups.enable(restore.name)
+        output.enabled.append(restore.name)
+        for name in current:
+            with ctx.step(f"disable {name}"):
+                groups.on_rollback("enableServerGroup", {"server_group": name}, f"re-enable {name}")
+                await groups.disable(name)
+            output.disabled.append(name)
+        return output

@@ -1,0 +1,115 @@
+"""The common server-group operations of whatever cloud the deploy's account belongs to.
+
+Why a wrapper: a strategy is written once against ``createServerGroup``, ``enableServerGroup``...
+and runs them as ``aws.*``, ``gcp.*`` or ``azure.*`` by composition (``ctx.run``: same workflow,
+no child workflow), the way Spinnaker's Orca composes Clouddriver operations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cloudops
+from cloudops import BusinessError, ErrorCode, OperationContext
+from cloudops.servergroup import (
+    Capacity,
+    ClusterRef,
+    CreateServerGroupInput,
+    ServerGroupDescription,
+    ServerGroupList,
+    ServerGroupOutput,
+)
+from cloudops_deploy.models import WaitOptions
+
+NEEDED = (
+    "createServerGroup",
+    "listServerGroups",
+    "describeServerGroup",
+    "enableServerGroup",
+    "disableServerGroup",
+    "resizeServerGroup",
+    "destroyServerGroup",
+)
+
+
+class ServerGroups:
+    """Runs one cloud's server-group operations with the deploy's wait settings."""
+
+    def __init__(self, ctx: OperationContext, wait: WaitOptions) -> None:
+        if ctx.cloud is None:
+            raise BusinessError(
+                ErrorCode.INVALID_INPUT,
+                "a deploy needs an account: its provider decides which cloud to deploy to",
+                {"errors": [{"field": "account", "reason": "required"}]},
+            )
+        self.ctx = ctx
+        self.cloud = ctx.cloud
+        self.wait = wait
+
+    def name(self, verb: str) -> str:
+        """Full name of the cloud's ``verb`` operation (``aws.createServerGroup``)."""
+        return f"{self.cloud}.{verb}"
+
+    def check_installed(self) -> None:
+        """Fail before changing anything if the cloud lacks an operation the strategy needs."""
+        missing = [v for v in NEEDED if not self.ctx.has_operation(self.name(v))]
+        if missing:
+            raise BusinessError(
+                ErrorCode.UNKNOWN_OPERATION,
+                f"the {self.cloud} provider lacks {', '.join(missing)}; "
+                "deploys need every common server-group operation",
+                {"missing": [self.name(v) for v in missing]},
+            )
+
+    def _waits(self) -> dict[str, Any]:
+        return {
+            "wait": True,
+            "wait_timeout_seconds": self.wait.health_timeout_seconds,
+            "poll_interval_seconds": self.wait.poll_interval_seconds,
+        }
+
+    def create_input(self, server_group: dict[str, Any]) -> CreateServerGroupInput:
+        """Validate the provider's create input up front, with the deploy's wait settings."""
+        model = self.ctx.validate(self.name("createServerGroup"), {**server_group, **self._waits()})
+        assert isinstance(model, CreateServerGroupInput)
+        return model
+
+    async def create(self, model: CreateServerGroupInput) -> ServerGroupOutput:
+        """Create the next server group of the cluster (it rolls itself back on failure)."""
+        out = await self.ctx.run(self.name("createServerGroup"), model)
+        return ServerGroupOutput.model_validate(out.model_dump())
+
+    async def list(self, cluster: ClusterRef) -> list[ServerGroupDescription]:
+        """The cluster's server groups, oldest first."""
+        out = await self.ctx.run(self.name("listServerGroups"), cluster)
+        return ServerGroupList.model_validate(out.model_dump()).server_groups
+
+    async def describe(self, name: str) -> ServerGroupDescription:
+        """One server group's state."""
+        out = await self.ctx.run(self.name("describeServerGroup"), {"server_group": name})
+        return ServerGroupDescription.model_validate(out.model_dump())
+
+    async def enable(self, name: str) -> None:
+        """Put a group in service and wait until it is."""
+        await self.ctx.run(self.name("enableServerGroup"), {"server_group": name, **self._waits()})
+
+    async def disable(self, name: str) -> None:
+        """Take a group out of service."""
+        await self.ctx.run(self.name("disableServerGroup"), {"server_group": name, **self._waits()})
+
+    async def resize(self, name: str, capacity: Capacity) -> None:
+        """Resize a group and wait for the capacity."""
+        await self.ctx.run(
+            self.name("resizeServerGroup"),
+            {"server_group": name, "capacity": capacity.model_dump(), **self._waits()},
+        )
+
+    async def destroy(self, name: str) -> None:
+        """Destroy a group (gone already is fine)."""
+        await self.ctx.run(self.name("destroyServerGroup"), {"server_group": name, **self._waits()})
+
+    def on_rollback(
+        self, verb: str, arg: dict[str, Any], label: str
+    ) -> cloudops.operation.RollbackHandle:
+        """Register one of the cloud's operations as a compensation."""
+        return self.ctx.on_rollback(self.name(verb), {**arg, **self._waits()}, label=label)
