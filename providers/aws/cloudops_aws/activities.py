@@ -35,6 +35,7 @@ from cloudops.servergroup import (
     ServerGroupInstance,
     ServerGroupName,
     TerminateInstancesOutput,
+    cluster_name,
     next_server_group_name,
 )
 from cloudops_aws.clients import aws_client
@@ -46,7 +47,9 @@ from cloudops_aws.models import (
     AutoScalingGroupSpec,
     AwsCreateServerGroupInput,
     AwsServerGroupDescription,
+    AwsServerGroupList,
     CapacityStatus,
+    ClusterCall,
     DeleteGroupInput,
     DeleteLaunchTemplateInput,
     DeleteOutput,
@@ -892,6 +895,7 @@ def read_server_group_template(arg: GroupCall) -> AwsCreateServerGroupInput:
             {"server_group": arg.name},
         )
     interfaces = data.get("NetworkInterfaces") or [{}]
+    subnets = [s for s in (group.get("VPCZoneIdentifier") or "").split(",") if s]
     profile = data.get("IamInstanceProfile") or {}
     tags = {
         k: v
@@ -905,8 +909,10 @@ def read_server_group_template(arg: GroupCall) -> AwsCreateServerGroupInput:
         image=data["ImageId"],
         instance_type=data["InstanceType"],
         capacity=_capacity(group),
-        zones=list(group.get("AvailabilityZones") or []),
-        subnets=[s for s in (group.get("VPCZoneIdentifier") or "").split(",") if s],
+        # Subnets imply their zones; copying both would pin a clone given other subnets to
+        # the source's zones.
+        zones=[] if subnets else list(group.get("AvailabilityZones") or []),
+        subnets=subnets,
         load_balancers=list(group.get("LoadBalancerNames") or []),
         target_groups=list(group.get("TargetGroupARNs") or []),
         security_groups=_security_groups_of(data),
@@ -984,6 +990,27 @@ def terminate_instances(arg: TerminateInput) -> TerminateInstancesOutput:
 
 
 #: Every activity of the plugin, in the order ``register_activities`` adds them.
+@aws_activity("aws.list_server_groups")
+def list_server_groups(arg: ClusterCall) -> AwsServerGroupList:
+    """The Auto Scaling groups of a cluster, oldest first (creation time, then sequence).
+
+    Groups being deleted are left out: a deploy must neither enable nor count them.
+    """
+    asg = aws_client("autoscaling", arg.account, arg.region)
+    cluster = cluster_name(arg.application, arg.stack, arg.detail)
+    found = []
+    for group in _paginate(asg, "describe_auto_scaling_groups", "AutoScalingGroups"):
+        parsed = ServerGroupName.try_parse(group["AutoScalingGroupName"])
+        if parsed is None or parsed.cluster != cluster or parsed.sequence is None:
+            continue
+        if group.get("Status") == _DELETE_IN_PROGRESS:
+            continue
+        call = GroupCall(account=arg.account, region=arg.region, name=parsed.format())
+        found.append(_describe(call, group))
+    found.sort(key=lambda d: (d.created_at is None, d.created_at, d.sequence or 0))
+    return AwsServerGroupList(cluster=cluster, server_groups=found)
+
+
 ACTIVITIES = (
     next_name,
     create_launch_template,
@@ -997,4 +1024,5 @@ ACTIVITIES = (
     describe_server_group,
     read_server_group_template,
     terminate_instances,
+    list_server_groups,
 )

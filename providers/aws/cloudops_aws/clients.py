@@ -76,7 +76,7 @@ def _config(settings: AwsAccountSettings) -> Any:
     from botocore.config import Config
 
     return Config(
-        retries={"max_attempts": settings.max_attempts, "mode": "standard"},
+        retries={"total_max_attempts": settings.max_attempts, "mode": "standard"},
         connect_timeout=settings.connect_timeout_seconds,
         read_timeout=settings.read_timeout_seconds,
         user_agent_extra=USER_AGENT,

@@ -342,3 +342,18 @@ class TerminateInput(GroupCall):
 
     instance_ids: list[str]
     decrement_desired: bool = False
+
+
+class ClusterCall(AwsCall):
+    """List the Auto Scaling groups of one cluster (``app-stack-detail``)."""
+
+    application: str
+    stack: str = ""
+    detail: str = ""
+
+
+class AwsServerGroupList(cloudops.Output):
+    """``aws.listServerGroups``: the cluster's groups, oldest first."""
+
+    cluster: str
+    server_groups: list[AwsServerGroupDescription] = Field(default_factory=list)

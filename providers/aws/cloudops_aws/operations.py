@@ -19,6 +19,7 @@ from temporalio.common import RetryPolicy
 import cloudops
 from cloudops import ActivityDefaults, BusinessError, ErrorCode, OperationContext
 from cloudops.servergroup import (
+    ClusterRef,
     ResizeServerGroupInput,
     ServerGroupChangeInput,
     ServerGroupOutput,
@@ -40,7 +41,9 @@ from cloudops_aws.models import (
     AwsCloneServerGroupInput,
     AwsCreateServerGroupInput,
     AwsServerGroupDescription,
+    AwsServerGroupList,
     CapacityStatus,
+    ClusterCall,
     DeleteGroupInput,
     DeleteLaunchTemplateInput,
     DeleteOutput,
@@ -629,6 +632,33 @@ class DescribeServerGroup(cloudops.CloudOperation[ServerGroupRef, AwsServerGroup
         return found
 
 
+class ListServerGroups(cloudops.CloudOperation[ClusterRef, AwsServerGroupList]):
+    """List a cluster's server groups, oldest first, each described as ``describeServerGroup``.
+
+    Deploy strategies use it to find the groups to disable and the oldest ones to destroy.
+    """
+
+    provider = "aws"
+    name = "listServerGroups"
+    activity_defaults = AWS_ACTIVITY_DEFAULTS
+
+    async def run(self, ctx: OperationContext, input: ClusterRef) -> AwsServerGroupList:
+        """One read-only activity."""
+        account, region = _where(ctx)
+        with ctx.step(f"list {input.cluster}"):
+            found: AwsServerGroupList = await ctx.execute_activity(
+                "aws.list_server_groups",
+                ClusterCall(
+                    account=account,
+                    region=region,
+                    application=input.application,
+                    stack=input.stack,
+                    detail=input.detail,
+                ),
+            )
+        return found
+
+
 #: Every operation of the plugin, in the order ``register_operations`` adds them.
 OPERATIONS: tuple[type[cloudops.CloudOperation[Any, Any]], ...] = (
     CreateServerGroup,
@@ -639,4 +669,5 @@ OPERATIONS: tuple[type[cloudops.CloudOperation[Any, Any]], ...] = (
     DestroyServerGroup,
     TerminateInstances,
     DescribeServerGroup,
+    ListServerGroups,
 )
