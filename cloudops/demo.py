@@ -48,12 +48,15 @@ async def _follow(
     loop = asyncio.get_running_loop()
     started = loop.time()
     killed = False
+    shown: set[tuple[str | None, int]] = set()
     with console.status(f"{label}: starting") as status:
         while not task.done():
             with contextlib.suppress(Exception):  # best-effort display
                 report = await handle.progress()
                 status.update(progress_line(label, report))
-                if report.current_attempt and report.current_attempt > 1:
+                retry = (report.current_step, report.current_attempt or 0)
+                if retry[1] > 1 and retry not in shown:
+                    shown.add(retry)
                     console.print(f"  [yellow]retrying[/yellow] {progress_line(label, report)}")
             if kill_after is not None and not killed and loop.time() - started > kill_after:
                 killed = True
@@ -186,7 +189,7 @@ async def _deploy_demo(console: Console, keep: bool) -> bool:
                     kill_after=1.0 if round_ == 2 else None,
                     on_kill=crash_and_replace,
                 )
-                print_result(console, result, as_json=False)
+                print_result(console, result, as_json=False, full=False)
                 results.append(result)
                 if not result.ok:
                     break

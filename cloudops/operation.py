@@ -60,6 +60,10 @@ class ActivityDefaults:
     retry_policy: RetryPolicy = field(default_factory=lambda: DEFAULT_RETRY)
 
 
+#: Joins a composed operation's step names to the step of the operation that runs it.
+STEP_SEPARATOR = " > "
+
+
 @dataclass
 class ProgressState:
     """What the runner's ``progress`` query reports; mutated only by workflow code."""
@@ -70,16 +74,30 @@ class ProgressState:
     current_activity: str | None = None
 
     def start_step(self, name: str, now: datetime) -> StepRecord:
-        """Close the open step, if any, and open ``name``."""
-        self.end_step(now)
+        """Open ``name``, closing the open steps that are not its parents.
+
+        A composed operation's steps are named ``"parent step > child step"``; the parent stays
+        open while its children run, so progress reads as a path.
+        """
+        for record in self.steps:
+            if record.ended_at is None and not name.startswith(record.name + STEP_SEPARATOR):
+                record.ended_at = now
         record = StepRecord(name=name, started_at=now)
         self.steps.append(record)
         return record
 
+    def open_step(self) -> StepRecord | None:
+        """The innermost step still running, if any."""
+        for record in reversed(self.steps):
+            if record.ended_at is None:
+                return record
+        return None
+
     def end_step(self, now: datetime) -> None:
-        """Close the open step, if any."""
-        if self.steps and self.steps[-1].ended_at is None:
-            self.steps[-1].ended_at = now
+        """Close every open step."""
+        for record in self.steps:
+            if record.ended_at is None:
+                record.ended_at = now
 
 
 @dataclass
@@ -229,6 +247,7 @@ class OperationContext:
         self.request_id = session.request_id
         self.labels = session.labels
         self._rollback_mark = len(session.rollbacks)
+        self._parent_step: str | None = None
 
     # --- information -----------------------------------------------------------------------
     @property
@@ -264,6 +283,8 @@ class OperationContext:
         Use it as a statement (``ctx.step("wait for capacity")``) or as a ``with`` block, which
         also marks the step's end.
         """
+        if self._parent_step:
+            name = f"{self._parent_step}{STEP_SEPARATOR}{name}"
         record = self._progress.start_step(name, workflow.now())
         return self._step_scope(record)
 
@@ -482,6 +503,8 @@ class OperationContext:
         ):
             cloud = await self._session.resolve_account(cls, account, region)
         child = OperationContext(self._session, cls, account=account, region=region, cloud=cloud)
+        parent = self._progress.open_step()
+        child._parent_step = parent.name if parent else self._parent_step
         return await cls().run(child, model)
 
     async def wait_for_input(

@@ -36,8 +36,13 @@ def progress_line(operation: str, report: ProgressReport | None) -> str:
     return line
 
 
-def print_result(console: Console, result: WorkflowResult[Any], *, as_json: bool) -> None:
-    """Print a result for humans (summary then JSON) or, with ``as_json``, JSON only."""
+def print_result(
+    console: Console, result: WorkflowResult[Any], *, as_json: bool, full: bool = True
+) -> None:
+    """Print a result for humans (summary, steps, then JSON) or, with ``as_json``, JSON only.
+
+    Without ``full`` the JSON holds only the value (or the error), not the metadata.
+    """
     if as_json:
         console.print_json(result_json(result))
         return
@@ -64,4 +69,7 @@ def print_result(console: Console, result: WorkflowResult[Any], *, as_json: bool
             )
             table.add_row(step.name, took)
         console.print(table)
-    console.print_json(result_json(result))
+    if full:
+        console.print_json(result_json(result))
+    else:
+        console.print_json(json.dumps(result.model_dump(mode="json", include={"value", "error"})))

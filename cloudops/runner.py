@@ -169,7 +169,7 @@ class UntypedCloudOperationRunner:
     def progress(self) -> ProgressReport:
         """Steps done, the step running now, and the activity it waits on."""
         steps = self._progress.steps
-        current = steps[-1] if steps and steps[-1].ended_at is None else None
+        current = self._progress.open_step()
         return ProgressReport(
             operation=self._progress.operation,
             status=self._progress.status,

@@ -6,6 +6,7 @@ use, started from plain code, with the faults turned on.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,7 @@ class LocalCloud:
     def start(self) -> LocalCloud:
         """Start moto and the proxy; set the dummy AWS environment in this process."""
         os.environ.update(DUMMY_AWS_ENV)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
         self.moto = MotoServer()
         self.moto.start()
         self.proxy = FaultProxy(self.moto.url, self.faults, fidelity=[aws_reject_duplicate_asg])
