@@ -671,8 +671,9 @@ def demo(
 def main() -> None:
     """Console-script entry point.
 
-    After a command that ran a Temporal worker, the process ends with ``os._exit`` so that the
-    SDK's occasional abort at interpreter exit (sdk-python#300) cannot change the exit status.
+    After a command that used Temporal (a worker or a client), the process ends with
+    ``os._exit`` so that the SDK's occasional abort at interpreter exit (sdk-python#300)
+    cannot change the exit status.
     """
     status = 0
     try:
@@ -696,7 +697,9 @@ def main() -> None:
             raise
     sys.stdout.flush()
     sys.stderr.flush()
-    if _ran_worker:
+    if _ran_worker or "temporalio.client" in sys.modules:
+        # temporalio's native runtime can abort at interpreter exit after any use (a client
+        # too), which would turn a success into exit code -6.
         os._exit(status)
     sys.exit(status)
 

@@ -56,6 +56,8 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevSer
 @pytest_asyncio.fixture(scope="session")
 async def temporal_client(temporal_server: DevServer) -> Client:
     """A client of the session's server with the pydantic data converter."""
+    global _ran_worker
+    _ran_worker = True  # the SDK's exit abort can follow a client's use too
     return await connect_client(temporal_server.address, connect_timeout=30)
 
 
