@@ -1,1 +1,169 @@
-"""azure fixtures: the local emulator, an account pointed at it."""
+"""Azure fixtures: the local ARM emulator, a fault proxy in front of it, accounts pointed at them.
+
+Why an emulator over HTTP rather than mocks: the provider's activities must be tested through
+the official azure-mgmt-compute client (pipeline, retries, long-running operation polling,
+continuation tokens, error mapping), because that is where production failures come from.
+
+Fixtures (loaded by the ``cloudops`` pytest plugin):
+
+- ``azure_emulator`` (session): an :class:`~cloudops_testing.azure_emulator.AzureEmulator` on a
+  free loopback port with a resource group, a subnet and a load balancer with two backend pools
+  (``AZURE_RESOURCE_GROUP``, ``AZURE_SUBNET``, ``AZURE_POOLS``).
+- ``azure_accounts``: a ``cloudops.toml``-shaped dict with one account ``azure-emu`` on the
+  emulator (test-only ``emulator`` credential); pass it to ``cloudops_worker(accounts=...)`` or
+  ``worker_process(..., accounts=...)``.
+- ``azure_fault_proxy``: factory of :class:`~cloudops_testing.faults.FaultProxy` in front of
+  the emulator (Azure-flavoured error bodies); stopped at teardown.
+
+Helpers: :func:`azure_account_config` (an accounts dict for any endpoint) and
+:func:`emulator_compute_client` (the official client pointed at an emulator, for arranging
+and asserting).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from cloudops_testing.azure_emulator import AzureEmulator
+    from cloudops_testing.faults import FaultProxy, FaultRules
+
+__all__ = [
+    "AZURE_ACCOUNT",
+    "AZURE_IMAGE",
+    "AZURE_LOAD_BALANCER",
+    "AZURE_POOLS",
+    "AZURE_REGION",
+    "AZURE_RESOURCE_GROUP",
+    "AZURE_SUBNET",
+    "AZURE_SUBSCRIPTION",
+    "azure_account_config",
+    "azure_accounts",
+    "azure_emulator",
+    "azure_fault_proxy",
+    "emulator_compute_client",
+]
+
+#: Name of the account the fixtures configure, its region (Azure location) and resources.
+AZURE_ACCOUNT = "azure-emu"
+AZURE_REGION = "eastus"
+AZURE_SUBSCRIPTION = "00000000-0000-0000-0000-00000000c10d"
+AZURE_RESOURCE_GROUP = "cloudops-rg"
+AZURE_SUBNET = "cloudops-vnet/default"
+AZURE_LOAD_BALANCER = "cloudops-lb"
+AZURE_POOLS = ("web", "api")
+#: A marketplace image the emulator knows.
+AZURE_IMAGE = "Canonical:ubuntu-24_04-lts:server:latest"
+
+
+def azure_account_config(
+    endpoint: str,
+    *,
+    name: str = AZURE_ACCOUNT,
+    regions: tuple[str, ...] = (AZURE_REGION,),
+    **settings: Any,
+) -> dict[str, Any]:
+    """A ``cloudops.toml``-shaped dict with one Azure account whose ARM API is at ``endpoint``.
+
+    The account uses the test-only ``emulator`` credential, the fixtures' subscription, resource
+    group and default subnet; ``settings`` override or add Azure account keys.
+    """
+    account: dict[str, Any] = {
+        "provider": "azure",
+        "regions": list(regions),
+        "endpoint": endpoint,
+        "subscription_id": AZURE_SUBSCRIPTION,
+        "resource_group": AZURE_RESOURCE_GROUP,
+        "credential": "emulator",
+        "default_subnet": AZURE_SUBNET,
+        "polling_interval_seconds": 0.2,
+        **settings,
+    }
+    return {"accounts": {name: account}}
+
+
+@pytest.fixture(scope="session")
+def azure_emulator() -> Iterator[AzureEmulator]:
+    """An ARM emulator for the whole session, with a resource group, subnet and load balancer.
+
+    Its state is shared by the whole session: give each test its own names (application) or
+    call ``azure_emulator.reset()`` and arrange again.
+    """
+    from cloudops_testing.azure_emulator import AzureEmulator
+
+    emulator = AzureEmulator(subscription=AZURE_SUBSCRIPTION)
+    emulator.add_resource_group(AZURE_RESOURCE_GROUP, AZURE_REGION)
+    vnet, subnet = AZURE_SUBNET.split("/")
+    emulator.add_subnet(AZURE_RESOURCE_GROUP, vnet, subnet)
+    emulator.add_load_balancer(AZURE_RESOURCE_GROUP, AZURE_LOAD_BALANCER, AZURE_POOLS)
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def azure_accounts(azure_emulator: AzureEmulator) -> dict[str, Any]:
+    """Accounts for ``cloudops_worker(accounts=...)``: ``azure-emu`` in ``eastus``, emulated."""
+    return azure_account_config(azure_emulator.url)
+
+
+@pytest.fixture
+def azure_fault_proxy(azure_emulator: AzureEmulator) -> Iterator[Callable[..., FaultProxy]]:
+    """Factory of fault proxies in front of the emulator.
+
+    ``proxy = azure_fault_proxy(FaultRules(throttle=0.3, retry_after=1, seed=1,
+    flavor="azure"))`` starts one (rules default to no faults, Azure flavour). Point an account
+    at it with ``azure_account_config(proxy.url)``. Every proxy is stopped when the test ends.
+    """
+    from cloudops_testing.faults import FaultProxy, FaultRules
+
+    started: list[FaultProxy] = []
+
+    def start(rules: FaultRules | None = None) -> FaultProxy:
+        proxy = FaultProxy(azure_emulator.url, rules or FaultRules(flavor="azure"))
+        proxy.start()
+        started.append(proxy)
+        return proxy
+
+    try:
+        yield start
+    finally:
+        for proxy in started:
+            proxy.stop()
+
+
+def emulator_compute_client(
+    url: str, subscription: str = AZURE_SUBSCRIPTION, **options: Any
+) -> Any:
+    """The official ``ComputeManagementClient`` pointed at an emulator (or a proxy before it).
+
+    Uses a fixed test token with a policy that sends it over plain HTTP; ``options`` go to the
+    client (e.g. ``polling_interval``, ``retry_total``).
+    """
+    from azure.core.credentials import AccessToken
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
+    from azure.mgmt.compute import ComputeManagementClient
+
+    class TestCredential:
+        def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+            return AccessToken("emulator-test-token", int(time.time()) + 3600)
+
+    class TestAuthorization(SansIOHTTPPolicy[Any, Any]):
+        def on_request(self, request: Any) -> None:
+            request.http_request.headers["Authorization"] = "Bearer emulator-test-token"
+
+    options.setdefault("polling_interval", 0.1)
+    options.setdefault("retry_total", 0)
+    return ComputeManagementClient(
+        TestCredential(),
+        subscription,
+        base_url=url,
+        authentication_policy=TestAuthorization(),
+        **options,
+    )

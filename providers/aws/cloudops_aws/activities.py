@@ -74,6 +74,7 @@ __all__ = [
     "delete_auto_scaling_group",
     "delete_launch_template",
     "describe_server_group",
+    "list_server_groups",
     "next_name",
     "read_server_group_template",
     "set_scaling_processes",
@@ -989,7 +990,6 @@ def terminate_instances(arg: TerminateInput) -> TerminateInstancesOutput:
     )
 
 
-#: Every activity of the plugin, in the order ``register_activities`` adds them.
 @aws_activity("aws.list_server_groups")
 def list_server_groups(arg: ClusterCall) -> AwsServerGroupList:
     """The Auto Scaling groups of a cluster, oldest first (creation time, then sequence).
@@ -1011,6 +1011,7 @@ def list_server_groups(arg: ClusterCall) -> AwsServerGroupList:
     return AwsServerGroupList(cluster=cluster, server_groups=found)
 
 
+#: Every activity of the plugin, in the order ``register_activities`` adds them.
 ACTIVITIES = (
     next_name,
     create_launch_template,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudops_testing.fixtures_aws import MOTO_ACCOUNT, MOTO_REGION, MotoNetwork
+from cloudops.accounts import AccountBook, FileConfig
+from cloudops_aws.models import AwsAccountSettings
+from cloudops_testing.fixtures_aws import MOTO_ACCOUNT, MOTO_REGION, MotoNetwork, aws_account_config
 
 
 def create_input(network: MotoNetwork, application: str, **overrides: Any) -> dict[str, Any]:
@@ -56,3 +58,10 @@ def registered(moto_client: Any, arn: str) -> dict[str, str]:
     return {
         d["Target"]["Id"]: d["TargetHealth"]["State"] for d in health["TargetHealthDescriptions"]
     }
+
+
+def book_for(endpoint: str, **settings: Any) -> AccountBook:
+    """An account book with the ``moto`` account at ``endpoint``, for calling activities directly
+    (inside ``cloudops.accounts.using_accounts``)."""
+    config = FileConfig.model_validate(aws_account_config(endpoint, **settings))
+    return AccountBook.from_config(config, {"aws": AwsAccountSettings})

@@ -6,9 +6,9 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import cloudops_aws.plugin
 import pytest
 
+import cloudops_aws.plugin
 from cloudops.client import CloudOpsClient
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_testkit import WHERE, asg_of, create_input, launch_template_of, registered, target_group
-from cloudops_testing.fixtures_aws import MotoNetwork, count_tagged
 
 from cloudops.client import CloudOpsClient
+from cloudops_testing.fixtures_aws import MotoNetwork, count_tagged
 
 
 async def test_create_server_group_with_target_group(

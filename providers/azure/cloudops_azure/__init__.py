@@ -1,1 +1,6 @@
-"""cloudops-azure: provider plugin."""
+"""cloudops-azure: server groups on Azure VM scale sets (azure-mgmt-compute).
+
+The plugin module (:mod:`cloudops_azure.plugin`) registers eight operations
+(``azure.createServerGroup`` ...), their activities and the ``azure`` provider. See
+``docs/providers/azure.md``.
+"""

@@ -1,1 +1,46 @@
-"""Hook implementations of cloudops-azure (operations are added as they are built)."""
+"""The module the ``cloudops`` entry point names: a list of what cloudops-azure adds.
+
+Keep it light: ``cloudops --help`` imports it. Nothing here (or in the modules it imports)
+imports the Azure SDK at module level; the activities import it when they first run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import cloudops
+from cloudops_azure.activities import ACTIVITIES
+from cloudops_azure.errors import classify
+from cloudops_azure.models import AzureAccountSettings
+from cloudops_azure.operations import OPERATIONS
+
+#: The Azure provider: accounts of ``provider = "azure"`` in cloudops.toml are validated by
+#: :class:`AzureAccountSettings`; azure-core errors are classified by :func:`classify`.
+AZURE = cloudops.Provider(
+    name="azure",
+    accounts=AzureAccountSettings,
+    description="Microsoft Azure: VM scale sets and load balancer backend pools "
+    "(azure-mgmt-compute)",
+    classify=classify,
+)
+
+
+@cloudops.hookimpl
+def register_operations(register: Callable[[type[Any]], None]) -> None:
+    """Add the eight server-group operations (``azure.createServerGroup`` ...)."""
+    for operation in OPERATIONS:
+        register(operation)
+
+
+@cloudops.hookimpl
+def register_activities(register: Callable[[Any], None]) -> None:
+    """Add the activities the operations call by name (``azure.begin_create_scale_set`` ...)."""
+    for activity in ACTIVITIES:
+        register(activity)
+
+
+@cloudops.hookimpl
+def register_providers(register: Callable[[Any], None]) -> None:
+    """Add the ``azure`` provider and its account settings."""
+    register(AZURE)

@@ -1,1 +1,47 @@
-"""Hook implementations of cloudops-gcp (operations are added as they are built)."""
+"""The module the ``cloudops`` entry point names: a list of what cloudops-gcp adds.
+
+Keep it light: ``cloudops --help`` imports it. Nothing here (or in the modules it imports)
+imports google-cloud-compute at module level (it takes seconds); the activities import it when
+they first run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import cloudops
+from cloudops_gcp.activities import ACTIVITIES
+from cloudops_gcp.errors import classify
+from cloudops_gcp.models import GcpAccountSettings
+from cloudops_gcp.operations import OPERATIONS
+
+#: The GCP provider: accounts of ``provider = "gcp"`` in cloudops.toml are validated by
+#: :class:`GcpAccountSettings`; google-api-core errors are classified by :func:`classify`.
+GCP = cloudops.Provider(
+    name="gcp",
+    accounts=GcpAccountSettings,
+    description="Google Cloud: managed instance groups, instance templates, load balancing "
+    "(google-cloud-compute)",
+    classify=classify,
+)
+
+
+@cloudops.hookimpl
+def register_operations(register: Callable[[type[Any]], None]) -> None:
+    """Add the eight server-group operations (``gcp.createServerGroup`` ...)."""
+    for operation in OPERATIONS:
+        register(operation)
+
+
+@cloudops.hookimpl
+def register_activities(register: Callable[[Any], None]) -> None:
+    """Add the activities the operations call by name (``gcp.insert_instance_template`` ...)."""
+    for activity in ACTIVITIES:
+        register(activity)
+
+
+@cloudops.hookimpl
+def register_providers(register: Callable[[Any], None]) -> None:
+    """Add the ``gcp`` provider and its account settings."""
+    register(GCP)

@@ -1,0 +1,49 @@
+"""A faithful local emulator of the Azure Resource Manager subset cloudops calls.
+
+Why: no usable emulator of ARM compute exists on PyPI (amber-cloud has no REST scale sets,
+topaz needs .NET), and cloudops-azure must be tested through the official clients over HTTP,
+where throttling, long-running operations and error bodies really happen.
+
+What it covers, on the real wire format (checked against azure-mgmt-compute's own LRO code):
+
+- ``Microsoft.Compute/virtualMachineScaleSets``: PUT (201 created / 200 replaced, body with
+  ``provisioningState`` Creating/Updating, ``Azure-AsyncOperation`` and ``Retry-After``),
+  PATCH (200 only, merge semantics: objects merge, arrays replace), GET (``$expand=userData``),
+  DELETE (202 with ``Azure-AsyncOperation`` and ``Location``; 204 when absent), list per
+  resource group (``value`` + absolute ``nextLink``), ``POST .../delete`` of instances
+  (``instanceIds``; 202 with ``Location``; capacity drops by as many) and
+  ``POST .../manualupgrade`` (brings VMs to the latest model).
+- ``.../virtualMachines`` of a scale set (list, paged; GET one; ``$expand=instanceView`` gives
+  ``ProvisioningState/*`` and ``PowerState/*``): VMs are created ``Creating`` and become
+  ``Succeeded``/running when the operation that made them completes; scale-in removes the
+  highest instance ids after balancing zones; ``upgradePolicy`` Automatic/Rolling applies model
+  changes (e.g. backend pools) to existing VMs, Manual does not (``latestModelApplied``).
+- The operation-status resource (``{"status": InProgress|Succeeded|Failed|Canceled,
+  "error": ...}``) and its ``monitor=true`` Location form (202 until done).
+- ``Microsoft.Network/loadBalancers`` (PUT, GET) and their ``backendAddressPools`` (list, GET)
+  with ``backendIPConfigurations`` listing the VM NICs in each pool; subnets (GET).
+- Resource groups (PUT, GET).
+- Errors as ARM sends them: 401 ``AuthenticationFailed`` without ``Authorization``, 400
+  ``MissingApiVersionParameter``, 404 ``ResourceNotFound``/``ResourceGroupNotFound``, 400
+  ``InvalidResourceReference`` (missing subnet or backend pool), 400 ``InvalidParameter``
+  (missing image or required field), 400 ``InvalidResourceName``, 409
+  ``InvalidResourceLocation``/``PropertyChangeNotAllowed``, 409 ``OperationNotAllowed`` (quota,
+  scale set being deleted), 409 ``SkuNotAvailable``, 409 ``AnotherOperationInProgress`` (a PUT
+  or PATCH while another model update runs: a simplification, real Compute may preempt the
+  older one instead; VM-level deletes and upgrades run beside model updates).
+
+Modules: ``resources`` (the dataclasses), ``checks`` (validation, as ARM answers it), ``state``
+(the rules and long-running operations), ``wire`` (JSON bodies and LRO headers), ``routes``
+(URLs and the HTTP handler), ``emulator`` (:class:`AzureEmulator`).
+
+Not covered: other resource types and actions, etags/If-Match, Flexible orchestration,
+autoscale settings, network security groups (referenced ids are not checked), instance health
+probes. Throttling and 5xx are not produced here: put a ``FaultProxy`` (flavor ``azure``) in
+front.
+"""
+
+from cloudops_testing.azure_emulator.emulator import DEFAULT_SUBSCRIPTION, AzureEmulator
+from cloudops_testing.azure_emulator.errors import ArmError
+from cloudops_testing.azure_emulator.resources import EmulatorSettings
+
+__all__ = ["DEFAULT_SUBSCRIPTION", "ArmError", "AzureEmulator", "EmulatorSettings"]

@@ -1,0 +1,430 @@
+"""Azure-specific models: account settings, optional Azure fields of inputs, activity arguments.
+
+Why a module of its own: the plugin module, the workflow code and the activities all use these
+models, and none of them may pull the Azure SDK in (``cloudops --help`` and the workflow sandbox
+must stay light), so this module imports pydantic and cloudops only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+import cloudops
+from cloudops.servergroup import (
+    Capacity,
+    CloneServerGroupInput,
+    CreateServerGroupInput,
+    ResizeServerGroupInput,
+    ServerGroupChangeInput,
+    ServerGroupDescription,
+    ServerGroupRef,
+    TerminateInstancesInput,
+)
+
+__all__ = [
+    "AzureAccountSettings",
+    "AzureCall",
+    "AzureCloneServerGroupInput",
+    "AzureCreateServerGroupInput",
+    "AzureResizeServerGroupInput",
+    "AzureServerGroupChangeInput",
+    "AzureServerGroupDescription",
+    "AzureServerGroupRef",
+    "AzureTerminateInstancesInput",
+    "Begun",
+    "DeleteInstancesBegun",
+    "DeleteInstancesInput",
+    "DeleteScaleSetInput",
+    "DeleteScaleSetOutput",
+    "InstancesStatus",
+    "LroKind",
+    "NextNameInput",
+    "NextNameOutput",
+    "PollInput",
+    "PollOutput",
+    "ResizeBegun",
+    "ResizeInput",
+    "ScaleSetCall",
+    "ScaleSetSpec",
+    "ServerGroupLookup",
+    "TrafficBegun",
+    "TrafficInput",
+    "WaitForInstancesInput",
+]
+
+#: Tags cloudops writes on every scale set it creates (the reserved ``cloudops:`` prefix).
+TAG_REQUEST_ID = "cloudops:request-id"
+TAG_SERVER_GROUP = "cloudops:server-group"
+TAG_CLUSTER = "cloudops:cluster"
+TAG_APPLICATION = "cloudops:application"
+#: A scale set has one size (``sku.capacity``); min and max live in these tags.
+TAG_MIN = "cloudops:capacity-min"
+TAG_MAX = "cloudops:capacity-max"
+#: The backend pools the group serves from when enabled (so that enable can restore them).
+TAG_POOLS = "cloudops:backend-pools"
+#: ``disabled`` while the group is out of its backend pools.
+TAG_TRAFFIC = "cloudops:traffic"
+
+#: Azure scale set names: 1-64 letters, digits, '.', '-' and '_', starting with a letter or digit.
+SCALE_SET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_IMAGE_URN = re.compile(r"^[^:/\s]+:[^:/\s]+:[^:/\s]+:[^:/\s]+$")
+
+ResourceGroupName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=90,
+        pattern=r"^[-\w._()]*[-\w_()]$",
+        description="Azure resource group (default: the account's resource_group)",
+    ),
+]
+
+
+class AzureAccountSettings(BaseModel):
+    """The Azure keys of an ``[accounts.NAME]`` table in ``cloudops.toml``.
+
+    Why these: they say where (subscription, default resource group) and as whom a worker acts,
+    without a secret in the file. ``credential`` is ``default`` (azure-identity's
+    DefaultAzureCredential: environment, workload or managed identity, Azure CLI...),
+    ``service_principal`` (``tenant_id`` + ``client_id`` and a secret read at run time from the
+    environment variable named by ``client_secret_env`` or the file named by
+    ``client_secret_file``), or ``emulator`` (tests only: a fixed token over plain HTTP, refused
+    unless the account's ``endpoint`` points at a local emulator). ``retry_total`` bounds the
+    SDK's own retries per call: Temporal owns durable retrying, so keep it small.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    subscription_id: str = Field(pattern=_GUID)
+    resource_group: ResourceGroupName
+    credential: Literal["default", "service_principal", "emulator"] = "default"
+    tenant_id: str | None = Field(default=None, min_length=1, max_length=100)
+    client_id: str | None = Field(default=None, min_length=1, max_length=100)
+    client_secret_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    client_secret_file: str | None = Field(default=None, min_length=1)
+    default_subnet: str | None = Field(
+        default=None, min_length=3, description="subnet for inputs that give none"
+    )
+    admin_username: str = Field(default="cloudops", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    retry_total: int = Field(default=1, ge=0, le=10)
+    polling_interval_seconds: float = Field(default=5.0, gt=0, le=60)
+    connection_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    read_timeout_seconds: float = Field(default=60.0, gt=0, le=900)
+
+    @model_validator(mode="after")
+    def _credential_keys(self) -> Self:
+        if self.credential == "service_principal":
+            if not (self.tenant_id and self.client_id):
+                raise ValueError("a service_principal credential needs tenant_id and client_id")
+            if bool(self.client_secret_env) == bool(self.client_secret_file):
+                raise ValueError(
+                    "a service_principal credential reads its secret from exactly one of "
+                    "client_secret_env (an environment variable name) or client_secret_file"
+                )
+        elif self.client_secret_env or self.client_secret_file:
+            raise ValueError(
+                "client_secret_env/client_secret_file need credential=service_principal"
+            )
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# Operation inputs: the common ones plus optional Azure settings
+# --------------------------------------------------------------------------------------------
+
+
+class InResourceGroup(BaseModel):
+    """The optional resource group every Azure operation input may name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resource_group: ResourceGroupName | None = None
+
+
+class AzureServerGroupSettings(InResourceGroup):
+    """Optional Azure settings of a new scale set, beyond the provider-agnostic ones.
+
+    ``image`` is a marketplace URN (``publisher:offer:sku:version``) or an image resource id;
+    ``subnets`` holds one subnet (id or ``vnet/subnet`` in the resource group);
+    ``load_balancers`` are backend pools (ids or ``loadBalancer/pool``); ``security_groups``
+    holds at most one network security group (id or name). ``ssh_public_key`` is the admin's
+    public key (not a secret); ``user_data_base64`` carries binary user data.
+    """
+
+    admin_username: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    ssh_public_key: str | None = Field(default=None, min_length=16, max_length=8192)
+    user_data_base64: str | None = Field(default=None, max_length=87_384)
+    upgrade_policy: Literal["Automatic", "Manual", "Rolling"] | None = Field(
+        default=None, description="how model changes reach running VMs (default Automatic)"
+    )
+
+
+def _check_azure_fields(
+    image: str | None,
+    subnets: list[str] | None,
+    security_groups: list[str] | None,
+    target_groups: list[str] | None,
+    key_name: str | None,
+    user_data: str | None,
+    user_data_base64: str | None,
+) -> None:
+    if image is not None and not (_IMAGE_URN.match(image) or image.startswith("/subscriptions/")):
+        raise ValueError(
+            "image must be a marketplace URN publisher:offer:sku:version or an image resource "
+            f"id (/subscriptions/...), got {image!r}"
+        )
+    if subnets is not None and len(subnets) > 1:
+        raise ValueError("an Azure scale set uses one subnet: give at most one in subnets")
+    if security_groups is not None and len(security_groups) > 1:
+        raise ValueError("an Azure scale set NIC takes one network security group")
+    if target_groups:
+        raise ValueError(
+            "target_groups are AWS ELBv2; on Azure put backend pools in load_balancers"
+        )
+    if key_name is not None:
+        raise ValueError("key_name names an AWS key pair; on Azure give ssh_public_key")
+    if user_data is not None and user_data_base64 is not None:
+        raise ValueError("give user_data or user_data_base64, not both")
+
+
+class AzureCreateServerGroupInput(CreateServerGroupInput, AzureServerGroupSettings):
+    """``azure.createServerGroup``: the common input plus optional Azure settings."""
+
+    @model_validator(mode="after")
+    def _azure_checks(self) -> Self:
+        _check_azure_fields(
+            self.image,
+            self.subnets,
+            self.security_groups,
+            self.target_groups,
+            self.key_name,
+            self.user_data,
+            self.user_data_base64,
+        )
+        return self
+
+
+class AzureCloneServerGroupInput(CloneServerGroupInput, AzureServerGroupSettings):
+    """``azure.cloneServerGroup``: the common clone input plus optional Azure overrides."""
+
+    @model_validator(mode="after")
+    def _azure_checks(self) -> Self:
+        _check_azure_fields(
+            self.image,
+            self.subnets,
+            self.security_groups,
+            self.target_groups,
+            self.key_name,
+            self.user_data,
+            self.user_data_base64,
+        )
+        return self
+
+
+class AzureServerGroupRef(ServerGroupRef, InResourceGroup):
+    """``azure.describeServerGroup``: a scale set, optionally in another resource group."""
+
+
+class AzureServerGroupChangeInput(ServerGroupChangeInput, InResourceGroup):
+    """Enable, disable or destroy a scale set (optionally in another resource group)."""
+
+
+class AzureResizeServerGroupInput(ResizeServerGroupInput, InResourceGroup):
+    """``azure.resizeServerGroup``: the common resize input, optionally in another group."""
+
+
+class AzureTerminateInstancesInput(TerminateInstancesInput, InResourceGroup):
+    """``azure.terminateInstances``: instance ids are VM names (``vmss_3``) or instance ids."""
+
+
+class AzureServerGroupDescription(ServerGroupDescription):
+    """``azure.describeServerGroup``: the common description plus what only Azure has."""
+
+    id: str | None = None
+    resource_group: str | None = None
+    provisioning_state: str | None = None
+    upgrade_policy: str | None = None
+    backend_pools: list[str] = Field(
+        default_factory=list, description="pool ids the scale set serves from when enabled"
+    )
+    admin_username: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Activity arguments and results (one model in, one model out)
+# --------------------------------------------------------------------------------------------
+
+#: The kinds of long-running operation ``azure.poll_operation`` can resume.
+LroKind = Literal["create", "update", "delete", "delete_instances", "upgrade_instances"]
+
+
+class AzureCall(cloudops.Input):
+    """Where an activity acts: a worker account name (never a credential), region, group."""
+
+    account: str
+    region: str
+    resource_group: str | None = None
+
+
+class ScaleSetCall(AzureCall):
+    """An activity on one scale set."""
+
+    name: str
+
+
+class NextNameInput(AzureCall):
+    """Choose the next free ``app-stack-detail-vNNN`` scale set name in the resource group."""
+
+    application: str
+    stack: str = ""
+    detail: str = ""
+
+
+class NextNameOutput(cloudops.Output):
+    """The chosen name; recorded in history, so a replay uses the same one."""
+
+    name: str
+    sequence: int
+
+
+class ScaleSetSpec(ScaleSetCall):
+    """Create (or find, if this request already created it) the scale set ``name``."""
+
+    request_id: str
+    image: str
+    instance_type: str
+    capacity: Capacity
+    zones: list[str] = Field(default_factory=list)
+    subnets: list[str] = Field(default_factory=list)
+    load_balancers: list[str] = Field(default_factory=list)
+    security_groups: list[str] = Field(default_factory=list)
+    user_data: str | None = None
+    user_data_base64: str | None = None
+    admin_username: str | None = None
+    ssh_public_key: str | None = None
+    upgrade_policy: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class Begun(cloudops.Output):
+    """A mutation that was sent (or found already made): how to wait for it.
+
+    ``token`` is the SDK poller's continuation token (None when there is no operation to
+    resume, e.g. a scale set this request created before a crash: then the wait reads the
+    resource's own state). ``changed`` is false when nothing had to be sent.
+    """
+
+    token: str | None = None
+    done: bool = False
+    changed: bool = True
+    resource_group: str | None = None
+
+
+class ResizeInput(ScaleSetCall):
+    """Set a scale set's capacity (``sku.capacity``, and min/max in tags)."""
+
+    capacity: Capacity
+
+
+class ResizeBegun(Begun):
+    """The resize was sent; ``before`` is the capacity to restore on rollback."""
+
+    before: Capacity
+    disabled: bool = False
+
+
+class TrafficInput(ScaleSetCall):
+    """Put the scale set's NICs into (enabled) or out of (disabled) its backend pools."""
+
+    enabled: bool
+
+
+class TrafficBegun(Begun):
+    """The backend pools concerned, and whether the group was disabled before."""
+
+    pools: list[str] = Field(default_factory=list)
+    was_disabled: bool = False
+
+
+class DeleteScaleSetInput(ScaleSetCall):
+    """Delete a scale set; "not found" is success.
+
+    ``only_if_request_id`` guards rollbacks (a scale set not tagged with that request id is left
+    alone). With ``wait_until_gone`` the call answers NotReady until the scale set no longer
+    exists; the delete is sent once (not again while Azure is deleting).
+    """
+
+    only_if_request_id: str | None = None
+    wait_until_gone: bool = False
+
+
+class DeleteScaleSetOutput(Begun):
+    """Whether a delete was sent now, and why not otherwise."""
+
+    deleted: bool = False
+    reason: str = ""
+    capacity: Capacity | None = None
+
+
+class DeleteInstancesInput(ScaleSetCall):
+    """Delete some VMs of a scale set (its capacity drops by as many)."""
+
+    instance_ids: list[str]
+
+
+class DeleteInstancesBegun(Begun):
+    """VMs being deleted now, VMs already gone, and the capacity before and after."""
+
+    terminated: list[str] = Field(default_factory=list)
+    already_gone: list[str] = Field(default_factory=list)
+    before: Capacity
+    after: Capacity
+
+
+class PollInput(ScaleSetCall):
+    """Resume waiting for a long-running operation from its continuation token.
+
+    Without a token the wait reads the scale set's own state instead (``provisioningState``;
+    gone for a delete).
+    """
+
+    kind: LroKind
+    token: str | None = None
+
+
+class PollOutput(cloudops.Output):
+    """How the operation ended."""
+
+    status: str
+    provisioning_state: str | None = None
+    capacity: int | None = None
+
+
+class WaitForInstancesInput(ScaleSetCall):
+    """Poll until the scale set runs ``desired`` (default: its capacity) running VMs.
+
+    VMs listed in ``exclude_instances`` (just deleted) must have left the scale set.
+    """
+
+    desired: int | None = None
+    exclude_instances: list[str] = Field(default_factory=list)
+
+
+class InstancesStatus(cloudops.Output):
+    """How far a scale set is from its capacity; the result of a finished wait."""
+
+    name: str
+    capacity: Capacity
+    instances: int
+    running: int
+    disabled: bool
+
+
+class ServerGroupLookup(cloudops.Output):
+    """A described scale set, or none when it does not exist."""
+
+    description: AzureServerGroupDescription | None = None

@@ -1,0 +1,202 @@
+"""Invalid input, business failures, and the rollback of what a failed create made."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from azure_testkit import FAST, RG, WHERE, create_input, scale_set, tagged
+
+import cloudops_azure.plugin
+from cloudops.client import CloudOpsClient
+from cloudops_testing.azure_emulator import AzureEmulator
+from cloudops_testing.fixtures_azure import azure_account_config
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"capacity": {"min": 3, "max": 1, "desired": 2}}, "capacity"),
+        ({"application": "bad name"}, "application"),
+        ({"tags": {"cloudops:request-id": "spoofed"}}, "tags"),
+        ({"instance_typo": "Standard_B1s"}, "instance_typo"),
+        ({"image": "ubuntu-latest"}, "(root)"),
+        ({"subnets": ["a/b", "c/d"]}, "(root)"),
+        ({"key_name": "my-aws-key"}, "(root)"),
+        ({"target_groups": ["tg"]}, "(root)"),
+        ({"resource_group": "bad/group"}, "resource_group"),
+    ],
+)
+async def test_invalid_input(
+    azure_ops: CloudOpsClient,
+    azure_emulator: AzureEmulator,
+    app: str,
+    change: dict[str, Any],
+    field: str,
+) -> None:
+    result = await azure_ops.execute(
+        "azure.createServerGroup",
+        {**create_input(app), **change},
+        request_id=f"{app}-invalid",
+        **WHERE,
+    )
+    assert not result.ok
+    assert result.error.code == "INVALID_INPUT"
+    fields = [e["field"] for e in result.error.details["errors"]]
+    assert any(f.startswith(field) for f in fields), fields
+    assert tagged(azure_emulator, "cloudops:request-id", f"{app}-invalid") == []
+
+
+async def test_detail_that_azure_cannot_name_is_invalid(
+    azure_ops: CloudOpsClient, app: str
+) -> None:
+    result = await azure_ops.execute(
+        "azure.createServerGroup", create_input(app, detail="a~b"), **WHERE
+    )
+    assert not result.ok and result.error.code == "INVALID_INPUT"
+
+
+async def test_region_and_account_are_checked(azure_ops: CloudOpsClient, app: str) -> None:
+    wrong_region = await azure_ops.execute(
+        "azure.createServerGroup", create_input(app), account="azure-emu", region="westus"
+    )
+    assert not wrong_region.ok and wrong_region.error.code == "INVALID_INPUT"
+    no_account = await azure_ops.execute("azure.describeServerGroup", {"server_group": "x-v000"})
+    assert not no_account.ok and no_account.error.code == "INVALID_INPUT"
+
+
+async def test_allocation_failure_rolls_back_the_create(
+    azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    name = f"{app}-test-v000"
+    azure_emulator.fail_next(name, "AllocationFailed", "no capacity for Standard_B1s")
+    result = await azure_ops.execute(
+        "azure.createServerGroup", create_input(app), request_id=f"{app}-rollback", **WHERE
+    )
+    assert not result.ok
+    assert result.error.code == "CLOUD_REJECTED"
+    assert result.error.details["azure_code"] == "AllocationFailed"
+    assert [(r.step, r.ok) for r in result.error.rollbacks] == [(f"delete scale set {name}", True)]
+    assert scale_set(azure_emulator, name) is None
+    assert azure_emulator.instances(RG, name) == []
+
+
+async def test_missing_backend_pool_is_not_found(
+    azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    result = await azure_ops.execute(
+        "azure.createServerGroup",
+        create_input(app, load_balancers=["cloudops-lb/nope"]),
+        **WHERE,
+    )
+    assert not result.ok
+    assert result.error.code == "NOT_FOUND"
+    assert result.error.details["azure_code"] == "InvalidResourceReference"
+    assert scale_set(azure_emulator, f"{app}-test-v000") is None
+
+
+async def test_missing_resource_group_and_image_are_not_found(
+    azure_ops: CloudOpsClient, app: str
+) -> None:
+    group = await azure_ops.execute(
+        "azure.createServerGroup", create_input(app, resource_group="no-such-rg"), **WHERE
+    )
+    assert not group.ok and group.error.code == "NOT_FOUND"
+    assert group.error.details["azure_code"] == "ResourceGroupNotFound"
+    image = await azure_ops.execute(
+        "azure.createServerGroup",
+        create_input(app, image="Canonical:nothing:here:latest"),
+        **WHERE,
+    )
+    assert not image.ok and image.error.code == "NOT_FOUND"
+
+
+async def test_quota_exceeded(
+    azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    azure_emulator.settings.instance_quota = len(
+        [
+            vm
+            for s in azure_emulator.scale_sets(RG)
+            for vm in azure_emulator.instances(RG, s["name"])
+        ]
+    )
+    try:
+        result = await azure_ops.execute("azure.createServerGroup", create_input(app), **WHERE)
+    finally:
+        azure_emulator.settings.instance_quota = None
+    assert not result.ok
+    assert result.error.code == "QUOTA_EXCEEDED"
+    assert "quota" in result.error.message
+
+
+async def test_a_scale_set_made_by_someone_else_is_left_alone(
+    azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    # Someone else's scale set holds v000 of the cluster: the sequence skips it.
+    first = await azure_ops.execute(
+        "azure.createServerGroup", create_input(app), request_id=f"{app}-other", **WHERE
+    )
+    assert first.ok, first.error
+    second = await azure_ops.execute(
+        "azure.createServerGroup", create_input(app), request_id=f"{app}-mine", **WHERE
+    )
+    assert second.ok, second.error
+    assert second.value["name"] == f"{app}-test-v001"
+    assert tagged(azure_emulator, "cloudops:request-id", f"{app}-other") == [f"{app}-test-v000"]
+
+
+async def test_unknown_server_group(azure_ops: CloudOpsClient, app: str) -> None:
+    for operation, payload in (
+        ("azure.resizeServerGroup", {"capacity": {"min": 0, "max": 1, "desired": 1}}),
+        ("azure.enableServerGroup", {}),
+        ("azure.disableServerGroup", {}),
+        ("azure.describeServerGroup", {}),
+        ("azure.terminateInstances", {"instance_ids": ["0"]}),
+        ("azure.cloneServerGroup", None),
+    ):
+        body = {"source": f"{app}-v000"} if payload is None else {"server_group": f"{app}-v000"}
+        if payload:
+            body.update(payload)
+        if operation != "azure.describeServerGroup":
+            body.update(FAST)
+        result = await azure_ops.execute(operation, body, **WHERE)
+        assert not result.ok, operation
+        assert result.error.code == "NOT_FOUND", (operation, result.error)
+
+
+async def test_same_request_twice_runs_once(
+    azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    first = await azure_ops.execute(
+        "azure.createServerGroup", create_input(app), request_id=f"{app}-once", **WHERE
+    )
+    again = await azure_ops.execute(
+        "azure.createServerGroup", create_input(app), request_id=f"{app}-once", **WHERE
+    )
+    assert first.ok and again.ok
+    assert again.value["name"] == first.value["name"]
+    assert tagged(azure_emulator, "cloudops:request-id", f"{app}-once") == [first.value["name"]]
+    assert azure_emulator.put_count(RG, first.value["name"]) == 1
+
+
+async def test_a_scale_set_in_another_region_is_not_found_there(
+    cloudops_worker: Any, azure_emulator: AzureEmulator, app: str
+) -> None:
+    accounts = azure_account_config(azure_emulator.url, regions=("eastus", "westus"))
+    async with cloudops_worker(
+        plugins=[cloudops_azure.plugin], load_entrypoints=False, accounts=accounts
+    ) as ops:
+        created = await ops.execute("azure.createServerGroup", create_input(app), **WHERE)
+        assert created.ok, created.error
+        name = created.value["name"]
+        elsewhere = {"account": WHERE["account"], "region": "westus"}
+        described = await ops.execute(
+            "azure.describeServerGroup", {"server_group": name}, **elsewhere
+        )
+        assert not described.ok and described.error.code == "NOT_FOUND"
+        destroyed = await ops.execute(
+            "azure.destroyServerGroup", {"server_group": name, **FAST}, **elsewhere
+        )
+        assert destroyed.ok and destroyed.value["changed"] is False
+        assert scale_set(azure_emulator, name) is not None

@@ -1,0 +1,1099 @@
+"""Activities: the only code of cloudops-gcp that calls Compute Engine (google-cloud-compute).
+
+Every activity takes one model and returns one, runs its blocking client calls in a worker
+thread, and turns google-api-core's exceptions into cloudops' taxonomy through
+:func:`cloudops_gcp.errors.classify`.
+
+Mutations follow one pattern: the activity *starts* the change and returns the Operation's name
+(:class:`~cloudops_gcp.models.Started`); ``gcp.wait_operations`` polls those Operations with our
+own ``ZoneOperationsClient`` / ``RegionOperationsClient`` / ``GlobalOperationsClient`` (never
+``ExtendedOperation.result()``, which polls the real Google endpoint). Each mutation carries the
+``requestId`` chosen by the workflow, so a retried activity is deduplicated by the API (it answers
+the first Operation and applies nothing again); creates look for the resource first and accept
+one recorded as made by this cloudops request; deletes treat "not found" as success.
+
+``google.cloud.compute_v1`` takes seconds to import, so it is imported on first use
+(:func:`_v1`), never when the plugin module registers these activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
+from typing import Any, TypeVar
+
+from temporalio import activity
+
+from cloudops import BusinessError, ErrorCode, NotReady, RetryableError
+from cloudops.servergroup import (
+    Capacity,
+    ServerGroupInstance,
+    ServerGroupName,
+    TerminateInstancesOutput,
+    next_server_group_name,
+)
+from cloudops_gcp.clients import GcpClients, gcp_clients
+from cloudops_gcp.errors import classify, classify_operation_error
+from cloudops_gcp.models import (
+    META_BACKEND_SERVICES,
+    META_REQUEST_ID,
+    META_SERVER_GROUP,
+    META_STARTUP_SCRIPT,
+    META_TARGET_POOLS,
+    DeleteGroupInput,
+    DeleteTemplateInput,
+    GcpCall,
+    GcpCreateServerGroupInput,
+    GcpServerGroupDescription,
+    GroupRef,
+    GroupSpec,
+    GroupStatus,
+    NextNameInput,
+    NextNameOutput,
+    OperationFailure,
+    OperationOutcome,
+    OperationRef,
+    ResizeInput,
+    ServerGroupLookup,
+    Started,
+    TemplateSpec,
+    TerminateInput,
+    TerminateStarted,
+    TrafficInput,
+    WaitGroupInput,
+    WaitOperationsInput,
+)
+from cloudops_gcp.resources import (
+    group_description,
+    instance_health,
+    last,
+    owner_of,
+    pool_link,
+    relative,
+    same_resource,
+    template_link,
+    zone_region,
+)
+
+__all__ = ["ACTIVITIES"]
+
+#: Pause between two reads of an operation within one polling attempt.
+_SETTLE_STEP = 0.25
+
+InT = TypeVar("InT")
+OutT = TypeVar("OutT")
+
+
+def gcp_activity(name: str) -> Callable[[Callable[[InT], OutT]], Callable[[InT], Awaitable[OutT]]]:
+    """Make a blocking google-cloud-compute function a Temporal activity called ``name``.
+
+    Why: the client blocks, and an async activity must not block the worker's event loop;
+    running the function in a thread needs no activity executor. Errors are classified here,
+    once, so each function only handles the answers it expects.
+    """
+
+    def decorate(fn: Callable[[InT], OutT]) -> Callable[[InT], Awaitable[OutT]]:
+        @functools.wraps(fn)
+        async def run(arg: InT) -> OutT:
+            return await asyncio.to_thread(_classified, fn, arg)
+
+        return activity.defn(name=name)(run)
+
+    return decorate
+
+
+def _classified(fn: Callable[[InT], OutT], arg: InT) -> OutT:
+    try:
+        return fn(arg)
+    except Exception as err:
+        mapped = classify(err)
+        if mapped is err:
+            raise
+        raise mapped from err
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _v1() -> Any:
+    from google.cloud import compute_v1
+
+    return compute_v1
+
+
+def _not_found_type() -> type[Exception]:
+    from google.api_core.exceptions import NotFound
+
+    return NotFound
+
+
+def _conflict_type() -> type[Exception]:
+    from google.api_core.exceptions import Conflict
+
+    return Conflict
+
+
+def _being_created(name: str) -> RetryableError:
+    """409 for a resource not readable yet: someone's insert is still running; look again."""
+    return RetryableError(f"{name} already exists but cannot be read yet (being created)")
+
+
+def _or_none(call: Callable[[], Any]) -> Any:
+    """The answer of a get, or None when it is 404."""
+    try:
+        return call()
+    except _not_found_type():
+        return None
+
+
+def _sub_request_id(base: str, key: str) -> str:
+    """A distinct, stable ``requestId`` for each of several mutations of one activity."""
+    return str(uuid.uuid5(uuid.UUID(base), key))
+
+
+def _op_ref(op: Any) -> OperationRef:
+    if op.zone:
+        return OperationRef(
+            name=op.name, scope="zone", location=last(op.zone), target=op.target_link
+        )
+    if op.region:
+        return OperationRef(
+            name=op.name, scope="region", location=last(op.region), target=op.target_link
+        )
+    return OperationRef(name=op.name, scope="global", target=op.target_link)
+
+
+def _metadata(template: Any) -> dict[str, str]:
+    items = template.properties.metadata.items if template is not None else []
+    return {item.key: item.value for item in items}
+
+
+def _names(value: str | None) -> list[str]:
+    return [part for part in (value or "").split(",") if part]
+
+
+def _created(stamp: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(stamp) if stamp else None
+    except ValueError:
+        return None
+
+
+class _Groups:
+    """One managed instance group through the zonal or the regional client.
+
+    Why a class: zonal and regional groups have the same operations under different clients,
+    request classes and body field names; callers should not care which one they hold.
+    """
+
+    def __init__(self, clients: GcpClients, ref: GroupRef) -> None:
+        self.clients = clients
+        self.ref = ref
+        self.zonal = ref.zone is not None
+        self.client = clients.get(
+            "InstanceGroupManagersClient" if self.zonal else "RegionInstanceGroupManagersClient"
+        )
+        where: dict[str, Any] = {"project": clients.project}
+        where.update({"zone": ref.zone} if self.zonal else {"region": ref.region})
+        self.where = where
+
+    def _read(self) -> dict[str, Any]:
+        return {"retry": self.clients.read_retry, "timeout": self.clients.timeout}
+
+    def _write(self) -> dict[str, Any]:
+        return {"retry": None, "timeout": self.clients.timeout}
+
+    def get(self) -> Any:
+        """The group, or None."""
+        return _or_none(
+            lambda: self.client.get(
+                **self.where, instance_group_manager=self.ref.name, **self._read()
+            )
+        )
+
+    def managed(self) -> list[Any]:
+        """Every managed instance (``listManagedInstances``, all pages)."""
+        pager = self.client.list_managed_instances(
+            **self.where, instance_group_manager=self.ref.name, **self._read()
+        )
+        return list(pager)
+
+    def _request(self, zonal: str, regional: str, **fields: Any) -> Any:
+        v1 = _v1()
+        name = zonal if self.zonal else regional
+        return getattr(v1, name)(**self.where, **fields)
+
+    def insert(self, body: Any, request_id: str) -> Any:
+        """Start the creation of the group."""
+        request = self._request(
+            "InsertInstanceGroupManagerRequest",
+            "InsertRegionInstanceGroupManagerRequest",
+            instance_group_manager_resource=body,
+            request_id=request_id,
+        )
+        return self.client.insert_unary(request=request, **self._write())
+
+    def delete(self, request_id: str) -> Any:
+        """Start the deletion of the group and its instances."""
+        request = self._request(
+            "DeleteInstanceGroupManagerRequest",
+            "DeleteRegionInstanceGroupManagerRequest",
+            instance_group_manager=self.ref.name,
+            request_id=request_id,
+        )
+        return self.client.delete_unary(request=request, **self._write())
+
+    def resize(self, size: int, request_id: str) -> Any:
+        """Start a change of the target size."""
+        request = self._request(
+            "ResizeInstanceGroupManagerRequest",
+            "ResizeRegionInstanceGroupManagerRequest",
+            instance_group_manager=self.ref.name,
+            size=size,
+            request_id=request_id,
+        )
+        return self.client.resize_unary(request=request, **self._write())
+
+    def set_target_pools(self, pools: list[str], fingerprint: str, request_id: str) -> Any:
+        """Start ``setTargetPools`` (an empty list takes the instances out of every pool)."""
+        v1 = _v1()
+        if self.zonal:
+            body = v1.InstanceGroupManagersSetTargetPoolsRequest(
+                target_pools=pools, fingerprint=fingerprint
+            )
+            request = v1.SetTargetPoolsInstanceGroupManagerRequest(
+                **self.where,
+                instance_group_manager=self.ref.name,
+                instance_group_managers_set_target_pools_request_resource=body,
+                request_id=request_id,
+            )
+        else:
+            body = v1.RegionInstanceGroupManagersSetTargetPoolsRequest(
+                target_pools=pools, fingerprint=fingerprint
+            )
+            request = v1.SetTargetPoolsRegionInstanceGroupManagerRequest(
+                **self.where,
+                instance_group_manager=self.ref.name,
+                region_instance_group_managers_set_target_pools_request_resource=body,
+                request_id=request_id,
+            )
+        return self.client.set_target_pools_unary(request=request, **self._write())
+
+    def change_instances(self, verb: str, urls: list[str], request_id: str) -> Any:
+        """Start ``deleteInstances``, ``abandonInstances`` or ``recreateInstances``."""
+        v1 = _v1()
+        zonal = {
+            "delete": ("DeleteInstances", "InstanceGroupManagersDeleteInstancesRequest"),
+            "abandon": ("AbandonInstances", "InstanceGroupManagersAbandonInstancesRequest"),
+            "recreate": ("RecreateInstances", "InstanceGroupManagersRecreateInstancesRequest"),
+        }
+        regional = {
+            "delete": "RegionInstanceGroupManagersDeleteInstancesRequest",
+            "abandon": "RegionInstanceGroupManagersAbandonInstancesRequest",
+            "recreate": "RegionInstanceGroupManagersRecreateRequest",
+        }
+        method, body_class = zonal[verb]
+        if self.zonal:
+            field = _snake(body_class) + "_resource"
+            request_class = f"{method}InstanceGroupManagerRequest"
+        else:
+            body_class = regional[verb]
+            field = _snake(body_class) + "_resource"
+            request_class = f"{method}RegionInstanceGroupManagerRequest"
+        body = getattr(v1, body_class)(instances=urls)
+        request = getattr(v1, request_class)(
+            **self.where,
+            instance_group_manager=self.ref.name,
+            request_id=request_id,
+            **{field: body},
+        )
+        call = getattr(self.client, f"{_snake(method)}_unary")
+        return call(request=request, **self._write())
+
+
+def _snake(name: str) -> str:
+    out = []
+    for index, char in enumerate(name):
+        if char.isupper() and index:
+            out.append("_")
+        out.append(char.lower())
+    return "".join(out)
+
+
+def _region_groups(
+    clients: GcpClients, region: str, name: str | None = None
+) -> Iterator[tuple[Any, str | None]]:
+    """(group, zone or None) of every group in the region (named ``name``, if given)."""
+    v1 = _v1()
+    request = v1.AggregatedListInstanceGroupManagersRequest(
+        project=clients.project, max_results=500
+    )
+    if name is not None:
+        request.filter = f'name = "{name}"'
+    client = clients.get("InstanceGroupManagersClient")
+    pager = client.aggregated_list(
+        request=request, retry=clients.read_retry, timeout=clients.timeout
+    )
+    for scope, scoped in pager:
+        kind, _, location = scope.partition("/")
+        in_region = (kind == "regions" and location == region) or (
+            kind == "zones" and zone_region(location) == region
+        )
+        if not in_region:
+            continue
+        for group in scoped.instance_group_managers:
+            if name is None or group.name == name:
+                yield group, (location if kind == "zones" else None)
+
+
+def _locate(clients: GcpClients, call: GcpCall, name: str) -> tuple[Any, str | None] | None:
+    """The group ``name`` in the call's region, with its zone (None: regional), or None."""
+    found: list[tuple[Any, str | None]] = list(_region_groups(clients, call.region, name))
+    if not found:
+        return None
+    if len(found) > 1:
+        zones = sorted(zone or "(regional)" for _, zone in found)
+        raise BusinessError(
+            ErrorCode.CONFLICT,
+            f"server group {name!r} exists more than once in {call.region} ({', '.join(zones)})",
+            {"server_group": name, "zones": zones},
+        )
+    return found[0]
+
+
+def _get_template(clients: GcpClients, name: str) -> Any:
+    client = clients.get("InstanceTemplatesClient")
+    return _or_none(
+        lambda: client.get(
+            project=clients.project,
+            instance_template=name,
+            retry=clients.read_retry,
+            timeout=clients.timeout,
+        )
+    )
+
+
+def _find_service(clients: GcpClients, name: str) -> Any:
+    """The global backend service ``name``, or None."""
+    client = clients.get("BackendServicesClient")
+    return _or_none(
+        lambda: client.get(
+            project=clients.project,
+            backend_service=name,
+            retry=clients.read_retry,
+            timeout=clients.timeout,
+        )
+    )
+
+
+def _get_service(clients: GcpClients, name: str) -> Any:
+    """The global backend service ``name``, or NOT_FOUND."""
+    found = _find_service(clients, name)
+    if found is None:
+        raise BusinessError(
+            ErrorCode.NOT_FOUND,
+            f"backend service {name!r} does not exist",
+            {"backend_service": name},
+        )
+    return found
+
+
+def _service_health(clients: GcpClients, service: str, group_link: str) -> dict[str, str]:
+    """Instance link (relative) -> HEALTHY/UNHEALTHY in one backend service."""
+    v1 = _v1()
+    client = clients.get("BackendServicesClient")
+    answer = client.get_health(
+        project=clients.project,
+        backend_service=service,
+        resource_group_reference_resource=v1.ResourceGroupReference(group=group_link),
+        retry=clients.read_retry,
+        timeout=clients.timeout,
+    )
+    return {relative(s.instance): s.health_state for s in answer.health_status}
+
+
+# --------------------------------------------------------------------------------------------
+# Naming and operations
+# --------------------------------------------------------------------------------------------
+
+
+@gcp_activity("gcp.next_server_group_name")
+def next_name(arg: NextNameInput) -> NextNameOutput:
+    """Choose the next free ``app-stack-detail-vNNN`` among the region's managed groups.
+
+    Zonal and regional groups of the region count as taken. Read-only: running it twice is
+    harmless, and the workflow records the first answer.
+    """
+    clients = gcp_clients(arg.account)
+    existing = [
+        (group.name, _created(group.creation_timestamp))
+        for group, _ in _region_groups(clients, arg.region)
+    ]
+    chosen = next_server_group_name(arg.application, arg.stack, arg.detail, existing)
+    assert chosen.sequence is not None
+    return NextNameOutput(name=chosen.format(), sequence=chosen.sequence)
+
+
+def _settled(check: Callable[[], OutT], seconds: float) -> OutT:
+    """``check()`` until it stops raising NotReady, for at most ``seconds``; then NotReady.
+
+    Why: a first polling attempt that re-reads for a second saves a Temporal retry (whose timer
+    fires a second or more later) for the many operations that finish that quickly. Retries
+    (attempt 2 and later) check once: the poll interval paces them.
+    """
+    if activity.in_activity() and activity.info().attempt > 1:
+        seconds = 0.0
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return check()
+        except NotReady:
+            if time.monotonic() + _SETTLE_STEP > deadline:
+                raise
+        time.sleep(_SETTLE_STEP)
+
+
+@gcp_activity("gcp.wait_operations")
+def wait_operations(arg: WaitOperationsInput) -> OperationOutcome:
+    """Answer once every Operation is DONE (NotReady until then), with the failed ones.
+
+    Only reads: polling never re-issues a mutation, so it resumes safely on any worker after a
+    crash. A failed Operation is reported (classified), not raised, so that the workflow can
+    retry a transient failure with a new request id or fail with the right code.
+    """
+    clients = gcp_clients(arg.account)
+    v1 = _v1()
+    finished: dict[str, Any] = {}
+
+    def check() -> OperationOutcome:
+        pending = []
+        for ref in arg.operations:
+            if ref.name not in finished:
+                op = _get_operation(clients, ref)
+                if op.status == v1.Operation.Status.DONE:
+                    finished[ref.name] = op
+                else:
+                    pending.append(f"{ref.name} ({v1.Operation.Status(op.status).name})")
+        if pending:
+            raise NotReady(f"waiting for operation(s) {', '.join(pending)}")
+        return OperationOutcome(
+            failures=[
+                OperationFailure(
+                    operation=op.name,
+                    target=op.target_link,
+                    code=error.code,
+                    message=error.message,
+                    http_status=op.http_error_status_code or None,
+                    outcome=classify_operation_error(error.code, op.http_error_status_code or None),
+                )
+                for op in finished.values()
+                for error in (op.error.errors if op.error else [])
+            ]
+        )
+
+    return _settled(check, arg.settle_seconds)
+
+
+def _get_operation(clients: GcpClients, ref: OperationRef) -> Any:
+    read = {"retry": clients.read_retry, "timeout": clients.timeout}
+    try:
+        if ref.scope == "zone":
+            return clients.get("ZoneOperationsClient").get(
+                project=clients.project, zone=ref.location, operation=ref.name, **read
+            )
+        if ref.scope == "region":
+            return clients.get("RegionOperationsClient").get(
+                project=clients.project, region=ref.location, operation=ref.name, **read
+            )
+        return clients.get("GlobalOperationsClient").get(
+            project=clients.project, operation=ref.name, **read
+        )
+    except _not_found_type():
+        raise BusinessError(
+            ErrorCode.NOT_FOUND,
+            f"operation {ref.name} no longer exists (operations are kept for a limited time)",
+            {"operation": ref.name, "target": ref.target},
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Instance templates
+# --------------------------------------------------------------------------------------------
+
+
+def _image(image: str, project: str) -> str:
+    if "/" in image:
+        return image
+    return f"projects/{project}/global/images/{image}"
+
+
+def _template_body(spec: TemplateSpec, project: str) -> Any:
+    v1 = _v1()
+    metadata = {
+        META_REQUEST_ID: spec.request_id,
+        META_SERVER_GROUP: spec.server_group,
+    }
+    if spec.backend_services:
+        metadata[META_BACKEND_SERVICES] = ",".join(spec.backend_services)
+    if spec.target_pools:
+        metadata[META_TARGET_POOLS] = ",".join(spec.target_pools)
+    if spec.startup_script is not None:
+        metadata[META_STARTUP_SCRIPT] = spec.startup_script
+    network = spec.network or "default"
+    interface = v1.NetworkInterface(
+        network=network if "/" in network else f"projects/{project}/global/networks/{network}"
+    )
+    if spec.subnetwork:
+        interface.subnetwork = (
+            spec.subnetwork
+            if "/" in spec.subnetwork
+            else f"projects/{project}/regions/{spec.region}/subnetworks/{spec.subnetwork}"
+        )
+    params = v1.AttachedDiskInitializeParams(source_image=_image(spec.image, project))
+    if spec.disk_size_gb:
+        params.disk_size_gb = spec.disk_size_gb
+    if spec.disk_type:
+        params.disk_type = spec.disk_type
+    properties = v1.InstanceProperties(
+        machine_type=spec.machine_type,
+        disks=[
+            v1.AttachedDisk(
+                boot=True, auto_delete=True, type_="PERSISTENT", initialize_params=params
+            )
+        ],
+        network_interfaces=[interface],
+        metadata=v1.Metadata(items=[v1.Items(key=k, value=v) for k, v in metadata.items()]),
+        labels=spec.labels,
+        tags=v1.Tags(items=spec.network_tags),
+    )
+    if spec.service_account_email:
+        properties.service_accounts = [
+            v1.ServiceAccount(
+                email=spec.service_account_email,
+                scopes=["https://www.googleapis.com/auth/cloud-platform"],
+            )
+        ]
+    return v1.InstanceTemplate(
+        name=spec.name,
+        description=f"cloudops server group {spec.server_group}",
+        properties=properties,
+    )
+
+
+def _own_template(template: Any, spec: TemplateSpec) -> Started:
+    owner = _metadata(template).get(META_REQUEST_ID)
+    if owner != spec.request_id:
+        raise BusinessError(
+            ErrorCode.CONFLICT,
+            f"instance template {spec.name!r} already exists and was not created by this request",
+            {"instance_template": spec.name, "created_by_request": owner},
+        )
+    return Started(changed=False, reason="already created by this request")
+
+
+@gcp_activity("gcp.insert_instance_template")
+def insert_instance_template(spec: TemplateSpec) -> Started:
+    """Start creating the instance template of a new server group, or find this request's.
+
+    Idempotent twice over: the insert carries the workflow's ``requestId`` (a retry answers the
+    first Operation), and a template that exists and records this cloudops request in its
+    metadata is the answer. A template of that name made by anyone else is a ``CONFLICT``.
+    """
+    clients = gcp_clients(spec.account)
+    existing = _get_template(clients, spec.name)
+    if existing is not None:
+        return _own_template(existing, spec)
+    v1 = _v1()
+    request = v1.InsertInstanceTemplateRequest(
+        project=clients.project,
+        instance_template_resource=_template_body(spec, clients.project),
+        request_id=spec.gcp_request_id,
+    )
+    client = clients.get("InstanceTemplatesClient")
+    try:
+        op = client.insert_unary(request=request, retry=None, timeout=clients.timeout)
+    except _conflict_type():
+        existing = _get_template(clients, spec.name)
+        if existing is None:
+            raise _being_created(spec.name) from None
+        return _own_template(existing, spec)
+    return Started(operations=[_op_ref(op)])
+
+
+@gcp_activity("gcp.delete_instance_template")
+def delete_instance_template(arg: DeleteTemplateInput) -> Started:
+    """Start deleting an instance template; "not found" is success (``changed=False``).
+
+    Guards: with ``only_if_request_id`` a template not recorded as made by that request is
+    kept (a rollback must not delete someone else's); with ``only_if_server_group`` only a
+    template made for, or named after, that server group is deleted.
+    """
+    clients = gcp_clients(arg.account)
+    found = _get_template(clients, arg.name)
+    if found is None:
+        return Started(changed=False, reason="not found")
+    meta = _metadata(found)
+    if arg.only_if_request_id is not None and meta.get(META_REQUEST_ID) != arg.only_if_request_id:
+        return Started(changed=False, reason="not created by this request")
+    group = arg.only_if_server_group
+    ours = group is None or group in (meta.get(META_SERVER_GROUP), arg.name)
+    if not ours and not arg.name.startswith(f"{group}-"):
+        return Started(changed=False, reason="belongs to another server group")
+    v1 = _v1()
+    client = clients.get("InstanceTemplatesClient")
+    request = v1.DeleteInstanceTemplateRequest(
+        project=clients.project, instance_template=arg.name, request_id=arg.gcp_request_id
+    )
+    try:
+        op = client.delete_unary(request=request, retry=None, timeout=clients.timeout)
+    except _not_found_type():
+        return Started(changed=False, reason="not found")
+    return Started(operations=[_op_ref(op)])
+
+
+# --------------------------------------------------------------------------------------------
+# Managed instance groups
+# --------------------------------------------------------------------------------------------
+
+
+@gcp_activity("gcp.insert_instance_group_manager")
+def insert_instance_group_manager(spec: GroupSpec) -> Started:
+    """Start creating the managed instance group of a new server group, or find this request's.
+
+    The insert carries the workflow's ``requestId``; a group that exists and records this
+    cloudops request in its description is the answer; anyone else's is a ``CONFLICT``.
+    A missing target pool is ``NOT_FOUND``.
+    """
+    clients = gcp_clients(spec.account)
+    groups = _Groups(clients, spec)
+    existing = groups.get()
+    if existing is not None:
+        return _own_group(existing, spec)
+    v1 = _v1()
+    body = v1.InstanceGroupManager(
+        name=spec.name,
+        description=group_description(spec.request_id, spec.name),
+        instance_template=template_link(clients.project, spec.instance_template),
+        base_instance_name=spec.name,
+        target_size=spec.target_size,
+        target_pools=[pool_link(clients.project, spec.region, p) for p in spec.target_pools],
+    )
+    if spec.zone is None and spec.zones:
+        body.distribution_policy = v1.DistributionPolicy(
+            zones=[
+                v1.DistributionPolicyZoneConfiguration(zone=f"projects/{clients.project}/zones/{z}")
+                for z in spec.zones
+            ]
+        )
+    try:
+        op = groups.insert(body, spec.gcp_request_id)
+    except _conflict_type():
+        existing = groups.get()
+        if existing is None:
+            raise _being_created(spec.name) from None
+        return _own_group(existing, spec)
+    return Started(operations=[_op_ref(op)])
+
+
+def _own_group(group: Any, spec: GroupSpec) -> Started:
+    owner = owner_of(group.description)
+    if owner != spec.request_id:
+        raise BusinessError(
+            ErrorCode.CONFLICT,
+            f"managed instance group {spec.name!r} already exists and was not created by this "
+            "request",
+            {"server_group": spec.name, "created_by_request": owner},
+        )
+    return Started(changed=False, reason="already created by this request")
+
+
+@gcp_activity("gcp.delete_instance_group_manager")
+def delete_instance_group_manager(arg: DeleteGroupInput) -> Started:
+    """Start deleting a group (its instances go with it); "not found" is success.
+
+    With ``only_if_request_id`` a group not recorded as made by that request is kept.
+    """
+    clients = gcp_clients(arg.account)
+    groups = _Groups(clients, arg)
+    found = groups.get()
+    if found is None:
+        return Started(changed=False, reason="not found")
+    if arg.only_if_request_id is not None and owner_of(found.description) != arg.only_if_request_id:
+        return Started(changed=False, reason="not created by this request")
+    try:
+        op = groups.delete(arg.gcp_request_id)
+    except _not_found_type():
+        return Started(changed=False, reason="not found")
+    return Started(operations=[_op_ref(op)])
+
+
+@gcp_activity("gcp.resize_instance_group_manager")
+def resize_instance_group_manager(arg: ResizeInput) -> Started:
+    """Start setting a group's target size (``resize?size=N`` with the workflow's requestId)."""
+    clients = gcp_clients(arg.account)
+    groups = _Groups(clients, arg)
+    if groups.get() is None:
+        raise _group_not_found(arg.name)
+    return Started(operations=[_op_ref(groups.resize(arg.size, arg.gcp_request_id))])
+
+
+def _group_not_found(name: str) -> BusinessError:
+    return BusinessError(
+        ErrorCode.NOT_FOUND, f"server group {name!r} does not exist", {"server_group": name}
+    )
+
+
+@gcp_activity("gcp.set_traffic")
+def set_traffic(arg: TrafficInput) -> Started:
+    """Add the group to (or remove it from) its backend services and target pools.
+
+    Spinnaker's enable and disable on GCE: a backend service gets (or loses) the group's
+    instance group as a backend (an ``update`` with the service's fingerprint), and the group's
+    ``setTargetPools`` is set to its pools (or none). Only what is not yet in the wanted state is
+    touched, so a rerun does nothing; each change has its own requestId derived from the
+    workflow's, so a retried call is deduplicated.
+    """
+    clients = gcp_clients(arg.account)
+    groups = _Groups(clients, arg)
+    group = groups.get()
+    if group is None:
+        raise _group_not_found(arg.name)
+    v1 = _v1()
+    services = clients.get("BackendServicesClient")
+    operations: list[OperationRef] = []
+    for name in arg.backend_services:
+        service = _get_service(clients, name)
+        present = any(same_resource(b.group, group.instance_group) for b in service.backends)
+        if present == arg.enabled:
+            continue
+        backends = [b for b in service.backends if not same_resource(b.group, group.instance_group)]
+        if arg.enabled:
+            backends.append(
+                v1.Backend(
+                    group=group.instance_group,
+                    balancing_mode="UTILIZATION",
+                    capacity_scaler=1.0,
+                    max_utilization=0.8,
+                )
+            )
+        # ``update`` (PUT), not ``patch``: an emptied backends list is left out of the JSON,
+        # which a merge patch would read as "no change".
+        service.backends = backends
+        request = v1.UpdateBackendServiceRequest(
+            project=clients.project,
+            backend_service=name,
+            backend_service_resource=service,
+            request_id=_sub_request_id(arg.gcp_request_id, f"backend:{name}:{arg.enabled}"),
+        )
+        op = services.update_unary(request=request, retry=None, timeout=clients.timeout)
+        operations.append(_op_ref(op))
+    wanted = [pool_link(clients.project, arg.region, p) for p in arg.target_pools]
+    wanted = wanted if arg.enabled else []
+    current = sorted(relative(p) for p in group.target_pools)
+    if current != sorted(relative(p) for p in wanted) and (arg.target_pools or current):
+        op = groups.set_target_pools(
+            wanted,
+            group.fingerprint,
+            _sub_request_id(arg.gcp_request_id, f"pools:{arg.enabled}"),
+        )
+        operations.append(_op_ref(op))
+    return Started(operations=operations, changed=bool(operations))
+
+
+@gcp_activity("gcp.wait_for_group")
+def wait_for_group(arg: WaitGroupInput) -> GroupStatus:
+    """Answer once the group is stable with its desired instances RUNNING; NotReady until then.
+
+    With ``require_health``, instances must also be HEALTHY in every backend service the group
+    is a backend of. A group that is gone is a business failure, not a reason to keep waiting.
+    """
+    clients = gcp_clients(arg.account)
+    groups = _Groups(clients, arg)
+    return _settled(lambda: _group_ready(clients, groups, arg), arg.settle_seconds)
+
+
+def _group_ready(clients: GcpClients, groups: _Groups, arg: WaitGroupInput) -> GroupStatus:
+    group = groups.get()
+    if group is None:
+        raise _group_not_found(arg.name)
+    managed = groups.managed()
+    alive = [m for m in managed if m.current_action not in ("DELETING", "ABANDONING")]
+    running = [m for m in alive if m.instance_status == "RUNNING" and m.current_action == "NONE"]
+    healthy = len(running)
+    if arg.require_health and running:
+        states = _lb_states(clients, group)
+        healthy = sum(
+            1
+            for m in running
+            if all(by_instance.get(relative(m.instance)) == "HEALTHY" for by_instance in states)
+        )
+    desired = arg.desired if arg.desired is not None else group.target_size
+    status = GroupStatus(
+        name=arg.name,
+        target_size=group.target_size,
+        instances=len(alive),
+        running=len(running),
+        healthy=healthy,
+        stable=group.status.is_stable,
+    )
+    if status.stable and healthy >= desired and len(alive) <= desired:
+        return status
+    raise NotReady(
+        f"{arg.name}: {len(running)} of {desired} instances running, {healthy} healthy, "
+        f"{len(alive)} in the group, stable={status.stable}"
+    )
+
+
+def _lb_states(clients: GcpClients, group: Any) -> list[dict[str, str]]:
+    """For each backend service the group is in: instance link -> health state."""
+    template = _get_template(clients, last(group.instance_template))
+    states = []
+    for name in _names(_metadata(template).get(META_BACKEND_SERVICES)):
+        service = _find_service(clients, name)
+        if service is None:
+            continue
+        if any(same_resource(b.group, group.instance_group) for b in service.backends):
+            states.append(_service_health(clients, name, group.instance_group))
+    return states
+
+
+# --------------------------------------------------------------------------------------------
+# Describe, clone source, terminate
+# --------------------------------------------------------------------------------------------
+
+
+def _describe(
+    clients: GcpClients, call: GcpCall, group: Any, zone: str | None
+) -> tuple[GcpServerGroupDescription, Any]:
+    name = group.name
+    parsed = ServerGroupName.try_parse(name)
+    template = _get_template(clients, last(group.instance_template))
+    meta = _metadata(template)
+    backend_services = _names(meta.get(META_BACKEND_SERVICES))
+    pools = _names(meta.get(META_TARGET_POOLS))
+    active_services: list[str] = []
+    health: dict[str, dict[str, str]] = {}
+    for service_name in backend_services:
+        service = _find_service(clients, service_name)
+        if service is None:
+            continue
+        if any(same_resource(b.group, group.instance_group) for b in service.backends):
+            active_services.append(service_name)
+            health[service_name] = _service_health(clients, service_name, group.instance_group)
+    active_pools = [last(p) for p in group.target_pools]
+    disabled = bool(backend_services or pools) and not active_services and not active_pools
+    ref = GroupRef(account=call.account, region=call.region, name=name, zone=zone)
+    instances = []
+    for managed in _Groups(clients, ref).managed():
+        key = relative(managed.instance)
+        states = {svc: by_instance.get(key, "UNKNOWN") for svc, by_instance in health.items()}
+        instances.append(
+            ServerGroupInstance(
+                id=managed.name or last(managed.instance),
+                zone=_instance_zone(managed.instance),
+                state=managed.instance_status or managed.current_action,
+                health=instance_health(
+                    managed.instance_status,
+                    managed.current_action,
+                    disabled=disabled,
+                    lb_states=list(states.values()),
+                ),
+                load_balancer_health=states,
+            )
+        )
+    properties = template.properties if template is not None else None
+    disks = list(properties.disks) if properties is not None else []
+    boot = next((d for d in disks if d.boot), None)
+    zones = [zone] if zone else [last(z.zone) for z in group.distribution_policy.zones]
+    interfaces = list(properties.network_interfaces) if properties is not None else []
+    return GcpServerGroupDescription(
+        name=name,
+        cluster=parsed.cluster if parsed else name,
+        application=parsed.application if parsed else None,
+        stack=parsed.stack if parsed else "",
+        detail=parsed.detail if parsed else "",
+        sequence=parsed.sequence if parsed else None,
+        region=call.region,
+        capacity=Capacity.fixed(group.target_size),
+        instances=instances,
+        zones=zones,
+        subnets=[last(i.subnetwork) for i in interfaces if i.subnetwork],
+        load_balancers=backend_services,
+        security_groups=list(properties.tags.items) if properties is not None else [],
+        image=boot.initialize_params.source_image if boot is not None else None,
+        instance_type=properties.machine_type if properties is not None else None,
+        disabled=disabled,
+        created_at=_created(group.creation_timestamp),
+        tags=dict(properties.labels) if properties is not None else {},
+        zone=zone,
+        regional=zone is None,
+        instance_template=last(group.instance_template),
+        target_pools=pools,
+        active_target_pools=active_pools,
+        active_backend_services=active_services,
+        is_stable=group.status.is_stable,
+        current_actions={
+            key: int(getattr(group.current_actions, key))
+            for key in ("creating", "deleting", "none", "recreating", "abandoning", "verifying")
+        },
+        network=last(interfaces[0].network) if interfaces and interfaces[0].network else None,
+        request_id=owner_of(group.description) or meta.get(META_REQUEST_ID),
+        self_link=group.self_link,
+    ), template
+
+
+def _instance_zone(url: str) -> str | None:
+    parts = relative(url).split("/")
+    return parts[3] if len(parts) > 3 and parts[2] == "zones" else None
+
+
+@gcp_activity("gcp.describe_server_group")
+def describe_server_group(arg: GroupRef) -> ServerGroupLookup:
+    """Describe a group: where it is, capacity, instances and their health, template, traffic.
+
+    The group is looked up by name among the region's zonal and regional groups. A missing group
+    is ``description=None`` rather than an error, so callers decide whether that is a failure
+    (describe) or success (destroy).
+    """
+    clients = gcp_clients(arg.account)
+    found = _locate(clients, arg, arg.name)
+    if found is None:
+        return ServerGroupLookup()
+    description, _ = _describe(clients, arg, *found)
+    return ServerGroupLookup(description=description)
+
+
+@gcp_activity("gcp.read_server_group_template")
+def read_server_group_template(arg: GroupRef) -> GcpCreateServerGroupInput:
+    """The create input that would make a copy of a group: the source of ``cloneServerGroup``."""
+    clients = gcp_clients(arg.account)
+    found = _locate(clients, arg, arg.name)
+    if found is None:
+        raise _group_not_found(arg.name)
+    parsed = ServerGroupName.try_parse(arg.name)
+    if parsed is None:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            f"cannot clone {arg.name!r}: its name does not follow app-stack-detail-vNNN",
+            {"errors": [{"field": "source", "reason": "not a server group name"}]},
+        )
+    description, template = _describe(clients, arg, *found)
+    if template is None or not description.image or not description.instance_type:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            f"cannot clone {arg.name!r}: its instance template could not be read",
+            {"server_group": arg.name},
+        )
+    properties = template.properties
+    boot = next(d for d in properties.disks if d.boot)
+    emails = [s.email for s in properties.service_accounts]
+    meta = _metadata(template)
+    return GcpCreateServerGroupInput(
+        application=parsed.application,
+        stack=parsed.stack,
+        detail=parsed.detail,
+        image=description.image,
+        instance_type=description.instance_type,
+        capacity=description.capacity,
+        zones=description.zones,
+        subnets=description.subnets,
+        load_balancers=description.load_balancers,
+        security_groups=description.security_groups,
+        user_data=meta.get(META_STARTUP_SCRIPT),
+        tags=description.tags,
+        regional=description.regional,
+        target_pools=description.target_pools or None,
+        network=description.network,
+        disk_size_gb=int(boot.initialize_params.disk_size_gb) or None,
+        disk_type=last(boot.initialize_params.disk_type) or None,
+        service_account_email=emails[0] if emails else None,
+    )
+
+
+@gcp_activity("gcp.terminate_instances")
+def terminate_instances(arg: TerminateInput) -> TerminateStarted:
+    """Start recreating, deleting (``decrement_desired``) or abandoning instances of a group.
+
+    Instances are named as GCE names them. Every name is checked before anything changes: an
+    instance of another group is ``INVALID_INPUT``, an unknown one ``NOT_FOUND``. Instances the
+    group is already deleting, and deleted ones named after the group, count as already gone,
+    so a rerun neither fails nor shrinks the group twice.
+    """
+    clients = gcp_clients(arg.account)
+    groups = _Groups(clients, arg)
+    group = groups.get()
+    if group is None:
+        raise _group_not_found(arg.name)
+    members = {m.name or last(m.instance): m for m in groups.managed()}
+    gone = [i for i in arg.instance_ids if i in members and members[i].current_action == "DELETING"]
+    todo = [i for i in arg.instance_ids if i in members and i not in gone]
+    for name in (i for i in arg.instance_ids if i not in members):
+        gone.append(_outsider(clients, arg, group, name))
+    capacity = Capacity.fixed(group.target_size)
+    operations: list[OperationRef] = []
+    if todo:
+        verb = "abandon" if arg.abandon else "delete" if arg.decrement_desired else "recreate"
+        urls = [members[i].instance for i in todo]
+        operations.append(_op_ref(groups.change_instances(verb, urls, arg.gcp_request_id)))
+        if verb != "recreate":
+            capacity = Capacity.fixed(max(0, group.target_size - len(todo)))
+    return TerminateStarted(
+        operations=operations,
+        changed=bool(todo),
+        result=TerminateInstancesOutput(
+            server_group=arg.name, terminated=todo, already_gone=sorted(gone), capacity=capacity
+        ),
+    )
+
+
+def _outsider(clients: GcpClients, arg: TerminateInput, group: Any, name: str) -> str:
+    """An id that is not a member: already gone (ours), another group's, or unknown."""
+    zones = [arg.zone] if arg.zone else [last(z.zone) for z in group.distribution_policy.zones]
+    client = clients.get("InstancesClient")
+    for zone in zones:
+        found = _or_none(
+            functools.partial(
+                client.get,
+                project=clients.project,
+                zone=zone,
+                instance=name,
+                retry=clients.read_retry,
+                timeout=clients.timeout,
+            )
+        )
+        if found is not None:
+            raise BusinessError(
+                ErrorCode.INVALID_INPUT,
+                f"instance {name} is not in server group {arg.name}",
+                {"instance": name, "zone": zone},
+            )
+    if name.startswith(f"{group.base_instance_name}-"):
+        return name
+    raise BusinessError(
+        ErrorCode.NOT_FOUND,
+        f"instance {name} does not exist in server group {arg.name}",
+        {"instance": name, "server_group": arg.name},
+    )
+
+
+#: Every activity of the plugin, in the order ``register_activities`` adds them.
+ACTIVITIES = (
+    next_name,
+    wait_operations,
+    insert_instance_template,
+    delete_instance_template,
+    insert_instance_group_manager,
+    delete_instance_group_manager,
+    resize_instance_group_manager,
+    set_traffic,
+    wait_for_group,
+    describe_server_group,
+    read_server_group_template,
+    terminate_instances,
+)

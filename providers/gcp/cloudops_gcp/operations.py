@@ -1,0 +1,792 @@
+"""The GCP server-group operations: workflow code, deterministic, no google import.
+
+Each operation is a short script of activity calls made *by name*
+(``"gcp.insert_instance_template"``) so that the workflow sandbox never imports
+google-cloud-compute. Every change to Compute is a
+long-running Operation, awaited durably in two steps (:func:`mutate`): an activity starts the
+change and returns the Operation's name, then ``gcp.wait_operations`` is polled (retry-as-poll)
+until it is DONE. A worker that dies in between leaves the Operation's name in the history, so
+the next worker polls it and never sends the mutation again. Each mutation's ``requestId`` is
+derived from the cloudops request, the step and the workflow's deterministic random source
+(:func:`gcp_request_id`): the same on every retry and replay of that call, so the API
+deduplicates a retried call, and different for every call, so two resizes of one deploy are
+never mistaken for one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio.common import RetryPolicy
+
+import cloudops
+from cloudops import ActivityDefaults, BusinessError, ErrorCode, OperationContext
+from cloudops.models import Input
+from cloudops.servergroup import (
+    Capacity,
+    ResizeServerGroupInput,
+    ServerGroupChangeInput,
+    ServerGroupOutput,
+    ServerGroupRef,
+    TerminateInstancesOutput,
+    WaitSettings,
+)
+from cloudops_gcp.errors import RETRY
+from cloudops_gcp.models import (
+    DeleteGroupInput,
+    DeleteTemplateInput,
+    GcpCloneServerGroupInput,
+    GcpCreateServerGroupInput,
+    GcpDestroyServerGroupInput,
+    GcpServerGroupDescription,
+    GcpTerminateInstancesInput,
+    GroupRef,
+    GroupSpec,
+    GroupStatus,
+    NextNameInput,
+    NextNameOutput,
+    OperationOutcome,
+    ResizeInput,
+    ServerGroupLookup,
+    Started,
+    TemplateSpec,
+    TerminateInput,
+    TerminateStarted,
+    TrafficInput,
+    WaitGroupInput,
+    WaitOperationsInput,
+)
+from cloudops_gcp.resources import last, template_name, zone_region
+
+__all__ = [
+    "OPERATIONS",
+    "CloneServerGroup",
+    "CreateServerGroup",
+    "DescribeServerGroup",
+    "DestroyServerGroup",
+    "DisableServerGroup",
+    "EnableServerGroup",
+    "ResizeServerGroup",
+    "TerminateInstances",
+    "create_server_group",
+    "gcp_request_id",
+    "mutate",
+]
+
+#: Compute calls are short; throttling and 5xx are retried by Temporal with backoff (the client
+#: itself retries only reads, briefly). A business error stops at once.
+GCP_ACTIVITY_DEFAULTS = ActivityDefaults(
+    start_to_close_timeout=timedelta(minutes=2),
+    schedule_to_close_timeout=timedelta(minutes=15),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=20),
+        maximum_attempts=10,
+    ),
+)
+#: How many times a change whose Operation failed transiently is started again (new requestId).
+OPERATION_TRIES = 3
+#: Namespace of the uuid5 request ids cloudops-gcp sends (see :func:`gcp_request_id`).
+REQUEST_ID_NAMESPACE = uuid.UUID("5f1d3a52-6c1e-4c35-9a4e-2b8f0c7d9e61")
+
+StartedT = TypeVar("StartedT", bound=Started)
+
+
+def _where(ctx: OperationContext) -> tuple[str, str]:
+    """The account and region every GCP operation needs."""
+    if ctx.account is None or ctx.region is None:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            "GCP operations need an account and a region",
+            {
+                "errors": [
+                    {"field": field, "reason": "required"}
+                    for field, value in (("account", ctx.account), ("region", ctx.region))
+                    if value is None
+                ]
+            },
+        )
+    return ctx.account, ctx.region
+
+
+async def _poll(
+    ctx: OperationContext, activity: str, arg: Any, wait: WaitSettings, result_type: type[Any]
+) -> Any:
+    """Poll ``activity`` with the input's interval until it stops answering NotReady."""
+    return await ctx.poll(
+        activity,
+        arg,
+        interval=timedelta(seconds=wait.poll_interval_seconds),
+        timeout=timedelta(seconds=wait.wait_timeout_seconds),
+        result_type=result_type,
+    )
+
+
+async def mutate(
+    ctx: OperationContext,
+    activity: str,
+    build: Callable[[str], Input],
+    wait: WaitSettings,
+    *,
+    result_type: type[StartedT] = Started,  # type: ignore[assignment]
+    recheck_conflict: bool = False,
+) -> StartedT:
+    """Start a change with a fresh requestId and wait until its Operations are DONE.
+
+    ``build(request_id)`` makes the activity's argument. A transiently failed Operation
+    (rate limits, internal errors) is started again with a new requestId, up to
+    :data:`OPERATION_TRIES` times; with ``recheck_conflict`` (creates) an ``alreadyExists``
+    failure is started again too, so the activity can find the resource and check whose it is.
+    Any other failure ends the operation with its classified code.
+    """
+    account, region = _where(ctx)
+    for attempt in range(1, OPERATION_TRIES + 1):
+        started: StartedT = await ctx.execute_activity(
+            activity, build(gcp_request_id(ctx, activity)), result_type=result_type
+        )
+        if not started.operations:
+            return started
+        outcome: OperationOutcome = await _poll(
+            ctx,
+            "gcp.wait_operations",
+            WaitOperationsInput(account=account, region=region, operations=started.operations),
+            wait,
+            OperationOutcome,
+        )
+        if not outcome.failures:
+            return started
+        again = {RETRY, ErrorCode.CONFLICT} if recheck_conflict else {RETRY}
+        if attempt < OPERATION_TRIES and all(f.outcome in again for f in outcome.failures):
+            await ctx.sleep(timedelta(seconds=wait.poll_interval_seconds * attempt))
+            continue
+        failure = outcome.failures[0]
+        code = ErrorCode.RETRIES_EXHAUSTED if failure.outcome == RETRY else failure.outcome
+        raise BusinessError(
+            code,
+            f"GCP operation {failure.operation} on {last(failure.target)} failed: "
+            f"{failure.code}: {failure.message}",
+            {
+                "gcp_code": failure.code,
+                "http_status": failure.http_status,
+                "operation": failure.operation,
+                "target": failure.target,
+            },
+        )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def gcp_request_id(ctx: OperationContext, step: str) -> str:
+    """The ``requestId`` of one mutation, derived from the cloudops request and the step.
+
+    It is uuid5 of the cloudops request id, the step (the activity) and a nonce from the
+    workflow's deterministic random source. Why the nonce: it is the same on every retry and
+    replay of this call (so the API deduplicates a retried call) but differs between two calls
+    of the same step, so two resizes of one deploy are never taken for one.
+    """
+    return str(uuid.uuid5(REQUEST_ID_NAMESPACE, f"{ctx.request_id}|{step}|{ctx.uuid()}"))
+
+
+async def _describe(
+    ctx: OperationContext, account: str, region: str, name: str
+) -> GcpServerGroupDescription | None:
+    lookup: ServerGroupLookup = await ctx.execute_activity(
+        "gcp.describe_server_group",
+        GroupRef(account=account, region=region, name=name),
+        result_type=ServerGroupLookup,
+    )
+    return lookup.description
+
+
+def _not_found(name: str) -> BusinessError:
+    return BusinessError(
+        ErrorCode.NOT_FOUND, f"server group {name!r} does not exist", {"server_group": name}
+    )
+
+
+def _placement(input: GcpCreateServerGroupInput, region: str) -> tuple[str | None, list[str]]:
+    """(zone of a zonal group or None, zones of a regional group); zones must be in region."""
+    outside = [z for z in input.zones if zone_region(z) != region]
+    if outside:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            f"zones {', '.join(outside)} are not in region {region}",
+            {"errors": [{"field": "zones", "reason": f"not in region {region}"}]},
+        )
+    regional = input.regional if input.regional is not None else len(input.zones) != 1
+    if regional:
+        return None, list(input.zones)
+    return input.zones[0], []
+
+
+# --------------------------------------------------------------------------------------------
+# create and clone
+# --------------------------------------------------------------------------------------------
+
+
+async def create_server_group(
+    ctx: OperationContext, input: GcpCreateServerGroupInput
+) -> ServerGroupOutput:
+    """Instance template + managed instance group (+ backend services), then wait.
+
+    Shared by ``createServerGroup`` and ``cloneServerGroup``; call it from your own operations
+    to create a server group inside a larger workflow (a deploy). Its compensation (registered
+    before anything is created) destroys what this request made, and only that.
+    """
+    account, region = _where(ctx)
+    zone, zones = _placement(input, region)
+    with ctx.step("choose name"):
+        chosen: NextNameOutput = await ctx.execute_activity(
+            "gcp.next_server_group_name",
+            NextNameInput(
+                account=account,
+                region=region,
+                application=input.application,
+                stack=input.stack,
+                detail=input.detail,
+            ),
+            result_type=NextNameOutput,
+        )
+    name = chosen.name
+    template = template_name(name, ctx.request_id)
+    ctx.on_rollback(
+        DestroyServerGroup,
+        GcpDestroyServerGroupInput(
+            server_group=name,
+            only_if_request_id=ctx.request_id,
+            instance_template=template,
+            wait=False,
+            poll_interval_seconds=input.poll_interval_seconds,
+            wait_timeout_seconds=input.wait_timeout_seconds,
+        ),
+        label=f"destroy {name}",
+    )
+    with ctx.step("create instance template"):
+        await mutate(
+            ctx,
+            "gcp.insert_instance_template",
+            lambda request_id: TemplateSpec(
+                account=account,
+                region=region,
+                name=template,
+                server_group=name,
+                request_id=ctx.request_id,
+                gcp_request_id=request_id,
+                image=input.image,
+                machine_type=input.instance_type,
+                network=input.network,
+                subnetwork=input.subnets[0] if input.subnets else None,
+                network_tags=input.security_groups,
+                labels=input.tags,
+                startup_script=input.user_data,
+                disk_size_gb=input.disk_size_gb,
+                disk_type=input.disk_type,
+                service_account_email=input.service_account_email,
+                backend_services=input.load_balancers,
+                target_pools=input.target_pools or [],
+            ),
+            input,
+            recheck_conflict=True,
+        )
+    with ctx.step("create managed instance group"):
+        await mutate(
+            ctx,
+            "gcp.insert_instance_group_manager",
+            lambda request_id: GroupSpec(
+                account=account,
+                region=region,
+                name=name,
+                zone=zone,
+                zones=zones,
+                request_id=ctx.request_id,
+                gcp_request_id=request_id,
+                instance_template=template,
+                target_size=input.capacity.desired,
+                target_pools=input.target_pools or [],
+            ),
+            input,
+            recheck_conflict=True,
+        )
+    if input.load_balancers:
+        with ctx.step("add to backend services"):
+            await mutate(
+                ctx,
+                "gcp.set_traffic",
+                lambda request_id: TrafficInput(
+                    account=account,
+                    region=region,
+                    name=name,
+                    zone=zone,
+                    enabled=True,
+                    backend_services=input.load_balancers,
+                    target_pools=input.target_pools or [],
+                    gcp_request_id=request_id,
+                ),
+                input,
+            )
+    status: GroupStatus | None = None
+    if input.wait:
+        with ctx.step("wait for instances"):
+            status = await _poll(
+                ctx,
+                "gcp.wait_for_group",
+                WaitGroupInput(
+                    account=account,
+                    region=region,
+                    name=name,
+                    zone=zone,
+                    desired=input.capacity.desired,
+                    require_health=bool(input.load_balancers),
+                ),
+                input,
+                GroupStatus,
+            )
+    resources = {"instance_template": template}
+    resources.update({"zone": zone} if zone else {"region": region})
+    return ServerGroupOutput.for_name(
+        name,
+        region=region,
+        capacity=Capacity.fixed(input.capacity.desired),
+        disabled=False,
+        instance_count=status.instances if status else None,
+        healthy_count=status.healthy if status else None,
+        resources=resources,
+    )
+
+
+class CreateServerGroup(cloudops.CloudOperation[GcpCreateServerGroupInput, ServerGroupOutput]):
+    """Create the next server group of a cluster: instance template + managed instance group.
+
+    The ``app-stack-detail-vNNN`` name takes the next free sequence among the region's groups,
+    chosen once. The group is zonal with one zone, regional otherwise (or as ``regional`` says).
+    With ``wait`` (the default) the operation ends when ``desired`` instances are RUNNING (and
+    healthy in the backend services given as ``load_balancers``). If any step fails, what was
+    created is deleted again. Without an autoscaler, GCP keeps one size: min = max = desired.
+    """
+
+    provider = "gcp"
+    name = "createServerGroup"
+    activity_defaults = GCP_ACTIVITY_DEFAULTS
+
+    async def run(
+        self, ctx: OperationContext, input: GcpCreateServerGroupInput
+    ) -> ServerGroupOutput:
+        """Create and (optionally) wait; see :func:`create_server_group`."""
+        return await create_server_group(ctx, input)
+
+
+def merge_clone(
+    source: GcpCreateServerGroupInput, clone: GcpCloneServerGroupInput
+) -> GcpCreateServerGroupInput:
+    """The create input of a clone: the source's settings with the clone's overrides on top.
+
+    Pure and deterministic (workflow code). Tags merge; the wait settings are the clone's.
+    """
+    merged: dict[str, Any] = source.model_dump(exclude=set(WaitSettings.model_fields))
+    overrides = clone.overrides()
+    if "tags" in overrides:
+        overrides["tags"] = {**source.tags, **overrides["tags"]}
+    if "zones" in overrides and "regional" not in overrides:
+        merged["regional"] = None  # placement follows the new zones
+    for key, value in overrides.items():
+        merged[key] = value.model_dump() if hasattr(value, "model_dump") else value
+    merged.update(clone.model_dump(include=set(WaitSettings.model_fields)))
+    try:
+        return GcpCreateServerGroupInput.model_validate(merged)
+    except ValueError as err:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            f"the clone of {clone.source} would be invalid: {err}",
+            {"source": clone.source},
+        ) from None
+
+
+class CloneServerGroup(cloudops.CloudOperation[GcpCloneServerGroupInput, ServerGroupOutput]):
+    """Create the next server group of a cluster as a copy of another, with overrides.
+
+    The copy takes the source's template settings (image, machine type, network, tags, labels,
+    startup script), size, placement and load balancing; any field of the input replaces the
+    source's. ``stack`` and ``detail`` may move the copy to another cluster. The source is not
+    changed.
+    """
+
+    provider = "gcp"
+    name = "cloneServerGroup"
+    activity_defaults = GCP_ACTIVITY_DEFAULTS
+
+    async def run(
+        self, ctx: OperationContext, input: GcpCloneServerGroupInput
+    ) -> ServerGroupOutput:
+        """Read the source, merge the overrides, then create as ``createServerGroup`` does."""
+        account, region = _where(ctx)
+        with ctx.step("read source"):
+            source: GcpCreateServerGroupInput = await ctx.execute_activity(
+                "gcp.read_server_group_template",
+                GroupRef(account=account, region=region, name=input.source),
+                result_type=GcpCreateServerGroupInput,
+            )
+        output = await create_server_group(ctx, merge_clone(source, input))
+        output.resources["source"] = input.source
+        return output
+
+
+# --------------------------------------------------------------------------------------------
+# resize, enable, disable
+# --------------------------------------------------------------------------------------------
+
+
+class ResizeServerGroup(cloudops.CloudOperation[ResizeServerGroupInput, ServerGroupOutput]):
+    """Set a server group's size (its target size: ``capacity.desired``) and wait for it.
+
+    A disabled group stays disabled. If the operation fails later (e.g. the wait times out) the
+    previous size is restored.
+    """
+
+    provider = "gcp"
+    name = "resizeServerGroup"
+    activity_defaults = GCP_ACTIVITY_DEFAULTS
+
+    async def run(self, ctx: OperationContext, input: ResizeServerGroupInput) -> ServerGroupOutput:
+        """Read the size, register its undo, resize, then wait."""
+        account, region = _where(ctx)
+        name = input.server_group
+        with ctx.step("describe"):
+            current = await _describe(ctx, account, region, name)
+        if current is None:
+            raise _not_found(name)
+        before, desired = current.capacity.desired, input.capacity.desired
+        if before != desired:
+            ctx.on_rollback(
+                ResizeServerGroup,
+                ResizeServerGroupInput(
+                    server_group=name,
+                    capacity=Capacity.fixed(before),
+                    wait=False,
+                    poll_interval_seconds=input.poll_interval_seconds,
+                    wait_timeout_seconds=input.wait_timeout_seconds,
+                ),
+                label=f"restore size of {name} to {before}",
+            )
+            with ctx.step("resize"):
+                await mutate(
+                    ctx,
+                    "gcp.resize_instance_group_manager",
+                    lambda request_id: ResizeInput(
+                        account=account,
+                        region=region,
+                        name=name,
+                        zone=current.zone,
+                        size=desired,
+                        gcp_request_id=request_id,
+                    ),
+                    input,
+                )
+        status: GroupStatus | None = None
+        if input.wait:
+            with ctx.step("wait for instances"):
+                status = await _poll(
+                    ctx,
+                    "gcp.wait_for_group",
+                    WaitGroupInput(
+                        account=account,
+                        region=region,
+                        name=name,
+                        zone=current.zone,
+                        desired=desired,
+                        require_health=bool(current.active_backend_services),
+                    ),
+                    input,
+                    GroupStatus,
+                )
+        return ServerGroupOutput.for_name(
+            name,
+            region=region,
+            capacity=Capacity.fixed(desired),
+            disabled=current.disabled,
+            instance_count=status.instances if status else None,
+            healthy_count=status.healthy if status else None,
+            changed=before != desired,
+        )
+
+
+async def _set_enabled(
+    ctx: OperationContext, input: ServerGroupChangeInput, enabled: bool
+) -> ServerGroupOutput:
+    account, region = _where(ctx)
+    name = input.server_group
+    with ctx.step("describe"):
+        current = await _describe(ctx, account, region, name)
+    if current is None:
+        raise _not_found(name)
+    has_traffic = bool(current.load_balancers or current.target_pools)
+    if has_traffic and current.disabled == enabled:
+        # Undo by the opposite operation if a later step (or a composing deploy) fails.
+        ctx.on_rollback(
+            DisableServerGroup if enabled else EnableServerGroup,
+            ServerGroupChangeInput(server_group=name, wait=False),
+            label=f"{'disable' if enabled else 'enable'} {name}",
+        )
+    step = "add to load balancers" if enabled else "remove from load balancers"
+    with ctx.step(step):
+        started: Started = await mutate(
+            ctx,
+            "gcp.set_traffic",
+            lambda request_id: TrafficInput(
+                account=account,
+                region=region,
+                name=name,
+                zone=current.zone,
+                enabled=enabled,
+                backend_services=current.load_balancers,
+                target_pools=current.target_pools,
+                gcp_request_id=request_id,
+            ),
+            input,
+        )
+    healthy: int | None = 0
+    if enabled:
+        healthy = None
+        if input.wait:
+            with ctx.step("wait for healthy instances"):
+                status: GroupStatus = await _poll(
+                    ctx,
+                    "gcp.wait_for_group",
+                    WaitGroupInput(
+                        account=account,
+                        region=region,
+                        name=name,
+                        zone=current.zone,
+                        require_health=bool(current.load_balancers),
+                    ),
+                    input,
+                    GroupStatus,
+                )
+            healthy = status.healthy
+    return ServerGroupOutput.for_name(
+        name,
+        region=region,
+        capacity=current.capacity,
+        disabled=has_traffic and not enabled,
+        instance_count=len(current.instances),
+        healthy_count=healthy,
+        changed=started.changed,
+    )
+
+
+class EnableServerGroup(cloudops.CloudOperation[ServerGroupChangeInput, ServerGroupOutput]):
+    """Put a server group back into traffic, as Spinnaker's GCE provider does.
+
+    Adds the group's instance group back to the backend services and sets the target pools
+    recorded in its instance template (``backend-service-names``, ``load-balancer-names``)
+    and, with ``wait``, waits until its instances are healthy there. Enabling an enabled group
+    changes nothing; a group without load balancing is never disabled.
+    """
+
+    provider = "gcp"
+    name = "enableServerGroup"
+    activity_defaults = GCP_ACTIVITY_DEFAULTS
+
+    async def run(self, ctx: OperationContext, input: ServerGroupChangeInput) -> ServerGroupOutput:
+        """Add to backend services and target pools, wait for health."""
+        return await _set_enabled(ctx, input, True)
+
+
+class DisableServerGroup(cloudops.CloudOperation[ServerGroupChangeInput, ServerGroupOutput]):
+    """Take a server group out of traffic without deleting it, as Spinnaker's GCE provider does.
+
+    Removes the group's instance group from its backend services and its instances from its
+    target pools (``setTargetPools`` to none); the instances keep running. Disabling a disabled
+    group changes nothing.
+    """
+
+    provider = "gcp"
+    name = "disableServerGroup"
+    activity_defaults = GCP_ACTIVITY_DEFAULTS
+
+    async def run(self, ctx: OperationContext, input: ServerGroupChangeInput) -> ServerGroupOutput:
+        """Remove from backend services and target pools."""
+        return await _set_enabled(ctx, input, False)
+
+
+# --------------------------------------------------------------------------------------------
+# destroy, terminate, describe
+# --------------------------------------------------------------------------------------------
+
+
+class DestroyServerGroup(cloudops.CloudOperation[GcpDestroyServerGroupInput, ServerGroupOutput]):
+    """Delete a server group: its load balancer membership, group, instances and template.
+
+    In that order: out of its backend services, then the group (with its instances), then its
+    instance template. A group that does not exist is success (``changed: false``), so a destroy
+    can be repeated. The template is deleted only if cloudops made it for this group or it is
+    named after the group. A create's rollback runs this operation, guarded by the create's
+    request id.
+    """
+
+    provider = "gcp"
+    name = "destroyServerGroup"
+    activity_defaults = GCP_ACTIVITY_DEFAULTS
+
+    async def run(
+        self, ctx: OperationContext, input: GcpDestroyServerGroupInput
+    ) -> ServerGroupOutput:
+        """Describe, leave the load balancers, delete the group, delete the template."""
+        account, region = _where(ctx)
+        name = input.server_group
+        with ctx.step("describe"):
+            current = await _describe(ctx, account, region, name)
+        guard = input.only_if_request_id
+        if current is None or (guard is not None and current.request_id != guard):
+            if input.instance_template:
+                # Perhaps an interrupted create made the template but not the group.
+                with ctx.step("delete instance template"):
+                    await self._delete_template(ctx, input, input.instance_template)
+            return ServerGroupOutput.for_name(name, region=region, changed=False)
+        if current.active_backend_services:
+            with ctx.step("remove from backend services"):
+                await mutate(
+                    ctx,
+                    "gcp.set_traffic",
+                    lambda request_id: TrafficInput(
+                        account=account,
+                        region=region,
+                        name=name,
+                        zone=current.zone,
+                        enabled=False,
+                        backend_services=current.active_backend_services,
+                        gcp_request_id=request_id,
+                    ),
+                    input,
+                )
+        with ctx.step("delete managed instance group"):
+            await mutate(
+                ctx,
+                "gcp.delete_instance_group_manager",
+                lambda request_id: DeleteGroupInput(
+                    account=account,
+                    region=region,
+                    name=name,
+                    zone=current.zone,
+                    gcp_request_id=request_id,
+                    only_if_request_id=guard,
+                ),
+                input,
+            )
+        resources: dict[str, str] = {}
+        template = current.instance_template or input.instance_template
+        if template:
+            with ctx.step("delete instance template"):
+                deleted = await self._delete_template(ctx, input, template)
+            if deleted.changed:
+                resources["instance_template"] = template
+        return ServerGroupOutput.for_name(
+            name, region=region, capacity=current.capacity, resources=resources
+        )
+
+    @staticmethod
+    async def _delete_template(
+        ctx: OperationContext, input: GcpDestroyServerGroupInput, template: str
+    ) -> Started:
+        account, region = _where(ctx)
+        return await mutate(
+            ctx,
+            "gcp.delete_instance_template",
+            lambda request_id: DeleteTemplateInput(
+                account=account,
+                region=region,
+                name=template,
+                gcp_request_id=request_id,
+                only_if_request_id=input.only_if_request_id,
+                only_if_server_group=input.server_group,
+            ),
+            input,
+        )
+
+
+class TerminateInstances(
+    cloudops.CloudOperation[GcpTerminateInstancesInput, TerminateInstancesOutput]
+):
+    """Terminate instances of a server group, replacing them or shrinking the group.
+
+    Without ``decrement_desired`` the group recreates them (same names, new VMs); with it they
+    are deleted and the target size drops by as many; with ``abandon`` they leave the group
+    but keep running. With ``wait``, the operation waits for the group to be stable.
+    """
+
+    provider = "gcp"
+    name = "terminateInstances"
+    activity_defaults = GCP_ACTIVITY_DEFAULTS
+
+    async def run(
+        self, ctx: OperationContext, input: GcpTerminateInstancesInput
+    ) -> TerminateInstancesOutput:
+        """Locate the group, start the change, wait for it to settle."""
+        account, region = _where(ctx)
+        name = input.server_group
+        with ctx.step("describe"):
+            current = await _describe(ctx, account, region, name)
+        if current is None:
+            raise _not_found(name)
+        with ctx.step("terminate instances"):
+            started: TerminateStarted = await mutate(
+                ctx,
+                "gcp.terminate_instances",
+                lambda request_id: TerminateInput(
+                    account=account,
+                    region=region,
+                    name=name,
+                    zone=current.zone,
+                    instance_ids=input.instance_ids,
+                    decrement_desired=input.decrement_desired,
+                    abandon=input.abandon,
+                    gcp_request_id=request_id,
+                ),
+                input,
+                result_type=TerminateStarted,
+            )
+        if input.wait:
+            with ctx.step("wait for instances"):
+                await _poll(
+                    ctx,
+                    "gcp.wait_for_group",
+                    WaitGroupInput(account=account, region=region, name=name, zone=current.zone),
+                    input,
+                    GroupStatus,
+                )
+        return started.result
+
+
+class DescribeServerGroup(cloudops.CloudOperation[ServerGroupRef, GcpServerGroupDescription]):
+    """Describe a server group: placement, size, instances and their health, template, traffic.
+
+    A group that does not exist is a ``NOT_FOUND`` business failure.
+    """
+
+    provider = "gcp"
+    name = "describeServerGroup"
+    activity_defaults = GCP_ACTIVITY_DEFAULTS
+
+    async def run(self, ctx: OperationContext, input: ServerGroupRef) -> GcpServerGroupDescription:
+        """One read-only activity."""
+        account, region = _where(ctx)
+        with ctx.step("describe"):
+            found = await _describe(ctx, account, region, input.server_group)
+        if found is None:
+            raise _not_found(input.server_group)
+        return found
+
+
+#: Every operation of the plugin, in the order ``register_operations`` adds them.
+OPERATIONS: tuple[type[cloudops.CloudOperation[Any, Any]], ...] = (
+    CreateServerGroup,
+    CloneServerGroup,
+    ResizeServerGroup,
+    EnableServerGroup,
+    DisableServerGroup,
+    DestroyServerGroup,
+    TerminateInstances,
+    DescribeServerGroup,
+)
