@@ -39,7 +39,14 @@ from cloudops.models import OperationSignal, Output, ProgressReport, WorkflowRes
 from cloudops.operation import CloudOperation
 from cloudops.runner import RUNNER_WORKFLOW
 
-__all__ = ["CloudOpsClient", "InputRejected", "OperationHandle", "connect", "connect_client"]
+__all__ = [
+    "CloudOpsClient",
+    "InputRejected",
+    "OperationHandle",
+    "RequestIdConflict",
+    "connect",
+    "connect_client",
+]
 
 OutT = TypeVar("OutT", bound=Output)
 DEFAULT_ADDRESS = "localhost:7233"
@@ -81,6 +88,10 @@ async def connect_client(
             await asyncio.sleep(0.2)
 
 
+class RequestIdConflict(ValueError):
+    """A request id was reused for another operation: ids are idempotency keys, one per request."""
+
+
 class InputRejected(ValueError):
     """The operation is not waiting for that input (already decided, finished, or a typo)."""
 
@@ -91,6 +102,7 @@ class OperationHandle(Generic[OutT]):
 
     handle: WorkflowHandle[Any, Any]
     output_type: type[OutT] | None = None
+    operation: str | None = None
 
     @property
     def id(self) -> str:
@@ -103,6 +115,12 @@ class OperationHandle(Generic[OutT]):
         result = WorkflowResult[Any].model_validate(
             raw.model_dump() if isinstance(raw, BaseModel) else raw
         )
+        ran = result.metadata.operation if result.metadata else None
+        if self.operation and ran and ran != self.operation:
+            raise RequestIdConflict(
+                f"request id {self.id!r} was already used for {ran}, not {self.operation}: "
+                "its result belongs to that request. Use a new request id for a new request"
+            )
         if self.output_type is not None and result.value is not None:
             typed: type[WorkflowResult[OutT]] = WorkflowResult[self.output_type]  # type: ignore[name-defined]
             return typed.model_validate(result.model_dump())
@@ -232,7 +250,7 @@ class CloudOpsClient:
         except WorkflowAlreadyStartedError:
             # The same request already ran to completion: answer with its result.
             handle = self.client.get_workflow_handle(workflow_id)
-        return OperationHandle(handle, output_type)
+        return OperationHandle(handle, output_type, name)
 
     @overload
     async def execute(

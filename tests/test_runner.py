@@ -300,3 +300,12 @@ async def test_manual_judgement_approve_reject_and_timeout(ops: CloudOpsClient) 
     timed_out = await ops.execute("fake.judged", {"name": "late", "timeout_seconds": 0.5})
     assert timed_out.error is not None and timed_out.error.code == "TIMED_OUT"
     assert [r.step for r in timed_out.error.rollbacks] == ["undo late"]
+
+
+async def test_reusing_a_request_id_for_another_operation_is_an_error(ops: CloudOpsClient) -> None:
+    from cloudops.client import RequestIdConflict
+
+    request_id = f"reused-{uuid.uuid4()}"
+    assert (await ops.execute("example.echo", {"message": "first"}, request_id=request_id)).ok
+    with pytest.raises(RequestIdConflict, match=r"already used for example\.echo"):
+        await ops.execute("fake.poll", {"name": "p"}, request_id=request_id)
