@@ -110,6 +110,7 @@ class RollbackStep:
     account: str | None
     region: str | None
     cloud: str | None = None
+    defaults: ActivityDefaults | None = None
     active: bool = True
 
 
@@ -154,6 +155,10 @@ class RollbackHandle:
         self._step.active = False
 
 
+def _is_model(value: Any, base: type[Any]) -> bool:
+    return isinstance(value, type) and issubclass(value, base)
+
+
 class CloudOperation(Generic[InT, OutT]):
     """One cloud operation: a name, an input model, an output model and workflow code.
 
@@ -182,14 +187,20 @@ class CloudOperation(Generic[InT, OutT]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        # The models come from the type arguments of CloudOperation[In, Out], or of a generic
+        # base class of a plugin's own (class AwsOperation(CloudOperation[InT, OutT])).
         for base in getattr(cls, "__orig_bases__", ()):
-            if typing.get_origin(base) is CloudOperation:
-                args = typing.get_args(base)
-                if len(args) == 2:
-                    if "input_model" not in cls.__dict__ and isinstance(args[0], type):
-                        cls.input_model = args[0]
-                    if "output_model" not in cls.__dict__ and isinstance(args[1], type):
-                        cls.output_model = args[1]
+            origin = typing.get_origin(base)
+            if not (isinstance(origin, type) and issubclass(origin, CloudOperation)):
+                continue
+            args = typing.get_args(base)
+            if len(args) != 2:
+                continue
+            model_in, model_out = args
+            if "input_model" not in cls.__dict__ and _is_model(model_in, Input):
+                cls.input_model = model_in
+            if "output_model" not in cls.__dict__ and _is_model(model_out, Output):
+                cls.output_model = model_out
 
     @classmethod
     def full_name(cls) -> str:
@@ -379,14 +390,18 @@ class OperationContext:
         interval: timedelta = timedelta(seconds=5),
         timeout: timedelta = timedelta(minutes=30),
         result_type: type[Any] | None = None,
+        attempt_timeout: timedelta | None = None,
     ) -> Any:
         """Wait until a polling activity stops raising :class:`~cloudops.errors.NotReady`.
 
         Each poll is a retry of one activity (retry-as-poll), so a long wait adds two events to
         the history, not two per poll, and survives worker crashes. When ``timeout`` passes the
-        operation fails with ``TIMED_OUT``.
+        operation fails with ``TIMED_OUT``. ``attempt_timeout`` bounds one check, so a check
+        lost with a crashed worker is retried by another worker that soon.
         """
-        start_to_close = min(self._operation.activity_defaults.start_to_close_timeout, timeout)
+        start_to_close = min(
+            attempt_timeout or self._operation.activity_defaults.start_to_close_timeout, timeout
+        )
         return await self.execute_activity(
             activity,
             arg,
@@ -562,6 +577,7 @@ class OperationContext:
             account=self.account,
             region=self.region,
             cloud=self.cloud,
+            defaults=self._operation.activity_defaults,
         )
         self._rollbacks.append(step)
         return RollbackHandle(step)

@@ -40,6 +40,7 @@ from cloudops.models import (
     WorkflowResult,
 )
 from cloudops.operation import (
+    ActivityDefaults,
     CloudOperation,
     Mailbox,
     OperationContext,
@@ -348,11 +349,16 @@ class UntypedCloudOperationRunner:
     async def _compensate(self, catalogue: Catalogue, step: RollbackStep) -> None:
         entry = catalogue.operation(step.target)
         if entry is None:
+            # The registering operation's timeouts and retry policy: a compensation that waits
+            # (e.g. "delete and wait until gone") polls as that operation's activities do.
+            defaults = step.defaults or ActivityDefaults()
             await workflow.execute_activity(
                 step.target,
                 step.arg,
-                start_to_close_timeout=timedelta(minutes=5),
-                schedule_to_close_timeout=timedelta(minutes=30),
+                start_to_close_timeout=defaults.start_to_close_timeout,
+                schedule_to_close_timeout=defaults.schedule_to_close_timeout,
+                heartbeat_timeout=defaults.heartbeat_timeout,
+                retry_policy=defaults.retry_policy,
             )
             return
         session = dataclasses.replace(

@@ -101,3 +101,21 @@ def test_models_come_from_the_generic_arguments() -> None:
         fake_plugin.Chain.summary()
         == "Make resources one after the other, registering an undo for each."
     )
+
+
+def test_models_come_from_a_plugins_own_generic_base() -> None:
+    from typing import Generic, TypeVar
+
+    from cloudops_example.models import EchoInput, EchoOutput
+
+    In = TypeVar("In", bound=cloudops.Input)
+    Out = TypeVar("Out", bound=cloudops.Output)
+
+    class MyCloudOperation(cloudops.CloudOperation[In, Out], Generic[In, Out]):
+        provider = "mine"
+
+    class Echo2(MyCloudOperation[EchoInput, EchoOutput]):
+        name = "echo2"
+
+    assert Echo2.input_model is EchoInput and Echo2.output_model is EchoOutput
+    assert Echo2.full_name() == "mine.echo2"
