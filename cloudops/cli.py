@@ -7,6 +7,7 @@ imports what it needs.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import sys
@@ -95,12 +96,18 @@ def _cloudops() -> CloudOps:
         raise _fail(str(err)) from None
 
 
-def _accounts(cloudops: CloudOps, config: Path | None) -> AccountBook:
-    from cloudops.accounts import ConfigError, load_config
+def _accounts(
+    cloudops: CloudOps, config: Path | None, extra: dict[str, Any] | None = None
+) -> AccountBook:
+    from cloudops.accounts import ConfigError, FileConfig, load_config
     from cloudops.worker import account_book
 
     try:
-        return account_book(cloudops, load_config(config))
+        loaded = load_config(config)
+        if extra:
+            merged = {**extra, **{k: v.model_dump() for k, v in loaded.accounts.items()}}
+            loaded = FileConfig.model_validate({"accounts": merged})
+        return account_book(cloudops, loaded)
     except ConfigError as err:
         raise _fail(str(err)) from None
 
@@ -605,23 +612,45 @@ def dev(
     ),
     config: ConfigOpt = None,
     task_queue: QueueOpt = "cloudops",
+    emulators: Annotated[
+        bool,
+        typer.Option(
+            help="Also start local cloud emulators (moto, and the GCP and Azure emulators when "
+            "those plugins are installed) with accounts local-aws, local-gcp, local-azure."
+        ),
+    ] = True,
 ) -> None:
     """Start a local Temporal dev server (persisted, with the UI) and a worker; Ctrl-C stops both.
 
-    A workflow started before a stop finishes after the next start.
+    A workflow started before a stop finishes after the next start (the emulators' own state
+    is in memory and starts empty each time).
     """
     from cloudops.serve import serve
     from cloudops.server import DevServer, DevServerError
 
     global _ran_worker
     cloudops = _cloudops()
-    book = _accounts(cloudops, config)
+    cloud: Any = None
+    extra: dict[str, Any] = {}
+    providers = cloudops.catalogue.providers
+    if emulators and "aws" in providers and importlib.util.find_spec("cloudops_testing"):
+        from cloudops_testing.stack import LocalCloud
+
+        cloud = LocalCloud(gcp="gcp" in providers, azure="azure" in providers).start()
+        extra = {
+            name: account
+            for name, account in cloud.accounts()["accounts"].items()
+            if account["provider"] in providers
+        }
+    book = _accounts(cloudops, config, extra)
     server = DevServer(
         port=port, ui=True, ui_port=ui_port, db_file=db, log_file=db.with_suffix(".log")
     )
     try:
         server.start()
     except DevServerError as err:
+        if cloud is not None:
+            cloud.stop()
         raise _fail(str(err)) from None
 
     async def go() -> None:
@@ -631,6 +660,8 @@ def dev(
             console = _console(stderr=True)
             console.print(f"Temporal server: {server.address} (data in {db})")
             console.print(f"Temporal UI:     {server.ui_url}")
+            if extra:
+                console.print(f"local cloud accounts: {', '.join(sorted(extra))}")
             console.print(
                 f"worker ready on task queue [bold]{task_queue}[/bold] with "
                 f"{len(cloudops.catalogue.operations)} operation(s). "
@@ -645,6 +676,8 @@ def dev(
         _run(go())
     finally:
         server.stop()
+        if cloud is not None:
+            cloud.stop()
         _console(stderr=True).print("stopped the worker and the Temporal server")
 
 

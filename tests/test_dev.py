@@ -72,8 +72,10 @@ def _scrape(port: int) -> str:
         return response.read().decode()
 
 
-def _start_dev(db: Path, port: int, ui_port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CLOUDOPS_LOAD_PLUGINS": "example"}
+def _start_dev(
+    db: Path, port: int, ui_port: int, log: Path, plugins: str = "example"
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CLOUDOPS_LOAD_PLUGINS": plugins}
     return subprocess.Popen(
         [
             sys.executable,
@@ -119,3 +121,30 @@ async def test_dev_restart_finishes_a_workflow_started_before_the_stop(tmp_path:
     finally:
         dev.send_signal(signal.SIGINT)
         await asyncio.to_thread(dev.wait, 30)
+
+
+async def test_dev_starts_local_cloud_emulators_with_accounts(tmp_path: Path) -> None:
+    port, ui_port = free_port(), free_port()
+    log = tmp_path / "dev.log"
+    dev = _start_dev(tmp_path / "t.sqlite", port, ui_port, log, plugins="aws,gcp,azure")
+    try:
+        for _ in range(300):
+            if "worker ready" in log.read_text():
+                break
+            await asyncio.sleep(0.1)
+        assert "local cloud accounts: local-aws, local-azure, local-gcp" in log.read_text()
+        ops = CloudOpsClient(await connect_client(f"127.0.0.1:{port}", connect_timeout=60))
+        for cloud, region in (("aws", "us-east-1"), ("gcp", "us-central1"), ("azure", "eastus")):
+            listed = await ops.execute(
+                f"{cloud}.listServerGroups" if cloud == "aws" else f"{cloud}.describeServerGroup",
+                {"application": "nothing"} if cloud == "aws" else {"server_group": "nothing-v000"},
+                account=f"local-{cloud}",
+                region=region,
+            )
+            if cloud == "aws":
+                assert listed.ok and listed.value["server_groups"] == []
+            else:  # the emulator answered: the group does not exist
+                assert listed.error is not None and listed.error.code == "NOT_FOUND", listed
+    finally:
+        dev.send_signal(signal.SIGINT)
+        assert await asyncio.to_thread(dev.wait, 30) == 0

@@ -93,13 +93,9 @@ def azure_emulator() -> Iterator[AzureEmulator]:
     Its state is shared by the whole session: give each test its own names (application) or
     call ``azure_emulator.reset()`` and arrange again.
     """
-    from cloudops_testing.azure_emulator import AzureEmulator
+    from cloudops_testing.stack import new_azure_emulator
 
-    emulator = AzureEmulator(subscription=AZURE_SUBSCRIPTION)
-    emulator.add_resource_group(AZURE_RESOURCE_GROUP, AZURE_REGION)
-    vnet, subnet = AZURE_SUBNET.split("/")
-    emulator.add_subnet(AZURE_RESOURCE_GROUP, vnet, subnet)
-    emulator.add_load_balancer(AZURE_RESOURCE_GROUP, AZURE_LOAD_BALANCER, AZURE_POOLS)
+    emulator = new_azure_emulator()
     emulator.start()
     try:
         yield emulator

@@ -77,11 +77,9 @@ def gcp_account_config(
 @pytest.fixture(scope="session")
 def gcp_emulator() -> Iterator[GcpEmulator]:
     """The Compute Engine emulator for the whole session, with fast operations and boots."""
-    from cloudops_testing.gcp_emulator import GcpEmulator, Timing
+    from cloudops_testing.stack import new_gcp_emulator
 
-    emulator = GcpEmulator(
-        GCP_PROJECT, timing=Timing(operation_seconds=0.2, instance_seconds=0.4), seed=4
-    )
+    emulator = new_gcp_emulator()
     emulator.start()
     try:
         yield emulator

@@ -15,7 +15,6 @@ Async fixtures run on the session event loop: set ``asyncio_default_fixture_loop
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import uuid
@@ -101,12 +100,9 @@ def cloudops_worker(temporal_client: Client) -> WorkerFactory:
 
 def write_config(path: Path, config: dict[str, Any]) -> Path:
     """Write a ``{"accounts": {name: {key: value}}}`` dict as a ``cloudops.toml`` file."""
-    lines = []
-    for name, table in config.get("accounts", {}).items():
-        lines.append(f"[accounts.{json.dumps(name)}]")
-        lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
-        lines.append("")
-    path.write_text("\n".join(lines))
+    from cloudops_testing.stack import toml_accounts
+
+    path.write_text(toml_accounts(config))
     return path
 
 

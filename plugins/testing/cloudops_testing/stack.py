@@ -6,6 +6,7 @@ use, started from plain code, with the faults turned on.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -60,40 +61,111 @@ def discover_moto_network(ec2: Any) -> AwsNetwork:
     )
 
 
+def toml_accounts(config: dict[str, Any]) -> str:
+    """A ``{"accounts": {name: {key: value}}}`` dict as ``cloudops.toml`` text."""
+    lines = []
+    for name, table in config.get("accounts", {}).items():
+        lines.append(f"[accounts.{json.dumps(name)}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def new_gcp_emulator() -> Any:
+    """A Compute Engine emulator with fast operations and boots (not started)."""
+    from cloudops_testing.fixtures_gcp import GCP_PROJECT
+    from cloudops_testing.gcp_emulator import GcpEmulator, Timing
+
+    return GcpEmulator(
+        GCP_PROJECT, timing=Timing(operation_seconds=0.2, instance_seconds=0.4), seed=4
+    )
+
+
+def new_azure_emulator() -> Any:
+    """An ARM emulator with a resource group, a subnet and a load balancer (not started)."""
+    from cloudops_testing.azure_emulator import AzureEmulator
+    from cloudops_testing.fixtures_azure import (
+        AZURE_LOAD_BALANCER,
+        AZURE_POOLS,
+        AZURE_REGION,
+        AZURE_RESOURCE_GROUP,
+        AZURE_SUBNET,
+        AZURE_SUBSCRIPTION,
+    )
+
+    emulator = AzureEmulator(subscription=AZURE_SUBSCRIPTION)
+    emulator.add_resource_group(AZURE_RESOURCE_GROUP, AZURE_REGION)
+    vnet, subnet = AZURE_SUBNET.split("/")
+    emulator.add_subnet(AZURE_RESOURCE_GROUP, vnet, subnet)
+    emulator.add_load_balancer(AZURE_RESOURCE_GROUP, AZURE_LOAD_BALANCER, AZURE_POOLS)
+    return emulator
+
+
 @dataclass
 class LocalCloud:
-    """moto (server mode) behind a seeded fault proxy, and a ``cloudops.toml`` pointing at it."""
+    """Local clouds: moto behind a seeded fault proxy, optionally the GCP and Azure emulators.
+
+    :meth:`accounts` gives the ``cloudops.toml`` accounts pointing at them: ``local-aws``,
+    ``local-gcp`` and ``local-azure``.
+    """
 
     faults: FaultRules = field(default_factory=FaultRules)
     account: str = "local-aws"
     region: str = "us-east-1"
+    gcp: bool = False
+    azure: bool = False
     moto: MotoServer | None = None
     proxy: FaultProxy | None = None
+    emulators: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> LocalCloud:
-        """Start moto and the proxy; set the dummy AWS environment in this process."""
+        """Start moto, the proxy and the asked-for emulators; set dummy AWS credentials here."""
         os.environ.update(DUMMY_AWS_ENV)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
         self.moto = MotoServer()
         self.moto.start()
         self.proxy = FaultProxy(self.moto.url, self.faults, fidelity=[aws_reject_duplicate_asg])
         self.proxy.start()
+        if self.gcp:
+            self.emulators["gcp"] = new_gcp_emulator()
+        if self.azure:
+            self.emulators["azure"] = new_azure_emulator()
+        for emulator in self.emulators.values():
+            emulator.start()
         return self
 
     def stop(self) -> None:
-        """Stop the proxy and moto."""
+        """Stop everything started."""
+        for emulator in self.emulators.values():
+            emulator.stop()
         if self.proxy is not None:
             self.proxy.stop()
         if self.moto is not None:
             self.moto.stop()
 
-    def write_config(self, path: Path) -> Path:
-        """Write the ``cloudops.toml`` of the account whose API goes through the proxy."""
+    def accounts(self) -> dict[str, Any]:
+        """The accounts of every started cloud, shaped like ``cloudops.toml``."""
         assert self.proxy is not None
-        path.write_text(
-            f'[accounts."{self.account}"]\nprovider = "aws"\nregions = ["{self.region}"]\n'
-            f'endpoint = "{self.proxy.url}"\n'
-        )
+        accounts: dict[str, Any] = {
+            self.account: {"provider": "aws", "regions": [self.region], "endpoint": self.proxy.url}
+        }
+        if "gcp" in self.emulators:
+            from cloudops_testing.fixtures_gcp import gcp_account_config
+
+            accounts.update(
+                gcp_account_config(self.emulators["gcp"].url, name="local-gcp")["accounts"]
+            )
+        if "azure" in self.emulators:
+            from cloudops_testing.fixtures_azure import azure_account_config
+
+            accounts.update(
+                azure_account_config(self.emulators["azure"].url, name="local-azure")["accounts"]
+            )
+        return {"accounts": accounts}
+
+    def write_config(self, path: Path) -> Path:
+        """Write the ``cloudops.toml`` of every started cloud's account."""
+        path.write_text(toml_accounts(self.accounts()))
         return path
 
     def client(self, service: str) -> Any:
