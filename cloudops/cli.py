@@ -399,6 +399,12 @@ def reject(
 @app.command("list")
 def list_(
     operation: Annotated[str | None, typer.Option(help="Only this operation.")] = None,
+    provider: Annotated[str | None, typer.Option(help="Only this provider (aws, gcp...).")] = None,
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+    region: Annotated[str | None, typer.Option(help="Only this region.")] = None,
+    application: Annotated[
+        str | None, typer.Option(help="Only this application (the request's labels).")
+    ] = None,
     outcome: Annotated[
         str | None,
         typer.Option(help="running, ok, or an error code such as CANCELLED or INVALID_INPUT."),
@@ -414,11 +420,19 @@ def list_(
     """List recent operations (Temporal visibility), newest first, with links to the UI."""
     from rich.table import Table
 
-    filters = []
-    if operation:
-        filters.append(f"CloudOpsOperation = '{operation}'")
-    if outcome:
-        filters.append(f"CloudOpsOutcome = '{outcome}'")
+    from cloudops import search_attributes as sa
+
+    wanted = {
+        sa.OPERATION: operation,
+        sa.PROVIDER: provider,
+        sa.ACCOUNT: account,
+        sa.REGION: region,
+        sa.APPLICATION: application,
+        sa.OUTCOME: outcome,
+    }
+    if any(value and ("'" in value or "\\" in value) for value in wanted.values()):
+        raise _fail("filter values cannot contain quotes or backslashes")
+    filters = [f"{key.name} = '{value}'" for key, value in wanted.items() if value]
     query = " AND ".join(filters) or None
 
     async def go() -> list[dict[str, Any]]:
@@ -426,8 +440,6 @@ def list_(
         rows = []
         async for execution in ops.list(query, limit=limit):
             attrs = execution.typed_search_attributes
-            from cloudops import search_attributes as sa
-
             rows.append(
                 {
                     "id": execution.id,
@@ -435,6 +447,8 @@ def list_(
                     "outcome": attrs.get(sa.OUTCOME),
                     "account": attrs.get(sa.ACCOUNT),
                     "region": attrs.get(sa.REGION),
+                    "provider": attrs.get(sa.PROVIDER),
+                    "application": attrs.get(sa.APPLICATION),
                     "status": execution.status.name if execution.status else None,
                     "started": execution.start_time.isoformat(),
                     "url": f"{ui}/namespaces/{ops.client.namespace}/workflows/{execution.id}",

@@ -147,6 +147,10 @@ async def test_list_filters_by_operation_and_outcome(
     assert row["outcome"] == "INVALID_INPUT" and row["status"] == "COMPLETED"
     assert row["url"].endswith(f"/workflows/{request_id}")
     assert all(r["operation"] == "example.echo" for r in rows)
+    by_app = await run_cli("list", "--application", "nobody-uses-this", "--json", env=env)
+    assert json.loads(by_app.stdout) == []
+    quoted = await run_cli("list", "--account", "x' OR '1'='1", env=env)
+    assert quoted.returncode == 2 and "quotes" in quoted.stderr
 
 
 def test_unreachable_server_says_what_to_do() -> None:
