@@ -570,6 +570,13 @@ def worker(
         str, typer.Option(help="text or json (one object per line, with operation context).")
     ] = "text",
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    max_cached_workflows: Annotated[
+        int,
+        typer.Option(
+            help="Operations kept in memory between steps (about 0.1 MB each); set it above the "
+            "operations in flight per worker, or evicted ones are replayed at every step."
+        ),
+    ] = 1000,
 ) -> None:
     """Run a stateless worker with every installed plugin against any Temporal server.
 
@@ -609,6 +616,7 @@ def worker(
                 search_attributes=search_attributes,
                 on_ready=ready,
                 tracing=tracing,
+                max_cached_workflows=max_cached_workflows,
             )
         except SearchAttributesError as err:
             raise _fail(str(err)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -145,6 +146,16 @@ class CloudOpsPlugin(SimplePlugin):
         return config
 
 
+def default_build_id(cloudops: CloudOps) -> str:
+    """A build id naming cloudops' version and every plugin's distribution and version."""
+    from cloudops import __version__
+
+    parts = [f"cloudops=={__version__}"]
+    parts += sorted(f"{p.distribution or p.name}=={p.version or '?'}" for p in cloudops.plugins())
+    digest = hashlib.sha256(";".join(parts).encode()).hexdigest()[:16]
+    return f"cloudops-{__version__}-{digest}"
+
+
 def build_worker(
     client: Client,
     cloudops: CloudOps | None = None,
@@ -164,6 +175,10 @@ def build_worker(
     plugin = CloudOpsPlugin(
         cloudops, accounts=accounts, search_attributes=search_attributes, tracing=tracing
     )
+    # temporalio's default build id hashes the bytecode of every loaded module (0.2 s with a
+    # bytecode cache, over 1 s without one): name the build by what is installed instead.
+    if "deployment_config" not in worker_options:  # exclusive with build_id
+        worker_options.setdefault("build_id", default_build_id(plugin.cloudops))
     if client.data_converter is not pydantic_data_converter:
         config = client.config()
         config["data_converter"] = pydantic_data_converter
