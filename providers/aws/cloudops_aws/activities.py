@@ -108,7 +108,15 @@ def aws_activity(name: str) -> Callable[[Callable[[InT], OutT]], Callable[[InT],
     def decorate(fn: Callable[[InT], OutT]) -> Callable[[InT], Awaitable[OutT]]:
         @functools.wraps(fn)
         async def run(arg: InT) -> OutT:
-            return await asyncio.to_thread(_classified, fn, arg)
+            call = asyncio.ensure_future(asyncio.to_thread(_classified, fn, arg))
+            timeout = activity.info().heartbeat_timeout if activity.in_activity() else None
+            if timeout:
+                # Heartbeat while boto3 works, so that the attempt of a worker that died is
+                # retried elsewhere after the heartbeat timeout, not the start-to-close one.
+                interval = max(0.5, min(5.0, timeout.total_seconds() / 4))
+                while not (await asyncio.wait({call}, timeout=interval))[0]:
+                    activity.heartbeat()
+            return await call
 
         return activity.defn(name=name)(run)
 
@@ -334,9 +342,19 @@ def next_name(arg: NextNameInput) -> NextNameOutput:
         (g["AutoScalingGroupName"], g.get("CreatedTime"))
         for g in _paginate(asg, "describe_auto_scaling_groups", "AutoScalingGroups")
     ]
+    # Only the cluster's own templates: an account may hold thousands, and moto answers at most
+    # one page (MaxResults, 15 by default) with no NextToken, so an unfiltered listing there
+    # misses templates and could hand out a name whose template was left behind.
+    cluster = cluster_name(arg.application, arg.stack, arg.detail)
     existing += [
         (t["LaunchTemplateName"], t.get("CreateTime"))
-        for t in _paginate(ec2, "describe_launch_templates", "LaunchTemplates")
+        for t in _paginate(
+            ec2,
+            "describe_launch_templates",
+            "LaunchTemplates",
+            Filters=[{"Name": "launch-template-name", "Values": [cluster, f"{cluster}-v*"]}],
+            PaginationConfig={"PageSize": 200},
+        )
     ]
     chosen = next_server_group_name(arg.application, arg.stack, arg.detail, existing)
     assert chosen.sequence is not None

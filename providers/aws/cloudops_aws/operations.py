@@ -75,9 +75,12 @@ __all__ = [
 
 #: AWS calls are short; throttling and 5xx are retried by Temporal with backoff (botocore itself
 #: tries at most ``max_attempts`` times per call). Ten attempts over about two minutes ride out
-#: a throttling storm; a business error stops at once.
+#: a throttling storm; a business error stops at once. Activities heartbeat while they run, so
+#: an attempt lost with a crashed worker is retried after the heartbeat timeout (10 s), not
+#: after the two-minute start-to-close timeout.
 AWS_ACTIVITY_DEFAULTS = ActivityDefaults(
     start_to_close_timeout=timedelta(minutes=2),
+    heartbeat_timeout=timedelta(seconds=10),
     schedule_to_close_timeout=timedelta(minutes=15),
     retry_policy=RetryPolicy(
         initial_interval=timedelta(seconds=1),
