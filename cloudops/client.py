@@ -109,9 +109,22 @@ class OperationHandle(Generic[OutT]):
         """The workflow id (the request id)."""
         return self.handle.id
 
-    async def result(self) -> WorkflowResult[OutT]:
-        """Wait for the WorkflowResult. Business failures come back with ``ok=False``."""
-        raw = await self.handle.result()
+    async def result(self, *, unavailable_timeout: float = 300.0) -> WorkflowResult[OutT]:
+        """Wait for the WorkflowResult. Business failures come back with ``ok=False``.
+
+        The operation runs on while the Temporal server restarts, so waiting for it outlives
+        the SDK's own retries: an unreachable server is retried for ``unavailable_timeout``
+        seconds before the ``RPCError`` is raised.
+        """
+        deadline = time.monotonic() + unavailable_timeout
+        while True:
+            try:
+                raw = await self.handle.result()
+                break
+            except RPCError as err:
+                if err.status != RPCStatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1.0)
         result = WorkflowResult[Any].model_validate(
             raw.model_dump() if isinstance(raw, BaseModel) else raw
         )
@@ -358,7 +371,3 @@ def connect(
     if namespace:
         options["namespace"] = namespace
     return _Connection(target_host, task_queue, options)
-
-
-def _is_not_found(err: RPCError) -> bool:
-    return err.status == RPCStatusCode.NOT_FOUND
