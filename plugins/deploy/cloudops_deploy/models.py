@@ -70,6 +70,12 @@ class RollbackInput(WaitOptions):
         default=None,
         description="groups to disable; default: every other enabled group of the cluster",
     )
+    scope: dict[str, Any] = Field(
+        default_factory=dict,
+        description="provider fields that locate the groups, sent to each of the provider's "
+        'operations (Azure: {"resource_group": "..."}); a red/black takes them from '
+        "server_group",
+    )
 
 
 class DeployOutput(cloudops.Output):
@@ -81,6 +87,9 @@ class DeployOutput(cloudops.Output):
     enabled: list[str] = Field(default_factory=list)
     disabled: list[str] = Field(default_factory=list)
     scaled_down: list[str] = Field(default_factory=list)
+    resized: list[str] = Field(
+        default_factory=list, description="groups resized up before taking traffic (rollback)"
+    )
     destroyed: list[str] = Field(default_factory=list)
     judged_by: str | None = None
     cleanup_errors: list[str] = Field(default_factory=list)

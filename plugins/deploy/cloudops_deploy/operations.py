@@ -92,6 +92,7 @@ class RedBlack(cloudops.CloudOperation[RedBlackInput, DeployOutput]):
         groups = ServerGroups(ctx, input)
         groups.check_installed()
         create = groups.create_input(input.server_group)
+        groups.scope_from(create)
         cluster = ClusterRef(
             application=create.application, stack=create.stack, detail=create.detail
         )
@@ -141,6 +142,7 @@ class RollingRedBlack(cloudops.CloudOperation[RollingRedBlackInput, DeployOutput
         groups = ServerGroups(ctx, input)
         groups.check_installed()
         create = groups.create_input(input.server_group)
+        groups.scope_from(create)
         target = create.capacity
         cluster = ClusterRef(
             application=create.application, stack=create.stack, detail=create.detail
@@ -203,15 +205,41 @@ class RollingRedBlack(cloudops.CloudOperation[RollingRedBlackInput, DeployOutput
         return output
 
 
+def _restored_capacity(
+    restore: ServerGroupDescription, current: list[ServerGroupDescription]
+) -> Capacity | None:
+    """The capacity ``restore`` needs before it takes over, or None if it has enough.
+
+    As Spinnaker's explicit rollback does: the restored group gets the size of the largest
+    group it replaces (a red/black with ``scale_down_old`` or a rolling deploy left it smaller,
+    often at 0), keeping its own larger maximum.
+    """
+    if not current:
+        return None
+    largest = max(current, key=lambda g: g.capacity.desired).capacity
+    if restore.capacity.desired >= largest.desired:
+        return None
+    return Capacity(
+        min=largest.min,
+        max=max(largest.max, restore.capacity.max),
+        desired=largest.desired,
+    )
+
+
 class Rollback(cloudops.CloudOperation[RollbackInput, DeployOutput]):
-    """Put a previous server group back in service and take the current one(s) out."""
+    """Put a previous server group back in service and take the current one(s) out.
+
+    A restored group smaller than the largest group it replaces is first resized to that
+    group's capacity and waited for, so the rollback never moves traffic onto too few
+    instances.
+    """
 
     provider = "deploy"
     name = "rollback"
 
     async def run(self, ctx: OperationContext, input: RollbackInput) -> DeployOutput:
-        """Enable ``restore`` (wait healthy), then disable the others."""
-        groups = ServerGroups(ctx, input)
+        """(Resize ``restore``,) enable it (wait healthy), then disable the others."""
+        groups = ServerGroups(ctx, input, input.scope)
         groups.check_installed()
         with ctx.step(f"describe {input.restore}"):
             restore = await groups.describe(input.restore)
@@ -223,15 +251,26 @@ class Rollback(cloudops.CloudOperation[RollbackInput, DeployOutput]):
                 detail=restore.detail,
             )
             with ctx.step("find the cluster's enabled server groups"):
-                current = [
-                    g.name
+                serving = [
+                    g
                     for g in await groups.list(cluster)
                     if not g.disabled and g.name != restore.name
                 ]
         else:
-            current = [name for name in input.current if name != restore.name]
+            serving = []
+            for name in input.current:
+                if name != restore.name:
+                    with ctx.step(f"describe {name}"):
+                        serving.append(await groups.describe(name))
+        current = [g.name for g in serving]
         output.previous_server_groups = current
 
+        capacity = _restored_capacity(restore, serving)
+        if capacity is not None:
+            # A group scaled down after a deploy would take the traffic with too few instances.
+            with ctx.step(f"resize {restore.name} to {capacity.desired} instance(s)"):
+                await groups.resize(restore.name, capacity)
+            output.resized.append(restore.name)
         with ctx.step(f"enable {restore.name}"):
             if restore.disabled:
                 groups.on_rollback(

@@ -35,7 +35,9 @@ NEEDED = (
 class ServerGroups:
     """Runs one cloud's server-group operations with the deploy's wait settings."""
 
-    def __init__(self, ctx: OperationContext, wait: WaitOptions) -> None:
+    def __init__(
+        self, ctx: OperationContext, wait: WaitOptions, scope: dict[str, Any] | None = None
+    ) -> None:
         if ctx.cloud is None:
             raise BusinessError(
                 ErrorCode.INVALID_INPUT,
@@ -45,6 +47,8 @@ class ServerGroups:
         self.ctx = ctx
         self.cloud = ctx.cloud
         self.wait = wait
+        #: Provider fields that locate the groups (Azure: ``resource_group``), sent to every call.
+        self.scope: dict[str, Any] = dict(scope or {})
 
     def name(self, verb: str) -> str:
         """Full name of the cloud's ``verb`` operation (``aws.createServerGroup``)."""
@@ -61,12 +65,34 @@ class ServerGroups:
                 {"missing": [self.name(v) for v in missing]},
             )
 
+    def scope_from(self, create: CreateServerGroupInput) -> None:
+        """Take the scope from a create input: its provider fields that also locate a cluster.
+
+        Why: a provider may place groups with an optional field of its own (Azure's
+        ``resource_group``); the deploy must then list, enable, disable, resize and destroy
+        them there too. Those fields are the ones the provider's create and list inputs share,
+        beyond the cluster's name. None on AWS and GCP, so their calls are unchanged.
+        """
+        listing = self.ctx.validate(
+            self.name("listServerGroups"), {"application": create.application}
+        )
+        shared = (set(type(create).model_fields) & set(type(listing).model_fields)) - set(
+            ClusterRef.model_fields
+        )
+        self.scope = {
+            **create.model_dump(mode="json", include=shared, exclude_none=True),
+            **self.scope,
+        }
+
     def _waits(self) -> dict[str, Any]:
         return {
             "wait": True,
             "wait_timeout_seconds": self.wait.health_timeout_seconds,
             "poll_interval_seconds": self.wait.poll_interval_seconds,
         }
+
+    def _change(self, name: str) -> dict[str, Any]:
+        return {"server_group": name, **self.scope, **self._waits()}
 
     def create_input(self, server_group: dict[str, Any]) -> CreateServerGroupInput:
         """Validate the provider's create input up front, with the deploy's wait settings."""
@@ -81,35 +107,41 @@ class ServerGroups:
 
     async def list(self, cluster: ClusterRef) -> list[ServerGroupDescription]:
         """The cluster's server groups, oldest first."""
-        out = await self.ctx.run(self.name("listServerGroups"), cluster)
+        out = await self.ctx.run(
+            self.name("listServerGroups"), {**cluster.model_dump(mode="json"), **self.scope}
+        )
         return ServerGroupList.model_validate(out.model_dump()).server_groups
 
     async def describe(self, name: str) -> ServerGroupDescription:
         """One server group's state."""
-        out = await self.ctx.run(self.name("describeServerGroup"), {"server_group": name})
+        out = await self.ctx.run(
+            self.name("describeServerGroup"), {"server_group": name, **self.scope}
+        )
         return ServerGroupDescription.model_validate(out.model_dump())
 
     async def enable(self, name: str) -> None:
         """Put a group in service and wait until it is."""
-        await self.ctx.run(self.name("enableServerGroup"), {"server_group": name, **self._waits()})
+        await self.ctx.run(self.name("enableServerGroup"), self._change(name))
 
     async def disable(self, name: str) -> None:
         """Take a group out of service."""
-        await self.ctx.run(self.name("disableServerGroup"), {"server_group": name, **self._waits()})
+        await self.ctx.run(self.name("disableServerGroup"), self._change(name))
 
     async def resize(self, name: str, capacity: Capacity) -> None:
         """Resize a group and wait for the capacity."""
         await self.ctx.run(
             self.name("resizeServerGroup"),
-            {"server_group": name, "capacity": capacity.model_dump(), **self._waits()},
+            {**self._change(name), "capacity": capacity.model_dump()},
         )
 
     async def destroy(self, name: str) -> None:
         """Destroy a group (gone already is fine)."""
-        await self.ctx.run(self.name("destroyServerGroup"), {"server_group": name, **self._waits()})
+        await self.ctx.run(self.name("destroyServerGroup"), self._change(name))
 
     def on_rollback(
         self, verb: str, arg: dict[str, Any], label: str
     ) -> cloudops.operation.RollbackHandle:
         """Register one of the cloud's operations as a compensation."""
-        return self.ctx.on_rollback(self.name(verb), {**arg, **self._waits()}, label=label)
+        return self.ctx.on_rollback(
+            self.name(verb), {**arg, **self.scope, **self._waits()}, label=label
+        )

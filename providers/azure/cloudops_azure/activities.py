@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from temporalio import activity
 
 from cloudops import BusinessError, ErrorCode, NotReady
-from cloudops.servergroup import Capacity, next_server_group_name
+from cloudops.servergroup import Capacity, ServerGroupName, cluster_name, next_server_group_name
 from cloudops_azure import arm, lro
 from cloudops_azure.clients import account_settings, compute_client, resource_group_of
 from cloudops_azure.errors import arm_error, classify
@@ -36,7 +36,9 @@ from cloudops_azure.models import (
     TAG_REQUEST_ID,
     TAG_TRAFFIC,
     AzureCreateServerGroupInput,
+    AzureServerGroupList,
     Begun,
+    ClusterCall,
     DeleteInstancesBegun,
     DeleteInstancesInput,
     DeleteScaleSetInput,
@@ -66,6 +68,7 @@ __all__ = [
     "begin_upgrade_instances",
     "delete_scale_set",
     "describe_server_group",
+    "list_server_groups",
     "next_name",
     "poll_operation",
     "read_server_group_template",
@@ -114,7 +117,7 @@ def _classified(fn: Callable[[InT], OutT], arg: InT) -> OutT:
 class _Where:
     """The client, subscription and resource group of one call."""
 
-    def __init__(self, call: ScaleSetCall | NextNameInput) -> None:
+    def __init__(self, call: ScaleSetCall | NextNameInput | ClusterCall) -> None:
         self.client = compute_client(call.account)
         self.settings = account_settings(call.account)
         self.subscription = self.settings.subscription_id
@@ -606,6 +609,37 @@ def describe_server_group(arg: ScaleSetCall) -> ServerGroupLookup:
     )
 
 
+@azure_activity("azure.list_server_groups")
+def list_server_groups(arg: ClusterCall) -> AzureServerGroupList:
+    """The scale sets of a cluster in the resource group and region, oldest first.
+
+    Each is described as ``describe_server_group`` does; scale sets being deleted are left out,
+    so a deploy neither enables nor counts them. Order: creation time, then sequence.
+    """
+    where = _Where(arg)
+    cluster = cluster_name(arg.application, arg.stack, arg.detail)
+    found = []
+    for listed in where.scale_sets.list(where.resource_group):
+        data = dict(listed.as_dict())
+        parsed = ServerGroupName.try_parse(str(data.get("name", "")))
+        if parsed is None or parsed.cluster != cluster or parsed.sequence is None:
+            continue
+        if _location(data.get("location")) != _location(arg.region) or _state(data) == "Deleting":
+            continue
+        name = str(data["name"])
+        found.append(
+            arm.describe(
+                data,
+                _vms(where, name),
+                region=arg.region,
+                subscription=where.subscription,
+                resource_group=where.resource_group,
+            )
+        )
+    found.sort(key=lambda d: (d.created_at is None, d.created_at, d.sequence or 0))
+    return AzureServerGroupList(cluster=cluster, server_groups=found)
+
+
 @azure_activity("azure.read_server_group_template")
 def read_server_group_template(arg: ScaleSetCall) -> AzureCreateServerGroupInput:
     """The create input that would make a copy of a scale set (user data included)."""
@@ -630,4 +664,5 @@ ACTIVITIES = (
     begin_delete_instances,
     describe_server_group,
     read_server_group_template,
+    list_server_groups,
 )

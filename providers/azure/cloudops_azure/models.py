@@ -16,10 +16,12 @@ import cloudops
 from cloudops.servergroup import (
     Capacity,
     CloneServerGroupInput,
+    ClusterRef,
     CreateServerGroupInput,
     ResizeServerGroupInput,
     ServerGroupChangeInput,
     ServerGroupDescription,
+    ServerGroupList,
     ServerGroupRef,
     TerminateInstancesInput,
 )
@@ -28,13 +30,16 @@ __all__ = [
     "AzureAccountSettings",
     "AzureCall",
     "AzureCloneServerGroupInput",
+    "AzureClusterRef",
     "AzureCreateServerGroupInput",
     "AzureResizeServerGroupInput",
     "AzureServerGroupChangeInput",
     "AzureServerGroupDescription",
+    "AzureServerGroupList",
     "AzureServerGroupRef",
     "AzureTerminateInstancesInput",
     "Begun",
+    "ClusterCall",
     "DeleteInstancesBegun",
     "DeleteInstancesInput",
     "DeleteScaleSetInput",
@@ -241,6 +246,10 @@ class AzureTerminateInstancesInput(TerminateInstancesInput, InResourceGroup):
     """``azure.terminateInstances``: instance ids are VM names (``vmss_3``) or instance ids."""
 
 
+class AzureClusterRef(ClusterRef, InResourceGroup):
+    """``azure.listServerGroups``: a cluster, optionally in another resource group."""
+
+
 class AzureServerGroupDescription(ServerGroupDescription):
     """``azure.describeServerGroup``: the common description plus what only Azure has."""
 
@@ -252,6 +261,14 @@ class AzureServerGroupDescription(ServerGroupDescription):
         default_factory=list, description="pool ids the scale set serves from when enabled"
     )
     admin_username: str | None = None
+
+
+class AzureServerGroupList(ServerGroupList):
+    """``azure.listServerGroups``: the cluster's scale sets, oldest first."""
+
+    server_groups: list[AzureServerGroupDescription] = Field(  # type: ignore[assignment]
+        default_factory=list
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -278,6 +295,14 @@ class ScaleSetCall(AzureCall):
 
 class NextNameInput(AzureCall):
     """Choose the next free ``app-stack-detail-vNNN`` scale set name in the resource group."""
+
+    application: str
+    stack: str = ""
+    detail: str = ""
+
+
+class ClusterCall(AzureCall):
+    """List the scale sets of one cluster (``app-stack-detail``) in the resource group."""
 
     application: str
     stack: str = ""

@@ -32,13 +32,16 @@ from cloudops_azure.models import (
     TAG_REQUEST_ID,
     TAG_SERVER_GROUP,
     AzureCloneServerGroupInput,
+    AzureClusterRef,
     AzureCreateServerGroupInput,
     AzureResizeServerGroupInput,
     AzureServerGroupChangeInput,
     AzureServerGroupDescription,
+    AzureServerGroupList,
     AzureServerGroupRef,
     AzureTerminateInstancesInput,
     Begun,
+    ClusterCall,
     DeleteInstancesBegun,
     DeleteInstancesInput,
     DeleteScaleSetInput,
@@ -67,6 +70,7 @@ __all__ = [
     "DestroyServerGroup",
     "DisableServerGroup",
     "EnableServerGroup",
+    "ListServerGroups",
     "ResizeServerGroup",
     "TerminateInstances",
     "create_server_group",
@@ -602,6 +606,37 @@ class DescribeServerGroup(
         return found
 
 
+class ListServerGroups(cloudops.CloudOperation[AzureClusterRef, AzureServerGroupList]):
+    """List a cluster's server groups (scale sets), oldest first, each described.
+
+    The scale sets of the cluster in the resource group and region count; each is described as
+    ``describeServerGroup`` does, and scale sets being deleted are left out. Deploy strategies
+    use it to find the groups to disable and the oldest ones to destroy.
+    """
+
+    provider = "azure"
+    name = "listServerGroups"
+    activity_defaults = AZURE_ACTIVITY_DEFAULTS
+
+    async def run(self, ctx: OperationContext, input: AzureClusterRef) -> AzureServerGroupList:
+        """One read-only activity."""
+        account, region = _where(ctx)
+        with ctx.step(f"list {input.cluster}"):
+            found: AzureServerGroupList = await ctx.execute_activity(
+                "azure.list_server_groups",
+                ClusterCall(
+                    account=account,
+                    region=region,
+                    resource_group=input.resource_group,
+                    application=input.application,
+                    stack=input.stack,
+                    detail=input.detail,
+                ),
+                result_type=AzureServerGroupList,
+            )
+        return found
+
+
 #: Every operation of the plugin, in the order ``register_operations`` adds them.
 OPERATIONS: tuple[type[cloudops.CloudOperation[Any, Any]], ...] = (
     CreateServerGroup,
@@ -612,4 +647,5 @@ OPERATIONS: tuple[type[cloudops.CloudOperation[Any, Any]], ...] = (
     DestroyServerGroup,
     TerminateInstances,
     DescribeServerGroup,
+    ListServerGroups,
 )

@@ -28,7 +28,7 @@ AZURE = cloudops.Provider(
 
 @cloudops.hookimpl
 def register_operations(register: Callable[[type[Any]], None]) -> None:
-    """Add the eight server-group operations (``azure.createServerGroup`` ...)."""
+    """Add the server-group operations (``azure.createServerGroup`` ...)."""
     for operation in OPERATIONS:
         register(operation)
 

@@ -249,3 +249,44 @@ async def test_disable_under_the_manual_upgrade_policy_upgrades_the_vms(
     )
     assert enabled.ok, enabled.error
     assert in_pool(azure_emulator, "web", name) == {f"{name}_0", f"{name}_1"}
+
+
+async def test_list_server_groups(
+    azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    one = {"min": 1, "max": 1, "desired": 1}
+    first = await _create(azure_ops, app, capacity=one)
+    second = await _create(azure_ops, app, capacity=one)
+    gone = await _create(azure_ops, app, capacity=one)
+    await _create(azure_ops, app, stack="other", capacity=one)
+    disabled = await azure_ops.execute(
+        "azure.disableServerGroup", {"server_group": first, **FAST}, **WHERE
+    )
+    assert disabled.ok, disabled.error
+    azure_emulator.hold(gone)  # its deletion stays in progress: it must not be listed
+    try:
+        deleting = await azure_ops.execute(
+            "azure.destroyServerGroup", {"server_group": gone, "wait": False, **FAST}, **WHERE
+        )
+        assert deleting.ok, deleting.error
+        listed = await azure_ops.execute(
+            "azure.listServerGroups", {"application": app, "stack": "test"}, **WHERE
+        )
+        held = scale_set(azure_emulator, gone)
+        assert held is not None and held["properties"]["provisioningState"] == "Deleting"
+    finally:
+        azure_emulator.release(gone)
+    assert listed.ok, listed.error
+    assert listed.value["cluster"] == f"{app}-test"
+    groups = listed.value["server_groups"]
+    assert [g["name"] for g in groups] == [first, second]
+    assert [g["disabled"] for g in groups] == [True, False]
+    assert [len(g["instances"]) for g in groups] == [1, 1]
+    assert all(g["resource_group"] == RG for g in groups)
+    assert groups[1]["load_balancers"] == ["cloudops-lb/web"]
+
+    empty = await azure_ops.execute(
+        "azure.listServerGroups", {"application": f"{app}x", "resource_group": RG}, **WHERE
+    )
+    assert empty.ok, empty.error
+    assert empty.value["server_groups"] == []

@@ -34,6 +34,7 @@ from cloudops.servergroup import (
     ServerGroupInstance,
     ServerGroupName,
     TerminateInstancesOutput,
+    cluster_name,
     next_server_group_name,
 )
 from cloudops_gcp.clients import GcpClients, gcp_clients
@@ -44,11 +45,13 @@ from cloudops_gcp.models import (
     META_SERVER_GROUP,
     META_STARTUP_SCRIPT,
     META_TARGET_POOLS,
+    ClusterCall,
     DeleteGroupInput,
     DeleteTemplateInput,
     GcpCall,
     GcpCreateServerGroupInput,
     GcpServerGroupDescription,
+    GcpServerGroupList,
     GroupRef,
     GroupSpec,
     GroupStatus,
@@ -969,6 +972,60 @@ def describe_server_group(arg: GroupRef) -> ServerGroupLookup:
     return ServerGroupLookup(description=description)
 
 
+#: The counters of a group's ``currentActions`` (``InstanceGroupManagerActionsSummary``).
+_ACTIONS = (
+    "abandoning",
+    "creating",
+    "creating_without_retries",
+    "deleting",
+    "none",
+    "recreating",
+    "refreshing",
+    "restarting",
+    "resuming",
+    "starting",
+    "stopping",
+    "suspending",
+    "verifying",
+)
+
+
+def _being_deleted(group: Any) -> bool:
+    """Whether Compute is deleting the whole group (not just scaling it in).
+
+    A managed instance group has no "deleting" status of its own: while its deletion runs,
+    every one of its instances is DELETING although its target size is unchanged. A group
+    resized to fewer instances keeps ``targetSize`` of them out of DELETING, and a group
+    resized to 0 (whose instances all leave too) is kept: it is not being deleted.
+    """
+    actions = group.current_actions
+    deleting = int(getattr(actions, "deleting", 0) or 0)
+    total = sum(int(getattr(actions, key, 0) or 0) for key in _ACTIONS)
+    return group.target_size > 0 and deleting > 0 and deleting == total
+
+
+@gcp_activity("gcp.list_server_groups")
+def list_server_groups(arg: ClusterCall) -> GcpServerGroupList:
+    """The zonal and regional groups of a cluster in the region, oldest first.
+
+    Each is described as ``describe_server_group`` does; groups being deleted are left out, so
+    a deploy neither enables nor counts them. Order: creation time, then sequence.
+    """
+    clients = gcp_clients(arg.account)
+    cluster = cluster_name(arg.application, arg.stack, arg.detail)
+    found = []
+    for group, zone in _region_groups(clients, arg.region):
+        parsed = ServerGroupName.try_parse(group.name)
+        if parsed is None or parsed.cluster != cluster or parsed.sequence is None:
+            continue
+        if _being_deleted(group):
+            continue
+        description, _ = _describe(clients, arg, group, zone)
+        found.append(description)
+    found.sort(key=lambda d: (d.created_at is None, d.created_at, d.sequence or 0))
+    return GcpServerGroupList(cluster=cluster, server_groups=found)
+
+
 @gcp_activity("gcp.read_server_group_template")
 def read_server_group_template(arg: GroupRef) -> GcpCreateServerGroupInput:
     """The create input that would make a copy of a group: the source of ``cloneServerGroup``."""
@@ -1096,4 +1153,5 @@ ACTIVITIES = (
     describe_server_group,
     read_server_group_template,
     terminate_instances,
+    list_server_groups,
 )

@@ -18,6 +18,7 @@ from cloudops.servergroup import (
     CreateServerGroupInput,
     ServerGroupChangeInput,
     ServerGroupDescription,
+    ServerGroupList,
     TerminateInstancesInput,
     TerminateInstancesOutput,
     cluster_name,
@@ -30,6 +31,7 @@ __all__ = [
     "META_SERVER_GROUP",
     "META_STARTUP_SCRIPT",
     "META_TARGET_POOLS",
+    "ClusterCall",
     "DeleteGroupInput",
     "DeleteTemplateInput",
     "GcpAccountSettings",
@@ -38,6 +40,7 @@ __all__ = [
     "GcpCreateServerGroupInput",
     "GcpDestroyServerGroupInput",
     "GcpServerGroupDescription",
+    "GcpServerGroupList",
     "GcpTerminateInstancesInput",
     "GroupRef",
     "GroupSpec",
@@ -210,6 +213,14 @@ class GcpServerGroupDescription(ServerGroupDescription):
     self_link: str | None = None
 
 
+class GcpServerGroupList(ServerGroupList):
+    """``gcp.listServerGroups``: the cluster's groups in the region, oldest first."""
+
+    server_groups: list[GcpServerGroupDescription] = Field(  # type: ignore[assignment]
+        default_factory=list
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Activity arguments and results (one model in, one model out)
 # --------------------------------------------------------------------------------------------
@@ -231,6 +242,14 @@ class GroupRef(GcpCall):
 
 class NextNameInput(GcpCall):
     """Choose the next free ``app-stack-detail-vNNN`` among the region's groups."""
+
+    application: str
+    stack: str = ""
+    detail: str = ""
+
+
+class ClusterCall(GcpCall):
+    """List the managed instance groups of one cluster (``app-stack-detail``) in the region."""
 
     application: str
     stack: str = ""

@@ -27,6 +27,7 @@ from cloudops import ActivityDefaults, BusinessError, ErrorCode, OperationContex
 from cloudops.models import Input
 from cloudops.servergroup import (
     Capacity,
+    ClusterRef,
     ResizeServerGroupInput,
     ServerGroupChangeInput,
     ServerGroupOutput,
@@ -36,12 +37,14 @@ from cloudops.servergroup import (
 )
 from cloudops_gcp.errors import RETRY
 from cloudops_gcp.models import (
+    ClusterCall,
     DeleteGroupInput,
     DeleteTemplateInput,
     GcpCloneServerGroupInput,
     GcpCreateServerGroupInput,
     GcpDestroyServerGroupInput,
     GcpServerGroupDescription,
+    GcpServerGroupList,
     GcpTerminateInstancesInput,
     GroupRef,
     GroupSpec,
@@ -69,6 +72,7 @@ __all__ = [
     "DestroyServerGroup",
     "DisableServerGroup",
     "EnableServerGroup",
+    "ListServerGroups",
     "ResizeServerGroup",
     "TerminateInstances",
     "create_server_group",
@@ -779,6 +783,36 @@ class DescribeServerGroup(cloudops.CloudOperation[ServerGroupRef, GcpServerGroup
         return found
 
 
+class ListServerGroups(cloudops.CloudOperation[ClusterRef, GcpServerGroupList]):
+    """List a cluster's server groups in the region, oldest first, each described.
+
+    Zonal and regional managed instance groups of the cluster count; each is described as
+    ``describeServerGroup`` does, and groups being deleted are left out. Deploy strategies use
+    it to find the groups to disable and the oldest ones to destroy.
+    """
+
+    provider = "gcp"
+    name = "listServerGroups"
+    activity_defaults = GCP_ACTIVITY_DEFAULTS
+
+    async def run(self, ctx: OperationContext, input: ClusterRef) -> GcpServerGroupList:
+        """One read-only activity."""
+        account, region = _where(ctx)
+        with ctx.step(f"list {input.cluster}"):
+            found: GcpServerGroupList = await ctx.execute_activity(
+                "gcp.list_server_groups",
+                ClusterCall(
+                    account=account,
+                    region=region,
+                    application=input.application,
+                    stack=input.stack,
+                    detail=input.detail,
+                ),
+                result_type=GcpServerGroupList,
+            )
+        return found
+
+
 #: Every operation of the plugin, in the order ``register_operations`` adds them.
 OPERATIONS: tuple[type[cloudops.CloudOperation[Any, Any]], ...] = (
     CreateServerGroup,
@@ -789,4 +823,5 @@ OPERATIONS: tuple[type[cloudops.CloudOperation[Any, Any]], ...] = (
     DestroyServerGroup,
     TerminateInstances,
     DescribeServerGroup,
+    ListServerGroups,
 )

@@ -29,7 +29,7 @@ GCP = cloudops.Provider(
 
 @cloudops.hookimpl
 def register_operations(register: Callable[[type[Any]], None]) -> None:
-    """Add the eight server-group operations (``gcp.createServerGroup`` ...)."""
+    """Add the server-group operations (``gcp.createServerGroup`` ...)."""
     for operation in OPERATIONS:
         register(operation)
 

@@ -309,3 +309,56 @@ async def test_destroy(
     again = await gcp_ops.execute("gcp.destroyServerGroup", {"server_group": name, **FAST}, **WHERE)
     assert again.ok, again.error
     assert again.value["changed"] is False
+
+
+async def test_list_server_groups(
+    gcp_ops: CloudOpsClient, gcp_emulator: GcpEmulator, group: dict[str, Any]
+) -> None:
+    app, first = group["app"], group["name"]
+    lb = {"load_balancers": [group["service"]], "target_pools": [group["pool"]]}
+    one = {"min": 1, "max": 1, "desired": 1}
+    regional = await gcp_ops.execute(
+        "gcp.createServerGroup",
+        create_input(app, zones=["us-central1-a", "us-central1-b"], capacity=one, **lb),
+        **WHERE,
+    )
+    assert regional.ok, regional.error
+    other = await gcp_ops.execute(
+        "gcp.createServerGroup", create_input(app, stack="other", capacity=one), **WHERE
+    )
+    assert other.ok, other.error
+    disabled = await gcp_ops.execute(
+        "gcp.disableServerGroup", {"server_group": first, **FAST}, **WHERE
+    )
+    assert disabled.ok, disabled.error
+
+    listed = await gcp_ops.execute(
+        "gcp.listServerGroups", {"application": app, "stack": "test"}, **WHERE
+    )
+    assert listed.ok, listed.error
+    assert listed.value["cluster"] == f"{app}-test"
+    groups = listed.value["server_groups"]
+    assert [g["name"] for g in groups] == [first, f"{app}-test-v001"]
+    assert [g["regional"] for g in groups] == [False, True]
+    assert [g["disabled"] for g in groups] == [True, False]
+    assert [len(g["instances"]) for g in groups] == [2, 1]
+    assert groups[1]["zones"] == ["us-central1-a", "us-central1-b"]
+    assert groups[1]["active_backend_services"] == [group["service"]]
+
+    empty = await gcp_ops.execute("gcp.listServerGroups", {"application": f"{app}x"}, **WHERE)
+    assert empty.ok, empty.error
+    assert empty.value["server_groups"] == []
+
+
+def test_a_group_being_deleted_is_told_from_one_scaling_in() -> None:
+    from types import SimpleNamespace
+
+    from cloudops_gcp.activities import _being_deleted
+
+    def group(target_size: int, **actions: int) -> Any:
+        return SimpleNamespace(target_size=target_size, current_actions=SimpleNamespace(**actions))
+
+    assert _being_deleted(group(2, deleting=2, none=0))
+    assert not _being_deleted(group(2, deleting=1, none=2))  # scaling in from 3
+    assert not _being_deleted(group(0, deleting=2))  # resized to 0: kept
+    assert not _being_deleted(group(2, none=2))
