@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ def _examples() -> list[tuple[str, str]]:
     found = []
     for path in DOCS:
         for i, code in enumerate(BLOCK.findall(path.read_text())):
+            code = textwrap.dedent(code)  # blocks inside list items are indented
             if not code.startswith("# docs: skip"):
                 found.append((f"{path.relative_to(ROOT)}#{i}", code))
     return found
