@@ -51,7 +51,13 @@ async def test_python_examples_run(
         timeout=120,
         cwd=tmp_path,
     )
-    assert done.returncode == 0, f"{where}\n{done.stdout}\n{done.stderr}"
+    # temporalio can abort the interpreter *after* a script finished (sdk-python#300): SIGABRT
+    # while "finalizing". A failing example exits 1 before that (its asserts raise), so only
+    # that exact abort is tolerated.
+    exit_abort = done.returncode == -6 and "Python runtime state: finalizing" in done.stderr
+    assert done.returncode == 0 or exit_abort, f"{where}\n{done.stdout}\n{done.stderr}"
+    if exit_abort:
+        assert "Traceback" not in done.stderr, f"{where}\n{done.stderr}"
 
 
 def test_every_hook_is_documented() -> None:
