@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, NamedTuple, Self
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cloudops.errors import BusinessError, ErrorCode
 from cloudops.models import Input, Output
+
+if TYPE_CHECKING:
+    from cloudops.operation import OperationContext
 
 __all__ = [
     "RESERVED_TAG_PREFIX",
@@ -550,3 +553,36 @@ class ServerGroupList(Output):
 
     cluster: str
     server_groups: list[ServerGroupDescription] = Field(default_factory=list)
+
+
+def require_location(ctx: OperationContext, needed_by: str) -> tuple[str, str]:
+    """The account and region a provider's operation needs, or INVALID_INPUT naming each missing.
+
+    ``needed_by`` starts the message (``"AWS operations need an account and a region"``).
+    """
+    if ctx.account is None or ctx.region is None:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            needed_by,
+            {
+                "errors": [
+                    {"field": field, "reason": "required"}
+                    for field, value in (("account", ctx.account), ("region", ctx.region))
+                    if value is None
+                ]
+            },
+        )
+    return ctx.account, ctx.region
+
+
+async def poll_until_ready(
+    ctx: OperationContext, activity: str, arg: Any, wait: WaitSettings, result_type: type[Any]
+) -> Any:
+    """Poll ``activity`` at the input's interval until it stops answering NotReady."""
+    return await ctx.poll(
+        activity,
+        arg,
+        interval=timedelta(seconds=wait.poll_interval_seconds),
+        timeout=timedelta(seconds=wait.wait_timeout_seconds),
+        result_type=result_type,
+    )

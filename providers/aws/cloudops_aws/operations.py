@@ -28,6 +28,8 @@ from cloudops.servergroup import (
     TerminateInstancesOutput,
     WaitSettings,
     cluster_name,
+    poll_until_ready,
+    require_location,
 )
 from cloudops_aws.models import (
     DISABLE_PROCESSES,
@@ -93,32 +95,10 @@ AWS_ACTIVITY_DEFAULTS = ActivityDefaults(
 
 def _where(ctx: OperationContext) -> tuple[str, str]:
     """The account and region every AWS operation needs."""
-    if ctx.account is None or ctx.region is None:
-        raise BusinessError(
-            ErrorCode.INVALID_INPUT,
-            "AWS operations need an account and a region",
-            {
-                "errors": [
-                    {"field": field, "reason": "required"}
-                    for field, value in (("account", ctx.account), ("region", ctx.region))
-                    if value is None
-                ]
-            },
-        )
-    return ctx.account, ctx.region
+    return require_location(ctx, "AWS operations need an account and a region")
 
 
-async def _poll(
-    ctx: OperationContext, activity: str, arg: Any, wait: WaitSettings, result_type: type[Any]
-) -> Any:
-    """Poll ``activity`` with the input's interval until it stops answering NotReady."""
-    return await ctx.poll(
-        activity,
-        arg,
-        interval=timedelta(seconds=wait.poll_interval_seconds),
-        timeout=timedelta(seconds=wait.wait_timeout_seconds),
-        result_type=result_type,
-    )
+_poll = poll_until_ready
 
 
 async def _describe(

@@ -24,6 +24,8 @@ from cloudops.servergroup import (
     TerminateInstancesOutput,
     WaitSettings,
     cluster_name,
+    poll_until_ready,
+    require_location,
 )
 from cloudops_azure.models import (
     SCALE_SET_NAME,
@@ -98,19 +100,9 @@ _Call = dict[str, Any]
 
 def _where(ctx: OperationContext) -> tuple[str, str]:
     """The account and region every Azure operation needs."""
-    if ctx.account is None or ctx.region is None:
-        raise BusinessError(
-            ErrorCode.INVALID_INPUT,
-            "Azure operations need an account and a region (the Azure location)",
-            {
-                "errors": [
-                    {"field": field, "reason": "required"}
-                    for field, value in (("account", ctx.account), ("region", ctx.region))
-                    if value is None
-                ]
-            },
-        )
-    return ctx.account, ctx.region
+    return require_location(
+        ctx, "Azure operations need an account and a region (the Azure location)"
+    )
 
 
 def _call(ctx: OperationContext, name: str, resource_group: str | None) -> _Call:
@@ -118,17 +110,7 @@ def _call(ctx: OperationContext, name: str, resource_group: str | None) -> _Call
     return {"account": account, "region": region, "resource_group": resource_group, "name": name}
 
 
-async def _poll(
-    ctx: OperationContext, activity: str, arg: Any, wait: WaitSettings, result_type: type[Any]
-) -> Any:
-    """Poll ``activity`` with the input's interval until it stops answering NotReady."""
-    return await ctx.poll(
-        activity,
-        arg,
-        interval=timedelta(seconds=wait.poll_interval_seconds),
-        timeout=timedelta(seconds=wait.wait_timeout_seconds),
-        result_type=result_type,
-    )
+_poll = poll_until_ready
 
 
 async def _finish(
