@@ -15,19 +15,17 @@ the plugin module does to register the activities) stays cheap.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import functools
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from temporalio import activity
 
 from cloudops import BusinessError, ErrorCode, NotReady
+from cloudops.blocking import blocking_activity
 from cloudops.servergroup import (
     RESERVED_TAG_PREFIX,
     Capacity,
@@ -97,40 +95,15 @@ _LT_EXISTS = {"InvalidLaunchTemplateName.AlreadyExistsException", "IdempotentPar
 _DELETE_IN_PROGRESS = "Delete in progress"
 
 
-def aws_activity(name: str) -> Callable[[Callable[[InT], OutT]], Callable[[InT], Awaitable[OutT]]]:
-    """Make a blocking boto3 function a Temporal activity called ``name``.
+def aws_activity(
+    name: str,
+) -> Callable[[Callable[[InT], OutT]], Callable[[InT], Awaitable[OutT]]]:
+    """Make a blocking SDK function a Temporal activity called ``name``.
 
-    Why: boto3 blocks, and an async activity must not block the worker's event loop; running the
-    function in a thread needs no activity executor on the worker. Errors are classified here,
-    once, so each function only handles the AWS answers it expects.
+    It runs in a thread, heartbeats while it works and has its errors classified once
+    (:func:`cloudops.blocking.blocking_activity`).
     """
-
-    def decorate(fn: Callable[[InT], OutT]) -> Callable[[InT], Awaitable[OutT]]:
-        @functools.wraps(fn)
-        async def run(arg: InT) -> OutT:
-            call = asyncio.ensure_future(asyncio.to_thread(_classified, fn, arg))
-            timeout = activity.info().heartbeat_timeout if activity.in_activity() else None
-            if timeout:
-                # Heartbeat while boto3 works, so that the attempt of a worker that died is
-                # retried elsewhere after the heartbeat timeout, not the start-to-close one.
-                interval = max(0.5, min(5.0, timeout.total_seconds() / 4))
-                while not (await asyncio.wait({call}, timeout=interval))[0]:
-                    activity.heartbeat()
-            return await call
-
-        return activity.defn(name=name)(run)
-
-    return decorate
-
-
-def _classified(fn: Callable[[InT], OutT], arg: InT) -> OutT:
-    try:
-        return fn(arg)
-    except Exception as err:
-        mapped = classify(err)
-        if mapped is err:
-            raise
-        raise mapped from err
+    return blocking_activity(name, classify)
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,14 +17,13 @@ module, which the plugin module does to register the activities, stays cheap.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from temporalio import activity
 
 from cloudops import BusinessError, ErrorCode, NotReady
+from cloudops.blocking import blocking_activity
 from cloudops.servergroup import Capacity, ServerGroupName, cluster_name, next_server_group_name
 from cloudops_azure import arm, lro
 from cloudops_azure.clients import account_settings, compute_client, resource_group_of
@@ -82,31 +81,12 @@ OutT = TypeVar("OutT")
 def azure_activity(
     name: str,
 ) -> Callable[[Callable[[InT], OutT]], Callable[[InT], Awaitable[OutT]]]:
-    """Make a blocking Azure SDK function a Temporal activity called ``name``.
+    """Make a blocking SDK function a Temporal activity called ``name``.
 
-    Why: the SDK blocks, and an async activity must not block the worker's event loop; running
-    the function in a thread needs no activity executor on the worker (and carries the account
-    book's context along). Errors are classified here, once.
+    It runs in a thread, heartbeats while it works and has its errors classified once
+    (:func:`cloudops.blocking.blocking_activity`).
     """
-
-    def decorate(fn: Callable[[InT], OutT]) -> Callable[[InT], Awaitable[OutT]]:
-        @functools.wraps(fn)
-        async def run(arg: InT) -> OutT:
-            return await asyncio.to_thread(_classified, fn, arg)
-
-        return activity.defn(name=name)(run)
-
-    return decorate
-
-
-def _classified(fn: Callable[[InT], OutT], arg: InT) -> OutT:
-    try:
-        return fn(arg)
-    except Exception as err:
-        mapped = classify(err)
-        if mapped is err:
-            raise
-        raise mapped from err
+    return blocking_activity(name, classify)
 
 
 # --------------------------------------------------------------------------------------------

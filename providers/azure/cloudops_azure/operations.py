@@ -84,6 +84,7 @@ __all__ = [
 #: short start-to-close lets another worker take over quickly after a crash.
 AZURE_ACTIVITY_DEFAULTS = ActivityDefaults(
     start_to_close_timeout=timedelta(seconds=45),
+    heartbeat_timeout=timedelta(seconds=10),
     schedule_to_close_timeout=timedelta(minutes=15),
     retry_policy=RetryPolicy(
         initial_interval=timedelta(seconds=1),

@@ -18,7 +18,6 @@ one recorded as made by this cloudops request; deletes treat "not found" as succ
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import time
 import uuid
@@ -29,6 +28,7 @@ from typing import Any, TypeVar
 from temporalio import activity
 
 from cloudops import BusinessError, ErrorCode, NotReady, RetryableError
+from cloudops.blocking import blocking_activity
 from cloudops.servergroup import (
     Capacity,
     ServerGroupInstance,
@@ -91,32 +91,15 @@ InT = TypeVar("InT")
 OutT = TypeVar("OutT")
 
 
-def gcp_activity(name: str) -> Callable[[Callable[[InT], OutT]], Callable[[InT], Awaitable[OutT]]]:
-    """Make a blocking google-cloud-compute function a Temporal activity called ``name``.
+def gcp_activity(
+    name: str,
+) -> Callable[[Callable[[InT], OutT]], Callable[[InT], Awaitable[OutT]]]:
+    """Make a blocking SDK function a Temporal activity called ``name``.
 
-    Why: the client blocks, and an async activity must not block the worker's event loop;
-    running the function in a thread needs no activity executor. Errors are classified here,
-    once, so each function only handles the answers it expects.
+    It runs in a thread, heartbeats while it works and has its errors classified once
+    (:func:`cloudops.blocking.blocking_activity`).
     """
-
-    def decorate(fn: Callable[[InT], OutT]) -> Callable[[InT], Awaitable[OutT]]:
-        @functools.wraps(fn)
-        async def run(arg: InT) -> OutT:
-            return await asyncio.to_thread(_classified, fn, arg)
-
-        return activity.defn(name=name)(run)
-
-    return decorate
-
-
-def _classified(fn: Callable[[InT], OutT], arg: InT) -> OutT:
-    try:
-        return fn(arg)
-    except Exception as err:
-        mapped = classify(err)
-        if mapped is err:
-            raise
-        raise mapped from err
+    return blocking_activity(name, classify)
 
 
 # --------------------------------------------------------------------------------------------

@@ -86,6 +86,7 @@ __all__ = [
 #: itself retries only reads, briefly). A business error stops at once.
 GCP_ACTIVITY_DEFAULTS = ActivityDefaults(
     start_to_close_timeout=timedelta(minutes=2),
+    heartbeat_timeout=timedelta(seconds=10),
     schedule_to_close_timeout=timedelta(minutes=15),
     retry_policy=RetryPolicy(
         initial_interval=timedelta(seconds=1),
