@@ -82,7 +82,14 @@ def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+    try:
+        return asyncio.run(coro)
+    except ValueError as err:
+        from cloudops.codec import EncryptionKeyError
+
+        if isinstance(err, EncryptionKeyError):  # a payload key missing, wrong or malformed
+            raise _fail(str(err)) from None
+        raise
 
 
 def _cloudops() -> CloudOps:
@@ -623,6 +630,58 @@ def worker(
 
     _ran_worker = True
     _run(go())
+
+
+@app.command("codec-server")
+def codec_server(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8234,
+    host: Annotated[
+        str, typer.Option(help="Address to bind; anyone who reaches it can decrypt.")
+    ] = "127.0.0.1",
+    origin: Annotated[
+        list[str] | None,
+        typer.Option(help="Temporal UI origin allowed by CORS, repeatable.", show_default=False),
+    ] = None,
+    auth: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CLOUDOPS_CODEC_AUTH",
+            help="Require this exact Authorization header (temporal --codec-auth).",
+        ),
+    ] = None,
+) -> None:
+    """Serve /decode and /encode with CLOUDOPS_PAYLOAD_KEY, for the Temporal UI and CLI.
+
+    Point the UI's codec server setting, or `temporal workflow show --codec-endpoint`, at
+    http://HOST:PORT to read encrypted payloads in clear (default UI origin: localhost:8233).
+    """
+    from cloudops.codec import EncryptionCodec, EncryptionKeyError
+    from cloudops.codec import codec_server as make_server
+
+    try:
+        codec = EncryptionCodec.from_env()
+    except EncryptionKeyError as err:
+        raise _fail(str(err)) from None
+    if not codec.key_ids:
+        raise _fail("set CLOUDOPS_PAYLOAD_KEY (and CLOUDOPS_PAYLOAD_OLD_KEYS) to the workers' keys")
+    server = make_server(
+        codec,
+        host=host,
+        port=port,
+        origins=origin or ["http://localhost:8233"],
+        authorization=auth,
+    )
+    bound_host, bound_port = server.server_address[:2]
+    _console(stderr=True).print(
+        f"codec server on http://{bound_host!s}:{bound_port} with key id(s) "
+        f"{', '.join(codec.key_ids)}; Ctrl-C to stop"
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 @app.command()

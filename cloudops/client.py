@@ -30,11 +30,11 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from cloudops.codec import PayloadCodecOption, data_converter
 from cloudops.models import OperationSignal, Output, ProgressReport, WorkflowResult
 from cloudops.operation import CloudOperation
 from cloudops.runner import RUNNER_WORKFLOW
@@ -59,6 +59,7 @@ async def connect_client(
     namespace: str | None = None,
     profile: str | None = None,
     connect_timeout: float = 10.0,
+    payload_codec: PayloadCodecOption = "env",
     **options: Any,
 ) -> Client:
     """A Temporal client with the pydantic converter, configured by Temporal's envconfig.
@@ -67,7 +68,11 @@ async def connect_client(
     variables (``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``,
     ``TEMPORAL_TLS*``) and the profile file; the address defaults to ``localhost:7233``.
     A server that is still starting is retried until ``connect_timeout`` seconds have passed.
+
+    Payloads are encrypted when ``CLOUDOPS_PAYLOAD_KEY`` is set (see :mod:`cloudops.codec`);
+    ``payload_codec`` overrides that: a ``PayloadCodec`` of yours, or ``None`` for none.
     """
+    converter = data_converter(payload_codec)
     config: dict[str, Any] = dict(ClientConfig.load_client_connect_config(profile=profile))
     config.setdefault("target_host", DEFAULT_ADDRESS)
     if target_host:
@@ -78,7 +83,7 @@ async def connect_client(
     deadline = time.monotonic() + connect_timeout
     while True:
         try:
-            return await Client.connect(data_converter=pydantic_data_converter, **config)
+            return await Client.connect(data_converter=converter, **config)
         except RuntimeError as err:
             if time.monotonic() >= deadline:
                 raise ConnectionError(
@@ -360,14 +365,17 @@ def connect(
     *,
     task_queue: str | None = None,
     namespace: str | None = None,
+    payload_codec: PayloadCodecOption = "env",
     **options: Any,
 ) -> _Connection:
     """Open a cloudops client: ``async with cloudops.connect() as ops`` (or await it).
 
     Connection settings come from Temporal's envconfig (see :func:`connect_client`); the task
-    queue from ``task_queue``, ``$CLOUDOPS_TASK_QUEUE`` or ``cloudops``.
+    queue from ``task_queue``, ``$CLOUDOPS_TASK_QUEUE`` or ``cloudops``. Payloads are encrypted
+    and decrypted with ``CLOUDOPS_PAYLOAD_KEY`` when it is set, or with ``payload_codec``.
     """
     task_queue = task_queue or os.environ.get("CLOUDOPS_TASK_QUEUE") or DEFAULT_TASK_QUEUE
     if namespace:
         options["namespace"] = namespace
+    options["payload_codec"] = payload_codec
     return _Connection(target_host, task_queue, options)

@@ -8,7 +8,7 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.plugin import SimplePlugin
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -28,6 +28,7 @@ from cloudops.accounts import (
     load_config,
     using_accounts,
 )
+from cloudops.codec import PayloadCodecOption, resolve_codec, with_codec
 from cloudops.registry import CloudOps
 from cloudops.runner import CHECK_ACCOUNT_ACTIVITY, UntypedCloudOperationRunner
 from cloudops.runtime import WorkerRuntime, install
@@ -99,7 +100,9 @@ class CloudOpsPlugin(SimplePlugin):
     It sets the pydantic data converter, registers ``UntypedCloudOperationRunner`` and every
     installed plugin's activities, passes cloudops and the plugins through the workflow sandbox
     makes the worker's accounts available to activities, carries the operation context to
-    activities for logs and metrics, and with ``tracing`` adds OpenTelemetry tracing::
+    activities for logs and metrics, and with ``tracing`` adds OpenTelemetry tracing. Payloads
+    are encrypted with ``CLOUDOPS_PAYLOAD_KEY`` when it is set (:mod:`cloudops.codec`), or with
+    ``payload_codec`` (``None``: no codec)::
 
         plugin = CloudOpsPlugin()
         client = await Client.connect("localhost:7233", plugins=[plugin])
@@ -113,8 +116,11 @@ class CloudOpsPlugin(SimplePlugin):
         accounts: AccountBook | None = None,
         search_attributes: bool = True,
         tracing: bool = False,
+        payload_codec: PayloadCodecOption = "env",
     ) -> None:
         self.cloudops = cloudops or CloudOps()
+        self.payload_codec = resolve_codec(payload_codec)
+        self._keep_codec = payload_codec == "env"
         self.accounts = accounts if accounts is not None else account_book(self.cloudops)
         self.runtime = WorkerRuntime(self.cloudops.catalogue, search_attributes=search_attributes)
         catalogue = self.cloudops.catalogue
@@ -123,7 +129,7 @@ class CloudOpsPlugin(SimplePlugin):
         )
         super().__init__(
             "cloudops.CloudOpsPlugin",
-            data_converter=pydantic_data_converter,
+            data_converter=self.data_converter_for,
             workflows=[UntypedCloudOperationRunner],
             activities=[
                 *(entry.fn for entry in catalogue.activities.values()),
@@ -132,6 +138,14 @@ class CloudOpsPlugin(SimplePlugin):
             workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
             interceptors=_interceptors(self.accounts, tracing),
         )
+
+    def data_converter_for(self, existing: DataConverter | None) -> DataConverter:
+        """The pydantic data converter with this plugin's payload codec.
+
+        With the default ``payload_codec="env"`` and no key in the environment, a codec that
+        ``existing`` already has is kept.
+        """
+        return with_codec(self.payload_codec, existing=existing, keep_codec=self._keep_codec)
 
     def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
         """Add cloudops to the worker and install its catalogue for the worker's task queue."""
@@ -165,23 +179,30 @@ def build_worker(
     plugins: Sequence[Any] = (),
     search_attributes: bool = True,
     tracing: bool = False,
+    payload_codec: PayloadCodecOption = "env",
     **worker_options: Any,
 ) -> Worker:
     """A Temporal worker running every operation of ``cloudops`` on ``task_queue``.
 
-    ``client`` may be any Temporal client; it is re-created with the pydantic data converter if
-    it does not use it already.
+    ``client`` may be any Temporal client; it is re-created with the pydantic data converter
+    and the payload codec (``CLOUDOPS_PAYLOAD_KEY``, or ``payload_codec``) if it does not use
+    them already.
     """
     plugin = CloudOpsPlugin(
-        cloudops, accounts=accounts, search_attributes=search_attributes, tracing=tracing
+        cloudops,
+        accounts=accounts,
+        search_attributes=search_attributes,
+        tracing=tracing,
+        payload_codec=payload_codec,
     )
     # temporalio's default build id hashes the bytecode of every loaded module (0.2 s with a
     # bytecode cache, over 1 s without one): name the build by what is installed instead.
     if "deployment_config" not in worker_options:  # exclusive with build_id
         worker_options.setdefault("build_id", default_build_id(plugin.cloudops))
-    if client.data_converter is not pydantic_data_converter:
+    converter = plugin.data_converter_for(client.data_converter)
+    if client.data_converter is not converter:
         config = client.config()
-        config["data_converter"] = pydantic_data_converter
+        config["data_converter"] = converter
         client = Client(**config)
     return Worker(
         client,

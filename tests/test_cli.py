@@ -14,6 +14,7 @@ from cloudops.server import DevServer
 
 COMMANDS = [
     "approve",
+    "codec-server",
     "reject",
     "dev",
     "worker",
