@@ -45,9 +45,13 @@ from cloudops_gcp.models import (
     META_SERVER_GROUP,
     META_STARTUP_SCRIPT,
     META_TARGET_POOLS,
+    AutoscalerChange,
+    AutoscalerSpec,
     ClusterCall,
+    DeleteAutoscalerInput,
     DeleteGroupInput,
     DeleteTemplateInput,
+    GcpAutoscalingPolicy,
     GcpCall,
     GcpCreateServerGroupInput,
     GcpServerGroupDescription,
@@ -310,6 +314,82 @@ def _snake(name: str) -> str:
             out.append("_")
         out.append(char.lower())
     return "".join(out)
+
+
+class _Autoscalers:
+    """The autoscaler of one managed instance group, named as the group (as Spinnaker does).
+
+    Zonal groups have zonal ``autoscalers``, regional groups ``regionAutoscalers``; the two
+    clients take the same request fields apart from ``zone`` / ``region``.
+    """
+
+    def __init__(self, clients: GcpClients, ref: GroupRef) -> None:
+        self.clients = clients
+        self.ref = ref
+        self.zonal = ref.zone is not None
+        self.client = clients.get("AutoscalersClient" if self.zonal else "RegionAutoscalersClient")
+        where: dict[str, Any] = {"project": clients.project}
+        where.update({"zone": ref.zone} if self.zonal else {"region": ref.region})
+        self.where = where
+
+    def get(self) -> Any:
+        """The autoscaler named as the group, or None."""
+        return _or_none(
+            lambda: self.client.get(
+                **self.where,
+                autoscaler=self.ref.name,
+                retry=self.clients.read_retry,
+                timeout=self.clients.timeout,
+            )
+        )
+
+    def _request(self, verb: str, **fields: Any) -> Any:
+        name = f"{verb}Autoscaler" if self.zonal else f"{verb}RegionAutoscaler"
+        return getattr(_v1(), f"{name}Request")(**self.where, **fields)
+
+    def insert(self, body: Any, request_id: str) -> Any:
+        """Start creating the autoscaler."""
+        request = self._request("Insert", autoscaler_resource=body, request_id=request_id)
+        return self.client.insert_unary(request=request, retry=None, timeout=self.clients.timeout)
+
+    def patch(self, body: Any, request_id: str) -> Any:
+        """Start a JSON merge patch of the autoscaler (``?autoscaler=NAME``)."""
+        request = self._request(
+            "Patch", autoscaler=self.ref.name, autoscaler_resource=body, request_id=request_id
+        )
+        return self.client.patch_unary(request=request, retry=None, timeout=self.clients.timeout)
+
+    def delete(self, request_id: str) -> Any:
+        """Start deleting the autoscaler."""
+        request = self._request("Delete", autoscaler=self.ref.name, request_id=request_id)
+        return self.client.delete_unary(request=request, retry=None, timeout=self.clients.timeout)
+
+
+def _group_link(clients: GcpClients, ref: GroupRef) -> str:
+    where = f"zones/{ref.zone}" if ref.zone else f"regions/{ref.region}"
+    return f"projects/{clients.project}/{where}/instanceGroupManagers/{ref.name}"
+
+
+def _policy_of(autoscaler: Any) -> GcpAutoscalingPolicy:
+    """The cloudops view of an autoscaler's policy (CPU target 0.6 when it scales on none)."""
+    policy = autoscaler.autoscaling_policy
+    target = policy.cpu_utilization.utilization_target if policy.cpu_utilization else 0.0
+    mode = policy.mode if policy.mode in ("ON", "OFF", "ONLY_SCALE_OUT") else "ON"
+    return GcpAutoscalingPolicy(
+        min_replicas=policy.min_num_replicas,
+        max_replicas=max(policy.max_num_replicas, policy.min_num_replicas),
+        cpu_utilization_target=target if 0 < target <= 1 else 0.6,
+        cool_down_period_seconds=min(max(policy.cool_down_period_sec, 0), 3600),
+        mode=mode,
+    )
+
+
+def _group_autoscaler(clients: GcpClients, ref: GroupRef, group: Any) -> Any:
+    """The group's autoscaler (named as the group and targeting it), or None."""
+    found = _Autoscalers(clients, ref).get()
+    if found is None or not same_resource(found.target, group.self_link):
+        return None
+    return found
 
 
 def _region_groups(
@@ -729,6 +809,113 @@ def resize_instance_group_manager(arg: ResizeInput) -> Started:
     return Started(operations=[_op_ref(groups.resize(arg.size, arg.gcp_request_id))])
 
 
+# --------------------------------------------------------------------------------------------
+# Autoscalers
+# --------------------------------------------------------------------------------------------
+
+
+def _own_autoscaler(found: Any, spec: AutoscalerSpec) -> Started:
+    owner = owner_of(found.description)
+    if owner != spec.request_id:
+        raise BusinessError(
+            ErrorCode.CONFLICT,
+            f"autoscaler {spec.name!r} already exists and was not created by this request",
+            {"autoscaler": spec.name, "created_by_request": owner},
+        )
+    return Started(changed=False, reason="already created by this request")
+
+
+@gcp_activity("gcp.insert_autoscaler")
+def insert_autoscaler(spec: AutoscalerSpec) -> Started:
+    """Start creating a group's autoscaler (named as the group), or find this request's.
+
+    Idempotent as the other creates: the insert carries the workflow's ``requestId``, and an
+    autoscaler that records this cloudops request in its description is the answer; anyone
+    else's is a ``CONFLICT``. A missing group is ``NOT_FOUND``.
+    """
+    clients = gcp_clients(spec.account)
+    scalers = _Autoscalers(clients, spec)
+    existing = scalers.get()
+    if existing is not None:
+        return _own_autoscaler(existing, spec)
+    if _Groups(clients, spec).get() is None:
+        raise _group_not_found(spec.name)
+    v1 = _v1()
+    body = v1.Autoscaler(
+        name=spec.name,
+        description=group_description(spec.request_id, spec.name),
+        target=_group_link(clients, spec),
+        autoscaling_policy=v1.AutoscalingPolicy(
+            min_num_replicas=spec.min_replicas,
+            max_num_replicas=spec.max_replicas,
+            cool_down_period_sec=spec.cool_down_period_seconds,
+            cpu_utilization=v1.AutoscalingPolicyCpuUtilization(
+                utilization_target=spec.cpu_utilization_target
+            ),
+            mode=spec.mode,
+        ),
+    )
+    try:
+        op = scalers.insert(body, spec.gcp_request_id)
+    except _conflict_type():
+        existing = scalers.get()
+        if existing is None:
+            raise _being_created(spec.name) from None
+        return _own_autoscaler(existing, spec)
+    return Started(operations=[_op_ref(op)])
+
+
+@gcp_activity("gcp.update_autoscaler")
+def update_autoscaler(arg: AutoscalerChange) -> Started:
+    """Start setting the bounds of a group's autoscaler (a patch of its whole policy).
+
+    The patch sends the current policy with the new ``minNumReplicas`` / ``maxNumReplicas``,
+    so the other settings are kept whichever way the API merges nested fields. Bounds that are
+    already set change nothing; a group without an autoscaler is ``NOT_FOUND``.
+    """
+    clients = gcp_clients(arg.account)
+    scalers = _Autoscalers(clients, arg)
+    found = scalers.get()
+    if found is None:
+        raise BusinessError(
+            ErrorCode.NOT_FOUND,
+            f"server group {arg.name!r} has no autoscaler",
+            {"server_group": arg.name},
+        )
+    policy = found.autoscaling_policy
+    if (policy.min_num_replicas, policy.max_num_replicas) == (arg.min_replicas, arg.max_replicas):
+        return Started(changed=False, reason="already set")
+    v1 = _v1()
+    # The whole policy, so that a merge patch keeps what is set whichever way it merges.
+    changed = v1.AutoscalingPolicy.deserialize(v1.AutoscalingPolicy.serialize(policy))
+    changed.min_num_replicas = arg.min_replicas
+    changed.max_num_replicas = arg.max_replicas
+    body = v1.Autoscaler(name=arg.name, autoscaling_policy=changed)
+    return Started(operations=[_op_ref(scalers.patch(body, arg.gcp_request_id))])
+
+
+@gcp_activity("gcp.delete_autoscaler")
+def delete_autoscaler(arg: DeleteAutoscalerInput) -> Started:
+    """Start deleting a group's autoscaler; "not found" is success (``changed=False``).
+
+    With ``only_if_request_id`` an autoscaler not recorded as made by that request is kept.
+    """
+    clients = gcp_clients(arg.account)
+    scalers = _Autoscalers(clients, arg)
+    found = scalers.get()
+    if found is None:
+        return Started(changed=False, reason="not found")
+    if arg.only_if_request_id is not None and owner_of(found.description) != arg.only_if_request_id:
+        return Started(changed=False, reason="not created by this request")
+    if not same_resource(found.target, _group_link(clients, arg)):
+        return Started(changed=False, reason="scales another group")
+    try:
+        op = scalers.delete(arg.gcp_request_id)
+    except _not_found_type():
+        return Started(changed=False, reason="not found")
+    return Started(operations=[_op_ref(op)])
+
+
 def _group_not_found(name: str) -> BusinessError:
     return BusinessError(
         ErrorCode.NOT_FOUND, f"server group {name!r} does not exist", {"server_group": name}
@@ -875,6 +1062,13 @@ def _describe(
     active_pools = [last(p) for p in group.target_pools]
     disabled = bool(backend_services or pools) and not active_services and not active_pools
     ref = GroupRef(account=call.account, region=call.region, name=name, zone=zone)
+    autoscaler = _group_autoscaler(clients, ref, group)
+    autoscaling = _policy_of(autoscaler) if autoscaler is not None else None
+    capacity = Capacity.fixed(group.target_size)
+    if autoscaling is not None:
+        low, high = autoscaling.bounds(capacity)
+        size = group.target_size
+        capacity = Capacity(min=min(low, size), max=max(high, size), desired=size)
     instances = []
     for managed in _Groups(clients, ref).managed():
         key = relative(managed.instance)
@@ -906,7 +1100,7 @@ def _describe(
         detail=parsed.detail if parsed else "",
         sequence=parsed.sequence if parsed else None,
         region=call.region,
-        capacity=Capacity.fixed(group.target_size),
+        capacity=capacity,
         instances=instances,
         zones=zones,
         subnets=[last(i.subnetwork) for i in interfaces if i.subnetwork],
@@ -931,6 +1125,7 @@ def _describe(
         network=last(interfaces[0].network) if interfaces and interfaces[0].network else None,
         request_id=owner_of(group.description) or meta.get(META_REQUEST_ID),
         self_link=group.self_link,
+        autoscaling=autoscaling,
     ), template
 
 
@@ -1034,6 +1229,11 @@ def read_server_group_template(arg: GroupRef) -> GcpCreateServerGroupInput:
     boot = next(d for d in properties.disks if d.boot)
     emails = [s.email for s in properties.service_accounts]
     meta = _metadata(template)
+    autoscaling = description.autoscaling
+    if autoscaling is not None:
+        # The bounds follow the copy's capacity (min/max are the autoscaler's), so that a clone
+        # that changes its capacity moves its autoscaler's bounds with it.
+        autoscaling = autoscaling.model_copy(update={"min_replicas": None, "max_replicas": None})
     return GcpCreateServerGroupInput(
         application=parsed.application,
         stack=parsed.stack,
@@ -1053,6 +1253,7 @@ def read_server_group_template(arg: GroupRef) -> GcpCreateServerGroupInput:
         disk_size_gb=int(boot.initialize_params.disk_size_gb) or None,
         disk_type=last(boot.initialize_params.disk_type) or None,
         service_account_email=emails[0] if emails else None,
+        autoscaling=autoscaling,
     )
 
 
@@ -1131,6 +1332,9 @@ ACTIVITIES = (
     insert_instance_group_manager,
     delete_instance_group_manager,
     resize_instance_group_manager,
+    insert_autoscaler,
+    update_autoscaler,
+    delete_autoscaler,
     set_traffic,
     wait_for_group,
     describe_server_group,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import cloudops
 from cloudops.servergroup import (
+    Capacity,
     CloneServerGroupInput,
     CreateServerGroupInput,
     ServerGroupChangeInput,
@@ -25,16 +26,21 @@ from cloudops.servergroup import (
 )
 
 __all__ = [
+    "AUTOSCALER_MODES",
     "GCE_NAME",
     "META_BACKEND_SERVICES",
     "META_REQUEST_ID",
     "META_SERVER_GROUP",
     "META_STARTUP_SCRIPT",
     "META_TARGET_POOLS",
+    "AutoscalerChange",
+    "AutoscalerSpec",
     "ClusterCall",
+    "DeleteAutoscalerInput",
     "DeleteGroupInput",
     "DeleteTemplateInput",
     "GcpAccountSettings",
+    "GcpAutoscalingPolicy",
     "GcpCall",
     "GcpCloneServerGroupInput",
     "GcpCreateServerGroupInput",
@@ -110,6 +116,54 @@ class GcpAccountSettings(BaseModel):
 # Operation inputs: the common ones plus optional GCP settings
 # --------------------------------------------------------------------------------------------
 
+#: The autoscaler modes cloudops accepts (Compute's ``AutoscalingPolicy.mode``).
+AUTOSCALER_MODES = ("ON", "OFF", "ONLY_SCALE_OUT")
+
+
+class GcpAutoscalingPolicy(BaseModel):
+    """An autoscaler for the group (Compute ``autoscalers`` / ``regionAutoscalers``).
+
+    Why optional bounds: the group's ``capacity.min`` and ``capacity.max`` are the natural
+    bounds, and a clone that changes its capacity should move its autoscaler's bounds with it;
+    ``min_replicas`` / ``max_replicas`` override them. The autoscaler scales on CPU utilization
+    (``cpu_utilization_target``, a fraction in (0, 1]); ``cool_down_period_seconds`` is how long
+    a new instance needs before its load counts. ``mode``: ``ON`` scales both ways,
+    ``ONLY_SCALE_OUT`` never removes instances, ``OFF`` keeps the autoscaler but lets the
+    group's target size be set by hand.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_replicas: int | None = Field(default=None, ge=0, le=100_000)
+    max_replicas: int | None = Field(default=None, ge=0, le=100_000)
+    cpu_utilization_target: float = Field(default=0.6, gt=0, le=1)
+    cool_down_period_seconds: int = Field(default=60, ge=0, le=3600)
+    mode: Literal["ON", "OFF", "ONLY_SCALE_OUT"] = "ON"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if (
+            self.min_replicas is not None
+            and self.max_replicas is not None
+            and self.min_replicas > self.max_replicas
+        ):
+            raise ValueError(
+                f"autoscaling needs min_replicas <= max_replicas, got {self.min_replicas} > "
+                f"{self.max_replicas}"
+            )
+        return self
+
+    def bounds(self, capacity: Capacity) -> tuple[int, int]:
+        """(min, max) of the autoscaler: the policy's own, else the capacity's."""
+        low = self.min_replicas if self.min_replicas is not None else capacity.min
+        high = self.max_replicas if self.max_replicas is not None else capacity.max
+        return low, high
+
+    @property
+    def scales(self) -> bool:
+        """Whether the autoscaler sets the group's size (mode ``ON`` or ``ONLY_SCALE_OUT``)."""
+        return self.mode != "OFF"
+
 
 class GcpServerGroupSettings(BaseModel):
     """Optional GCP settings of a server group, beyond the provider-agnostic ones.
@@ -129,6 +183,7 @@ class GcpServerGroupSettings(BaseModel):
     disk_size_gb: int | None = Field(default=None, ge=10, le=65_536)
     disk_type: str | None = Field(default=None, pattern=r"^[a-z0-9-]{1,63}$")
     service_account_email: str | None = Field(default=None, max_length=320)
+    autoscaling: GcpAutoscalingPolicy | None = None
 
 
 def _check_gcp(model: CreateServerGroupInput | CloneServerGroupInput) -> None:
@@ -164,6 +219,13 @@ class GcpCreateServerGroupInput(CreateServerGroupInput, GcpServerGroupSettings):
                 f"letters, digits and '-', starting with a letter, at most {MAX_GROUP_NAME - 5} "
                 "characters"
             )
+        if self.autoscaling is not None:
+            low, high = self.autoscaling.bounds(self.capacity)
+            if not low <= self.capacity.desired <= high:
+                raise ValueError(
+                    f"autoscaling bounds must satisfy min_replicas <= capacity.desired <= "
+                    f"max_replicas, got {low} <= {self.capacity.desired} <= {high}"
+                )
         return self
 
 
@@ -211,6 +273,9 @@ class GcpServerGroupDescription(ServerGroupDescription):
     network: str | None = None
     request_id: str | None = Field(default=None, description="the cloudops request that made it")
     self_link: str | None = None
+    autoscaling: GcpAutoscalingPolicy | None = Field(
+        default=None, description="the group's autoscaler (named as the group), if any"
+    )
 
 
 class GcpServerGroupList(ServerGroupList):
@@ -348,6 +413,33 @@ class DeleteTemplateInput(GcpCall):
     gcp_request_id: str
     only_if_request_id: str | None = None
     only_if_server_group: str | None = None
+
+
+class AutoscalerSpec(GroupRef):
+    """Create (or find, if this request made it) the autoscaler of a group, named as the group."""
+
+    request_id: str
+    gcp_request_id: str
+    min_replicas: int
+    max_replicas: int
+    cpu_utilization_target: float
+    cool_down_period_seconds: int
+    mode: str
+
+
+class AutoscalerChange(GroupRef):
+    """Set the bounds of a group's autoscaler (a patch of its policy)."""
+
+    min_replicas: int
+    max_replicas: int
+    gcp_request_id: str
+
+
+class DeleteAutoscalerInput(GroupRef):
+    """Delete a group's autoscaler; not found is success; guarded against others'."""
+
+    gcp_request_id: str
+    only_if_request_id: str | None = None
 
 
 class DeleteGroupInput(GroupRef):

@@ -39,7 +39,10 @@ from cloudops.servergroup import (
 )
 from cloudops_gcp.errors import RETRY
 from cloudops_gcp.models import (
+    AutoscalerChange,
+    AutoscalerSpec,
     ClusterCall,
+    DeleteAutoscalerInput,
     DeleteGroupInput,
     DeleteTemplateInput,
     GcpCloneServerGroupInput,
@@ -295,6 +298,30 @@ async def create_server_group(
             input,
             recheck_conflict=True,
         )
+    bounds = (input.capacity.min, input.capacity.max)
+    policy = input.autoscaling
+    if policy is not None:
+        bounds = policy.bounds(input.capacity)
+        with ctx.step("create autoscaler"):
+            await mutate(
+                ctx,
+                "gcp.insert_autoscaler",
+                lambda request_id: AutoscalerSpec(
+                    account=account,
+                    region=region,
+                    name=name,
+                    zone=zone,
+                    request_id=ctx.request_id,
+                    gcp_request_id=request_id,
+                    min_replicas=bounds[0],
+                    max_replicas=bounds[1],
+                    cpu_utilization_target=policy.cpu_utilization_target,
+                    cool_down_period_seconds=policy.cool_down_period_seconds,
+                    mode=policy.mode,
+                ),
+                input,
+                recheck_conflict=True,
+            )
     if input.load_balancers:
         with ctx.step("add to backend services"):
             await mutate(
@@ -312,6 +339,7 @@ async def create_server_group(
                 ),
                 input,
             )
+    desired = input.capacity.desired
     status: GroupStatus | None = None
     if input.wait:
         with ctx.step("wait for instances"):
@@ -323,7 +351,8 @@ async def create_server_group(
                     region=region,
                     name=name,
                     zone=zone,
-                    desired=input.capacity.desired,
+                    # An autoscaler that scales owns the size: wait for whatever it sets.
+                    desired=None if policy is not None and policy.scales else desired,
                     require_health=bool(input.load_balancers),
                 ),
                 input,
@@ -331,10 +360,14 @@ async def create_server_group(
             )
     resources = {"instance_template": template}
     resources.update({"zone": zone} if zone else {"region": region})
+    capacity = Capacity.fixed(desired)
+    if policy is not None:
+        capacity = Capacity(min=bounds[0], max=bounds[1], desired=desired)
+        resources["autoscaler"] = name
     return ServerGroupOutput.for_name(
         name,
         region=region,
-        capacity=Capacity.fixed(input.capacity.desired),
+        capacity=capacity,
         disabled=False,
         instance_count=status.instances if status else None,
         healthy_count=status.healthy if status else None,
@@ -349,7 +382,8 @@ class CreateServerGroup(cloudops.CloudOperation[GcpCreateServerGroupInput, Serve
     chosen once. The group is zonal with one zone, regional otherwise (or as ``regional`` says).
     With ``wait`` (the default) the operation ends when ``desired`` instances are RUNNING (and
     healthy in the backend services given as ``load_balancers``). If any step fails, what was
-    created is deleted again. Without an autoscaler, GCP keeps one size: min = max = desired.
+    created is deleted again. Without ``autoscaling`` the group keeps one size (min = max =
+    desired); with it an autoscaler named as the group scales it between its bounds.
     """
 
     provider = "gcp"
@@ -424,10 +458,15 @@ class CloneServerGroup(cloudops.CloudOperation[GcpCloneServerGroupInput, ServerG
 
 
 class ResizeServerGroup(cloudops.CloudOperation[ResizeServerGroupInput, ServerGroupOutput]):
-    """Set a server group's size (its target size: ``capacity.desired``) and wait for it.
+    """Set a server group's size and wait for it.
 
-    A disabled group stays disabled. If the operation fails later (e.g. the wait times out) the
-    previous size is restored.
+    Without an autoscaler the group's target size becomes ``capacity.desired`` (GCP keeps one
+    size, so ``min`` and ``max`` are not kept). With one, as Spinnaker's GCE provider does, the
+    autoscaler's bounds become ``capacity.min`` / ``capacity.max`` (a patch of the autoscaler);
+    then, if the autoscaler is ``OFF``, the target size becomes ``desired``; if it scales
+    (``ON``, ``ONLY_SCALE_OUT``), it owns the size: ``desired`` is not sent, and the wait is
+    for the size the autoscaler sets within the new bounds. A disabled group stays disabled.
+    If the operation fails later (e.g. the wait times out) the previous capacity is restored.
     """
 
     provider = "gcp"
@@ -435,26 +474,50 @@ class ResizeServerGroup(cloudops.CloudOperation[ResizeServerGroupInput, ServerGr
     activity_defaults = GCP_ACTIVITY_DEFAULTS
 
     async def run(self, ctx: OperationContext, input: ResizeServerGroupInput) -> ServerGroupOutput:
-        """Read the size, register its undo, resize, then wait."""
+        """Read the capacity, register its undo, set bounds and size, then wait."""
         account, region = _where(ctx)
         name = input.server_group
         with ctx.step("describe"):
             current = await _describe(ctx, account, region, name)
         if current is None:
             raise _not_found(name)
-        before, desired = current.capacity.desired, input.capacity.desired
-        if before != desired:
+        policy = current.autoscaling
+        before, wanted = current.capacity, input.capacity
+        new_bounds = policy is not None and (before.min, before.max) != (wanted.min, wanted.max)
+        resize = before.desired != wanted.desired and (policy is None or not policy.scales)
+        if new_bounds or resize:
             ctx.on_rollback(
                 ResizeServerGroup,
                 ResizeServerGroupInput(
                     server_group=name,
-                    capacity=Capacity.fixed(before),
+                    capacity=before if policy is not None else Capacity.fixed(before.desired),
                     wait=False,
                     poll_interval_seconds=input.poll_interval_seconds,
                     wait_timeout_seconds=input.wait_timeout_seconds,
                 ),
-                label=f"restore size of {name} to {before}",
+                label=(
+                    f"restore size of {name} to {before.desired}"
+                    if policy is None
+                    else f"restore capacity of {name}"
+                ),
             )
+        if new_bounds:
+            with ctx.step("update autoscaler"):
+                await mutate(
+                    ctx,
+                    "gcp.update_autoscaler",
+                    lambda request_id: AutoscalerChange(
+                        account=account,
+                        region=region,
+                        name=name,
+                        zone=current.zone,
+                        min_replicas=wanted.min,
+                        max_replicas=wanted.max,
+                        gcp_request_id=request_id,
+                    ),
+                    input,
+                )
+        if resize:
             with ctx.step("resize"):
                 await mutate(
                     ctx,
@@ -464,11 +527,15 @@ class ResizeServerGroup(cloudops.CloudOperation[ResizeServerGroupInput, ServerGr
                         region=region,
                         name=name,
                         zone=current.zone,
-                        size=desired,
+                        size=wanted.desired,
                         gcp_request_id=request_id,
                     ),
                     input,
                 )
+        # What the group will run: an autoscaler that scales keeps the size within its bounds.
+        desired = wanted.desired
+        if policy is not None and policy.scales:
+            desired = min(max(before.desired, wanted.min), wanted.max)
         status: GroupStatus | None = None
         if input.wait:
             with ctx.step("wait for instances"):
@@ -480,20 +547,25 @@ class ResizeServerGroup(cloudops.CloudOperation[ResizeServerGroupInput, ServerGr
                         region=region,
                         name=name,
                         zone=current.zone,
-                        desired=desired,
+                        desired=None if policy is not None and policy.scales else desired,
                         require_health=bool(current.active_backend_services),
                     ),
                     input,
                     GroupStatus,
                 )
+            if policy is not None and policy.scales:
+                desired = min(max(status.target_size, wanted.min), wanted.max)
+        capacity = Capacity.fixed(desired)
+        if policy is not None:
+            capacity = Capacity(min=wanted.min, max=wanted.max, desired=desired)
         return ServerGroupOutput.for_name(
             name,
             region=region,
-            capacity=Capacity.fixed(desired),
+            capacity=capacity,
             disabled=current.disabled,
             instance_count=status.instances if status else None,
             healthy_count=status.healthy if status else None,
-            changed=before != desired,
+            changed=new_bounds or resize,
         )
 
 
@@ -602,13 +674,13 @@ class DisableServerGroup(cloudops.CloudOperation[ServerGroupChangeInput, ServerG
 
 
 class DestroyServerGroup(cloudops.CloudOperation[GcpDestroyServerGroupInput, ServerGroupOutput]):
-    """Delete a server group: its load balancer membership, group, instances and template.
+    """Delete a server group: load balancer membership, autoscaler, group, template.
 
-    In that order: out of its backend services, then the group (with its instances), then its
-    instance template. A group that does not exist is success (``changed: false``), so a destroy
-    can be repeated. The template is deleted only if cloudops made it for this group or it is
-    named after the group. A create's rollback runs this operation, guarded by the create's
-    request id.
+    In that order: out of its backend services, then its autoscaler (if any; not found is
+    success), then the group (with its instances), then its instance template. A group that
+    does not exist is success (``changed: false``), so a destroy can be repeated. The template
+    is deleted only if cloudops made it for this group or it is named after the group. A
+    create's rollback runs this operation, guarded by the create's request id.
     """
 
     provider = "gcp"
@@ -618,7 +690,7 @@ class DestroyServerGroup(cloudops.CloudOperation[GcpDestroyServerGroupInput, Ser
     async def run(
         self, ctx: OperationContext, input: GcpDestroyServerGroupInput
     ) -> ServerGroupOutput:
-        """Describe, leave the load balancers, delete the group, delete the template."""
+        """Describe, leave the load balancers, delete the autoscaler, group and template."""
         account, region = _where(ctx)
         name = input.server_group
         with ctx.step("describe"):
@@ -643,6 +715,23 @@ class DestroyServerGroup(cloudops.CloudOperation[GcpDestroyServerGroupInput, Ser
                         enabled=False,
                         backend_services=current.active_backend_services,
                         gcp_request_id=request_id,
+                    ),
+                    input,
+                )
+        if current.autoscaling is not None or guard is not None:
+            # First, or it would scale the group while it goes. A rollback always looks: the
+            # create may have started the autoscaler's insert before it failed.
+            with ctx.step("delete autoscaler"):
+                await mutate(
+                    ctx,
+                    "gcp.delete_autoscaler",
+                    lambda request_id: DeleteAutoscalerInput(
+                        account=account,
+                        region=region,
+                        name=name,
+                        zone=current.zone,
+                        gcp_request_id=request_id,
+                        only_if_request_id=guard,
                     ),
                     input,
                 )

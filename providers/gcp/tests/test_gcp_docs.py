@@ -40,4 +40,5 @@ async def test_the_example_runs(temporal_server: Any, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     assert "created shop-prod-v000 healthy: 2" in done.stdout
+    assert "capacity: {'min': 3, 'max': 5, 'desired': 3}" in done.stdout  # the autoscaler's
     assert "after destroy: NOT_FOUND" in done.stdout

@@ -18,9 +18,11 @@ Covered: global instance templates (insert/get/list/delete); zonal and regional 
 managers (insert/get/list/aggregatedList/delete/patch/resize/setTargetPools/listManagedInstances/
 deleteInstances/abandonInstances/recreateInstances); instances (get/list) that boot
 PROVISIONING -> STAGING -> RUNNING; global backend services (insert/get/list/patch/update/
-getHealth); regional target pools (insert/get/list/getHealth); global, regional and zonal
-operations (get/list/wait). Not covered: autoscalers, health checks, firewalls, networks,
-regional backend services, IAM, ``filter`` beyond ``name`` comparisons.
+getHealth); regional target pools (insert/get/list/getHealth); zonal and regional autoscalers
+(insert/get/list/patch/update/delete; with no load, one that scales only keeps its group's target
+size within its bounds: see :mod:`~cloudops_testing.gcp_emulator.autoscalers`); global, regional
+and zonal operations (get/list/wait). Not covered: autoscaler aggregatedList, health checks,
+firewalls, networks, regional backend services, IAM, ``filter`` beyond ``name`` comparisons.
 
 State lives in memory; tests read it through the helpers (:meth:`GcpEmulator.templates`,
 :meth:`GcpEmulator.groups`, :meth:`GcpEmulator.mutations` ...) and steer time with
@@ -226,6 +228,18 @@ class GcpEmulator:
                     body["group"] = owner
                     found.append(body)
             return list(self._view(found))
+
+    def autoscalers(self) -> list[dict[str, Any]]:
+        """Every autoscaler (zonal and regional), as the API shows it."""
+        from cloudops_testing.gcp_emulator.autoscalers import render_autoscaler
+
+        with self.state.lock:
+            found = [render_autoscaler(self.state, a) for a in self.state.autoscalers.values()]
+            return list(self._view(found))
+
+    def autoscaler(self, name: str) -> dict[str, Any] | None:
+        """The autoscaler ``name`` in any zone or region, or None."""
+        return next((a for a in self.autoscalers() if a["name"] == name), None)
 
     def backend_service(self, name: str) -> dict[str, Any] | None:
         """The backend service ``name``, or None."""

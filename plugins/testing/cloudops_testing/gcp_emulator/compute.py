@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from cloudops_testing.gcp_emulator.autoscalers import enforce_bounds
 from cloudops_testing.gcp_emulator.errors import (
     ApiError,
     already_exists,
@@ -104,6 +105,8 @@ class ComputeState:
         self.instances: dict[str, Instance] = {}
         self.backend_services: dict[str, dict[str, Any]] = {}
         self.target_pools: dict[str, dict[str, Any]] = {}
+        #: ``projects/p/zones/z/autoscalers/NAME`` (or regional) -> stored autoscaler.
+        self.autoscalers: dict[str, dict[str, Any]] = {}
         self.reserved: set[str] = set()
 
     # -- paths and scopes ----------------------------------------------------------------
@@ -411,6 +414,9 @@ class ComputeState:
             return again
         group = self.get_group(scope, name)
         path = self.group_path(scope, name)
+        for scaler_path, scaler in self.autoscalers.items():
+            if scaler["_target"] == path:
+                raise resource_in_use(path, scaler_path)
         for service in self.backend_services.values():
             if any(b.get("group") == group["instanceGroup"] for b in service.get("backends", [])):
                 raise resource_in_use(
@@ -581,6 +587,7 @@ class ComputeState:
     def tick(self) -> None:
         """Advance operations, instances, and groups towards their target sizes."""
         self.ops.tick()
+        enforce_bounds(self)
         for path, instance in list(self.instances.items()):
             if not instance.advance(self.timing.instance_seconds):
                 del self.instances[path]

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
+from cloudops_testing.gcp_emulator import autoscalers
 from cloudops_testing.gcp_emulator.compute import ComputeState
 from cloudops_testing.gcp_emulator.errors import ApiError, invalid, not_found
 from cloudops_testing.gcp_emulator.instances import apply_filter, page
@@ -199,6 +200,52 @@ def _list_managed(state: ComputeState, r: Request) -> Any:
     if token:
         body["nextPageToken"] = token
     return body
+
+
+# -- autoscalers (zonal and regional) ---------------------------------------------------------
+
+_AUTOSCALERS = _SCOPED + r"/autoscalers"
+
+
+@route("GET", _AUTOSCALERS)
+def _list_autoscalers(state: ComputeState, r: Request) -> Any:
+    scope = _scope(r)
+    items = autoscalers.list_autoscalers(state, scope)
+    kind = "compute#autoscalerList" if scope.kind == "zones" else "compute#regionAutoscalerList"
+    return _listing(kind, f"{scope.path(state.project)}/autoscalers", items, r.query)
+
+
+@route("POST", _AUTOSCALERS)
+def _insert_autoscaler(state: ComputeState, r: Request) -> Any:
+    return _op(autoscalers.insert_autoscaler(state, _scope(r), r.body, r.query.get("requestId")))
+
+
+@route("PATCH", _AUTOSCALERS)
+def _patch_autoscaler(state: ComputeState, r: Request) -> Any:
+    name, request_id = r.query.get("autoscaler"), r.query.get("requestId")
+    return _op(
+        autoscalers.change_autoscaler(state, _scope(r), name, r.body, request_id, replace=False)
+    )
+
+
+@route("PUT", _AUTOSCALERS)
+def _update_autoscaler(state: ComputeState, r: Request) -> Any:
+    name, request_id = r.query.get("autoscaler"), r.query.get("requestId")
+    return _op(
+        autoscalers.change_autoscaler(state, _scope(r), name, r.body, request_id, replace=True)
+    )
+
+
+@route("GET", _AUTOSCALERS + r"/(?P<name>[^/]+)")
+def _get_autoscaler(state: ComputeState, r: Request) -> Any:
+    found = autoscalers.get_autoscaler(state, _scope(r), r.params["name"])
+    return autoscalers.render_autoscaler(state, found)
+
+
+@route("DELETE", _AUTOSCALERS + r"/(?P<name>[^/]+)")
+def _delete_autoscaler(state: ComputeState, r: Request) -> Any:
+    scope, name = _scope(r), r.params["name"]
+    return _op(autoscalers.delete_autoscaler(state, scope, name, r.query.get("requestId")))
 
 
 # -- instances -------------------------------------------------------------------------------
