@@ -765,19 +765,39 @@ def dev(
 @app.command()
 def demo(
     keep: Annotated[
-        bool, typer.Option(help="Keep the server and worker running afterwards (Ctrl-C stops).")
+        bool,
+        typer.Option(help="Keep the server, clouds and worker running afterwards (Ctrl-C stops)."),
     ] = False,
+    clouds: Annotated[
+        str | None,
+        typer.Option(
+            help="Clouds to deploy to, comma-separated (aws,gcp,azure); default: all installed."
+        ),
+    ] = None,
+    fault_rate: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Share of cloud API calls answered with a transient fault."
+        ),
+    ] = 0.2,
+    kill: Annotated[
+        bool,
+        typer.Option("--kill/--no-kill", help="SIGKILL and replace the worker mid-deploy."),
+    ] = True,
 ) -> None:
     """Run the main job end to end on embedded defaults: no cloud account, no network needed.
 
-    Starts a local Temporal server (with its UI) and a worker, runs an operation while showing
-    its progress, and prints the WorkflowResult and the link to it in the Temporal UI.
+    Starts a local Temporal server (with its UI), moto and the GCP/Azure emulators of the
+    installed providers behind fault proxies, and a worker; deploys a sample app red/black twice
+    on each cloud with live progress, kills and restarts the worker in the middle, and prints the
+    final WorkflowResults and the Temporal UI link.
     """
     from cloudops.demo import run_demo
 
     global _ran_worker
     _ran_worker = True
-    ok = _run(run_demo(_cloudops(), keep=keep))
+    chosen = [c.strip() for c in clouds.split(",") if c.strip()] if clouds else None
+    ok = _run(run_demo(_cloudops(), keep=keep, clouds=chosen, fault_rate=fault_rate, kill=kill))
     if not ok:
         raise typer.Exit(EXIT_BUSINESS_FAILURE)
 

@@ -1,12 +1,14 @@
 """``cloudops demo``: the main job on embedded defaults, with nothing to set up.
 
 With cloudops-deploy, cloudops-aws and cloudops-testing installed (the workspace default), it
-starts a local Temporal server (with its UI), moto behind a fault-injecting proxy (transient
-throttling, 5xx and resets), and a worker process; then deploys a sample app red/black twice
-(v000, then v001 replacing it) with live progress and retries shown, SIGKILLs the worker in the
-middle of the second deploy and starts a new one, and prints the WorkflowResults, what the proxy
-injected, the cluster's final state and the Temporal UI links. Without those plugins it runs
-``example.echo``. No cloud account and no network are needed.
+starts a local Temporal server (with its UI), moto and, when cloudops-gcp / cloudops-azure are
+installed, the GCP and Azure emulators, each behind its own fault-injecting proxy (transient
+throttling, 5xx and resets), and a worker process; then deploys a sample app red/black twice on
+every cloud at once (v000, then v001 replacing it) with live progress and retries shown,
+SIGKILLs the worker in the middle of the second deploys and starts a new one, and prints the
+final WorkflowResults, what each proxy injected, each cluster's final state as the cloud holds
+it and the Temporal UI links. Without those plugins it runs ``example.echo``. No cloud account
+and no network are needed.
 """
 
 from __future__ import annotations
@@ -16,51 +18,47 @@ import contextlib
 import importlib.util
 import tempfile
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
 
 from cloudops.accounts import AccountBook
 from cloudops.client import CloudOpsClient, OperationHandle, connect_client
-from cloudops.models import WorkflowResult
+from cloudops.models import ProgressReport, WorkflowResult
 from cloudops.registry import CloudOps
 from cloudops.render import print_result, progress_line
 from cloudops.serve import serve
 from cloudops.server import DevServer
 
-__all__ = ["run_demo"]
+__all__ = ["CLOUDS", "DEFAULT_FAULT_RATE", "run_demo"]
 
 DEMO_TASK_QUEUE = "cloudops-demo"
 DEPLOY_MODULES = ("cloudops_deploy", "cloudops_aws", "cloudops_testing")
+#: The clouds the demo can deploy to, each when its provider plugin is installed.
+CLOUDS = ("aws", "gcp", "azure")
+#: Share of cloud API calls the fault proxies answer with a transient fault by default.
+DEFAULT_FAULT_RATE = 0.2
+#: Seconds into the second deploys at which the worker is killed.
+KILL_AFTER_SECONDS = 1.0
+#: How long a worker process may take to start (importing every cloud SDK, on a busy machine).
+WORKER_START_SECONDS = 90.0
 
 
 async def _follow(
-    console: Console,
-    handle: OperationHandle[Any],
-    label: str,
-    *,
-    kill_after: float | None = None,
-    on_kill: Any = None,
+    console: Console, handle: OperationHandle[Any], label: str
 ) -> WorkflowResult[Any]:
     """Show live progress (step, attempt, last error) until the result arrives."""
     task = asyncio.ensure_future(handle.result())
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    killed = False
-    shown: set[tuple[str | None, int]] = set()
     with console.status(f"{label}: starting") as status:
         while not task.done():
             with contextlib.suppress(Exception):  # best-effort display
-                report = await handle.progress()
-                status.update(progress_line(label, report))
-                retry = (report.current_step, report.current_attempt or 0)
-                if retry[1] > 1 and retry not in shown:
-                    shown.add(retry)
-                    console.print(f"  [yellow]retrying[/yellow] {progress_line(label, report)}")
-            if kill_after is not None and not killed and loop.time() - started > kill_after:
-                killed = True
-                await on_kill()
+                status.update(progress_line(label, await handle.progress()))
             await asyncio.wait([task], timeout=0.4)
     return task.result()
 
@@ -105,13 +103,171 @@ async def _echo_demo(console: Console, cloudops: CloudOps, keep: bool) -> bool:
             server.stop()
 
 
-async def _deploy_demo(console: Console, keep: bool) -> bool:
+@dataclass
+class _Deploy:
+    """One cloud's deploy as the live table shows it."""
+
+    cloud: str
+    handle: OperationHandle[Any]
+    line: str = "starting"
+    retries: set[tuple[str, int]] = field(default_factory=set)
+    result: WorkflowResult[Any] | None = None
+    last_retry: str = ""
+
+
+def _is_poll(step: str | None) -> bool:
+    """A wait's polls are retries of one activity too, but they are not faults."""
+    return bool(step) and (step or "").rsplit(" > ", 1)[-1].startswith(("wait", "gcp.wait"))
+
+
+def _note(deploy: _Deploy, report: ProgressReport, console: Console) -> None:
+    deploy.line = progress_line(report.operation, report)
+    attempt = report.current_attempt or 0
+    key = (report.current_step or "", attempt)
+    if attempt > 1 and not _is_poll(report.current_step) and key not in deploy.retries:
+        deploy.retries.add(key)
+        step = (report.current_step or "").rsplit(" > ", 1)[-1]
+        deploy.last_retry = f"{step} (attempt {attempt}: {(report.last_failure or '')[:70]})"
+        console.print(f"  [yellow]retrying[/yellow] {deploy.cloud}: {escape(deploy.last_retry)}")
+
+
+def _table(deploys: list[_Deploy], injected: Callable[[str], int]) -> Table:
+    table = Table(expand=True)
+    table.add_column("cloud", no_wrap=True)
+    table.add_column("deploy.redBlack", ratio=3)
+    table.add_column("retries seen", justify="right", no_wrap=True)
+    table.add_column("faults injected", justify="right", no_wrap=True)
+    for deploy in deploys:
+        if deploy.result is None:
+            state = escape(deploy.line)
+        elif deploy.result.ok:
+            state = f"[green]ok[/green] {(deploy.result.value or {}).get('new_server_group')}"
+        else:
+            error = deploy.result.error
+            state = f"[red]{error.code if error else 'failed'}[/red]"
+        table.add_row(deploy.cloud, state, str(len(deploy.retries)), str(injected(deploy.cloud)))
+    return table
+
+
+async def _follow_all(
+    console: Console,
+    deploys: list[_Deploy],
+    injected: Callable[[str], int],
+    *,
+    kill_after: float | None = None,
+    on_kill: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Live progress of concurrent deploys (one row per cloud) until every result is in."""
+    tasks = {d.cloud: asyncio.ensure_future(d.handle.result()) for d in deploys}
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    killed = False
+
+    async def look(deploy: _Deploy) -> None:
+        with contextlib.suppress(Exception):  # best-effort display (no worker: no answer)
+            report = await asyncio.wait_for(deploy.handle.progress(), timeout=2)
+            _note(deploy, report, console)
+
+    with Live(_table(deploys, injected), console=console, refresh_per_second=4) as live:
+        while not all(t.done() for t in tasks.values()):
+            running = [d for d in deploys if not tasks[d.cloud].done()]
+            await asyncio.gather(*(look(d) for d in running))
+            for deploy in deploys:
+                if tasks[deploy.cloud].done():
+                    deploy.result = tasks[deploy.cloud].result()
+            live.update(_table(deploys, injected))
+            late = kill_after is not None and loop.time() - started > kill_after
+            if late and on_kill is not None and not killed:
+                killed = True
+                await on_kill()
+            await asyncio.wait(list(tasks.values()), timeout=0.4)
+        for deploy in deploys:
+            deploy.result = tasks[deploy.cloud].result()
+        live.update(_table(deploys, injected))
+    if not console.is_terminal:
+        console.line()  # the last render ends without a newline
+
+
+def _server_group(cloud: Any, name: str, app: str) -> dict[str, Any]:
+    """A small sample app on cloud ``name``: a cluster ``{app}-web`` of two instances.
+
+    On GCP and Azure it sits behind a load balancer; on AWS traffic is the Auto Scaling group's
+    ``AddToLoadBalancer`` process.
+    """
+    if name == "aws":
+        network = cloud.network()
+        return {
+            "application": app,
+            "stack": "web",
+            "image": network.image_id,
+            "instance_type": "t3.micro",
+            "capacity": {"min": 1, "max": 4, "desired": 2},
+            "zones": network.zones[:2],
+            "security_groups": [network.security_group_id],
+            "tags": {"team": "demo"},
+        }
+    if name == "gcp":
+        from cloudops_testing.fixtures_gcp import GCP_REGION
+
+        emulator = cloud.emulators["gcp"]
+        emulator.add_backend_service(f"{app}-web")
+        emulator.add_target_pool(GCP_REGION, f"{app}-pool")
+        return {
+            "application": app,
+            "stack": "web",
+            "image": "projects/debian-cloud/global/images/family/debian-12",
+            "instance_type": "e2-small",
+            "capacity": {"min": 1, "max": 4, "desired": 2},
+            "zones": [f"{GCP_REGION}-a", f"{GCP_REGION}-b"],
+            "load_balancers": [f"{app}-web"],
+            "target_pools": [f"{app}-pool"],
+            "tags": {"team": "demo"},
+        }
+    from cloudops_testing.fixtures_azure import AZURE_IMAGE, AZURE_LOAD_BALANCER
+
+    return {
+        "application": app,
+        "stack": "web",
+        "image": AZURE_IMAGE,
+        "instance_type": "Standard_B1s",
+        "capacity": {"min": 1, "max": 4, "desired": 2},
+        "zones": ["1", "2"],
+        "load_balancers": [f"{AZURE_LOAD_BALANCER}/web"],
+        "tags": {"team": "demo"},
+    }
+
+
+def _where(cloud: Any, name: str) -> dict[str, str]:
+    """The demo account and region of cloud ``name``."""
+    if name == "aws":
+        return {"account": cloud.account, "region": cloud.region}
+    if name == "gcp":
+        from cloudops_testing.fixtures_gcp import GCP_REGION
+
+        return {"account": "local-gcp", "region": GCP_REGION}
+    from cloudops_testing.fixtures_azure import AZURE_REGION
+
+    return {"account": "local-azure", "region": AZURE_REGION}
+
+
+def _proxy(cloud: Any, name: str) -> Any:
+    return cloud.proxy if name == "aws" else cloud.proxies.get(name)
+
+
+async def _deploy_demo(
+    console: Console, clouds: Sequence[str], fault_rate: float, kill: bool, keep: bool
+) -> bool:
     from cloudops_testing.faults import FaultRules
     from cloudops_testing.processes import WorkerProcess
     from cloudops_testing.stack import DUMMY_AWS_ENV, LocalCloud
 
     faults = FaultRules(
-        throttle=0.10, unavailable=0.05, server_error=0.03, reset=0.02, retry_after=1, seed=7
+        throttle=fault_rate * 0.5,
+        unavailable=fault_rate * 0.25,
+        server_error=fault_rate * 0.15,
+        reset=fault_rate * 0.10,
+        retry_after=1,
+        seed=7,
     )
     with tempfile.TemporaryDirectory(prefix="cloudops-demo-") as folder:
         server = DevServer(
@@ -119,95 +275,113 @@ async def _deploy_demo(console: Console, keep: bool) -> bool:
             db_file=Path(folder) / "temporal.sqlite",
             log_file=Path(folder) / "temporal.log",
         )
-        with console.status("starting a local Temporal server and a local AWS (moto)"):
+        emulated = ", ".join(_EMULATORS[c] for c in clouds)
+        with console.status(f"starting a local Temporal server, {emulated}"):
             server.start()
-            cloud = LocalCloud(faults=faults).start()
+            # The sample apps are arranged straight on the clouds, not through the proxies.
+            cloud = LocalCloud(faults=faults, gcp="gcp" in clouds, azure="azure" in clouds).start()
         worker: WorkerProcess | None = None
         try:
             config = cloud.write_config(Path(folder) / "cloudops.toml")
+            app = f"demo{uuid.uuid4().hex[:4]}"
+            requests = {
+                name: await asyncio.to_thread(_server_group, cloud, name, app) for name in clouds
+            }
             console.print(f"Temporal server {server.address}, UI [link]{server.ui_url}[/link]")
             console.print(
-                f"local AWS (moto) behind a fault proxy injecting ~20% transient faults "
-                f"(throttling with Retry-After, 500/503, connection resets): {cloud.proxy.url}"
-                if cloud.proxy
-                else ""
+                f"local clouds: {', '.join(clouds)}, each behind a fault proxy answering "
+                f"~{fault_rate:.0%} of API calls with a transient fault (throttling with "
+                "Retry-After, 500/503, connection resets)"
             )
             worker = WorkerProcess(
                 server.address,
                 DEMO_TASK_QUEUE,
                 config=config,
-                plugins=["aws", "deploy", "example"],
+                plugins=[*dict.fromkeys(["aws", *clouds]), "deploy", "example"],
                 env=DUMMY_AWS_ENV,
                 log_file=Path(folder) / "worker.log",
             )
             with console.status("starting a worker process"):
-                await asyncio.to_thread(worker.start)
+                await asyncio.to_thread(worker.start, WORKER_START_SECONDS)
             client = await connect_client(server.address, connect_timeout=30)
             ops = CloudOpsClient(client, task_queue=DEMO_TASK_QUEUE)
-            network = await asyncio.to_thread(cloud.network)
-            app = f"demo{uuid.uuid4().hex[:4]}"
-            request = {
-                "server_group": {
-                    "application": app,
-                    "stack": "web",
-                    "image": network.image_id,
-                    "instance_type": "t3.micro",
-                    "capacity": {"min": 1, "max": 4, "desired": 2},
-                    "zones": network.zones[:2],
-                    "security_groups": [network.security_group_id],
-                    "tags": {"team": "demo"},
-                },
-                "health_timeout_seconds": 300,
-                "poll_interval_seconds": 1,
-                "max_remaining_server_groups": 2,
-            }
-            labels = {"application": app}
-            results = []
-            for round_ in (1, 2):
-                console.rule(f"deploy {round_} of 2: deploy.redBlack of {app}-web")
-                handle = await ops.submit(
-                    "deploy.redBlack",
-                    request,
-                    account=cloud.account,
-                    region=cloud.region,
-                    labels=labels,
+
+            def injected(name: str) -> int:
+                counts = _proxy(cloud, name).counts
+                return sum(v for k, v in counts.items() if k in _FAULT_KINDS)
+
+            async def crash_and_replace() -> None:
+                assert worker is not None
+                console.print(
+                    "[bold red]SIGKILL the worker[/bold red] in the middle of the "
+                    "deploys, then start a new one: the deploys carry on"
                 )
-                console.print(f"started {handle.id}: {server.workflow_url(handle.id)}")
+                worker.kill()
+                await asyncio.to_thread(worker.start, WORKER_START_SECONDS)
 
-                async def crash_and_replace(w: WorkerProcess = worker) -> None:
-                    console.print(
-                        "[bold red]SIGKILL the worker[/bold red] in the middle of the "
-                        "deploy, then start a new one: the deploy carries on"
+            finals: list[_Deploy] = []
+            for round_ in (1, 2):
+                console.rule(
+                    f"deploy {round_} of 2: deploy.redBlack of {app}-web "
+                    f"(v{round_ - 1:03d}) on {', '.join(clouds)}"
+                )
+                deploys = []
+                for name in clouds:
+                    handle = await ops.submit(
+                        "deploy.redBlack",
+                        {
+                            "server_group": requests[name],
+                            "health_timeout_seconds": 300,
+                            "poll_interval_seconds": 1,
+                            "max_remaining_server_groups": 2,
+                        },
+                        labels={"application": app},
+                        **_where(cloud, name),
                     )
-                    w.kill()
-                    await asyncio.to_thread(w.start)
-
-                result = await _follow(
+                    deploys.append(_Deploy(name, handle))
+                await _follow_all(
                     console,
-                    handle,
-                    "deploy.redBlack",
-                    kill_after=1.0 if round_ == 2 else None,
+                    deploys,
+                    injected,
+                    kill_after=KILL_AFTER_SECONDS if round_ == 2 and kill else None,
                     on_kill=crash_and_replace,
                 )
-                print_result(console, result, as_json=False, full=False)
-                results.append(result)
-                if not result.ok:
+                for deploy in deploys:
+                    assert deploy.result is not None
+                    outcome = (
+                        f"ok {deploy.result.metadata.operation if deploy.result.metadata else ''}"
+                        if deploy.result.ok
+                        else f"{deploy.result.error.code if deploy.result.error else 'failed'}"
+                    )
+                    console.print(
+                        f"{deploy.cloud}: {outcome}, {len(deploy.retries)} retried call(s) seen, "
+                        f"{server.workflow_url(deploy.handle.id)}"
+                    )
+                finals = deploys
+                if not all(d.result and d.result.ok for d in deploys):
                     break
-            counts = cloud.proxy.counts if cloud.proxy else {}
+            for deploy in finals:
+                console.rule(f"final WorkflowResult on {deploy.cloud}")
+                assert deploy.result is not None
+                print_result(console, deploy.result, as_json=False, full=False)
             console.rule("what happened")
-            injected = {k: v for k, v in counts.items() if k != "forwarded" and v}
-            console.print(
-                f"cloud API calls forwarded: {counts.get('forwarded', 0)}; "
-                f"faults injected and survived: {injected or 'none'}"
-            )
-            groups = await asyncio.to_thread(_cluster_state, cloud, f"{app}-web")
-            for name, state in groups.items():
-                console.print(f"  {name}: {state}")
+            for name in clouds:
+                counts = _proxy(cloud, name).counts
+                faults_seen = {k: v for k, v in counts.items() if k in _FAULT_KINDS and v}
+                console.print(
+                    f"{name}: cloud API calls forwarded: {counts.get('forwarded', 0)}; "
+                    f"faults injected and survived: {faults_seen or 'none'}"
+                )
+                state = await asyncio.to_thread(_cluster_state, cloud, name, f"{app}-web")
+                for group, described in state.items():
+                    console.print(f"  {group}: {described}")
             console.print(f"Temporal UI: [link]{server.ui_url}[/link]")
-            ok = len(results) == 2 and all(r.ok for r in results)
+            ok = len(finals) == len(clouds) and all(
+                d.result is not None and d.result.ok for d in finals
+            )
             console.print("[green]demo ok[/green]" if ok else "[red]demo failed[/red]")
             if keep:
-                console.print("server, moto and worker keep running; Ctrl-C to stop")
+                console.print("server, clouds and worker keep running; Ctrl-C to stop")
                 with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
                     await asyncio.Event().wait()
             return ok
@@ -218,27 +392,104 @@ async def _deploy_demo(console: Console, keep: bool) -> bool:
             server.stop()
 
 
-def _cluster_state(cloud: Any, cluster: str) -> dict[str, str]:
-    asg = cloud.client("autoscaling")
-    states = {}
-    for group in asg.describe_auto_scaling_groups()["AutoScalingGroups"]:
-        name = group["AutoScalingGroupName"]
-        if name.startswith(cluster + "-v"):
-            suspended = {p["ProcessName"] for p in group.get("SuspendedProcesses", [])}
-            serving = "disabled" if "AddToLoadBalancer" in suspended else "serving"
-            states[name] = f"{serving}, {len(group['Instances'])} instance(s)"
+_FAULT_KINDS = ("throttle", "unavailable", "server_error", "reset", "delay")
+_EMULATORS = {"aws": "moto", "gcp": "the GCP emulator", "azure": "the Azure emulator"}
+
+
+def _cluster_state(cloud: Any, name: str, cluster: str) -> dict[str, str]:
+    """Each server group of ``cluster`` as the cloud itself holds it (not what cloudops says)."""
+    states: dict[str, str] = {}
+
+    def member(group: str) -> bool:
+        head, _, sequence = group.rpartition("-v")
+        return head == cluster and sequence.isdigit()
+
+    if name == "aws":
+        asg = cloud.client("autoscaling")
+        for group in asg.describe_auto_scaling_groups()["AutoScalingGroups"]:
+            if member(group["AutoScalingGroupName"]):
+                suspended = {p["ProcessName"] for p in group.get("SuspendedProcesses", [])}
+                serving = "disabled" if "AddToLoadBalancer" in suspended else "serving"
+                states[group["AutoScalingGroupName"]] = (
+                    f"{serving}, {len(group['Instances'])} instance(s)"
+                )
+    elif name == "gcp":
+        emulator = cloud.emulators["gcp"]
+        app = cluster.rsplit("-", 1)[0]
+        service = emulator.backend_service(f"{app}-web") or {}
+        backends = {b["group"].rsplit("/", 1)[-1] for b in service.get("backends", [])}
+        for group in emulator.groups():
+            if member(group["name"]):
+                serving = "serving" if group["name"] in backends else "disabled"
+                count = len(emulator.instances(group["name"]))
+                states[group["name"]] = f"{serving}, {count} instance(s)"
+    else:
+        from cloudops_testing.fixtures_azure import AZURE_RESOURCE_GROUP
+
+        emulator = cloud.emulators["azure"]
+        for scale_set in emulator.scale_sets(AZURE_RESOURCE_GROUP):
+            if member(scale_set["name"]):
+                nics = scale_set["properties"]["virtualMachineProfile"]["networkProfile"]
+                pools = [
+                    pool
+                    for nic in nics["networkInterfaceConfigurations"]
+                    for ip in nic["properties"]["ipConfigurations"]
+                    for pool in ip["properties"].get("loadBalancerBackendAddressPools") or []
+                ]
+                serving = "serving" if pools else "disabled"
+                count = len(emulator.instances(AZURE_RESOURCE_GROUP, scale_set["name"]))
+                states[scale_set["name"]] = f"{serving}, {count} instance(s)"
     return dict(sorted(states.items()))
 
 
-async def run_demo(cloudops: CloudOps, *, keep: bool = False) -> bool:
-    """Run the demo; return True when every operation it ran ended ok."""
+def available_clouds(cloudops: CloudOps) -> list[str]:
+    """The clouds the deploy demo can use here: provider plugin and its emulator installed."""
+    if not all(importlib.util.find_spec(m) for m in DEPLOY_MODULES):
+        return []
+    if cloudops.catalogue.operation("deploy.redBlack") is None:
+        return []
+    return [
+        name
+        for name in CLOUDS
+        if importlib.util.find_spec(f"cloudops_{name}")
+        and all(
+            cloudops.catalogue.operation(f"{name}.{verb}")
+            for verb in ("createServerGroup", "listServerGroups")
+        )
+    ]
+
+
+async def run_demo(
+    cloudops: CloudOps,
+    *,
+    keep: bool = False,
+    clouds: Sequence[str] | None = None,
+    fault_rate: float = DEFAULT_FAULT_RATE,
+    kill: bool = True,
+) -> bool:
+    """Run the demo; return True when every operation it ran ended ok.
+
+    ``clouds`` limits the deploys to some of the installed clouds (default: every one);
+    ``fault_rate`` is the share of cloud API calls answered with a transient fault (0 to 1);
+    ``kill`` SIGKILLs and replaces the worker during the second deploys.
+    """
     console = Console()
-    deploy_ready = all(importlib.util.find_spec(m) for m in DEPLOY_MODULES) and all(
-        cloudops.catalogue.operation(name)
-        for name in ("deploy.redBlack", "aws.createServerGroup", "aws.listServerGroups")
-    )
-    if deploy_ready:
-        return await _deploy_demo(console, keep)
+    if not 0 <= fault_rate <= 1:
+        console.print("[red]--fault-rate must be between 0 and 1[/red]")
+        return False
+    installed = available_clouds(cloudops)
+    wanted = list(clouds) if clouds else installed
+    unknown = [c for c in wanted if c not in installed]
+    if unknown:
+        console.print(
+            f"[red]cannot deploy to {', '.join(unknown)}[/red]: the demo can use "
+            f"{', '.join(installed) or 'no cloud'} here (each needs cloudops-deploy, "
+            "cloudops-testing and the cloud's provider plugin)"
+        )
+        return False
+    if "aws" in installed and wanted:
+        ordered = [c for c in CLOUDS if c in wanted]
+        return await _deploy_demo(console, ordered, fault_rate, kill, keep)
     if cloudops.catalogue.operation("example.echo") is None:
         console.print(
             "[red]the demo needs cloudops-deploy with cloudops-aws and cloudops-testing, or "

@@ -4,12 +4,22 @@ Each strategy registers a compensation for every change it makes before traffic 
 failure, a missed deadline, a rejected judgement or a cancellation leaves the cluster as it was:
 the old group serving, the new group gone. Once traffic is on the new group the deploy commits
 (``ctx.commit``); clean-up after that (scale-down, destroying old groups) never rolls back.
+
+A new group that is not healthy by ``health_timeout_seconds`` (its instances never pass the
+cloud's health checks, never boot...) ends the deploy with ``TIMED_OUT`` naming the last thing
+the wait saw; the provider's create has registered the group's destruction, so the old groups,
+never touched, keep serving.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
+
+from temporalio.exceptions import ActivityError, RetryState, TimeoutType
+from temporalio.exceptions import TimeoutError as TemporalTimeout
 
 import cloudops
 from cloudops import BusinessError, ErrorCode, OperationContext
@@ -20,8 +30,42 @@ from cloudops_deploy.models import (
     RedBlackInput,
     RollbackInput,
     RollingRedBlackInput,
+    WaitOptions,
 )
 from cloudops_deploy.servergroups import ServerGroups
+
+
+@asynccontextmanager
+async def _health_deadline(input: WaitOptions, cluster: str, what: str) -> AsyncIterator[None]:
+    """Turn a wait that ran out of ``health_timeout_seconds`` into a deploy's TIMED_OUT.
+
+    Why: the provider's wait fails as its polling activity's timeout, or as retries that stop
+    because the next poll would pass the deadline; the deploy's user needs to know which group
+    was not healthy by which deadline, and what the last check saw (the group's name and
+    instance counts, from the last NotReady).
+    """
+    try:
+        yield
+    except ActivityError as err:
+        cause = err.cause
+        if isinstance(cause, TemporalTimeout) and cause.type == TimeoutType.SCHEDULE_TO_CLOSE:
+            seen = cause.cause  # Temporal keeps the last attempt's failure as the cause
+        elif err.retry_state == RetryState.TIMEOUT:
+            seen = cause  # the next poll would have passed the deadline
+        else:
+            raise
+        last = str(seen) if seen is not None else ""
+        raise BusinessError(
+            ErrorCode.TIMED_OUT,
+            f"{what} of {cluster} was not healthy within the health deadline "
+            f"({input.health_timeout_seconds}s)" + (f"; last check: {last}" if last else ""),
+            {
+                "cluster": cluster,
+                "health_timeout_seconds": input.health_timeout_seconds,
+                "activity": err.activity_type,
+                "last_check": last or None,
+            },
+        ) from err
 
 
 async def _judge(ctx: OperationContext, options: JudgementOptions) -> str | None:
@@ -104,7 +148,8 @@ class RedBlack(cloudops.CloudOperation[RedBlackInput, DeployOutput]):
         output.previous_server_groups = [g.name for g in old]
 
         with ctx.step("create the new server group and wait until healthy"):
-            new = (await groups.create(create)).name
+            async with _health_deadline(input, cluster.cluster, "the new server group"):
+                new = (await groups.create(create)).name
         output.new_server_group = new
         groups.on_rollback("disableServerGroup", {"server_group": new}, f"disable {new}")
 
@@ -159,7 +204,8 @@ class RollingRedBlack(cloudops.CloudOperation[RollingRedBlackInput, DeployOutput
             update={"capacity": Capacity(min=min(target.min, first), max=target.max, desired=first)}
         )
         with ctx.step(f"create the new server group at {input.percentages[0]}%"):
-            new = (await groups.create(start)).name
+            async with _health_deadline(input, cluster.cluster, "the new server group"):
+                new = (await groups.create(start)).name
         output.new_server_group = new
         groups.on_rollback("disableServerGroup", {"server_group": new}, f"disable {new}")
         with ctx.step(f"enable {new}"):
@@ -175,9 +221,10 @@ class RollingRedBlack(cloudops.CloudOperation[RollingRedBlackInput, DeployOutput
         for percent in input.percentages:
             size = _share(target.desired, percent)
             with ctx.step(f"{percent}%: {new} to {size} instance(s)"):
-                await groups.resize(
-                    new, Capacity(min=min(target.min, size), max=target.max, desired=size)
-                )
+                async with _health_deadline(input, cluster.cluster, new):
+                    await groups.resize(
+                        new, Capacity(min=min(target.min, size), max=target.max, desired=size)
+                    )
             for group in old:
                 keep = group.capacity.desired - _share(group.capacity.desired, percent)
                 with ctx.step(f"{percent}%: {group.name} to {keep} instance(s)"):

@@ -15,16 +15,30 @@ size and whether it serves traffic.
 A group half in and half out of traffic fails the test at once: it is never a valid end state.
 Groups are created with a load balancer on every cloud: a GCP group without backend services or
 target pools can never be disabled.
+
+``never_healthy(group)`` gives accounts on which the cloud reports the instances of one server
+group as never healthy, the way each provider reads health (nothing in the SDKs is patched): a
+fault proxy in front of the cloud rewrites that group's health answers, and only those.
+
+- AWS: Auto Scaling reports the group's instances ``Unhealthy`` (failing health checks);
+- GCP: the backend service's ``getHealth`` reports them ``UNHEALTHY`` (the same backend
+  service still reports the other groups' instances healthy);
+- Azure: the scale set's VMs stay ``PowerState/starting`` (they never boot).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
 
 import pytest
+
+from cloudops_testing.faults import FaultProxy, ProxyRequest, ProxyResponse
 
 __all__ = ["CLOUDS", "AzureCloud", "Cloud", "GroupState", "cloud_for"]
 
@@ -62,6 +76,10 @@ class Cloud(Protocol):
         """The cluster's groups as the cloud holds them, by name."""
         ...
 
+    def never_healthy(self, group: str) -> dict[str, Any]:
+        """Accounts on which the instances of server group ``group`` never become healthy."""
+        ...
+
 
 def _agree(name: str, what: dict[str, bool]) -> bool:
     """Every traffic signal of a group says the same thing; a mix fails the test."""
@@ -73,6 +91,32 @@ def _agree(name: str, what: dict[str, bool]) -> bool:
 def _cluster_member(name: str, cluster: str) -> bool:
     head, _, sequence = name.rpartition("-v")
     return head == cluster and sequence.isdigit()
+
+
+Rewrite = Callable[[ProxyRequest], bool]
+
+
+def _rewriting_proxy(
+    request: pytest.FixtureRequest,
+    upstream: str,
+    wanted: Rewrite,
+    rewrite: Callable[[bytes], bytes],
+    *rules: Callable[[ProxyRequest], Awaitable[ProxyResponse | None]],
+) -> FaultProxy:
+    """A proxy (no faults) that rewrites the upstream's successful answers to ``wanted`` ones."""
+
+    async def rule(call: ProxyRequest) -> ProxyResponse | None:
+        if not wanted(call):
+            return None
+        answer = await call.send_upstream()
+        if answer.status != 200:
+            return answer
+        return ProxyResponse(answer.status, answer.headers, rewrite(answer.body))
+
+    proxy = FaultProxy(upstream, fidelity=[*rules, rule])
+    proxy.start()
+    request.addfinalizer(proxy.stop)
+    return proxy
 
 
 # --------------------------------------------------------------------------------------------
@@ -95,6 +139,7 @@ class AwsCloud:
         self.client = request.getfixturevalue("moto_client")
         self.where = {"account": MOTO_ACCOUNT, "region": MOTO_REGION}
         self.scope: dict[str, str] = {}
+        self.request = request
 
     def server_group(self, app: str, **overrides: Any) -> dict[str, Any]:
         return {
@@ -128,6 +173,30 @@ class AwsCloud:
                     )
         return found
 
+    def never_healthy(self, group: str) -> dict[str, Any]:
+        from cloudops_testing.faults import aws_reject_duplicate_asg
+        from cloudops_testing.fixtures_aws import aws_account_config
+
+        def unhealthy(body: bytes) -> bytes:
+            root = ET.fromstring(body)
+            ns = root.tag.partition("}")[0] + "}" if root.tag.startswith("{") else ""
+            for member in root.iter(f"{ns}member"):
+                if member.findtext(f"{ns}AutoScalingGroupName") == group:
+                    for status in member.iter(f"{ns}HealthStatus"):
+                        status.text = "Unhealthy"
+            if ns:
+                ET.register_namespace("", ns[1:-1])
+            return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
+
+        proxy = _rewriting_proxy(
+            self.request,
+            self.request.getfixturevalue("moto_server").url,
+            lambda call: call.action == "DescribeAutoScalingGroups",
+            unhealthy,
+            aws_reject_duplicate_asg,
+        )
+        return aws_account_config(proxy.url)
+
 
 # --------------------------------------------------------------------------------------------
 # GCP: the Compute Engine emulator
@@ -149,6 +218,7 @@ class GcpCloud:
         self.region = GCP_REGION
         self.where = {"account": GCP_ACCOUNT, "region": GCP_REGION}
         self.scope: dict[str, str] = {}
+        self.request = request
 
     def _balancers(self, app: str) -> tuple[str, str]:
         service, pool = f"{app}-web", f"{app}-pool"
@@ -193,6 +263,26 @@ class GcpCloud:
                 found[name] = GroupState(desired=int(group["targetSize"]), serving=serving)
         return found
 
+    def never_healthy(self, group: str) -> dict[str, Any]:
+        from cloudops_testing.fixtures_gcp import gcp_account_config
+
+        def asks_for_group(call: ProxyRequest) -> bool:
+            if call.method != "POST" or not call.path.endswith("/getHealth"):
+                return False
+            if "/backendServices/" not in call.path:
+                return False
+            link = str(json.loads(call.body or b"{}").get("group", ""))
+            return link.rsplit("/", 1)[-1] == group
+
+        def unhealthy(body: bytes) -> bytes:
+            answer = json.loads(body)
+            for status in answer.get("healthStatus", []):
+                status["healthState"] = "UNHEALTHY"
+            return json.dumps(answer).encode()
+
+        proxy = _rewriting_proxy(self.request, self.emulator.url, asks_for_group, unhealthy)
+        return gcp_account_config(proxy.url)
+
 
 # --------------------------------------------------------------------------------------------
 # Azure: the ARM emulator
@@ -228,6 +318,7 @@ class AzureCloud:
         self.balancer = AZURE_LOAD_BALANCER
         self.resource_group = resource_group or AZURE_RESOURCE_GROUP
         self.scope = {"resource_group": resource_group} if resource_group else {}
+        self.request = request
         if resource_group:
             vnet, subnet = AZURE_SUBNET.split("/")  # the account's default subnet, relative
             self.emulator.add_resource_group(resource_group, AZURE_REGION)
@@ -284,6 +375,18 @@ class AzureCloud:
                 desired=int(scale_set["sku"]["capacity"]), serving=_agree(name, signals)
             )
         return found
+
+    def never_healthy(self, group: str) -> dict[str, Any]:
+        from cloudops_testing.fixtures_azure import azure_account_config
+
+        vms = f"/virtualmachinescalesets/{group}/virtualmachines".lower()
+        proxy = _rewriting_proxy(
+            self.request,
+            self.emulator.url,
+            lambda call: call.method == "GET" and vms in call.path.lower(),
+            lambda body: body.replace(b"PowerState/running", b"PowerState/starting"),
+        )
+        return azure_account_config(proxy.url)
 
 
 _ADAPTERS: dict[str, type[AwsCloud] | type[GcpCloud] | type[AzureCloud]] = {

@@ -1,4 +1,4 @@
-"""A local cloud for demos and chaos runs: moto behind the fault proxy, with an account for it.
+"""A local cloud for demos and chaos runs: moto and the emulators behind fault proxies.
 
 Why outside pytest: ``cloudops demo`` and the chaos harness need the same emulators the tests
 use, started from plain code, with the faults turned on.
@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from cloudops_testing.faults import FaultProxy, FaultRules, aws_reject_duplicate_asg
+from cloudops_testing.faults import FaultProxy, FaultRules, Flavor, aws_reject_duplicate_asg
 from cloudops_testing.moto_server import MotoServer
 
 __all__ = ["DUMMY_AWS_ENV", "AwsNetwork", "LocalCloud", "discover_moto_network"]
@@ -103,10 +103,12 @@ def new_azure_emulator() -> Any:
 
 @dataclass
 class LocalCloud:
-    """Local clouds: moto behind a seeded fault proxy, optionally the GCP and Azure emulators.
+    """Local clouds: moto, optionally the GCP and Azure emulators, each behind a fault proxy.
 
-    :meth:`accounts` gives the ``cloudops.toml`` accounts pointing at them: ``local-aws``,
-    ``local-gcp`` and ``local-azure``.
+    Every cloud gets its own seeded :class:`FaultProxy` with ``faults`` (in that cloud's error
+    flavour; no faults by default): ``proxy`` for moto, ``proxies["gcp"]`` and
+    ``proxies["azure"]`` for the emulators. :meth:`accounts` gives the ``cloudops.toml``
+    accounts pointing at the proxies: ``local-aws``, ``local-gcp`` and ``local-azure``.
     """
 
     faults: FaultRules = field(default_factory=FaultRules)
@@ -117,6 +119,7 @@ class LocalCloud:
     moto: MotoServer | None = None
     proxy: FaultProxy | None = None
     emulators: dict[str, Any] = field(default_factory=dict)
+    proxies: dict[str, FaultProxy] = field(default_factory=dict)
 
     def start(self) -> LocalCloud:
         """Start moto, the proxy and the asked-for emulators; set dummy AWS credentials here."""
@@ -130,12 +133,17 @@ class LocalCloud:
             self.emulators["gcp"] = new_gcp_emulator()
         if self.azure:
             self.emulators["azure"] = new_azure_emulator()
-        for emulator in self.emulators.values():
+        for name, emulator in self.emulators.items():
             emulator.start()
+            flavor: Flavor = "gcp" if name == "gcp" else "azure"
+            self.proxies[name] = FaultProxy(emulator.url, replace(self.faults, flavor=flavor))
+            self.proxies[name].start()
         return self
 
     def stop(self) -> None:
         """Stop everything started."""
+        for proxy in self.proxies.values():
+            proxy.stop()
         for emulator in self.emulators.values():
             emulator.stop()
         if self.proxy is not None:
@@ -153,13 +161,13 @@ class LocalCloud:
             from cloudops_testing.fixtures_gcp import gcp_account_config
 
             accounts.update(
-                gcp_account_config(self.emulators["gcp"].url, name="local-gcp")["accounts"]
+                gcp_account_config(self.proxies["gcp"].url, name="local-gcp")["accounts"]
             )
         if "azure" in self.emulators:
             from cloudops_testing.fixtures_azure import azure_account_config
 
             accounts.update(
-                azure_account_config(self.emulators["azure"].url, name="local-azure")["accounts"]
+                azure_account_config(self.proxies["azure"].url, name="local-azure")["accounts"]
             )
         return {"accounts": accounts}
 
