@@ -10,12 +10,18 @@ every activity it schedules, and read back on the worker into a context variable
 - Metrics: counters and histograms through Temporal's own meter, exported with the SDK's
   metrics by :func:`runtime_with_prometheus` (``cloudops worker --metrics-port``).
 - Traces: temporalio's OpenTelemetry interceptor (one trace per operation, a span per workflow
-  and activity) when ``opentelemetry`` is installed, plus :func:`cloud_call` spans around each
-  cloud API call made by a provider.
+  and activity) when ``opentelemetry`` is installed.
+- Cloud API calls: every HTTP attempt the providers' SDK clients make is one span
+  ``{provider}.{service}.{api}`` (a child of the activity's span) and one sample of the
+  ``cloudops_cloud_api_latency`` histogram. The providers hook their SDK's own extension point
+  (botocore events, an azure-core pipeline policy, a ``requests`` transport adapter under
+  google-cloud-compute) and call :func:`begin_cloud_call` / :meth:`CloudCall.end`;
+  :func:`cloud_call` wraps a call made any other way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -41,10 +47,13 @@ from temporalio.worker import (
 )
 
 __all__ = [
+    "CLOUD_API_LATENCY",
     "CONTEXT_HEADER",
+    "CloudCall",
     "ContextFilter",
     "JsonFormatter",
     "TelemetryInterceptor",
+    "begin_cloud_call",
     "cloud_call",
     "current_context",
     "runtime_with_prometheus",
@@ -185,63 +194,168 @@ def record_operation_finished(operation: str, provider: str, outcome: str) -> No
 
 
 # --- cloud API calls ----------------------------------------------------------------------------
-@contextmanager
-def cloud_call(provider: str, service: str, operation: str) -> Iterator[None]:
-    """Wrap one cloud API call: a span (when tracing is on) and a latency histogram.
+#: Name of the latency histogram every cloud API call records (one sample per HTTP attempt).
+CLOUD_API_LATENCY = "cloudops_cloud_api_latency"
 
-    Providers call it around each SDK call (or from the SDK's own hooks) inside activities.
+
+class CloudCall:
+    """One cloud API call in flight: its span (when tracing is on) and its start time.
+
+    Made by :func:`begin_cloud_call` from an SDK's own hooks (a botocore event, an azure-core
+    policy, a ``requests`` transport adapter) and finished with :meth:`end` when the answer (or
+    the failure) arrives. :meth:`end` records one sample of ``cloudops_cloud_api_latency``
+    labelled ``provider``, ``service``, ``api``, ``outcome`` and ``http_status`` when it runs
+    inside an activity (outside one, e.g. a test calling the SDK directly, nothing is recorded)
+    and ends the span. Ending twice is harmless: the second call does nothing.
     """
+
+    __slots__ = ("_ended", "_meter", "_span", "_started", "api", "provider", "service")
+
+    def __init__(
+        self, provider: str, service: str, api: str, span: Any, meter: MetricMeter | None
+    ) -> None:
+        self.provider = provider
+        self.service = service
+        self.api = api
+        self._span = span
+        self._meter = meter
+        self._started = time.monotonic()
+        self._ended = False
+
+    @property
+    def span(self) -> Any:
+        """The OpenTelemetry span of the call, or None when tracing is off."""
+        return self._span
+
+    def end(
+        self,
+        outcome: str = "ok",
+        *,
+        http_status: int | None = None,
+        error: BaseException | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        """Record the latency sample and end the span.
+
+        ``outcome`` is ``ok``, ``error`` (an error answer) or ``no_response`` (connection
+        failure, timeout); ``http_status`` the answer's status code; ``error`` the exception
+        raised instead of an answer; ``error_code`` the cloud's error code when there is one
+        (a span attribute only: the metric keeps few labels).
+        """
+        if self._ended:
+            return
+        self._ended = True
+        elapsed = time.monotonic() - self._started
+        if self._meter is not None:
+            try:
+                self._meter.create_histogram_timedelta(
+                    CLOUD_API_LATENCY, "cloud API call latency (one sample per HTTP attempt)", "ms"
+                ).record(
+                    timedelta(seconds=elapsed),
+                    {
+                        "provider": self.provider,
+                        "service": self.service,
+                        "api": self.api,
+                        "outcome": outcome,
+                        "http_status": "" if http_status is None else str(http_status),
+                    },
+                )
+            except Exception:  # telemetry never breaks a cloud call
+                logging.getLogger(__name__).debug("cannot record a cloud API sample", exc_info=True)
+        span = self._span
+        if span is None:
+            return
+        try:
+            from opentelemetry.trace import Status, StatusCode
+
+            span.set_attribute("cloudops.outcome", outcome)
+            if http_status is not None:
+                span.set_attribute("http.response.status_code", http_status)
+            if error_code:
+                span.set_attribute("cloudops.error_code", error_code)
+            if error is not None:
+                span.record_exception(error)
+                span.set_attribute("error.type", type(error).__name__)
+            elif outcome != "ok":
+                span.set_attribute("error.type", error_code or str(http_status or outcome))
+            if outcome != "ok":
+                span.set_status(Status(StatusCode.ERROR, error_code or outcome))
+        finally:
+            span.end()
+
+
+def begin_cloud_call(provider: str, service: str, api: str) -> CloudCall:
+    """Start timing one cloud API call, and its span ``{provider}.{service}.{api}``.
+
+    The span is a child of the current OpenTelemetry context (an activity's span: activities
+    run their SDK calls in a thread that carries the activity's context variables) and carries
+    the operation context as ``cloudops.operation``, ``cloudops.account`` ... attributes. It is
+    not made current: SDK hooks begin and end calls in separate callbacks.
+    """
+    span = None
     tracer = _tracer()
-    started = time.monotonic()
-    outcome = "ok"
-    span_cm = (
-        tracer.start_as_current_span(
-            f"{provider}.{service}.{operation}",
+    if tracer is not None:
+        from opentelemetry.trace import SpanKind
+
+        span = tracer.start_span(
+            f"{provider}.{service}.{api}",
+            kind=SpanKind.CLIENT,
             attributes={
                 "cloudops.provider": provider,
                 "cloudops.service": service,
-                "cloudops.api": operation,
+                "cloudops.api": api,
                 **{f"cloudops.{k}": v for k, v in current_context().items()},
             },
         )
-        if tracer is not None
-        else contextlib_nullcontext()
-    )
+    return CloudCall(provider, service, api, span, _activity_meter())
+
+
+@contextmanager
+def cloud_call(provider: str, service: str, operation: str) -> Iterator[CloudCall]:
+    """Wrap one cloud API call made without an SDK hook: a span and a latency sample.
+
+    The provider's SDK clients are instrumented already (their calls need no wrapping); this is
+    for plugins calling an API through something else. The span is current inside the block.
+    """
+    call = begin_cloud_call(provider, service, operation)
+    span_cm = contextlib.nullcontext() if call.span is None else _use_span(call.span)
     with span_cm:
         try:
-            yield
-        except BaseException:
-            outcome = "error"
+            yield call
+        except BaseException as err:
+            call.end("error", error=err)
             raise
-        finally:
-            meter = _meter()
-            if meter is not None:
-                meter.create_histogram_timedelta(
-                    "cloudops_cloud_api_latency", "cloud API call latency", "ms"
-                ).record(
-                    timedelta(seconds=time.monotonic() - started),
-                    {
-                        "provider": provider,
-                        "service": service,
-                        "api": operation,
-                        "outcome": outcome,
-                    },
-                )
+        call.end("ok")
 
 
-def contextlib_nullcontext() -> Any:
-    """A do-nothing context manager (kept local so the module imports nothing optional)."""
-    import contextlib
+def _use_span(span: Any) -> Any:
+    from opentelemetry import trace
 
-    return contextlib.nullcontext()
+    return trace.use_span(span, end_on_exit=False)
+
+
+def _activity_meter() -> MetricMeter | None:
+    """The running activity's meter; None outside an activity (nothing is recorded)."""
+    try:
+        return activity.metric_meter() if activity.in_activity() else None
+    except RuntimeError:
+        return None
+
+
+_tracers: list[Any] = []  # [tracer or None], resolved once
 
 
 def _tracer() -> Any:
-    try:
-        from opentelemetry import trace
-    except ImportError:
-        return None
-    return trace.get_tracer("cloudops")
+    """The ``cloudops`` tracer, or None when opentelemetry is not installed (looked up once)."""
+    if not _tracers:
+        try:
+            from opentelemetry import trace
+        except ImportError:
+            _tracers.append(None)
+        else:
+            # A proxy until an SDK provider is set, then the provider's: safe to keep.
+            _tracers.append(trace.get_tracer("cloudops"))
+    return _tracers[0]
 
 
 def tracing_interceptor() -> Interceptor | None:

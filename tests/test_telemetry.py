@@ -17,6 +17,7 @@ from cloudops.telemetry import ContextFilter, runtime_with_prometheus
 from cloudops.worker import build_worker
 from cloudops_testing.pytest_plugin import accounts_from
 from conftest import ACCOUNTS
+from test_cloud_api_telemetry import memory_span_exporter
 
 
 def _scrape(port: int) -> str:
@@ -77,17 +78,9 @@ async def test_worker_exports_operation_retry_and_cloud_api_metrics(
 async def test_one_trace_per_operation_with_activity_and_cloud_call_spans(
     temporal_server: DevServer,
 ) -> None:
-    from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from temporalio.contrib.opentelemetry import TracingInterceptor
 
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-
+    exporter = memory_span_exporter()
     client = await connect_client(temporal_server.address, interceptors=[TracingInterceptor()])
     registry = CloudOps([fake_plugin], allow=["example"])
     queue = f"trace-{uuid.uuid4().hex[:8]}"
@@ -101,6 +94,7 @@ async def test_one_trace_per_operation_with_activity_and_cloud_call_spans(
         )
         assert result.ok
     spans = exporter.get_finished_spans()
+    exporter.shutdown()
     names = {span.name for span in spans}
     assert "StartWorkflow:UntypedCloudOperationRunner" in names
     assert "RunWorkflow:UntypedCloudOperationRunner" in names

@@ -10,6 +10,12 @@ credentials are refreshed a few minutes before they expire.
 botocore's own retries are kept small (``max_attempts``, default 2 tries in "standard" mode):
 Temporal owns durable retrying, with backoff and history, across worker restarts.
 
+Every client is instrumented through botocore's event system (no SDK method is wrapped): each
+HTTP attempt is one span ``aws.{service}.{Operation}`` (e.g. ``aws.autoscaling.
+CreateAutoScalingGroup``) and one ``cloudops_cloud_api_latency`` sample, begun on
+``request-created`` and ended on ``response-received`` with the HTTP status and AWS error code
+(or the connection error when there was no answer).
+
 boto3 is imported inside functions: the plugin module imports this package's activities, and
 ``cloudops --help`` must not pay for boto3.
 """
@@ -24,7 +30,7 @@ from typing import Any
 import cloudops
 from cloudops_aws.models import AwsAccountSettings
 
-__all__ = ["aws_client", "clear_cache"]
+__all__ = ["aws_client", "clear_cache", "instrument"]
 
 #: Refresh assumed-role credentials this long before they expire.
 REFRESH_MARGIN_SECONDS = 300.0
@@ -91,13 +97,88 @@ def _base_session(settings: AwsAccountSettings) -> Any:
     return boto3.Session()
 
 
+_CALL = "cloudops_cloud_call"  # key of the call in flight in botocore's request context
+
+
+def instrument(client: Any) -> Any:
+    """Make every API call of a boto3 ``client`` a cloud-API span and latency sample.
+
+    Uses botocore's per-client events: ``request-created`` starts the call (once per attempt,
+    retries included), ``response-received`` ends it; ``after-call``/``after-call-error`` end a
+    call a failure left open. Registering twice is harmless (unique ids). Returns ``client``.
+    """
+    from cloudops.telemetry import begin_cloud_call
+
+    service = client.meta.service_model.service_name
+
+    def started(request: Any = None, operation_name: str = "", **kwargs: Any) -> None:
+        context = getattr(request, "context", None)
+        if isinstance(context, dict):
+            _end(context)  # a previous attempt that never got to response-received
+            context[_CALL] = begin_cloud_call("aws", service, operation_name)
+
+    def received(
+        context: Any = None,
+        response_dict: Any = None,
+        parsed_response: Any = None,
+        exception: BaseException | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(context, dict):
+            return
+        if exception is not None or response_dict is None:
+            _end(context, "no_response", error=exception)
+            return
+        status = int(response_dict.get("status_code") or 0)
+        code = None
+        if status >= 400 and isinstance(parsed_response, dict):
+            code = (parsed_response.get("Error") or {}).get("Code")
+        _end(context, "ok" if status < 400 else "error", status=status, code=code)
+
+    def finished(
+        context: Any = None,
+        http_response: Any = None,
+        exception: BaseException | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(context, dict):
+            return
+        status = getattr(http_response, "status_code", None)
+        if exception is not None or status is None:
+            _end(context, "no_response", error=exception)
+        else:
+            _end(context, "ok" if status < 400 else "error", status=status)
+
+    events = client.meta.events
+    events.register("request-created", started, unique_id="cloudops-call-begin")
+    events.register("response-received", received, unique_id="cloudops-call-end")
+    events.register("after-call", finished, unique_id="cloudops-call-after")
+    events.register("after-call-error", finished, unique_id="cloudops-call-after-error")
+    return client
+
+
+def _end(
+    context: dict[str, Any],
+    outcome: str = "error",
+    *,
+    status: int | None = None,
+    code: str | None = None,
+    error: BaseException | None = None,
+) -> None:
+    call = context.pop(_CALL, None)
+    if call is not None:
+        call.end(outcome, http_status=status, error_code=code, error=error)
+
+
 def _assume_role(
     base: Any, account: cloudops.Account, settings: AwsAccountSettings, region: str
 ) -> _Session:
     import boto3
 
-    sts = base.client(
-        "sts", region_name=region, endpoint_url=account.endpoint, config=_config(settings)
+    sts = instrument(
+        base.client(
+            "sts", region_name=region, endpoint_url=account.endpoint, config=_config(settings)
+        )
     )
     params: dict[str, Any] = {
         "RoleArn": settings.role_arn,
@@ -151,8 +232,10 @@ def aws_client(service: str, account: str, region: str) -> Any:
         cached = _clients.get(key)
         if cached is not None and cached[0] == entry.generation:
             return cached[1]
-        client = entry.session.client(
-            service, region_name=region, endpoint_url=found.endpoint, config=_config(settings)
+        client = instrument(
+            entry.session.client(
+                service, region_name=region, endpoint_url=found.endpoint, config=_config(settings)
+            )
         )
         _clients[key] = (entry.generation, client)
         return client

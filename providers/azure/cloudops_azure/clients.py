@@ -8,13 +8,20 @@ account settings and reused (Azure clients are thread-safe).
 The SDK's own retries are kept small (``retry_total``, default 1 retry) and its timeouts short:
 Temporal owns durable retrying, with backoff and history, across worker restarts.
 
+Every client carries a telemetry policy (azure-core's ``per_retry_policies`` extension point):
+each HTTP attempt, long-running-operation polls included, is one span ``azure.{service}.{api}``
+and one ``cloudops_cloud_api_latency`` sample, named from the ARM path by :func:`arm_call_name`
+(``PUT .../virtualMachineScaleSets/web-v000`` is ``virtualMachineScaleSets.createOrUpdate``).
+
 The Azure SDK is imported inside functions: the plugin module imports this package's
 activities, and ``cloudops --help`` must not pay for azure-mgmt-compute (about a second).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -27,7 +34,14 @@ from cloudops_azure.models import AzureAccountSettings
 if TYPE_CHECKING:
     from azure.mgmt.compute import ComputeManagementClient
 
-__all__ = ["account_settings", "clear_cache", "compute_client", "resource_group_of"]
+__all__ = [
+    "account_settings",
+    "arm_call_name",
+    "clear_cache",
+    "compute_client",
+    "resource_group_of",
+    "telemetry_policy",
+]
 
 USER_AGENT = "cloudops-azure/0.1"
 #: The bearer token the ``emulator`` credential sends (plain HTTP, local emulators only).
@@ -87,6 +101,109 @@ def _static_authorization() -> Any:
             request.http_request.headers["Authorization"] = f"Bearer {EMULATOR_TOKEN}"
 
     return StaticAuthorization()
+
+
+#: What an HTTP method does to one ARM resource (a path ending in a resource name).
+_ITEM_VERBS = {
+    "GET": "get",
+    "PUT": "createOrUpdate",
+    "PATCH": "update",
+    "DELETE": "delete",
+    "HEAD": "checkExistence",
+}
+#: POST actions whose name alone would be ambiguous (``POST .../delete`` deletes instances).
+_ACTIONS = {"delete": "deleteInstances"}
+#: Path scopes that say where a resource lives, not what it is.
+_SCOPES = ("subscriptions", "resourcegroups", "locations")
+
+
+def arm_call_name(method: str, url: str) -> tuple[str, str]:
+    """(service, api) of an ARM request, for span names and metric labels.
+
+    ``service`` is the resource type path, without the namespace and the subscription,
+    resource group or location scope (``virtualMachineScaleSets``,
+    ``virtualMachineScaleSets/virtualMachines``, ``operations``); ``api`` is ``get``,
+    ``createOrUpdate``, ``update``, ``delete`` on a resource, ``list`` on a collection, or the
+    action name of a ``POST`` (``manualupgrade``; ``deleteInstances`` for ``POST .../delete``).
+    """
+    from urllib.parse import urlsplit
+
+    segments = [s for s in urlsplit(url).path.split("/") if s]
+    types: list[str] = []
+    tail: str | None = None
+    i = 0
+    while i < len(segments):
+        if segments[i].lower() == "providers" and i + 1 < len(segments):
+            i += 2  # providers/Microsoft.Compute: the namespace
+            continue
+        if i + 1 < len(segments):
+            types.append(segments[i])
+            i += 2
+        else:
+            tail = segments[i]
+            i += 1
+    method = method.upper()
+    if tail is not None and method == "POST":
+        api = _ACTIONS.get(tail.lower(), tail)
+    elif tail is not None:
+        types.append(tail)
+        api = "list" if method == "GET" else method.lower()
+    else:
+        api = _ITEM_VERBS.get(method, method.lower())
+    while len(types) > 1 and types[0].lower() in _SCOPES:
+        types.pop(0)
+    return "/".join(types) or "arm", api
+
+
+_CALL = "cloudops_cloud_call"  # key of the call in flight in the pipeline context
+
+
+def _end(context: Any, outcome: str, **details: Any) -> None:
+    call = context.pop(_CALL, None) if context is not None else None
+    if call is not None:
+        call.end(outcome, **details)
+
+
+def _error_code(response: Any) -> str | None:
+    """ARM's error code of an error answer: the header, else the body's ``error.code``."""
+    code = response.headers.get("x-ms-error-code")
+    if code:
+        return str(code)
+    try:
+        error = json.loads(response.text()).get("error") or {}
+        return str(error["code"]) if error.get("code") else None
+    except Exception:  # no JSON body, or a streamed one not read
+        return None
+
+
+def telemetry_policy() -> Any:
+    """An azure-core policy making every HTTP attempt a cloud-API span and latency sample.
+
+    Pass it as ``per_retry_policies=[telemetry_policy()]`` to an Azure management client.
+    """
+    from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+    from cloudops.telemetry import begin_cloud_call
+
+    class CloudApiTelemetry(SansIOHTTPPolicy[Any, Any]):
+        def on_request(self, request: Any) -> None:
+            http = request.http_request
+            service, api = arm_call_name(http.method, http.url)
+            _end(request.context, "no_response")  # an attempt that never ended
+            request.context[_CALL] = begin_cloud_call("azure", service, api)
+
+        def on_response(self, request: Any, response: Any) -> None:
+            status = int(response.http_response.status_code)
+            if status < 400:
+                _end(request.context, "ok", http_status=status)
+            else:
+                code = _error_code(response.http_response)
+                _end(request.context, "error", http_status=status, error_code=code)
+
+        def on_exception(self, request: Any) -> None:
+            _end(request.context, "no_response", error=sys.exc_info()[1])
+
+    return CloudApiTelemetry()
 
 
 def _secret(settings: AzureAccountSettings) -> str:
@@ -152,6 +269,7 @@ def compute_client(account: str) -> ComputeManagementClient:
             "connection_timeout": settings.connection_timeout_seconds,
             "read_timeout": settings.read_timeout_seconds,
             "user_agent": USER_AGENT,
+            "per_retry_policies": [telemetry_policy()],
         }
         if policy is not None:
             options["authentication_policy"] = policy

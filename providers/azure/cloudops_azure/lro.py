@@ -15,6 +15,7 @@ The Azure SDK is imported lazily, like everywhere in this package.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -45,6 +46,15 @@ def _polling_classes() -> tuple[type[Any], type[Any]]:
 
     class CheckOnce(ARMPolling):
         """One status request; the final GET when that shows the operation ended."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # LROPoller calls run() in a thread of its own: carry the activity's context
+            # variables (operation context, tracing span, activity meter) into it.
+            self._context = contextvars.copy_context()
+
+        def run(self) -> None:
+            self._context.run(super().run)
 
         def _delay(self) -> None:
             # ARMPolling calls this between two status requests: stop after the first one.

@@ -11,12 +11,21 @@ particular, because an ``ExtendedOperation``'s ``.result()`` polls through an in
 built without them (it would call the real Google endpoint). cloudops polls Operations itself,
 with :func:`compute_client` ("ZoneOperationsClient" ...), in a durable polling activity.
 
+Every client is instrumented through the SDK's own extension points, no method wrapped: each
+HTTP request its REST transport sends is one span ``gcp.{resource}.{method}`` (e.g.
+``gcp.instanceGroupManagers.insert``) and one ``cloudops_cloud_api_latency`` sample. The method
+is named by the transport's ``interceptor`` (its ``pre_<method>`` hook runs just before the
+request); the request is timed by a ``requests`` transport adapter mounted on the transport's
+authorized session, which also sees failures without an answer (connection errors, timeouts).
+
 google-cloud-compute is imported inside functions: the plugin module imports this package's
 activities, and ``cloudops --help`` must not pay for it.
 """
 
 from __future__ import annotations
 
+import functools
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +33,7 @@ from typing import Any
 import cloudops
 from cloudops_gcp.models import GcpAccountSettings
 
-__all__ = ["GcpClients", "clear_cache", "gcp_clients"]
+__all__ = ["GcpClients", "clear_cache", "gcp_clients", "instrumented_transport"]
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 USER_AGENT = "cloudops-gcp/0.1"
@@ -59,12 +68,126 @@ class GcpClients:
                 cls = getattr(compute_v1, name)
                 client = cls(
                     credentials=self._credentials,
-                    transport="rest",
+                    transport=instrumented_transport(cls),
                     client_options=self._options,
                     client_info=ClientInfo(user_agent=USER_AGENT),  # type: ignore[no-untyped-call]
                 )
                 self._cache[name] = client
             return client
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _resource_of(client_class: type[Any]) -> str:
+    """``InstanceGroupManagersClient`` -> ``instanceGroupManagers`` (Compute's resource name)."""
+    name = client_class.__name__.removesuffix("Client")
+    return name[:1].lower() + name[1:]
+
+
+class _MethodNames(threading.local):
+    """The method the transport is calling on this thread, set by its interceptor."""
+
+    current = "call"
+
+
+@functools.cache
+def _interceptor_class(base: type[Any]) -> type[Any]:
+    """A subclass of a transport's ``...RestInterceptor`` noting the method it calls.
+
+    Its ``pre_<method>`` hooks note ``method`` in camel case (``pre_list_managed_instances``
+    notes ``listManagedInstances``, as Compute's API reference names it), then do what the
+    base class does (nothing).
+    """
+
+    def noting(hook: str) -> Any:
+        api = _camel(hook.removeprefix("pre_"))
+        original = getattr(base, hook)
+
+        def pre(self: Any, request: Any, metadata: Any) -> Any:
+            self.cloudops_names.current = api
+            return original(self, request, metadata)
+
+        return pre
+
+    hooks = {name: noting(name) for name in dir(base) if name.startswith("pre_")}
+    return type(f"CloudOps{base.__name__}", (base,), hooks)
+
+
+@functools.cache
+def _adapter_class() -> type[Any]:
+    from requests.adapters import BaseAdapter
+
+    from cloudops.telemetry import begin_cloud_call
+
+    class CloudApiTelemetryAdapter(BaseAdapter):
+        """Times each request sent through another adapter as one cloud API call."""
+
+        def __init__(self, inner: Any, resource: str, names: _MethodNames) -> None:
+            super().__init__()
+            self.inner = inner
+            self.resource = resource
+            self.names = names
+
+        def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            call = begin_cloud_call("gcp", self.resource, self.names.current)
+            try:
+                response = self.inner.send(request, *args, **kwargs)
+            except BaseException as err:
+                call.end("no_response", error=err)
+                raise
+            status = int(response.status_code)
+            if status < 400:
+                call.end("ok", http_status=status)
+            else:
+                call.end("error", http_status=status, error_code=_error_reason(response))
+            return response
+
+        def close(self) -> None:
+            self.inner.close()
+
+    return CloudApiTelemetryAdapter
+
+
+def _error_reason(response: Any) -> str | None:
+    """Compute's error reason (``notFound``, ``rateLimitExceeded``...) of an error answer."""
+    try:
+        error = response.json().get("error") or {}
+        details = error.get("errors") or [{}]
+        return str(details[0].get("reason") or error.get("status") or "") or None
+    except Exception:  # not JSON
+        return None
+
+
+def instrumented_transport(client_class: type[Any]) -> Any:
+    """A ``transport=`` callable for a ``compute_v1`` client: its REST transport, instrumented.
+
+    The client calls it with the arguments it would give its REST transport class; the
+    transport gets a noting interceptor, and its session a telemetry adapter in front of the
+    adapters it had (kept, so mTLS or proxies configured by google-auth still apply).
+    """
+    transport_class = client_class.get_transport_class("rest")
+    module = sys.modules[transport_class.__module__]  # the transport's module defines both
+    base = getattr(module, transport_class.__name__.replace("Transport", "Interceptor"), None)
+    resource = _resource_of(client_class)
+
+    def build(**kwargs: Any) -> Any:
+        names = _MethodNames()
+        if base is not None:
+            interceptor = _interceptor_class(base)()
+            interceptor.cloudops_names = names
+            kwargs["interceptor"] = interceptor
+        transport = transport_class(**kwargs)
+        session = transport._session  # the AuthorizedSession every request goes through
+        adapter_class = _adapter_class()
+        for prefix in ("https://", "http://"):
+            inner = session.get_adapter(prefix)
+            session.mount(prefix, adapter_class(inner, resource, names))
+        return transport
+
+    return build
 
 
 _lock = threading.Lock()
