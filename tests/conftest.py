@@ -11,12 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import fake_plugin
 from cloudops.client import CloudOpsClient
 
-ACCOUNTS = {
-    "accounts": {
-        "lab": {"provider": "fakecloud", "regions": ["eu-west-1", "us-east-1"]},
-        "anywhere": {"provider": "fakecloud"},
-    }
-}
+ACCOUNTS = fake_plugin.ACCOUNTS
 
 
 @pytest_asyncio.fixture

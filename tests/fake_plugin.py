@@ -23,6 +23,14 @@ from cloudops.errors import NotReady, RetryableError
 from cloudops.telemetry import cloud_call
 from cloudops_example.operations import Echo
 
+#: The accounts the fake cloud's tests use (a ``cloudops.toml`` as a dict).
+ACCOUNTS = {
+    "accounts": {
+        "lab": {"provider": "fakecloud", "regions": ["eu-west-1", "us-east-1"]},
+        "anywhere": {"provider": "fakecloud"},
+    }
+}
+
 JOURNAL: dict[str, list[str]] = defaultdict(list)
 
 FAST_RETRY = ActivityDefaults(

@@ -38,7 +38,7 @@ from cloudops.registry import CloudOps
 from cloudops.server import DevServer, find_temporal
 from cloudops.worker import CloudOpsPlugin, build_worker
 from cloudops_testing.pytest_plugin import accounts_from
-from conftest import ACCOUNTS
+from fake_plugin import ACCOUNTS
 
 SECRET = "db-password-Zq7-do-not-store"
 

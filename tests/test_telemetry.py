@@ -16,7 +16,7 @@ from cloudops.server import DevServer, free_port
 from cloudops.telemetry import ContextFilter, runtime_with_prometheus
 from cloudops.worker import build_worker
 from cloudops_testing.pytest_plugin import accounts_from
-from conftest import ACCOUNTS
+from fake_plugin import ACCOUNTS
 from test_cloud_api_telemetry import memory_span_exporter
 
 
