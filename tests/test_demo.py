@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import re
 
-from cli_helpers import run_cli
+from cli_helpers import cloudops, run_cli
 
 #: Every cloud whose provider is installed takes part in the demo (AWS always, with moto).
 CLOUDS = [c for c in ("aws", "gcp", "azure") if importlib.util.find_spec(f"cloudops_{c}")]
@@ -43,3 +43,11 @@ async def test_demo_deploys_twice_on_every_cloud_survives_faults_and_a_killed_wo
             "v001": "serving",
         }, (cloud, groups)
         assert all(state.endswith(", 2 instance(s)") for state in groups.values()), groups
+
+
+def test_demo_refuses_a_cloud_it_cannot_use_before_starting_anything() -> None:
+    refused = cloudops("demo", "--clouds", "aws,mars")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "cannot deploy to mars" in refused.stderr
+    assert "aws" in refused.stderr  # says what it can use instead
+    assert "Temporal UI" not in refused.stdout  # nothing was started
