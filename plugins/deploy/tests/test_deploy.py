@@ -125,6 +125,41 @@ async def test_a_new_group_that_never_becomes_healthy_is_rolled_back(
         }
 
 
+async def test_a_rolling_deploy_whose_first_step_never_becomes_healthy_is_rolled_back(
+    cloudops_worker: Any, cloud: Cloud, app: str
+) -> None:
+    """The first percentage step misses the health deadline: the old group never shrinks."""
+    accounts = cloud.never_healthy(v(app, 1))  # the cloud never reports v001's instances healthy
+    async with cloudops_worker(
+        plugins=[cloud.plugin, cloudops_deploy.plugin], load_entrypoints=False, accounts=accounts
+    ) as ops:
+        assert (await red_black(ops, cloud, app)).ok
+        payload = {
+            "server_group": cloud.server_group(app),
+            "percentages": [50, 100],
+            **FAST,
+            "health_timeout_seconds": 4,
+        }
+        result = await ops.execute("deploy.rollingRedBlack", payload, **cloud.where)
+        assert not result.ok and result.error is not None
+        assert result.error.code == "TIMED_OUT", result.error
+        assert "not healthy within the health deadline (4s)" in result.error.message
+        assert v(app, 1) in result.error.message  # the last check names the group
+        undone = [r.step for r in result.error.rollbacks]
+        assert undone and all(r.ok for r in result.error.rollbacks), result.error.rollbacks
+        assert all(v(app, 1) in step for step in undone), undone  # only the new group is undone
+        steps = [s.name for s in result.metadata.steps if " > " not in s.name]
+        rolling_back = steps.index(f"rollback: {undone[0]}")
+        assert steps[:rolling_back] == [
+            "find the cluster's server groups",
+            "create the new server group at 50%",
+        ], steps  # neither enabled nor resized anything
+        assert {f"rollback: {step}" for step in undone} <= set(steps[rolling_back:]), steps
+        assert await cluster_state(ops, cloud, app) == {
+            v(app, 0): GroupState(desired=2, serving=True)  # its size untouched; v001 is gone
+        }
+
+
 async def _wait_for_judgement(handle: Any) -> None:
     for _ in range(600):
         if "judgement" in (await handle.progress()).awaiting_input:

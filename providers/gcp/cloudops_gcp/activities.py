@@ -317,10 +317,12 @@ def _snake(name: str) -> str:
 
 
 class _Autoscalers:
-    """The autoscaler of one managed instance group, named as the group (as Spinnaker does).
+    """The autoscalers of one managed instance group's zone or region.
 
     Zonal groups have zonal ``autoscalers``, regional groups ``regionAutoscalers``; the two
-    clients take the same request fields apart from ``zone`` / ``region``.
+    clients take the same request fields apart from ``zone`` / ``region``. cloudops names a
+    group's autoscaler as the group (as Spinnaker does), but an autoscaler made elsewhere may
+    have any name: it points at its group only through its ``target``.
     """
 
     def __init__(self, clients: GcpClients, ref: GroupRef) -> None:
@@ -332,19 +334,44 @@ class _Autoscalers:
         where.update({"zone": ref.zone} if self.zonal else {"region": ref.region})
         self.where = where
 
-    def get(self) -> Any:
-        """The autoscaler named as the group, or None."""
+    def get(self, name: str | None = None) -> Any:
+        """The autoscaler ``name`` (default: named as the group), or None."""
         return _or_none(
             lambda: self.client.get(
                 **self.where,
-                autoscaler=self.ref.name,
+                autoscaler=name or self.ref.name,
                 retry=self.clients.read_retry,
                 timeout=self.clients.timeout,
             )
         )
 
+    def list_all(self) -> list[Any]:
+        """Every autoscaler of the zone or region (all pages)."""
+        request = self._request("List", max_results=500)
+        pager = self.client.list(
+            request=request, retry=self.clients.read_retry, timeout=self.clients.timeout
+        )
+        return list(pager)
+
+    def of_group(self, link: str, listed: list[Any] | None = None) -> Any:
+        """The autoscaler whose ``target`` is the group ``link``, or None.
+
+        The one named as the group first (one ``get``: how cloudops names them); otherwise
+        the zone's or region's autoscalers are listed (or ``listed`` is used) and matched on
+        ``target`` here, since a list ``filter`` on a URL field is not portable (the same
+        group has several spellings: host, API version, partial path).
+        """
+        if listed is None:
+            found = self.get()
+            if found is not None and same_resource(found.target, link):
+                return found
+            listed = self.list_all()
+        return next((a for a in listed if same_resource(a.target, link)), None)
+
     def _request(self, verb: str, **fields: Any) -> Any:
         name = f"{verb}Autoscaler" if self.zonal else f"{verb}RegionAutoscaler"
+        if verb == "List":
+            name = f"{name}s"
         return getattr(_v1(), f"{name}Request")(**self.where, **fields)
 
     def insert(self, body: Any, request_id: str) -> Any:
@@ -352,16 +379,16 @@ class _Autoscalers:
         request = self._request("Insert", autoscaler_resource=body, request_id=request_id)
         return self.client.insert_unary(request=request, retry=None, timeout=self.clients.timeout)
 
-    def patch(self, body: Any, request_id: str) -> Any:
-        """Start a JSON merge patch of the autoscaler (``?autoscaler=NAME``)."""
+    def patch(self, name: str, body: Any, request_id: str) -> Any:
+        """Start a JSON merge patch of the autoscaler ``name`` (``?autoscaler=NAME``)."""
         request = self._request(
-            "Patch", autoscaler=self.ref.name, autoscaler_resource=body, request_id=request_id
+            "Patch", autoscaler=name, autoscaler_resource=body, request_id=request_id
         )
         return self.client.patch_unary(request=request, retry=None, timeout=self.clients.timeout)
 
-    def delete(self, request_id: str) -> Any:
-        """Start deleting the autoscaler."""
-        request = self._request("Delete", autoscaler=self.ref.name, request_id=request_id)
+    def delete(self, name: str, request_id: str) -> Any:
+        """Start deleting the autoscaler ``name``."""
+        request = self._request("Delete", autoscaler=name, request_id=request_id)
         return self.client.delete_unary(request=request, retry=None, timeout=self.clients.timeout)
 
 
@@ -384,12 +411,20 @@ def _policy_of(autoscaler: Any) -> GcpAutoscalingPolicy:
     )
 
 
-def _group_autoscaler(clients: GcpClients, ref: GroupRef, group: Any) -> Any:
-    """The group's autoscaler (named as the group and targeting it), or None."""
-    found = _Autoscalers(clients, ref).get()
-    if found is None or not same_resource(found.target, group.self_link):
-        return None
-    return found
+def _group_autoscaling(
+    clients: GcpClients, ref: GroupRef, group: Any, listed: list[Any] | None = None
+) -> GcpAutoscalingPolicy | None:
+    """The policy of the group's autoscaler (whatever its name), or None."""
+    found = _Autoscalers(clients, ref).of_group(group.self_link, listed)
+    return _policy_of(found) if found is not None else None
+
+
+def _capacity(size: int, autoscaling: GcpAutoscalingPolicy | None) -> Capacity:
+    """A group's capacity at target size ``size``: min/max are its autoscaler's bounds."""
+    if autoscaling is None:
+        return Capacity.fixed(size)
+    low, high = autoscaling.bounds(Capacity.fixed(size))
+    return Capacity(min=min(low, size), max=max(high, size), desired=size)
 
 
 def _region_groups(
@@ -867,7 +902,7 @@ def insert_autoscaler(spec: AutoscalerSpec) -> Started:
 
 @gcp_activity("gcp.update_autoscaler")
 def update_autoscaler(arg: AutoscalerChange) -> Started:
-    """Start setting the bounds of a group's autoscaler (a patch of its whole policy).
+    """Start setting the bounds of a group's autoscaler (the one targeting it, any name).
 
     The patch sends the current policy with the new ``minNumReplicas`` / ``maxNumReplicas``,
     so the other settings are kept whichever way the API merges nested fields. Bounds that are
@@ -875,7 +910,7 @@ def update_autoscaler(arg: AutoscalerChange) -> Started:
     """
     clients = gcp_clients(arg.account)
     scalers = _Autoscalers(clients, arg)
-    found = scalers.get()
+    found = scalers.of_group(_group_link(clients, arg))
     if found is None:
         raise BusinessError(
             ErrorCode.NOT_FOUND,
@@ -890,27 +925,27 @@ def update_autoscaler(arg: AutoscalerChange) -> Started:
     changed = v1.AutoscalingPolicy.deserialize(v1.AutoscalingPolicy.serialize(policy))
     changed.min_num_replicas = arg.min_replicas
     changed.max_num_replicas = arg.max_replicas
-    body = v1.Autoscaler(name=arg.name, autoscaling_policy=changed)
-    return Started(operations=[_op_ref(scalers.patch(body, arg.gcp_request_id))])
+    body = v1.Autoscaler(name=found.name, autoscaling_policy=changed)
+    return Started(operations=[_op_ref(scalers.patch(found.name, body, arg.gcp_request_id))])
 
 
 @gcp_activity("gcp.delete_autoscaler")
 def delete_autoscaler(arg: DeleteAutoscalerInput) -> Started:
     """Start deleting a group's autoscaler; "not found" is success (``changed=False``).
 
-    With ``only_if_request_id`` an autoscaler not recorded as made by that request is kept.
+    The autoscaler is the one that targets the group, whatever its name (Compute will not
+    delete a group while one does). With ``only_if_request_id`` an autoscaler not recorded as
+    made by that request is kept.
     """
     clients = gcp_clients(arg.account)
     scalers = _Autoscalers(clients, arg)
-    found = scalers.get()
+    found = scalers.of_group(_group_link(clients, arg))
     if found is None:
         return Started(changed=False, reason="not found")
     if arg.only_if_request_id is not None and owner_of(found.description) != arg.only_if_request_id:
         return Started(changed=False, reason="not created by this request")
-    if not same_resource(found.target, _group_link(clients, arg)):
-        return Started(changed=False, reason="scales another group")
     try:
-        op = scalers.delete(arg.gcp_request_id)
+        op = scalers.delete(found.name, arg.gcp_request_id)
     except _not_found_type():
         return Started(changed=False, reason="not found")
     return Started(operations=[_op_ref(op)])
@@ -1042,8 +1077,13 @@ def _lb_states(clients: GcpClients, group: Any) -> list[dict[str, str]]:
 
 
 def _describe(
-    clients: GcpClients, call: GcpCall, group: Any, zone: str | None
+    clients: GcpClients,
+    call: GcpCall,
+    group: Any,
+    zone: str | None,
+    autoscalers: list[Any] | None = None,
 ) -> tuple[GcpServerGroupDescription, Any]:
+    """The description of ``group`` (and its template); ``autoscalers``: its scope's, if listed."""
     name = group.name
     parsed = ServerGroupName.try_parse(name)
     template = _get_template(clients, last(group.instance_template))
@@ -1062,13 +1102,8 @@ def _describe(
     active_pools = [last(p) for p in group.target_pools]
     disabled = bool(backend_services or pools) and not active_services and not active_pools
     ref = GroupRef(account=call.account, region=call.region, name=name, zone=zone)
-    autoscaler = _group_autoscaler(clients, ref, group)
-    autoscaling = _policy_of(autoscaler) if autoscaler is not None else None
-    capacity = Capacity.fixed(group.target_size)
-    if autoscaling is not None:
-        low, high = autoscaling.bounds(capacity)
-        size = group.target_size
-        capacity = Capacity(min=min(low, size), max=max(high, size), desired=size)
+    autoscaling = _group_autoscaling(clients, ref, group, autoscalers)
+    capacity = _capacity(group.target_size, autoscaling)
     instances = []
     for managed in _Groups(clients, ref).managed():
         key = relative(managed.instance)
@@ -1192,13 +1227,17 @@ def list_server_groups(arg: ClusterCall) -> GcpServerGroupList:
     clients = gcp_clients(arg.account)
     cluster = cluster_name(arg.application, arg.stack, arg.detail)
     found = []
+    autoscalers: dict[str | None, list[Any]] = {}  # by zone (None: the region), listed once
     for group, zone in _region_groups(clients, arg.region):
         parsed = ServerGroupName.try_parse(group.name)
         if parsed is None or parsed.cluster != cluster or parsed.sequence is None:
             continue
         if _being_deleted(group):
             continue
-        description, _ = _describe(clients, arg, group, zone)
+        if zone not in autoscalers:
+            ref = GroupRef(account=arg.account, region=arg.region, name=group.name, zone=zone)
+            autoscalers[zone] = _Autoscalers(clients, ref).list_all()
+        description, _ = _describe(clients, arg, group, zone, autoscalers[zone])
         found.append(description)
     found.sort(key=lambda d: (d.created_at is None, d.created_at, d.sequence or 0))
     return GcpServerGroupList(cluster=cluster, server_groups=found)
@@ -1271,19 +1310,20 @@ def terminate_instances(arg: TerminateInput) -> TerminateStarted:
     group = groups.get()
     if group is None:
         raise _group_not_found(arg.name)
+    autoscaling = _group_autoscaling(clients, arg, group)  # before any change: a rerun is safe
     members = {m.name or last(m.instance): m for m in groups.managed()}
     gone = [i for i in arg.instance_ids if i in members and members[i].current_action == "DELETING"]
     todo = [i for i in arg.instance_ids if i in members and i not in gone]
     for name in (i for i in arg.instance_ids if i not in members):
         gone.append(_outsider(clients, arg, group, name))
-    capacity = Capacity.fixed(group.target_size)
+    capacity = _capacity(group.target_size, autoscaling)
     operations: list[OperationRef] = []
     if todo:
         verb = "abandon" if arg.abandon else "delete" if arg.decrement_desired else "recreate"
         urls = [members[i].instance for i in todo]
         operations.append(_op_ref(groups.change_instances(verb, urls, arg.gcp_request_id)))
         if verb != "recreate":
-            capacity = Capacity.fixed(max(0, group.target_size - len(todo)))
+            capacity = _capacity(max(0, group.target_size - len(todo)), autoscaling)
     return TerminateStarted(
         operations=operations,
         changed=bool(todo),

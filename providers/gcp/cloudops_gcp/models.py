@@ -274,7 +274,8 @@ class GcpServerGroupDescription(ServerGroupDescription):
     request_id: str | None = Field(default=None, description="the cloudops request that made it")
     self_link: str | None = None
     autoscaling: GcpAutoscalingPolicy | None = Field(
-        default=None, description="the group's autoscaler (named as the group), if any"
+        default=None,
+        description="the group's autoscaler (the one whose target is the group), if any",
     )
 
 

@@ -115,6 +115,16 @@ async def test_an_autoscaled_group_from_create_to_destroy(
     assert found is not None and found["targetSize"] == 3
     assert "instanceGroupManagers.resize" not in kinds_on(gcp_emulator, name)
 
+    # Recreating an instance keeps the size; the result reports the autoscaler's bounds.
+    victim = sorted(i["name"] for i in gcp_emulator.instances(name))[0]
+    replaced = await gcp_ops.execute(
+        "gcp.terminateInstances",
+        {"server_group": name, "instance_ids": [victim], **FAST},
+        **WHERE,
+    )
+    assert replaced.ok, replaced.error
+    assert replaced.value["capacity"] == {"min": 3, "max": 5, "desired": 3}
+
     # A clone copies the policy (its bounds follow the copied capacity).
     cloned = await gcp_ops.execute(
         "gcp.cloneServerGroup", {"source": name, **FAST}, request_id=f"{app}-clone", **WHERE
@@ -188,6 +198,91 @@ async def test_a_regional_group_with_its_autoscaler_off_is_resized_by_hand(
     assert destroyed.ok, destroyed.error
     assert await read_autoscaler(gcp_client, name, zone=None) is None
     assert gcp_emulator.group(name) is None
+
+
+async def test_an_autoscaler_of_any_name_is_found_by_its_target(
+    gcp_ops: CloudOpsClient,
+    gcp_emulator: GcpEmulator,
+    gcp_client: Callable[[str], Any],
+    app: str,
+) -> None:
+    """Autoscalers made outside cloudops may have any name: a group's is the one targeting it.
+
+    Two groups: an autoscaler named as the first (``v000``) targets the second (``v001``). The
+    first is not autoscaled; the second is, and every operation acts on that autoscaler.
+    """
+    names = []
+    for _ in range(2):
+        created = await gcp_ops.execute("gcp.createServerGroup", create_input(app), **WHERE)
+        assert created.ok, created.error
+        names.append(created.value["name"])
+    plain, scaled = names
+    assert (plain, scaled) == (f"{app}-test-v000", f"{app}-test-v001")
+    body = compute_v1.Autoscaler(
+        name=plain,  # misleading on purpose: the name is the other group's
+        target=f"https://compute.googleapis.com/compute/v1/projects/{GCP_PROJECT}/zones/{ZONE}"
+        f"/instanceGroupManagers/{scaled}",
+        autoscaling_policy=compute_v1.AutoscalingPolicy(
+            min_num_replicas=1, max_num_replicas=5, mode="OFF"
+        ),
+    )
+    op = await asyncio.to_thread(
+        gcp_client("AutoscalersClient").insert_unary,
+        project=GCP_PROJECT,
+        zone=ZONE,
+        autoscaler_resource=body,
+    )
+    await asyncio.to_thread(_settle, gcp_emulator, op)
+
+    fixed = {"min": 2, "max": 2, "desired": 2}
+    bounded = {"min": 1, "max": 5, "desired": 2}
+    for name, capacity, mode in ((plain, fixed, None), (scaled, bounded, "OFF")):
+        described = await gcp_ops.execute(
+            "gcp.describeServerGroup", {"server_group": name}, **WHERE
+        )
+        assert described.ok, described.error
+        assert described.value["capacity"] == capacity, name
+        assert (described.value["autoscaling"] or {}).get("mode") == mode, name
+    listed = await gcp_ops.execute(
+        "gcp.listServerGroups", {"application": app, "stack": "test"}, **WHERE
+    )
+    assert listed.ok, listed.error
+    assert {g["name"]: g["capacity"] for g in listed.value["server_groups"]} == {
+        plain: fixed,
+        scaled: bounded,
+    }
+
+    # terminateInstances reports the autoscaler's bounds too, around the new target size.
+    victim = sorted(i["name"] for i in gcp_emulator.instances(scaled))[0]
+    shrunk = await gcp_ops.execute(
+        "gcp.terminateInstances",
+        {"server_group": scaled, "instance_ids": [victim], "decrement_desired": True, **FAST},
+        **WHERE,
+    )
+    assert shrunk.ok, shrunk.error
+    assert shrunk.value["capacity"] == {"min": 1, "max": 5, "desired": 1}
+
+    # A resize patches that autoscaler (by its own name), not one named as the group.
+    resized = await gcp_ops.execute(
+        "gcp.resizeServerGroup",
+        {"server_group": scaled, "capacity": {"min": 2, "max": 6, "desired": 3}, **FAST},
+        **WHERE,
+    )
+    assert resized.ok, resized.error
+    assert resized.value["capacity"] == {"min": 2, "max": 6, "desired": 3}
+    policy = (await read_autoscaler(gcp_client, plain)).autoscaling_policy
+    assert (policy.min_num_replicas, policy.max_num_replicas) == (2, 6)
+    assert await read_autoscaler(gcp_client, scaled) is None
+
+    # Destroy deletes it first (Compute keeps an autoscaled group); the plain group keeps none.
+    for name in (scaled, plain):
+        destroyed = await gcp_ops.execute(
+            "gcp.destroyServerGroup", {"server_group": name, **FAST}, **WHERE
+        )
+        assert destroyed.ok, destroyed.error
+        assert gcp_emulator.group(name) is None
+    assert gcp_emulator.autoscaler(plain) is None
+    assert kinds_on(gcp_emulator, plain).count("autoscalers.delete") == 1
 
 
 @pytest.mark.parametrize(
