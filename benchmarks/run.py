@@ -63,7 +63,12 @@ class Proc:
     """A child process that prints a ready line; its pid is what we measure."""
 
     def __init__(
-        self, cmd: list[str], ready: str, env: dict[str, str] | None = None, cwd: Any = None
+        self,
+        cmd: list[str],
+        ready: str,
+        env: dict[str, str] | None = None,
+        cwd: Any = None,
+        inherit_env: bool = True,
     ):
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
@@ -71,7 +76,8 @@ class Proc:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env={**os.environ, **(env or {})},
+            # inherit_env=False: exactly ``env`` (e.g. without PYTHONDONTWRITEBYTECODE)
+            env={**(os.environ if inherit_env else {}), **(env or {})},
             cwd=cwd,
         )
         self.lines: list[str] = []
@@ -113,6 +119,20 @@ class Proc:
 #: ``--patched PYTHON``: the interpreter of a scratch worktree whose core carries a proposed
 #: patch; its worker runs as kind ``cloudops-patched`` next to the others.
 PATCHED: list[str] = []
+#: ``--baseline PYTHON``: the interpreter of a scratch worktree at an earlier commit; the e2e
+#: and startup sections time its ``cloudops worker`` next to this one's.
+BASELINE: list[str] = []
+
+
+def cli_worker(
+    python: str, address: str, task_queue: str, config: Any, env: dict[str, str]
+) -> Proc:
+    """``cloudops worker`` of ``python``'s environment with the aws plugin, ready to poll."""
+    return Proc(
+        [python, "-m", "cloudops", "worker", "--task-queue", task_queue, "--config", str(config)],
+        "worker ready",
+        env={**env, "TEMPORAL_ADDRESS": address, "CLOUDOPS_LOAD_PLUGINS": "aws"},
+    ).wait_ready()
 
 
 def bench_worker(kind: str, address: str, task_queue: str, **options: int) -> Proc:
@@ -159,7 +179,7 @@ async def overhead(server: Any, quick: bool, variants: bool) -> str:
 
     kinds = ["bare", "cloudops"]
     if variants:
-        kinds += ["cloudops-nosa", "cloudops-notelemetry", "cloudops-nosandbox"]
+        kinds += ["cloudops-nosa", "cloudops-notelemetry", "cloudops-nosandbox", "cloudops-nostc"]
     if PATCHED:
         kinds.append("cloudops-patched")
     reps, batch, concurrency, sequential = (3, 150, 50, 40) if quick else (5, 300, 100, 100)
@@ -193,9 +213,10 @@ async def overhead(server: Any, quick: bool, variants: bool) -> str:
             async with gate:
                 return await one(kind)
 
-        cpu0, scpu0, t0 = (
+        cpu0, scpu0, ccpu0, t0 = (
             cpu_seconds(workers[kind].pid),
             cpu_seconds(server.pid),
+            cpu_seconds(os.getpid()),
             time.perf_counter(),
         )
         latencies = await asyncio.gather(*(gated() for _ in range(n)))
@@ -206,6 +227,7 @@ async def overhead(server: Any, quick: bool, variants: bool) -> str:
             "p99": pct(latencies, 0.99),
             "cpu_ms": 1000 * (cpu_seconds(workers[kind].pid) - cpu0) / n,
             "server_cpu_ms": 1000 * (cpu_seconds(server.pid) - scpu0) / n,
+            "client_cpu_ms": 1000 * (cpu_seconds(os.getpid()) - ccpu0) / n,
         }
 
     load = [loadavg()]
@@ -241,8 +263,8 @@ async def overhead(server: Any, quick: bool, variants: bool) -> str:
     rows = [
         "| worker | throughput ops/s (range) | x bare | p50 seq. ms | x bare | p99 seq. ms "
         "| p50 / p99 under load ms | worker CPU ms/op (range) | x bare | server CPU ms/op "
-        "| peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| client CPU ms/op | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for kind in kinds:
         s50 = statistics.median(seq[kind])
@@ -253,7 +275,7 @@ async def overhead(server: Any, quick: bool, variants: bool) -> str:
             f"| {1000 * med(kind, 'p50'):.0f} / {1000 * med(kind, 'p99'):.0f} "
             f"| {med(kind, 'cpu_ms'):.2f} ({spread(kind, 'cpu_ms')}) "
             f"| {med(kind, 'cpu_ms') / base['cpu_ms']:.2f} | {med(kind, 'server_cpu_ms'):.1f} "
-            f"| {rss[kind]:.0f} |"
+            f"| {med(kind, 'client_cpu_ms'):.1f} | {rss[kind]:.0f} |"
         )
     co = "cloudops"
     verdict = [
@@ -280,7 +302,7 @@ async def overhead(server: Any, quick: bool, variants: bool) -> str:
             f"{sequential} operations one at a time, interleaved. Load average during the run: "
             f"{', '.join(load)}. Idle worker CPU (polling only): "
             + ", ".join(f"{k} {v:.1f} ms/s" for k, v in idle_ms.items())
-            + ".",
+            + ". Client CPU: the load generator (this process; bare and cloudops clients).",
             "",
             *rows,
             "",
@@ -389,12 +411,23 @@ async def end_to_end(server: Any, quick: bool) -> str:
         plugins=["aws"],
         env=DUMMY_AWS_ENV,
     ).start()
+    baseline = (
+        cli_worker(
+            BASELINE[0], server.target, "bench-e2e-base", tmp / "cloudops.toml", DUMMY_AWS_ENV
+        )
+        if BASELINE
+        else None
+    )
     ops = CloudOpsClient(await connect_client(server.target), task_queue="bench-e2e")
+    base_ops = CloudOpsClient(ops.client, task_queue="bench-e2e-base")
     net = cloud.network()
     where = {"account": cloud.account, "region": cloud.region}
     assert cloud.proxy is not None
 
-    async def cloudops_once(app: str) -> tuple[bool, float, str]:
+    last_ids: list[str] = []  # workflow ids of the latest create + destroy
+
+    async def cloudops_once(app: str, ops: CloudOpsClient = ops) -> tuple[bool, float, str]:
+        last_ids.clear()
         started = time.perf_counter()
         created = await ops.execute(
             "aws.createServerGroup",
@@ -410,6 +443,8 @@ async def end_to_end(server: Any, quick: bool) -> str:
             },
             **where,
         )
+        if created.metadata:
+            last_ids.append(created.metadata.workflow_id)
         if not created.ok:
             return False, time.perf_counter() - started, f"create: {created.error}"
         destroyed = await ops.execute(
@@ -417,6 +452,8 @@ async def end_to_end(server: Any, quick: bool) -> str:
             {"server_group": created.value["name"], "poll_interval_seconds": 0.5},
             **where,
         )
+        if destroyed.metadata:
+            last_ids.append(destroyed.metadata.workflow_id)
         return (
             destroyed.ok,
             time.perf_counter() - started,
@@ -451,7 +488,13 @@ async def end_to_end(server: Any, quick: bool) -> str:
     try:
         tag = uuid.uuid4().hex[:5]
         direct = script(f"d{tag}", repeat + 1, "cloudops")[1:]  # first run warms up
-        clean = [await cloudops_once(f"c{tag}{i}") for i in range(repeat + 1)][1:]
+        clean: list[tuple[bool, float, str]] = []
+        base: list[tuple[bool, float, str]] = []
+        for i in range(repeat + 1):  # alternating this worker's and the baseline's
+            clean.append(await cloudops_once(f"c{tag}{i}"))
+            if baseline is not None:
+                base.append(await cloudops_once(f"b{tag}{i}", base_ops))
+        clean, base = clean[1:], base[1:]
         calls = {}  # AWS API calls of one create + destroy, counted by the proxy
         cloud.proxy.reset_counts()
         script(f"n{tag}", 1, "cloudops")
@@ -459,12 +502,32 @@ async def end_to_end(server: Any, quick: bool) -> str:
         cloud.proxy.reset_counts()
         await cloudops_once(f"m{tag}")
         calls["cloudops"] = cloud.proxy.counts["forwarded"]
+        steps = {"activities": 0, "workflow tasks": 0}  # Temporal round trips of that run
+        for workflow_id in last_ids:
+            history = await ops.client.get_workflow_handle(workflow_id).fetch_history()
+            for event in history.events:
+                if event.HasField("activity_task_scheduled_event_attributes"):
+                    steps["activities"] += 1
+                elif event.HasField("workflow_task_completed_event_attributes"):
+                    steps["workflow tasks"] += 1
+        if baseline is not None:
+            cloud.proxy.reset_counts()
+            await cloudops_once(f"k{tag}", base_ops)
+            calls["baseline"] = cloud.proxy.counts["forwarded"]
         direct_s = statistics.median(r["seconds"] for r in direct)
+        base_s = statistics.median(t for _, t, _ in base) if base else 0.0
         cloudops_s = statistics.median(t for _, t, _ in clean)
         cloud.proxy.rules = FaultRules(delay=1.0, delay_seconds=0.1)  # a real API's latency
         slow_direct = statistics.median(r["seconds"] for r in script(f"s{tag}", repeat, "cloudops"))
         slow_cloudops = statistics.median(
             [(await cloudops_once(f"t{tag}{i}"))[1] for i in range(repeat)]
+        )
+        slow_base = (
+            statistics.median(
+                [(await cloudops_once(f"u{tag}{i}", base_ops))[1] for i in range(repeat)]
+            )
+            if baseline is not None
+            else 0.0
         )
         cloud.proxy.rules = FaultRules()
         rows = {
@@ -485,6 +548,8 @@ async def end_to_end(server: Any, quick: bool) -> str:
         cloud.proxy.rules = FaultRules()
     finally:
         worker.stop()
+        if baseline is not None:
+            baseline.stop()
         cloud.stop()
     lines = [
         f"createServerGroup (2 instances) + destroyServerGroup against moto behind the fault "
@@ -497,11 +562,27 @@ async def end_to_end(server: Any, quick: bool) -> str:
         f"({_list(r['seconds'] for r in direct)}) | 1.00 |",
         f"| cloudops | {calls['cloudops']} | {cloudops_s:.2f} ({_list(t for _, t, _ in clean)}) "
         f"| {cloudops_s / direct_s:.2f} |",
+        *(
+            [
+                f"| cloudops before this change (baseline worker) | {calls['baseline']} "
+                f"| {base_s:.2f} ({_list(t for _, t, _ in base)}) | {base_s / direct_s:.2f} |"
+            ]
+            if base
+            else []
+        ),
+        "",
+        f"cloudops' Temporal steps in one create + destroy: 2 workflows, "
+        f"{steps['activities']} activities, {steps['workflow tasks']} workflow tasks.",
         "",
         "| 100 ms added to every AWS call (closer to a real API) | wall time s | x direct |",
         "|---|---|---|",
         f"| direct boto3 script | {slow_direct:.2f} | 1.00 |",
         f"| cloudops | {slow_cloudops:.2f} | {slow_cloudops / slow_direct:.2f} |",
+        *(
+            [f"| cloudops before this change | {slow_base:.2f} | {slow_base / slow_direct:.2f} |"]
+            if base
+            else []
+        ),
         "",
         f"With 20% of AWS calls failing (10% throttled, 5% 503, 5% 500; seeds 0-{seeds - 1}):",
         "",
@@ -560,7 +641,7 @@ def startup(server: Any, quick: bool) -> str:
             times.append(time.perf_counter() - t0)
         return times
 
-    def worker_ready(env: dict[str, str]) -> list[float]:
+    def worker_ready(env: dict[str, str], bindir: Path, runs: int) -> list[float]:
         times = []
         for i in range(runs + 1):
             proc = Proc(
@@ -568,6 +649,7 @@ def startup(server: Any, quick: bool) -> str:
                 "worker ready",
                 env={**env, "TEMPORAL_ADDRESS": server.target},
                 cwd=cwd,
+                inherit_env=False,  # the "cache" runs must not inherit PYTHONDONTWRITEBYTECODE
             )
             proc.wait_ready()
             proc.stop()
@@ -581,11 +663,20 @@ def startup(server: Any, quick: bool) -> str:
         "cloudops operations (loads every plugin)": [str(bindir / "cloudops"), "operations"],
     }
     results: dict[str, dict[str, list[float]]] = {name: {} for name in commands}
-    results["cloudops worker, until 'worker ready'"] = {}
+    ready = "cloudops worker, until 'worker ready'"
+    results[ready] = {}
+    if BASELINE:
+        results[ready + " (baseline)"] = {}
     for label, env in envs.items():
         for name, cmd in commands.items():
             results[name][label] = timed(cmd, env)
-        results["cloudops worker, until 'worker ready'"][label] = worker_ready(env)
+        rounds, each = (2, runs // 2) if BASELINE else (1, runs)
+        for _ in range(rounds):  # interleaved with the baseline's
+            results[ready].setdefault(label, []).extend(worker_ready(env, bindir, each))
+            if BASELINE:
+                results[ready + " (baseline)"].setdefault(label, []).extend(
+                    worker_ready(env, Path(BASELINE[0]).parent, each)
+                )
     base = {label: statistics.median(results["python -c pass"][label]) for label in envs}
 
     def cell(times: list[float], label: str) -> str:
@@ -670,12 +761,17 @@ async def main() -> None:
     parser.add_argument("--cache", default="default", help="scale: max_cached_workflows values")
     parser.add_argument("--patched", help="python of a worktree with a core patch to compare")
     parser.add_argument(
+        "--baseline", help="python of a worktree at an earlier commit (e2e and startup sections)"
+    )
+    parser.add_argument(
         "--server-arg", action="append", default=[], help="extra dev-server argument"
     )
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     if args.patched:
         PATCHED.append(args.patched)
+    if args.baseline:
+        BASELINE.append(args.baseline)
     from cloudops.server import DevServer
 
     sections = args.only.split(",")

@@ -3,7 +3,9 @@
 KIND is ``bare`` (plain Temporal), ``cloudops`` (build_worker, defaults: sandbox, search
 attributes, telemetry interceptor, pydantic), or a cloudops variant with one part switched off,
 used to attribute the overhead: ``cloudops-nosa`` (no search attribute upserts),
-``cloudops-notelemetry`` (no TelemetryInterceptor), ``cloudops-nosandbox`` (unsandboxed runner).
+``cloudops-notelemetry`` (no TelemetryInterceptor), ``cloudops-nosandbox`` (unsandboxed runner),
+``cloudops-nostc`` (``bench.noop``'s activity without the default 30-minute schedule-to-close
+timeout, like the bare workflow's).
 Prints ``worker ready`` once polling; stops on SIGTERM.
 """
 
@@ -71,6 +73,10 @@ async def main(kind: str, address: str, task_queue: str, options: dict[str, Any]
         from cloudops.registry import CloudOps
         from cloudops.worker import CloudOpsPlugin, account_book
 
+        if kind == "cloudops-nostc":
+            from cloudops.operation import ActivityDefaults
+
+            bench_plugin.Noop.activity_defaults = ActivityDefaults(schedule_to_close_timeout=None)
         ops = CloudOps(plugins=[bench_plugin], load_entrypoints=False)
         plugin = CloudOpsPlugin(
             ops,

@@ -38,7 +38,7 @@ class Input(BaseModel):
     workflows already in flight.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid", frozen=False, defer_build=True)
 
 
 class Output(BaseModel):
@@ -47,7 +47,7 @@ class Output(BaseModel):
     Outputs ignore unknown fields so that an older client can read a newer worker's answer.
     """
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class OperationRequest(BaseModel):

@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from cloudops import BusinessError, ErrorCode, NotReady
+import cloudops
+from cloudops import BusinessError, ErrorCode, NotReady, RetryableError
 from cloudops.blocking import blocking_activity
 from cloudops.servergroup import (
     RESERVED_TAG_PREFIX,
@@ -68,10 +69,12 @@ from cloudops_aws.models import (
 __all__ = [
     "ACTIVITIES",
     "create_auto_scaling_group",
+    "create_auto_scaling_group_and_check",
     "create_launch_template",
     "delete_auto_scaling_group",
     "delete_launch_template",
     "describe_server_group",
+    "destroy_server_group",
     "list_server_groups",
     "next_name",
     "read_server_group_template",
@@ -419,12 +422,40 @@ def create_launch_template(spec: LaunchTemplateSpec) -> LaunchTemplateRef:
 
     Idempotent twice over: an existing template tagged with this request id is the answer
     (``created=False``), and the create carries a ClientToken derived from request and name.
-    A template of that name made by anyone else is a ``CONFLICT``.
+    A template of that name made by anyone else is a ``CONFLICT``. The create comes first (a
+    read only when it fails), so the first attempt makes no read at all.
+    """
+    return _create_launch_template(spec, look_first=False)
+
+
+def _create_launch_template(spec: LaunchTemplateSpec, look_first: bool = True) -> LaunchTemplateRef:
+    """Make the template, or find the one this request made.
+
+    Without ``look_first`` the create comes first and an existing template is looked for only
+    when it fails: one read fewer on the way that matters, the first attempt.
     """
     ec2 = aws_client("ec2", spec.account, spec.region)
-    existing = _find_launch_template(ec2, name=spec.name)
-    if existing is not None:
-        return _template_ref(existing, spec.request_id, spec.name)
+    if look_first:
+        existing = _find_launch_template(ec2, name=spec.name)
+        if existing is not None:
+            return _template_ref(existing, spec.request_id, spec.name)
+        return _make_launch_template(ec2, spec)
+    try:
+        return _make_launch_template(ec2, spec)
+    except Exception as err:
+        # Perhaps an earlier attempt made it (a lost answer, a crash): then it is the answer,
+        # whatever went wrong this time (an image deregistered since, a duplicate name...).
+        existing = _find_launch_template(ec2, name=spec.name)
+        if existing is not None:
+            return _template_ref(existing, spec.request_id, spec.name)
+        if _error_code(err) in _LT_EXISTS:  # exists, but the read missed it: read again later
+            raise RetryableError(
+                f"launch template {spec.name!r} exists but could not be read yet"
+            ) from err
+        raise
+
+
+def _make_launch_template(ec2: Any, spec: LaunchTemplateSpec) -> LaunchTemplateRef:
     data: dict[str, Any] = {
         "ImageId": _resolve_image(ec2, spec.image),
         "InstanceType": spec.instance_type,
@@ -482,6 +513,10 @@ def delete_launch_template(arg: DeleteLaunchTemplateInput) -> DeleteOutput:
     tagged with, or named after, that server group is deleted (a destroy must not delete a
     template other groups share).
     """
+    return _delete_launch_template(arg)
+
+
+def _delete_launch_template(arg: DeleteLaunchTemplateInput) -> DeleteOutput:
     ec2 = aws_client("ec2", arg.account, arg.region)
     found = _find_launch_template(ec2, name=arg.name, template_id=arg.launch_template_id)
     if found is None:
@@ -495,13 +530,7 @@ def delete_launch_template(arg: DeleteLaunchTemplateInput) -> DeleteOutput:
         found.get("LaunchTemplateName"),
     ):
         return DeleteOutput(deleted=False, reason="belongs to another server group", id=template_id)
-    try:
-        ec2.delete_launch_template(LaunchTemplateId=template_id)
-    except Exception as err:
-        if _error_code(err) in _LT_NOT_FOUND:
-            return DeleteOutput(deleted=False, reason="not found", id=template_id)
-        raise
-    return DeleteOutput(deleted=True, id=template_id)
+    return _delete_launch_template_by_id(arg.account, arg.region, template_id)
 
 
 # --------------------------------------------------------------------------------------------
@@ -551,10 +580,17 @@ def create_auto_scaling_group(spec: AutoScalingGroupSpec) -> AutoScalingGroupRef
     with this request is the answer, ``AlreadyExists`` from a lost earlier answer is resolved by
     the same check, and a group made by anyone else is a ``CONFLICT``.
     """
+    return _create_auto_scaling_group(spec)[0]
+
+
+def _create_auto_scaling_group(
+    spec: AutoScalingGroupSpec,
+) -> tuple[AutoScalingGroupRef, dict[str, Any] | None]:
+    """The group made or found, and its last description (None if it could not be read)."""
     asg = aws_client("autoscaling", spec.account, spec.region)
     existing = _find_group(asg, spec.name)
     if existing is not None:
-        return _group_ref(existing, spec.request_id)
+        return _group_ref(existing, spec.request_id), existing
     target_group_arns = _resolve_target_groups(
         aws_client("elbv2", spec.account, spec.region), spec.target_groups
     )
@@ -603,15 +639,16 @@ def create_auto_scaling_group(spec: AutoScalingGroupSpec) -> AutoScalingGroupRef
         if _error_code(err) == "AlreadyExists":
             existing = _find_group(asg, spec.name)
             if existing is not None:
-                return _group_ref(existing, spec.request_id)
+                return _group_ref(existing, spec.request_id), existing
         raise
-    created = _find_group(asg, spec.name) or {}
-    return AutoScalingGroupRef(
+    created = _find_group(asg, spec.name)
+    ref = AutoScalingGroupRef(
         name=spec.name,
-        arn=created.get("AutoScalingGroupARN"),
+        arn=(created or {}).get("AutoScalingGroupARN"),
         target_group_arns=target_group_arns,
         created=True,
     )
+    return ref, created
 
 
 @aws_activity("aws.wait_for_capacity")
@@ -624,7 +661,14 @@ def wait_for_capacity(arg: WaitForCapacityInput) -> CapacityStatus:
     A group that is gone or being deleted is a business failure, not a reason to keep waiting.
     """
     asg = aws_client("autoscaling", arg.account, arg.region)
-    group = _require_group(asg, arg.name)
+    checked = _check_capacity(arg, _require_group(asg, arg.name))
+    if isinstance(checked, str):
+        raise NotReady(checked)
+    return checked
+
+
+def _check_capacity(arg: WaitForCapacityInput, group: dict[str, Any]) -> CapacityStatus | str:
+    """The group's status if it has reached its capacity, else why not (for NotReady)."""
     if group.get("Status") == _DELETE_IN_PROGRESS:
         raise BusinessError(
             ErrorCode.CONFLICT, f"server group {arg.name!r} is being deleted", {"name": arg.name}
@@ -644,10 +688,9 @@ def wait_for_capacity(arg: WaitForCapacityInput) -> CapacityStatus:
             healthy=len(healthy),
             disabled=disabled,
         )
-    message = f"{arg.name}: {len(healthy)} of {desired} instances healthy, {len(alive)} running" + (
+    return f"{arg.name}: {len(healthy)} of {desired} instances healthy, {len(alive)} running" + (
         f", waiting for {', '.join(leaving)} to leave" if leaving else ""
     )
-    raise NotReady(message)
 
 
 @aws_activity("aws.update_capacity")
@@ -794,6 +837,155 @@ def delete_auto_scaling_group(arg: DeleteGroupInput) -> DeleteOutput:
     if arg.wait_until_gone and _find_group(asg, arg.name) is not None:
         raise NotReady(f"Auto Scaling group {arg.name} is being deleted")
     return DeleteOutput(deleted=True, id=arn)
+
+
+# --------------------------------------------------------------------------------------------
+# Fewer Temporal round trips and AWS reads: create + first check, the whole destroy
+# --------------------------------------------------------------------------------------------
+
+
+class CreateGroupInput(AutoScalingGroupSpec):
+    """A group to create as ``aws.create_auto_scaling_group`` does.
+
+    With ``check``, its capacity is looked at once after the create.
+    """
+
+    check: bool = True
+
+
+class CreatedGroup(AutoScalingGroupRef):
+    """The group made or found, and its capacity if it was already there.
+
+    ``status`` is set when the group already ran its desired healthy instances at the end of
+    the activity (looked at only for groups without load balancers); otherwise the workflow
+    polls ``aws.wait_for_capacity`` as usual.
+    """
+
+    status: CapacityStatus | None = None
+
+
+@aws_activity("aws.create_auto_scaling_group_and_check")
+def create_auto_scaling_group_and_check(arg: CreateGroupInput) -> CreatedGroup:
+    """``aws.create_auto_scaling_group``, then a first capacity check in the same activity.
+
+    The description read after the create (for the group's ARN) is the first look at capacity,
+    so a group that is ready at once costs no ``aws.wait_for_capacity`` activity at all.
+    """
+    group, described = _create_auto_scaling_group(arg)
+    status = None
+    # Instances behind load balancers need health checks to pass first, never done this soon:
+    # those groups are left to the poll (whose first look at target health is its own).
+    traffic = described and (described.get("TargetGroupARNs") or described.get("LoadBalancerNames"))
+    if arg.check and described is not None and not traffic:
+        check = WaitForCapacityInput(
+            account=arg.account, region=arg.region, name=arg.name, desired=arg.capacity.desired
+        )
+        checked = _check_capacity(check, described)
+        status = checked if isinstance(checked, CapacityStatus) else None
+    return CreatedGroup(**group.model_dump(), status=status)
+
+
+class DestroyGroupInput(GroupCall):
+    """Delete the group ``name`` (and its instances), then its launch template once it is gone.
+
+    With ``wait_until_gone`` the template is deleted only after the group has disappeared; a
+    group still being deleted is answered with ``gone=False`` for the workflow to poll.
+    """
+
+    wait_until_gone: bool = True
+
+
+class DestroyProgress(cloudops.Output):
+    """How far ``aws.destroy_server_group`` got.
+
+    ``found`` is false when there was no group (only a left-behind template was looked for).
+    With ``gone`` false the group is still being deleted: poll ``aws.delete_auto_scaling_group``
+    and then delete ``launch_template_id`` / ``launch_template_name``.
+    """
+
+    found: bool
+    gone: bool
+    arn: str | None = None
+    capacity: Capacity | None = None
+    launch_template_id: str | None = None
+    launch_template_name: str | None = None
+    template: DeleteOutput | None = None
+
+
+@aws_activity("aws.destroy_server_group")
+def destroy_server_group(arg: DestroyGroupInput) -> DestroyProgress:
+    """Describe, delete (ForceDelete) and, once gone, delete the launch template, in one go.
+
+    Idempotent: a group already gone or being deleted is not deleted again, "not found" is
+    success, and the template is deleted only if tagged with, or named after, the group.
+    """
+    asg = aws_client("autoscaling", arg.account, arg.region)
+    template = DeleteLaunchTemplateInput(
+        account=arg.account, region=arg.region, name=arg.name, only_if_server_group=arg.name
+    )
+    group = _find_group(asg, arg.name)
+    if group is None:
+        # Perhaps an interrupted destroy left the template behind.
+        return DestroyProgress(found=False, gone=True, template=_delete_launch_template(template))
+    spec = _launch_template_spec(group) or {}
+    progress = DestroyProgress(
+        found=True,
+        gone=False,
+        arn=group.get("AutoScalingGroupARN"),
+        capacity=_capacity(group),
+        launch_template_id=spec.get("LaunchTemplateId"),
+        launch_template_name=spec.get("LaunchTemplateName"),
+    )
+    try:
+        if group.get("Status") != _DELETE_IN_PROGRESS:
+            asg.delete_auto_scaling_group(AutoScalingGroupName=arg.name, ForceDelete=True)
+        if arg.wait_until_gone and _find_group(asg, arg.name) is not None:
+            return progress
+    except Exception as err:
+        if _is_not_found(err):
+            pass
+        elif _is_final(err):
+            raise
+        else:
+            # Throttled or 5xx, perhaps after the delete went through: a retry of this activity
+            # would find no group and lose what it was. Answer what is known; the workflow's
+            # durable poll of aws.delete_auto_scaling_group sends or awaits the delete.
+            return progress
+    progress.gone = True
+    try:
+        if progress.launch_template_id and progress.launch_template_name == arg.name:
+            # Named after the group: the guard holds without reading the template's tags.
+            progress.template = _delete_launch_template_by_id(
+                arg.account, arg.region, progress.launch_template_id
+            )
+        elif progress.launch_template_id or progress.launch_template_name:
+            template.launch_template_id = progress.launch_template_id
+            progress.template = _delete_launch_template(template)
+    except Exception as err:
+        if _is_final(err):
+            raise
+        # The group is gone: the workflow deletes the template in an activity of its own.
+    return progress
+
+
+def _is_final(err: BaseException) -> bool:
+    """True when retrying would not help (a business error), false for throttling and 5xx."""
+    return isinstance(classify(err), BusinessError)
+
+
+def _is_not_found(err: BaseException) -> bool:
+    mapped = classify(err)
+    return isinstance(mapped, BusinessError) and mapped.code == ErrorCode.NOT_FOUND
+
+
+def _delete_launch_template_by_id(account: str, region: str, template_id: str) -> DeleteOutput:
+    try:
+        aws_client("ec2", account, region).delete_launch_template(LaunchTemplateId=template_id)
+    except Exception as err:
+        if _error_code(err) in _LT_NOT_FOUND:
+            return DeleteOutput(deleted=False, reason="not found", id=template_id)
+        raise
+    return DeleteOutput(deleted=True, id=template_id)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1005,6 +1197,8 @@ def list_server_groups(arg: ClusterCall) -> AwsServerGroupList:
 #: Every activity of the plugin, in the order ``register_activities`` adds them.
 ACTIVITIES = (
     next_name,
+    create_auto_scaling_group_and_check,
+    destroy_server_group,
     create_launch_template,
     delete_launch_template,
     create_auto_scaling_group,

@@ -14,6 +14,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 import cloudops
@@ -30,6 +31,12 @@ from cloudops.servergroup import (
     cluster_name,
     poll_until_ready,
     require_location,
+)
+from cloudops_aws.activities import (
+    CreatedGroup,
+    CreateGroupInput,
+    DestroyGroupInput,
+    DestroyProgress,
 )
 from cloudops_aws.models import (
     DISABLE_PROCESSES,
@@ -91,6 +98,15 @@ AWS_ACTIVITY_DEFAULTS = ActivityDefaults(
         maximum_attempts=10,
     ),
 )
+
+
+#: ``workflow.patched`` ids. Operations started before them replay their recorded commands:
+#: the group created by ``aws.create_auto_scaling_group`` and always a ``aws.wait_for_capacity``
+#: poll; the destroy as describe, delete group, delete template. Started after: the group's
+#: activity also takes the first capacity check (no poll when the group is ready at once), and
+#: one activity destroys group and template (polls only while AWS is still deleting).
+CREATE_AND_CHECK = "aws-create-group-and-check"
+DESTROY_IN_ONE_ACTIVITY = "aws-destroy-in-one-activity"
 
 
 def _where(ctx: OperationContext) -> tuple[str, str]:
@@ -161,73 +177,63 @@ async def create_server_group(
         TAG_APPLICATION: input.application,
     }
 
-    with ctx.step("create launch template"):
-        ctx.on_rollback(
-            "aws.delete_launch_template",
-            DeleteLaunchTemplateInput(
-                account=account, region=region, name=name, only_if_request_id=ctx.request_id
-            ),
-            label=f"delete launch template {name}",
-        )
-        template: LaunchTemplateRef = await ctx.execute_activity(
-            "aws.create_launch_template",
-            LaunchTemplateSpec(
-                account=account,
-                region=region,
-                name=name,
-                request_id=ctx.request_id,
-                image=input.image,
-                instance_type=input.instance_type,
-                key_name=input.key_name,
-                security_groups=input.security_groups,
-                user_data=input.user_data,
-                user_data_base64=input.user_data_base64,
-                iam_instance_profile=input.iam_instance_profile,
-                associate_public_ip_address=input.associate_public_ip_address,
-                ebs_optimized=input.ebs_optimized,
-                subnets=input.subnets,
-                tags=tags,
-            ),
-            result_type=LaunchTemplateRef,
-        )
-
-    with ctx.step("create auto scaling group"):
-        ctx.on_rollback(
-            "aws.delete_auto_scaling_group",
-            DeleteGroupInput(
-                account=account,
-                region=region,
-                name=name,
-                only_if_request_id=ctx.request_id,
-                wait_until_gone=True,
-            ),
-            label=f"delete auto scaling group {name}",
-        )
-        group: AutoScalingGroupRef = await ctx.execute_activity(
-            "aws.create_auto_scaling_group",
-            AutoScalingGroupSpec(
-                account=account,
-                region=region,
-                name=name,
-                request_id=ctx.request_id,
-                launch_template_id=template.id,
-                launch_template_version=template.version,
-                capacity=input.capacity,
-                zones=input.zones,
-                subnets=input.subnets,
-                target_groups=input.target_groups,
-                load_balancers=input.load_balancers,
-                health_check_type=input.health_check_type,
-                health_check_grace_period_seconds=input.health_check_grace_period_seconds,
-                cooldown_seconds=input.cooldown_seconds,
-                termination_policies=input.termination_policies or [],
-                tags=tags,
-            ),
-            result_type=AutoScalingGroupRef,
-        )
-
+    template_spec = LaunchTemplateSpec(
+        account=account,
+        region=region,
+        name=name,
+        request_id=ctx.request_id,
+        image=input.image,
+        instance_type=input.instance_type,
+        key_name=input.key_name,
+        security_groups=input.security_groups,
+        user_data=input.user_data,
+        user_data_base64=input.user_data_base64,
+        iam_instance_profile=input.iam_instance_profile,
+        associate_public_ip_address=input.associate_public_ip_address,
+        ebs_optimized=input.ebs_optimized,
+        subnets=input.subnets,
+        tags=tags,
+    )
     status: CapacityStatus | None = None
-    if input.wait:
+    with ctx.step("create launch template"):
+        _rollback_template(ctx, account, region, name)
+        template: LaunchTemplateRef = await ctx.execute_activity(
+            "aws.create_launch_template", template_spec, result_type=LaunchTemplateRef
+        )
+    group_spec = AutoScalingGroupSpec(
+        account=account,
+        region=region,
+        name=name,
+        request_id=ctx.request_id,
+        launch_template_id=template.id,
+        launch_template_version=template.version,
+        capacity=input.capacity,
+        zones=input.zones,
+        subnets=input.subnets,
+        target_groups=input.target_groups,
+        load_balancers=input.load_balancers,
+        health_check_type=input.health_check_type,
+        health_check_grace_period_seconds=input.health_check_grace_period_seconds,
+        cooldown_seconds=input.cooldown_seconds,
+        termination_policies=input.termination_policies or [],
+        tags=tags,
+    )
+    with ctx.step("create auto scaling group"):
+        _rollback_group(ctx, account, region, name)
+        group: AutoScalingGroupRef
+        if workflow.patched(CREATE_AND_CHECK):
+            made: CreatedGroup = await ctx.execute_activity(
+                "aws.create_auto_scaling_group_and_check",
+                CreateGroupInput(**group_spec.model_dump(), check=input.wait),
+                result_type=CreatedGroup,
+            )
+            group, status = made, made.status
+        else:
+            group = await ctx.execute_activity(
+                "aws.create_auto_scaling_group", group_spec, result_type=AutoScalingGroupRef
+            )
+
+    if input.wait and status is None:
         with ctx.step("wait for healthy instances"):
             status = await _poll(
                 ctx,
@@ -249,6 +255,30 @@ async def create_server_group(
         instance_count=status.instances if status else None,
         healthy_count=status.healthy if status else None,
         resources=resources,
+    )
+
+
+def _rollback_template(ctx: OperationContext, account: str, region: str, name: str) -> None:
+    ctx.on_rollback(
+        "aws.delete_launch_template",
+        DeleteLaunchTemplateInput(
+            account=account, region=region, name=name, only_if_request_id=ctx.request_id
+        ),
+        label=f"delete launch template {name}",
+    )
+
+
+def _rollback_group(ctx: OperationContext, account: str, region: str, name: str) -> None:
+    ctx.on_rollback(
+        "aws.delete_auto_scaling_group",
+        DeleteGroupInput(
+            account=account,
+            region=region,
+            name=name,
+            only_if_request_id=ctx.request_id,
+            wait_until_gone=True,
+        ),
+        label=f"delete auto scaling group {name}",
     )
 
 
@@ -507,43 +537,92 @@ class DestroyServerGroup(cloudops.CloudOperation[ServerGroupChangeInput, ServerG
         """Describe, delete the group (waiting until it is gone), delete the template."""
         account, region = _where(ctx)
         name = input.server_group
-        with ctx.step("describe"):
-            current = await _describe(ctx, account, region, name)
-        template = DeleteLaunchTemplateInput(
-            account=account,
-            region=region,
-            name=name,
-            launch_template_id=current.launch_template_id if current else None,
-            only_if_server_group=name,
-        )
-        if current is None:
-            # Perhaps an interrupted destroy left the template behind.
-            with ctx.step("delete launch template"):
-                await ctx.execute_activity(
-                    "aws.delete_launch_template", template, result_type=DeleteOutput
-                )
-            return ServerGroupOutput.for_name(name, region=region, changed=False)
+        if not workflow.patched(DESTROY_IN_ONE_ACTIVITY):
+            return await _destroy_step_by_step(ctx, account, region, input)
         with ctx.step("delete auto scaling group"):
-            delete = DeleteGroupInput(
-                account=account, region=region, name=name, wait_until_gone=input.wait
+            done: DestroyProgress = await ctx.execute_activity(
+                "aws.destroy_server_group",
+                DestroyGroupInput(
+                    account=account, region=region, name=name, wait_until_gone=input.wait
+                ),
+                result_type=DestroyProgress,
             )
-            if input.wait:
-                await _poll(ctx, "aws.delete_auto_scaling_group", delete, input, DeleteOutput)
-            else:
-                await ctx.execute_activity(
-                    "aws.delete_auto_scaling_group", delete, result_type=DeleteOutput
+            if not done.found:
+                return ServerGroupOutput.for_name(name, region=region, changed=False)
+            if not done.gone:  # AWS is still deleting (or the activity was interrupted)
+                delete = DeleteGroupInput(
+                    account=account, region=region, name=name, wait_until_gone=input.wait
+                )
+                if input.wait:
+                    await _poll(ctx, "aws.delete_auto_scaling_group", delete, input, DeleteOutput)
+                else:
+                    await ctx.execute_activity(
+                        "aws.delete_auto_scaling_group", delete, result_type=DeleteOutput
+                    )
+        deleted = done.template
+        if deleted is None and (done.launch_template_id or done.launch_template_name):
+            with ctx.step("delete launch template"):
+                deleted = await ctx.execute_activity(
+                    "aws.delete_launch_template",
+                    DeleteLaunchTemplateInput(
+                        account=account,
+                        region=region,
+                        name=name,
+                        launch_template_id=done.launch_template_id,
+                        only_if_server_group=name,
+                    ),
+                    result_type=DeleteOutput,
                 )
         resources: dict[str, str] = {}
-        if current.launch_template_id or current.launch_template_name:
-            with ctx.step("delete launch template"):
-                deleted: DeleteOutput = await ctx.execute_activity(
-                    "aws.delete_launch_template", template, result_type=DeleteOutput
-                )
-            if deleted.deleted and deleted.id:
-                resources["launch_template_id"] = deleted.id
+        if deleted is not None and deleted.deleted and deleted.id:
+            resources["launch_template_id"] = deleted.id
         return ServerGroupOutput.for_name(
-            name, region=region, capacity=current.capacity, resources=resources
+            name, region=region, capacity=done.capacity, resources=resources
         )
+
+
+async def _destroy_step_by_step(
+    ctx: OperationContext, account: str, region: str, input: ServerGroupChangeInput
+) -> ServerGroupOutput:
+    """The destroy of histories recorded before ``DESTROY_IN_ONE_ACTIVITY``."""
+    name = input.server_group
+    with ctx.step("describe"):
+        current = await _describe(ctx, account, region, name)
+    template = DeleteLaunchTemplateInput(
+        account=account,
+        region=region,
+        name=name,
+        launch_template_id=current.launch_template_id if current else None,
+        only_if_server_group=name,
+    )
+    if current is None:
+        # Perhaps an interrupted destroy left the template behind.
+        with ctx.step("delete launch template"):
+            await ctx.execute_activity(
+                "aws.delete_launch_template", template, result_type=DeleteOutput
+            )
+        return ServerGroupOutput.for_name(name, region=region, changed=False)
+    with ctx.step("delete auto scaling group"):
+        delete = DeleteGroupInput(
+            account=account, region=region, name=name, wait_until_gone=input.wait
+        )
+        if input.wait:
+            await _poll(ctx, "aws.delete_auto_scaling_group", delete, input, DeleteOutput)
+        else:
+            await ctx.execute_activity(
+                "aws.delete_auto_scaling_group", delete, result_type=DeleteOutput
+            )
+    resources: dict[str, str] = {}
+    if current.launch_template_id or current.launch_template_name:
+        with ctx.step("delete launch template"):
+            deleted: DeleteOutput = await ctx.execute_activity(
+                "aws.delete_launch_template", template, result_type=DeleteOutput
+            )
+        if deleted.deleted and deleted.id:
+            resources["launch_template_id"] = deleted.id
+    return ServerGroupOutput.for_name(
+        name, region=region, capacity=current.capacity, resources=resources
+    )
 
 
 class TerminateInstances(
