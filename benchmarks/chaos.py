@@ -1,11 +1,14 @@
 """Chaos run: many cloud operations while workers are SIGKILLed and Temporal restarts.
 
     uv run python benchmarks/chaos.py --operations 200 --concurrency 12 --seed 1
+    uv run python benchmarks/chaos.py --clouds aws,gcp,azure --operations 100
+    uv run python benchmarks/chaos.py --clouds gcp:300,azure:300
 
-Starts its own Temporal dev server (SQLite), moto behind a fault-injecting proxy and worker
-processes; runs a seeded mix of aws.createServerGroup / resizeServerGroup / disableServerGroup /
-enableServerGroup / destroyServerGroup and deploy.redBlack; kills workers and the server while
-they run; audits moto at the end. Exit status 1 on any workflow failure, duplicate or leak.
+Starts its own Temporal dev server (SQLite), moto (and with --clouds the GCP and Azure
+emulators) behind fault-injecting proxies and worker processes; runs a seeded mix of
+createServerGroup / resizeServerGroup / disableServerGroup / enableServerGroup /
+destroyServerGroup and deploy.redBlack on each cloud; kills workers and the server while they
+run; audits each cloud at the end. Exit status 1 on any workflow failure, duplicate or leak.
 See docs/reliability.md.
 """
 
@@ -29,7 +32,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0] if __doc__ else None,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--operations", "-n", type=int, default=100, help="operations to run")
+    parser.add_argument(
+        "--operations", "-n", type=int, default=100, help="operations to run on each cloud"
+    )
+    parser.add_argument(
+        "--clouds",
+        default="aws",
+        help="comma-separated clouds to run on: aws (moto), gcp and azure (the emulators); "
+        "CLOUD:N runs N operations on that cloud instead of --operations",
+    )
     parser.add_argument(
         "--concurrency", "-c", type=int, default=8, help="scenarios (clusters) in flight at once"
     )
@@ -77,8 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
+    clouds: list[str] = []
+    counts: dict[str, int] = {}
+    for item in filter(None, (c.strip() for c in args.clouds.split(","))):
+        cloud, _, count = item.partition(":")
+        clouds.append(cloud)
+        if count:
+            counts[cloud] = int(count)
     config = ChaosConfig(
         operations=args.operations,
+        clouds=tuple(clouds),
+        cloud_operations=counts,
         concurrency=args.concurrency,
         fault_rate=args.fault_rate,
         seed=args.seed,
@@ -115,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                     "worker_exits": report.worker_exits,
                     "server_restarts": report.server_restarts,
                     "wall_seconds": report.wall_seconds,
+                    "clouds": {cloud: report.cloud_figures(cloud) for cloud in report.audits},
+                    "audits": {cloud: vars(audit) for cloud, audit in report.audits.items()},
                 },
                 indent=2,
             )

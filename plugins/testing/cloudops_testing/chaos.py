@@ -8,6 +8,10 @@ seeded mix of creates, resizes, disables, enables, destroys and ``deploy.redBlac
 each scenario on an application of its own, while it SIGKILLs workers and kills and restarts the
 Temporal server. At the end it audits moto against what the operations reported.
 
+``ChaosConfig.clouds`` adds the GCP and Azure emulators (each behind a fault proxy of its own
+flavor): the same seeded plan runs on each cloud (``gcp.*``/``azure.*`` operations and
+``deploy.redBlack`` on their accounts), and each cloud is audited from the emulator's own state.
+
 ``benchmarks/chaos.py`` is the command line; ``tests/test_chaos.py`` runs a CI-sized round.
 """
 
@@ -15,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +34,15 @@ __all__ = [
     "Audit",
     "ChaosConfig",
     "ChaosReport",
+    "HoldCall",
     "Op",
+    "Recovery",
     "Scenario",
+    "audit_azure",
     "audit_cloud",
+    "audit_gcp",
+    "create_input",
+    "measure_recovery",
     "plan_scenarios",
     "run_chaos",
 ]
@@ -43,12 +54,24 @@ TAG_REQUEST_ID = "cloudops:request-id"
 #: Codes a scenario provokes on purpose (an operation on a group that does not exist).
 EXPECTED_FAILURES = frozenset({"NOT_FOUND"})
 
+#: Clouds the harness can run on, and the prefix of their applications' names.
+CLOUDS = ("aws", "gcp", "azure")
+_PREFIX = {"aws": "chaos", "gcp": "gchaos", "azure": "zchaos"}
+#: The accounts LocalCloud configures for the emulators, and their regions.
+_ACCOUNTS = {"gcp": ("local-gcp", "us-central1"), "azure": ("local-azure", "eastus")}
+GCP_IMAGE = "projects/debian-cloud/global/images/family/debian-12"
+
 
 @dataclass
 class ChaosConfig:
     """What to run and how hard to hit it. Everything random derives from ``seed``."""
 
+    #: Operations per cloud.
     operations: int = 100
+    #: Clouds to run the plan on (each gets ``operations`` operations): aws, gcp, azure.
+    clouds: tuple[str, ...] = ("aws",)
+    #: Per-cloud operation counts that replace ``operations`` for those clouds.
+    cloud_operations: dict[str, int] = field(default_factory=dict)
     concurrency: int = 8
     fault_rate: float = 0.2
     seed: int = 1
@@ -97,6 +120,7 @@ class Outcome:
     code: str | None = None
     message: str | None = None
     seconds: float = 0.0
+    cloud: str = "aws"
 
 
 @dataclass
@@ -110,6 +134,19 @@ class Audit:
     missing: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
 
+    @classmethod
+    def merged(cls, audits: list[Audit]) -> Audit:
+        """One audit adding up several clouds' audits."""
+        total = cls()
+        for audit in audits:
+            total.groups_expected += audit.groups_expected
+            total.groups_found += audit.groups_found
+            total.duplicates += audit.duplicates
+            total.leaks += audit.leaks
+            total.missing += audit.missing
+            total.mismatches += audit.mismatches
+        return total
+
 
 @dataclass
 class ChaosReport:
@@ -117,8 +154,11 @@ class ChaosReport:
 
     config: dict[str, Any]
     outcomes: list[Outcome] = field(default_factory=list)
+    #: All clouds together; ``audits`` and ``cloud_faults`` per cloud.
     audit: Audit = field(default_factory=Audit)
     faults: dict[str, int] = field(default_factory=dict)
+    audits: dict[str, Audit] = field(default_factory=dict)
+    cloud_faults: dict[str, dict[str, int]] = field(default_factory=dict)
     activity_retries: int = 0
     worker_kills: int = 0
     worker_exits: int = 0
@@ -151,6 +191,50 @@ class ChaosReport:
         """No workflow failure, no duplicate, no leak (the harness's exit status)."""
         return not (self.workflow_failures or self.audit.duplicates or self.audit.leaks)
 
+    def cloud_figures(self, cloud: str) -> dict[str, Any]:
+        """One cloud's figures (operations, failures, audit, faults)."""
+        outcomes = [o for o in self.outcomes if o.cloud == cloud]
+        audit = self.audits.get(cloud, Audit())
+        faults = self.cloud_faults.get(cloud, {})
+        seconds = sorted(o.seconds for o in outcomes) or [0.0]
+        return {
+            "operations": len(outcomes),
+            "succeeded": sum(1 for o in outcomes if o.ok),
+            "business_failures": sum(1 for o in outcomes if o.ok is False),
+            "unexpected_business_failures": sum(
+                1 for o in outcomes if o.ok is False and o.code not in EXPECTED_FAILURES
+            ),
+            "workflow_failures": sum(1 for o in outcomes if o.ok is None),
+            "duplicates": len(audit.duplicates),
+            "leaks": len(audit.leaks),
+            "missing": len(audit.missing),
+            "mismatches": len(audit.mismatches),
+            "groups_expected": audit.groups_expected,
+            "groups_found": audit.groups_found,
+            "requests_forwarded": faults.get("forwarded", 0),
+            "faults_injected": sum(v for k, v in faults.items() if k != "forwarded"),
+            "faults": {k: v for k, v in sorted(faults.items()) if k != "forwarded"},
+            "latency_p50": seconds[len(seconds) // 2],
+            "latency_p99": seconds[min(len(seconds) - 1, int(len(seconds) * 0.99))],
+        }
+
+    def cloud_lines(self) -> list[str]:
+        """One line of figures per cloud."""
+        lines = ["per cloud:"]
+        for cloud in self.audits:
+            f = self.cloud_figures(cloud)
+            lines.append(
+                f"  {cloud:6} {f['operations']} ops, {f['succeeded']} ok, "
+                f"{f['business_failures']} business failures "
+                f"({f['unexpected_business_failures']} unexpected), "
+                f"{f['workflow_failures']} workflow failures, {f['duplicates']} duplicates, "
+                f"{f['leaks']} leaks, {f['missing']} missing, {f['mismatches']} mismatches, "
+                f"{f['groups_found']}/{f['groups_expected']} groups, "
+                f"{f['requests_forwarded']} requests, {f['faults_injected']} faults, "
+                f"latency p50 {f['latency_p50']:.1f} s, p99 {f['latency_p99']:.1f} s"
+            )
+        return lines
+
     def summary(self) -> str:
         """The figures, one per line."""
         faults = {k: v for k, v in sorted(self.faults.items()) if k != "forwarded"}
@@ -175,6 +259,8 @@ class ChaosReport:
             f"client retries:          {self.client_reconnects}",
             f"wall time:               {self.wall_seconds:.1f} s",
         ]
+        if len(self.audits) > 1:
+            lines += self.cloud_lines()
         slow = sorted(self.outcomes, key=lambda o: o.seconds)
         if slow:
             p50 = slow[len(slow) // 2].seconds
@@ -208,8 +294,10 @@ class ChaosReport:
 # --------------------------------------------------------------------------------------------
 
 
-def plan_scenarios(operations: int, seed: int) -> list[Scenario]:
+def plan_scenarios(operations: int, seed: int, prefix: str = "chaos") -> list[Scenario]:
     """A seeded mix of scenarios adding up to exactly ``operations`` operations.
+
+    Applications are named ``{prefix}{seed}x{index:05d}`` (``prefix`` tells the clouds apart).
 
     - lifecycle: create, then resizes / disable+enable, and half the time a destroy;
     - deploy: one or two ``deploy.redBlack`` (the second disables the first, keeps at most
@@ -242,7 +330,7 @@ def plan_scenarios(operations: int, seed: int) -> list[Scenario]:
         else:
             ops = [Op("missing")]
         ops = ops[: operations - total]
-        scenarios.append(Scenario(f"chaos{seed}x{index:05d}", ops))
+        scenarios.append(Scenario(f"{prefix}{seed}x{index:05d}", ops))
         total += len(ops)
         index += 1
     return scenarios
@@ -275,17 +363,29 @@ class _Chaos:
         self.server_up = asyncio.Event()
         self.finished = asyncio.Event()
         self.done_count = 0
-        self.expected: dict[str, dict[str, dict[str, Any]]] = {}
+        #: cloud -> application -> server group -> {"disabled": bool, "desired": int}
+        self.expected: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
+            cloud: {} for cloud in config.clouds
+        }
         self.network: Any = None
+        self.proxies: dict[str, Any] = {}
+        self.config_file: Path | None = None
+        self.planned = {
+            cloud: config.cloud_operations.get(cloud, config.operations) for cloud in config.clouds
+        }
+        self.total_operations = sum(self.planned.values())
         self.worker_lock = asyncio.Lock()
 
     # -- set-up ---------------------------------------------------------------------------
 
     def start_infrastructure(self) -> None:
         from cloudops.server import DevServer
-        from cloudops_testing.faults import FaultRules
-        from cloudops_testing.stack import LocalCloud
+        from cloudops_testing.faults import FaultProxy, FaultRules
+        from cloudops_testing.stack import LocalCloud, toml_accounts
 
+        unknown = set(self.config.clouds) - set(CLOUDS)
+        if unknown or not self.config.clouds:
+            raise ValueError(f"clouds must be among {', '.join(CLOUDS)}, got {unknown or 'none'}")
         rate = self.config.fault_rate
         faults = FaultRules(
             throttle=rate * 0.35,
@@ -303,22 +403,36 @@ class _Chaos:
         self.server.start()
         # a killed worker drops its connections to the proxy mid-request: expected, not news
         logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
-        self.cloud = LocalCloud(faults=FaultRules(seed=self.config.seed))
+        self.cloud = LocalCloud(
+            faults=FaultRules(seed=self.config.seed),
+            gcp="gcp" in self.config.clouds,
+            azure="azure" in self.config.clouds,
+        )
         self.cloud.start()
         self.network = self.cloud.network()
+        self.proxies["aws"] = self.cloud.proxy
         self.cloud.proxy.rules = faults  # no faults while discovering the network
         self.cloud.proxy.reset_counts()
+        accounts = self.cloud.accounts()
+        for cloud, emulator in self.cloud.emulators.items():
+            # each emulator behind a fault proxy of its own, answering in its cloud's dialect
+            proxy = FaultProxy(emulator.url, replace(faults, flavor=cloud))
+            proxy.start()
+            self.proxies[cloud] = proxy
+            accounts["accounts"][_ACCOUNTS[cloud][0]]["endpoint"] = proxy.url
+        self.config_file = self.workdir / "cloudops.toml"
+        self.config_file.write_text(toml_accounts(accounts))
 
     def start_worker(self, index: int) -> Any:
         from cloudops_testing.processes import WorkerProcess
         from cloudops_testing.stack import DUMMY_AWS_ENV
 
-        config = self.cloud.write_config(self.workdir / "cloudops.toml")
+        plugins = ["aws", *(c for c in self.config.clouds if c != "aws"), "deploy"]
         worker = WorkerProcess(
             self.server.address,
             self.config.task_queue,
-            config=config,
-            plugins=["aws", "deploy"],
+            config=self.config_file,
+            plugins=plugins,
             env={**DUMMY_AWS_ENV, "PYTHONFAULTHANDLER": "1"},
             log_file=self.workdir / f"worker-{index}.log",
             args=["--log-level", "WARNING"],
@@ -340,6 +454,10 @@ class _Chaos:
         for worker in self.workers:
             with contextlib.suppress(Exception):
                 worker.kill()
+        for cloud, proxy in self.proxies.items():
+            if cloud != "aws":  # the local cloud stops its own
+                with contextlib.suppress(Exception):
+                    proxy.stop()
         if self.cloud is not None:
             with contextlib.suppress(Exception):
                 self.cloud.stop()
@@ -364,24 +482,31 @@ class _Chaos:
                 await asyncio.sleep(0.5)
                 await self.server_up.wait()
 
+    def _where(self, cloud: str) -> tuple[str, str]:
+        """The (account, region) of a cloud's operations."""
+        if cloud == "aws":
+            return self.cloud.account, self.cloud.region
+        return _ACCOUNTS[cloud]
+
     async def run_op(
-        self, scenario: Scenario, op: Op, number: int, groups: list[str]
+        self, cloud: str, scenario: Scenario, op: Op, number: int, groups: list[str]
     ) -> tuple[Outcome, dict[str, Any] | None]:
         from temporalio.client import WorkflowFailureError
 
         app = scenario.application
         request_id = f"{app}-{number}-{op.kind}"
-        operation, payload = self._request(scenario, op, groups)
+        operation, payload = self._request(cloud, scenario, op, groups)
+        account, region = self._where(cloud)
         started = time.monotonic()
         deadline = started + self.config.operation_timeout
-        outcome = Outcome(app, op.kind, request_id, None)
+        outcome = Outcome(app, op.kind, request_id, None, cloud=cloud)
         try:
             handle = await self._retrying(
                 lambda: self.ops.submit(
                     operation,
                     payload,
-                    account=self.cloud.account,
-                    region=self.cloud.region,
+                    account=account,
+                    region=region,
                     request_id=request_id,
                     labels={"application": app},
                 ),
@@ -415,25 +540,22 @@ class _Chaos:
             self.config.log(f"  {outcome.request_id}: {status} {outcome.message or ''}")
         if self.done_count % 50 == 0:
             self.config.log(
-                f"{self.done_count}/{self.config.operations} operations done "
+                f"{self.done_count}/{self.total_operations} operations done "
                 f"({self.report.succeeded} ok)"
             )
         return outcome
 
-    def _request(self, scenario: Scenario, op: Op, groups: list[str]) -> tuple[str, dict[str, Any]]:
+    def _create_input(self, cloud: str, app: str, desired: int) -> dict[str, Any]:
+        """The cloud's createServerGroup input for one of the scenario's groups."""
+        return create_input(cloud, app, desired, self.network)
+
+    def _request(
+        self, cloud: str, scenario: Scenario, op: Op, groups: list[str]
+    ) -> tuple[str, dict[str, Any]]:
         wait = {"poll_interval_seconds": 1, "wait_timeout_seconds": 600}
-        create = {
-            "application": scenario.application,
-            "stack": "web",
-            "image": self.network.image_id,
-            "instance_type": "t3.micro",
-            "capacity": {"min": 0, "max": 3, "desired": op.desired},
-            "zones": self.network.zones[:1],
-            "security_groups": [self.network.security_group_id],
-            "tags": {"chaos": "1"},
-        }
+        create = self._create_input(cloud, scenario.application, op.desired)
         if op.kind == "create":
-            return "aws.createServerGroup", {**create, **wait}
+            return f"{cloud}.createServerGroup", {**create, **wait}
         if op.kind == "redBlack":
             return "deploy.redBlack", {
                 "server_group": create,
@@ -442,7 +564,7 @@ class _Chaos:
                 "max_remaining_server_groups": 2,
             }
         if op.kind == "missing":
-            return "aws.resizeServerGroup", {
+            return f"{cloud}.resizeServerGroup", {
                 "server_group": f"{scenario.application}-web-v999",
                 "capacity": {"min": 0, "max": 1, "desired": 1},
                 **wait,
@@ -450,26 +572,24 @@ class _Chaos:
         assert op.group is not None
         name = groups[op.group] if op.group < len(groups) else f"{scenario.application}-web-v998"
         if op.kind == "resize":
-            return "aws.resizeServerGroup", {
+            return f"{cloud}.resizeServerGroup", {
                 "server_group": name,
                 "capacity": {"min": 0, "max": 3, "desired": op.desired},
                 **wait,
             }
-        operation = {
-            "disable": "aws.disableServerGroup",
-            "enable": "aws.enableServerGroup",
-            "destroy": "aws.destroyServerGroup",
-        }[op.kind]
-        return operation, {"server_group": name, **wait}
+        verb = {"disable": "disable", "enable": "enable", "destroy": "destroy"}[op.kind]
+        return f"{cloud}.{verb}ServerGroup", {"server_group": name, **wait}
 
-    async def run_scenario(self, scenario: Scenario, gate: asyncio.Semaphore) -> None:
+    async def run_scenario(self, cloud: str, scenario: Scenario, gate: asyncio.Semaphore) -> None:
         """Run a scenario's operations in order and track what should exist afterwards."""
         async with gate:
             groups: list[str] = []  # created, in order
             state: dict[str, dict[str, Any]] = {}  # name -> {"disabled": bool, "desired": int}
-            self.expected[scenario.application] = state
+            self.expected[cloud][scenario.application] = state
+            if cloud == "gcp":  # the application's load balancer: a backend service
+                self.cloud.emulators["gcp"].add_backend_service(f"{scenario.application}-web")
             for number, op in enumerate(scenario.ops):
-                outcome, value = await self.run_op(scenario, op, number, groups)
+                outcome, value = await self.run_op(cloud, scenario, op, number, groups)
                 if not outcome.ok or value is None:
                     continue
                 if op.kind == "create":
@@ -538,7 +658,7 @@ class _Chaos:
 
     async def restart_server(self) -> None:
         restarts = self.config.server_restarts
-        marks = [self.config.operations * (i + 1) // (restarts + 1) for i in range(restarts)]
+        marks = [self.total_operations * (i + 1) // (restarts + 1) for i in range(restarts)]
         for mark in marks:
             while self.done_count < mark and not self.finished.is_set():
                 await asyncio.sleep(0.2)
@@ -588,12 +708,30 @@ class _Chaos:
         config.log(
             f"Temporal {self.server.address} (db {self.server.db_file}), "
             f"moto {self.cloud.moto.url} behind fault proxy {self.cloud.proxy.url}"
+            + "".join(
+                f", {cloud} emulator {self.cloud.emulators[cloud].url} behind {proxy.url}"
+                for cloud, proxy in self.proxies.items()
+                if cloud != "aws"
+            )
         )
         for index in range(config.workers):
             self.workers.append(await asyncio.to_thread(self.start_worker, index))
         await self.connect()
-        scenarios = plan_scenarios(config.operations, config.seed)
-        config.log(f"{len(scenarios)} scenarios, {config.operations} operations")
+        plans = {
+            cloud: plan_scenarios(count, config.seed, _PREFIX[cloud])
+            for cloud, count in self.planned.items()
+        }
+        # interleaved, so that every cloud has operations in flight when something breaks
+        scenarios = [
+            (cloud, plan[i])
+            for i in range(max(len(p) for p in plans.values()))
+            for cloud, plan in plans.items()
+            if i < len(plan)
+        ]
+        config.log(
+            f"{len(scenarios)} scenarios, {self.total_operations} operations "
+            f"({', '.join(f'{c}: {n}' for c, n in self.planned.items())})"
+        )
         gate = asyncio.Semaphore(config.concurrency)
         chaos = [
             asyncio.ensure_future(self.kill_workers()),
@@ -601,15 +739,31 @@ class _Chaos:
             asyncio.ensure_future(self.watch_workers()),
         ]
         try:
-            await asyncio.gather(*(self.run_scenario(s, gate) for s in scenarios))
+            await asyncio.gather(*(self.run_scenario(c, s, gate) for c, s in scenarios))
         finally:
             self.finished.set()
             for task in chaos:
                 task.cancel()
             await asyncio.gather(*chaos, return_exceptions=True)
         # the chaos tasks may have ended with an error (a worker that cannot be replaced)
-        self.report.faults = dict(self.cloud.proxy.counts)
-        self.report.audit = await asyncio.to_thread(audit_cloud, self.cloud, self.expected)
+        faults: Counter[str] = Counter()
+        for cloud in config.clouds:
+            counts = dict(self.proxies[cloud].counts)
+            self.report.cloud_faults[cloud] = counts
+            faults.update(counts)
+            if cloud == "aws":
+                audit = await asyncio.to_thread(audit_cloud, self.cloud, self.expected[cloud])
+            elif cloud == "gcp":
+                audit = await asyncio.to_thread(
+                    audit_gcp, self.cloud.emulators["gcp"], self.expected[cloud]
+                )
+            else:
+                audit = await asyncio.to_thread(
+                    audit_azure, self.cloud.emulators["azure"], self.expected[cloud]
+                )
+            self.report.audits[cloud] = audit
+        self.report.faults = dict(faults)
+        self.report.audit = Audit.merged(list(self.report.audits.values()))
         self.report.activity_retries = await self.count_activity_retries()
         self.report.wall_seconds = time.monotonic() - started
         return self.report
@@ -727,3 +881,383 @@ def audit_cloud(cloud: Any, expected: dict[str, dict[str, dict[str, Any]]]) -> A
                     f"{name}: desired {group['DesiredCapacity']}, reported {want['desired']}"
                 )
     return audit
+
+
+def _app_of(name: str, apps: dict[str, Any]) -> str | None:
+    """The run's application a resource name (``{app}-web-v001...``) belongs to, if any."""
+    app = name.split("-", 1)[0]
+    return app if app in apps else None
+
+
+def audit_gcp(emulator: Any, expected: dict[str, dict[str, dict[str, Any]]]) -> Audit:
+    """Compare the Compute Engine emulator's state with the expected managed instance groups.
+
+    Read from the emulator's state (no proxy, no faults). For every application of the run: each
+    expected group exists exactly once, with exactly one instance template, its reported target
+    size, and in its backend service (enabled) or out of it (disabled); no other group,
+    template, instance or backend carries the application's name; no request made two groups.
+    """
+    audit = Audit()
+    groups = [g for g in emulator.groups() if _app_of(g["name"], expected)]
+    templates = [t for t in emulator.templates() if _app_of(t["name"], expected)]
+    instances = [i for i in emulator.instances() if _app_of(i["name"], expected)]
+    group_names = {g["name"] for g in groups}
+    per_request: Counter[str] = Counter()
+    for group in groups:
+        try:
+            request = json.loads(group.get("description") or "{}").get(TAG_REQUEST_ID, "?")
+        except ValueError:
+            request = "?"
+        per_request[request] += 1
+    for request, count in per_request.items():
+        if count > 1:
+            audit.duplicates.append(f"request {request} made {count} managed instance groups")
+    template_names: Counter[str] = Counter()
+    for template in templates:
+        metadata = {
+            item["key"]: item.get("value", "")
+            for item in template.get("properties", {}).get("metadata", {}).get("items", [])
+        }
+        name = metadata.get("cloudops-server-group", template["name"])
+        template_names[name] += 1
+        app = _app_of(template["name"], expected)
+        if app is None or name not in expected[app]:
+            audit.leaks.append(f"instance template {template['name']} of no group")
+    for instance in instances:
+        if instance.get("group") not in group_names:
+            audit.leaks.append(f"instance {instance['name']} belongs to no managed instance group")
+    for app, state in expected.items():
+        audit.groups_expected += len(state)
+        found = {g["name"]: g for g in groups if _app_of(g["name"], expected) == app}
+        audit.groups_found += len(found)
+        service = emulator.backend_service(f"{app}-web") or {}
+        backends = [b["group"].rsplit("/", 1)[-1] for b in service.get("backends", [])]
+        for name in sorted(set(backends) - set(found)):
+            audit.leaks.append(f"backend service {app}-web still serves deleted group {name}")
+        for name in sorted(set(found) - set(state)):
+            audit.leaks.append(f"managed instance group {name} that no operation reported")
+        for name, want in sorted(state.items()):
+            group = found.get(name)
+            if group is None:
+                audit.missing.append(f"managed instance group {name} reported but absent")
+                continue
+            if template_names[name] > 1:
+                audit.duplicates.append(f"{template_names[name]} instance templates for {name}")
+            elif template_names[name] == 0:
+                audit.missing.append(f"instance template of {name}")
+            disabled = name not in backends
+            if disabled != want["disabled"]:
+                audit.mismatches.append(f"{name}: disabled={disabled}, reported {want}")
+            if backends.count(name) > 1:
+                audit.duplicates.append(f"{name} is {backends.count(name)} backends of {app}-web")
+            if group["targetSize"] != want["desired"]:
+                audit.mismatches.append(
+                    f"{name}: target size {group['targetSize']}, reported {want['desired']}"
+                )
+    return audit
+
+
+def audit_azure(emulator: Any, expected: dict[str, dict[str, dict[str, Any]]]) -> Audit:
+    """Compare the ARM emulator's scale sets with the expected server groups.
+
+    Read from the emulator's state (no proxy, no faults). For every application of the run: each
+    expected scale set exists exactly once with its reported capacity; disabled ones carry the
+    ``cloudops:traffic=disabled`` tag and no backend pool, enabled ones are in their pools; no
+    other scale set carries the application's tag; no request made two scale sets.
+    """
+    from cloudops_testing.fixtures_azure import AZURE_RESOURCE_GROUP
+
+    audit = Audit()
+    scale_sets = [
+        s
+        for s in emulator.scale_sets(AZURE_RESOURCE_GROUP)
+        if (s.get("tags") or {}).get(TAG_APPLICATION) in expected
+    ]
+    per_request = Counter((s["tags"].get(TAG_REQUEST_ID, "?")) for s in scale_sets)
+    for request, count in per_request.items():
+        if count > 1:
+            audit.duplicates.append(f"request {request} made {count} scale sets")
+    for app, state in expected.items():
+        audit.groups_expected += len(state)
+        found = {s["name"]: s for s in scale_sets if s["tags"][TAG_APPLICATION] == app}
+        audit.groups_found += len(found)
+        for name in sorted(set(found) - set(state)):
+            audit.leaks.append(f"scale set {name} that no operation reported")
+        for name, want in sorted(state.items()):
+            scale_set = found.get(name)
+            if scale_set is None:
+                audit.missing.append(f"scale set {name} reported but absent")
+                continue
+            disabled = scale_set["tags"].get("cloudops:traffic") == "disabled"
+            pools = [
+                pool
+                for nic in scale_set["properties"]["virtualMachineProfile"]["networkProfile"][
+                    "networkInterfaceConfigurations"
+                ]
+                for ip in nic["properties"]["ipConfigurations"]
+                for pool in ip["properties"].get("loadBalancerBackendAddressPools") or []
+            ]
+            if disabled != want["disabled"] or disabled == bool(pools):
+                audit.mismatches.append(
+                    f"{name}: disabled={disabled} with {len(pools)} backend pools, reported {want}"
+                )
+            if scale_set["sku"]["capacity"] != want["desired"]:
+                audit.mismatches.append(
+                    f"{name}: capacity {scale_set['sku']['capacity']}, reported {want['desired']}"
+                )
+    return audit
+
+
+# --------------------------------------------------------------------------------------------
+# Recovery after a SIGKILL mid-call
+# --------------------------------------------------------------------------------------------
+
+
+def create_input(cloud: str, app: str, desired: int, network: Any = None) -> dict[str, Any]:
+    """A small createServerGroup input for ``cloud`` (AWS needs moto's ``network``)."""
+    common = {
+        "application": app,
+        "stack": "web",
+        "capacity": {"min": 0, "max": 3, "desired": desired},
+        "tags": {"chaos": "1"},
+    }
+    if cloud == "gcp":
+        return {
+            **common,
+            "image": GCP_IMAGE,
+            "instance_type": "e2-small",
+            "zones": [f"{_ACCOUNTS['gcp'][1]}-a"],
+            "load_balancers": [f"{app}-web"],  # its backend service: made by the caller
+        }
+    if cloud == "azure":
+        from cloudops_testing.fixtures_azure import AZURE_IMAGE, AZURE_LOAD_BALANCER
+
+        return {
+            **common,
+            "image": AZURE_IMAGE,
+            "instance_type": "Standard_B1s",
+            "zones": ["1"],
+            "load_balancers": [f"{AZURE_LOAD_BALANCER}/web"],
+        }
+    return {
+        **common,
+        "image": network.image_id,
+        "instance_type": "t3.micro",
+        "zones": network.zones[:1],
+        "security_groups": [network.security_group_id],
+    }
+
+
+def _is_group_creation(cloud: str, request: Any) -> bool:
+    """Whether this request creates the server group itself (the call held mid-flight)."""
+    if cloud == "aws":
+        return bool(request.action == "CreateAutoScalingGroup")
+    if cloud == "gcp":
+        return bool(request.method == "POST" and request.path.endswith("/instanceGroupManagers"))
+    return bool(request.method == "PUT" and "/virtualMachineScaleSets/" in request.path)
+
+
+class HoldCall:
+    """A fidelity rule that keeps matching requests hanging while ``held`` (a slow answer).
+
+    The first matching request is recorded (``seen``) and kept waiting until :meth:`release`;
+    it is then answered 503 and never forwarded (its client is dead by then). Later matching
+    requests, once released, pass.
+    """
+
+    def __init__(self, matches: Callable[[Any], bool]) -> None:
+        import threading
+
+        self.matches = matches
+        self.held = True
+        self.seen = threading.Event()
+        self.seen_at = 0.0
+        self.passed: list[float] = []
+
+    def release(self) -> None:
+        """Let later matching requests through (the held one is answered 503)."""
+        self.held = False
+
+    async def __call__(self, request: Any) -> Any:
+        """Hold the first matching request until released; let the others through."""
+        from cloudops_testing.faults import ProxyResponse
+
+        if not self.matches(request):
+            return None
+        if not self.held:
+            self.passed.append(time.monotonic())
+            return None
+        self.seen_at = time.monotonic()
+        self.seen.set()
+        deadline = time.monotonic() + 300
+        while self.held and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return ProxyResponse(503, {"Content-Type": "text/plain"}, b"held, then dropped")
+
+
+@dataclass
+class Recovery:
+    """What one SIGKILL mid-call cost (seconds, from the SIGKILL)."""
+
+    cloud: str
+    activity: str
+    heartbeat_timeout: float
+    start_to_close_timeout: float
+    #: The replacement worker polls (it is started right after the SIGKILL).
+    replacement_ready: float = 0.0
+    #: Temporal marks the lost attempt failed (heartbeat timeout) and schedules the next one.
+    attempt_failed: float | None = None
+    #: The next attempt starts on the replacement worker.
+    retry_started: float | None = None
+    #: The next attempt's request reaches the cloud.
+    retry_reached_cloud: float | None = None
+    #: The operation's result is there.
+    completed: float | None = None
+    ok: bool = False
+    failure: str = ""
+
+
+async def measure_recovery(
+    cloud_name: str,
+    *,
+    client: Any,
+    server_address: str,
+    cloud: Any,
+    workdir: Path,
+    kill_after: float = 1.0,
+    timeout: float = 240.0,
+    log: Callable[[str], None] = lambda message: None,
+) -> Recovery:
+    """SIGKILL the worker while ``{cloud_name}.createServerGroup`` waits on its creation call.
+
+    ``cloud`` is a started :class:`~cloudops_testing.stack.LocalCloud` (with the emulator of
+    ``cloud_name``); a fault proxy holding the group's creation call goes in front of it. A
+    replacement worker is started right after the SIGKILL; the figures are timed from it, on
+    the server's clock for the attempts.
+    """
+    import uuid
+
+    from temporalio.api.enums.v1 import EventType, PendingActivityState
+
+    from cloudops.client import CloudOpsClient
+    from cloudops_testing.faults import FaultProxy, FaultRules, aws_reject_duplicate_asg
+    from cloudops_testing.processes import WorkerProcess
+    from cloudops_testing.stack import DUMMY_AWS_ENV, toml_accounts
+
+    hold = HoldCall(lambda request: _is_group_creation(cloud_name, request))
+    if cloud_name == "aws":
+        upstream, fidelity = cloud.moto.url, [hold, aws_reject_duplicate_asg]
+        account, region = cloud.account, cloud.region
+    else:
+        upstream, fidelity = cloud.emulators[cloud_name].url, [hold]
+        account, region = _ACCOUNTS[cloud_name]
+    proxy = FaultProxy(upstream, FaultRules(flavor=cloud_name), fidelity=fidelity)  # type: ignore[arg-type]
+    proxy.start()
+    tag = uuid.uuid4().hex[:8]
+    queue = f"recovery-{cloud_name}-{tag}"
+    app = f"rec{tag}"
+    # only this cloud's account (and plugin), its endpoint the proxy
+    table = {**cloud.accounts()["accounts"][account], "endpoint": proxy.url}
+    config = workdir / f"recovery-{cloud_name}-{tag}.toml"
+    config.write_text(toml_accounts({"accounts": {account: table}}))
+    plugins = [cloud_name]
+
+    def worker(index: int) -> WorkerProcess:
+        return WorkerProcess(
+            server_address,
+            queue,
+            config=config,
+            plugins=plugins,
+            env=dict(DUMMY_AWS_ENV),
+            log_file=workdir / f"recovery-{cloud_name}-{tag}-{index}.log",
+            args=["--log-level", "WARNING"],
+        ).start(timeout=120)
+
+    first = await asyncio.to_thread(worker, 0)
+    workers = [first]
+    try:
+        if cloud_name == "gcp":
+            cloud.emulators["gcp"].add_backend_service(f"{app}-web")
+        network = cloud.network() if cloud_name == "aws" else None
+        ops = CloudOpsClient(client, task_queue=queue)
+        data = {
+            **create_input(cloud_name, app, 1, network),
+            "poll_interval_seconds": 0.5,
+            "wait_timeout_seconds": 120,
+        }
+        handle = await ops.submit(
+            f"{cloud_name}.createServerGroup",
+            data,
+            account=account,
+            region=region,
+            request_id=f"{app}-recovery",
+        )
+        if not await asyncio.to_thread(hold.seen.wait, 120):
+            raise RuntimeError(f"{cloud_name}: the group's creation call never came")
+        await asyncio.sleep(kill_after)  # mid-call: heartbeats have been going on
+        pending = (await handle.handle.describe()).raw_description.pending_activities
+        activity = pending[0].activity_type.name if pending else "?"
+        first.kill()
+        killed = time.monotonic()
+        log(f"{cloud_name}: SIGKILL the worker {kill_after:g} s into {activity}")
+        hold.release()
+        figures = Recovery(cloud_name, activity, 0.0, 0.0)
+        starting = asyncio.ensure_future(asyncio.to_thread(worker, 1))
+        wall_offset = time.time() - time.monotonic()  # server timestamps -> monotonic
+
+        def since_kill(stamp: Any) -> float:
+            return float(stamp.ToNanoseconds()) / 1e9 - wall_offset - killed
+
+        deadline = killed + timeout
+        while figures.retry_started is None and time.monotonic() < deadline:
+            if starting.done() and not figures.replacement_ready:
+                workers.append(starting.result())
+                figures.replacement_ready = time.monotonic() - killed
+            description = await handle.handle.describe()
+            for info in description.raw_description.pending_activities:
+                if info.activity_type.name != activity or info.attempt < 2:
+                    continue
+                if figures.attempt_failed is None:
+                    figures.attempt_failed = time.monotonic() - killed
+                    figures.failure = info.last_failure.message
+                if info.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED:
+                    figures.retry_started = since_kill(info.last_started_time)
+            if figures.retry_started is None and not description.raw_description.pending_activities:
+                # the next attempt started and ended between two looks: read the history
+                history = await handle.handle.fetch_history()
+                for event in history.events:
+                    attrs = event.activity_task_started_event_attributes
+                    if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and (
+                        attrs.attempt >= 2
+                    ):
+                        figures.retry_started = since_kill(event.event_time)
+                break
+            await asyncio.sleep(0.1)
+        result = await asyncio.wait_for(handle.result(), max(1.0, deadline - time.monotonic()))
+        figures.completed = time.monotonic() - killed
+        figures.ok = result.ok
+        if not result.ok and result.error is not None:
+            figures.failure = f"{result.error.code}: {result.error.message}"
+        if hold.passed:
+            figures.retry_reached_cloud = hold.passed[0] - killed
+        if not figures.replacement_ready:
+            workers.append(await starting)
+            figures.replacement_ready = time.monotonic() - killed
+        history = await handle.handle.fetch_history()
+        for event in history.events:
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                scheduled = event.activity_task_scheduled_event_attributes
+                if scheduled.activity_type.name == activity:
+                    figures.heartbeat_timeout = (
+                        scheduled.heartbeat_timeout.ToTimedelta().total_seconds()
+                    )
+                    figures.start_to_close_timeout = (
+                        scheduled.start_to_close_timeout.ToTimedelta().total_seconds()
+                    )
+        return figures
+    finally:
+        hold.release()
+        for one in workers:
+            with contextlib.suppress(Exception):
+                one.kill()
+        proxy.stop()
