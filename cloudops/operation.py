@@ -560,11 +560,14 @@ class OperationContext:
         arg: Any,
         *,
         label: str | None = None,
+        defaults: ActivityDefaults | None = None,
     ) -> RollbackHandle:
         """Register a compensation, run (in reverse order) if the operation fails or is cancelled.
 
         ``target`` is an activity (name or function) or an operation (class or name); ``arg`` is
         its one argument. Compensations must be idempotent: "already gone" is success.
+        ``defaults`` overrides the operation's activity defaults for this compensation, e.g. a
+        time-bounded rather than attempt-bounded retry for a cleanup that must wait for the cloud.
         """
         if isinstance(target, type) and issubclass(target, CloudOperation):
             name = target.full_name()
@@ -577,7 +580,7 @@ class OperationContext:
             account=self.account,
             region=self.region,
             cloud=self.cloud,
-            defaults=self._operation.activity_defaults,
+            defaults=defaults or self._operation.activity_defaults,
         )
         self._rollbacks.append(step)
         return RollbackHandle(step)

@@ -88,7 +88,8 @@ async def test_worker_killed_during_create_finishes_once(
     )
 
     # Wait until the create polls for health, then kill the worker between two polls: a check
-    # lost with the worker would only be retried after its start-to-close timeout.
+    # lost with the worker would only be retried after its heartbeat timeout (10 s);
+    # tests/test_chaos.py covers a kill in the middle of a call.
     assert await asyncio.to_thread(hold.answered.wait, 60), "the create never waited for health"
     assert (await handle.progress()).current_step == "wait for healthy instances"
     await between_polls(handle.handle)

@@ -458,6 +458,10 @@ def begin_upgrade_instances(arg: ScaleSetCall) -> Begun:
 # --------------------------------------------------------------------------------------------
 
 
+#: Provisioning states of a scale set that another operation is still changing.
+_BUSY_STATES = frozenset({"Creating", "Updating"})
+
+
 def _begin_delete(where: _Where, arg: DeleteScaleSetInput) -> DeleteScaleSetOutput:
     found = _find(where, arg.name)
     rg = where.resource_group
@@ -473,6 +477,10 @@ def _begin_delete(where: _Where, arg: DeleteScaleSetInput) -> DeleteScaleSetOutp
         return DeleteScaleSetOutput(
             reason="already being deleted", resource_group=rg, capacity=capacity
         )
+    if _state(found) in _BUSY_STATES:
+        # Azure refuses a DELETE while another operation runs on the scale set (409
+        # AnotherOperationInProgress): wait for it to end instead of sending one that fails.
+        raise NotReady(f"scale set {arg.name} is {_state(found)}; deleting it once that ends")
     token, done = lro.begin(where.scale_sets.begin_delete, rg, arg.name)
     return DeleteScaleSetOutput(
         token=token, done=done, deleted=True, resource_group=rg, capacity=capacity

@@ -192,6 +192,15 @@ def classify(exc: BaseException) -> BaseException:
     )
     from azure.core.polling.base_polling import OperationFailed
 
+    if isinstance(exc, ServiceRequestError) and "non-TLS" in str(exc):
+        # azure-core refuses to send a bearer token over http://: a configuration error that
+        # no retry can fix (a real credential aimed at an emulator or proxy endpoint).
+        return cloudops.BusinessError(
+            ErrorCode.CLOUD_REJECTED,
+            "the account sends an Azure token to an http:// endpoint, which azure-core refuses: "
+            'use an https:// endpoint, or credential = "emulator" for a local emulator',
+            {"azure_error": type(exc).__name__},
+        )
     if isinstance(exc, ServiceRequestError | ServiceResponseError | DecodeError):
         return cloudops.RetryableError(
             f"Azure could not be reached or answered badly: {exc}", cause=type(exc).__name__

@@ -93,6 +93,21 @@ AZURE_ACTIVITY_DEFAULTS = ActivityDefaults(
         maximum_attempts=10,
     ),
 )
+#: A cleanup waits for the cloud rather than counting attempts: deleting a scale set whose
+#: creation is still running must wait for that creation to end (Azure answers 409
+#: AnotherOperationInProgress meanwhile), which can take longer than ten tries' backoff.
+AZURE_CLEANUP_DEFAULTS = ActivityDefaults(
+    start_to_close_timeout=timedelta(seconds=45),
+    heartbeat_timeout=timedelta(seconds=10),
+    schedule_to_close_timeout=timedelta(minutes=30),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=20),
+        maximum_attempts=0,
+        non_retryable_error_types=AZURE_ACTIVITY_DEFAULTS.retry_policy.non_retryable_error_types,
+    ),
+)
 
 
 #: Keyword arguments naming one scale set: account, region, resource group and name.
@@ -192,6 +207,7 @@ async def create_server_group(
             "azure.delete_scale_set",
             DeleteScaleSetInput(**call, only_if_request_id=ctx.request_id, wait_until_gone=True),
             label=f"delete scale set {name}",
+            defaults=AZURE_CLEANUP_DEFAULTS,
         )
         begun: Begun = await ctx.execute_activity(
             "azure.begin_create_scale_set",

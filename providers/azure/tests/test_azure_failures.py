@@ -200,3 +200,37 @@ async def test_a_scale_set_in_another_region_is_not_found_there(
         )
         assert destroyed.ok and destroyed.value["changed"] is False
         assert scale_set(azure_emulator, name) is not None
+
+
+async def test_a_create_cancelled_while_creating_is_deleted_once_the_creation_ends(
+    azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    """Azure refuses a DELETE while the create runs: the rollback waits, then deletes once."""
+    import asyncio
+    import time
+
+    name = f"{app}-test-v000"
+    path = (
+        f"/subscriptions/{azure_emulator.subscription}/resourceGroups/{RG}/providers/"
+        f"Microsoft.Compute/virtualMachineScaleSets/{name}"
+    )
+    azure_emulator.hold(name)
+    handle = await azure_ops.submit(
+        "azure.createServerGroup", create_input(app), request_id=f"{app}-cancel", **WHERE
+    )
+    deadline = time.monotonic() + 30
+    while (await handle.progress()).current_step != "wait for provisioning":
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    await handle.cancel()
+    await asyncio.sleep(4)  # the rollback has run a few times meanwhile
+    found = scale_set(azure_emulator, name)
+    assert found is not None and found["properties"]["provisioningState"] == "Creating"
+    assert azure_emulator.request_count("DELETE", path) == 0  # no DELETE doomed to a 409
+
+    azure_emulator.release(name)
+    result = await asyncio.wait_for(handle.result(), timeout=90)
+    assert result.error is not None and result.error.code == "CANCELLED"
+    assert [r.ok for r in result.error.rollbacks] == [True]
+    assert scale_set(azure_emulator, name) is None
+    assert azure_emulator.request_count("DELETE", path) == 1

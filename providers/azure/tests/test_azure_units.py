@@ -89,6 +89,30 @@ def test_emulator_credential_needs_a_plain_http_endpoint() -> None:
     clients.clear_cache()
 
 
+def test_a_token_for_an_http_endpoint_is_a_configuration_error_not_a_retry() -> None:
+    """azure-core refuses to send a bearer token over http://; retrying cannot help."""
+    from azure.core.credentials import AccessToken
+    from azure.core.exceptions import ServiceRequestError
+    from azure.mgmt.compute import ComputeManagementClient
+
+    class RealLookingCredential:
+        def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+            return AccessToken("token", 4_102_444_800)
+
+    compute = ComputeManagementClient(
+        RealLookingCredential(),  # type: ignore[arg-type]
+        SUB,
+        base_url="http://127.0.0.1:9",
+        credential_scopes=["https://management.azure.com/.default"],
+    )
+    with pytest.raises(ServiceRequestError) as sent:
+        compute.virtual_machine_scale_sets.get(RG, "web-v000")
+    mapped = classify(sent.value)
+    assert isinstance(mapped, BusinessError)
+    assert mapped.code == ErrorCode.CLOUD_REJECTED
+    assert "https://" in str(mapped) and "emulator" in str(mapped)
+
+
 def test_references_and_tags() -> None:
     subnet = arm.subnet_id("vnet/default", SUB, RG)
     assert subnet == (

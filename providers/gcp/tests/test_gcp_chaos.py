@@ -117,7 +117,7 @@ async def test_a_worker_killed_while_an_operation_runs_is_replaced_without_resen
         op = await _until(lambda: (o := igm_insert()) and o["reads"] >= 7 and o)
         assert op["status"] == "RUNNING"
         # Kill it between two polls: just after a read, not during an attempt (an attempt cut
-        # short is only retried after its start-to-close timeout).
+        # short is only retried after its heartbeat timeout, 10 s, which would slow the test).
         reads = op["reads"]
         await _until(lambda: (o := igm_insert()) and o["reads"] > reads)
         await asyncio.sleep(0.3)
