@@ -52,13 +52,18 @@ class Provider:
 
     ``accounts`` validates the provider-specific keys of an ``[accounts.NAME]`` table in
     ``cloudops.toml`` (credential source, profile, role...). ``classify`` maps the cloud SDK's
-    exceptions onto :mod:`cloudops.errors`; it is informational for the core.
+    exceptions onto :mod:`cloudops.errors`; it is informational for the core. ``warm_up``
+    (optional) imports the SDK in the background when a worker starts.
     """
 
     name: str
     accounts: type[BaseModel] = AccountSettings
     description: str = ""
     classify: Callable[[BaseException], BaseException] | None = None
+    #: Imports the cloud SDK ahead of the first activity. A worker with an account of this
+    #: provider runs it in a background thread once it polls: a replacement for a killed worker
+    #: then resumes the lost attempt without first paying seconds of SDK import.
+    warm_up: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,7 +23,7 @@ from cloudops.accounts import AccountBook
 from cloudops.registry import CloudOps
 from cloudops.worker import build_worker
 
-__all__ = ["SearchAttributesError", "ensure_search_attributes", "serve"]
+__all__ = ["SearchAttributesError", "ensure_search_attributes", "serve", "warm_up_providers"]
 
 
 class SearchAttributesError(RuntimeError):
@@ -63,6 +65,32 @@ async def ensure_search_attributes(client: Client) -> list[str]:
             "or start the worker with --no-search-attributes"
         ) from err
     return missing
+
+
+def warm_up_providers(cloudops: CloudOps, accounts: AccountBook) -> list[threading.Thread]:
+    """Import the SDK of every provider the worker has an account of, in background threads.
+
+    Why: a worker replacing a killed one gets the lost attempt after the heartbeat timeout, and
+    should not then spend seconds importing its cloud SDK (google-cloud-compute takes several).
+    """
+    threads: list[threading.Thread] = []
+    for entry in cloudops.catalogue.providers.values():
+        warm = entry.provider.warm_up
+        if warm is None or not accounts.names(entry.provider.name):
+            continue
+        thread = threading.Thread(
+            target=_quietly, args=(warm,), name=f"warm-up-{entry.provider.name}", daemon=True
+        )
+        thread.start()
+        threads.append(thread)
+    return threads
+
+
+def _quietly(warm: Callable[[], None]) -> None:
+    try:
+        warm()
+    except Exception:  # the first activity will import it, and report a real error
+        logging.getLogger(__name__).debug("warm-up failed", exc_info=True)
 
 
 async def serve(
@@ -109,6 +137,7 @@ async def serve(
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
     async with worker:
+        warm_up_providers(cloudops, accounts)
         if on_ready is not None:
             maybe = on_ready()
             if maybe is not None:

@@ -7,6 +7,7 @@ they first run.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,13 @@ from cloudops_gcp.errors import classify
 from cloudops_gcp.models import GcpAccountSettings
 from cloudops_gcp.operations import OPERATIONS
 
+
+def warm_up() -> None:
+    """Import the SDK modules the activities use (a worker runs this in a background thread)."""
+    for module in ("google.cloud.compute_v1", "google.auth", "google.api_core.exceptions"):
+        importlib.import_module(module)
+
+
 #: The GCP provider: accounts of ``provider = "gcp"`` in cloudops.toml are validated by
 #: :class:`GcpAccountSettings`; google-api-core errors are classified by :func:`classify`.
 GCP = cloudops.Provider(
@@ -24,6 +32,7 @@ GCP = cloudops.Provider(
     description="Google Cloud: managed instance groups, instance templates, load balancing "
     "(google-cloud-compute)",
     classify=classify,
+    warm_up=warm_up,
 )
 
 
