@@ -573,6 +573,14 @@ def worker(
     tracing: Annotated[
         bool, typer.Option(help="OpenTelemetry tracing (needs cloudops\\[otel]).")
     ] = False,
+    otlp_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="Send spans over OTLP/HTTP to this traces URL (e.g. "
+            "http://localhost:4318/v1/traces); implies --tracing. Without it, --tracing exports "
+            "where OTEL_EXPORTER_OTLP_ENDPOINT says, or wherever opentelemetry-instrument does."
+        ),
+    ] = None,
     log_format: Annotated[
         str, typer.Option(help="text or json (one object per line, with operation context).")
     ] = "text",
@@ -599,6 +607,19 @@ def worker(
     configure_logging(log_format, log_level)
     cloudops = _cloudops()
     book = _accounts(cloudops, config)
+    exporter: Any = None
+    tracing = tracing or otlp_endpoint is not None
+    if tracing and (
+        otlp_endpoint
+        or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    ):
+        from cloudops.telemetry import export_traces
+
+        try:
+            exporter = export_traces(otlp_endpoint)
+        except RuntimeError as err:
+            raise _fail(str(err)) from None
 
     async def go() -> None:
         options: dict[str, Any] = {}
@@ -627,6 +648,9 @@ def worker(
             )
         except SearchAttributesError as err:
             raise _fail(str(err)) from None
+        finally:
+            if exporter is not None:  # the process ends with os._exit: flush spans first
+                await asyncio.to_thread(exporter.shutdown)
 
     _ran_worker = True
     _run(go())

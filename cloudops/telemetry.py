@@ -56,6 +56,7 @@ __all__ = [
     "begin_cloud_call",
     "cloud_call",
     "current_context",
+    "export_traces",
     "runtime_with_prometheus",
     "tracing_interceptor",
 ]
@@ -356,6 +357,34 @@ def _tracer() -> Any:
             # A proxy until an SDK provider is set, then the provider's: safe to keep.
             _tracers.append(trace.get_tracer("cloudops"))
     return _tracers[0]
+
+
+def export_traces(endpoint: str | None = None, service_name: str = "cloudops-worker") -> Any:
+    """Send this process's spans over OTLP/HTTP, unless a tracer provider is already set.
+
+    Why: ``cloudops worker --tracing`` should not need ``opentelemetry-instrument`` to get its
+    spans somewhere. ``endpoint`` is the collector's traces URL (for example
+    ``http://localhost:4318/v1/traces``); without it the exporter reads the standard
+    ``OTEL_EXPORTER_OTLP_*`` variables. Returns the provider (call ``shutdown()`` to flush), or
+    None when one was already configured (by ``opentelemetry-instrument`` or the embedder).
+    """
+    try:
+        from opentelemetry import trace
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError as err:
+        raise RuntimeError(
+            "exporting traces needs OpenTelemetry's SDK and OTLP exporter: "
+            "pip install 'cloudops[otel]'"
+        ) from err
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return None
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    trace.set_tracer_provider(provider)
+    return provider
 
 
 def tracing_interceptor() -> Interceptor | None:

@@ -135,3 +135,82 @@ async def test_activity_logs_carry_operation_account_region_and_workflow_id(
     assert record.cloudops_account == "lab"
     assert record.cloudops_region == "us-east-1"
     assert record.cloudops_workflow_id == request_id
+
+
+class _Collector:
+    """A minimal OTLP/HTTP traces endpoint: keeps every span it is sent."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        self.spans: list[tuple[str, bytes, str]] = []  # (name, trace id, service.name)
+        spans = self.spans
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                request = ExportTraceServiceRequest.FromString(body)
+                for resource in request.resource_spans:
+                    service = next(
+                        (
+                            a.value.string_value
+                            for a in resource.resource.attributes
+                            if a.key == "service.name"
+                        ),
+                        "",
+                    )
+                    for scope in resource.scope_spans:
+                        spans.extend((s.name, s.trace_id, service) for s in scope.spans)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+async def test_worker_sends_its_spans_to_an_otlp_endpoint(
+    worker_process, temporal_server: DevServer
+) -> None:
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
+    # The caller traces too (its StartWorkflow span is the trace's root, carried in headers).
+    caller_spans = memory_span_exporter()
+    client = await connect_client(temporal_server.address, interceptors=[TracingInterceptor()])
+    collector = _Collector()
+    queue = f"otlp-{uuid.uuid4().hex[:8]}"
+    try:
+        worker = await asyncio.to_thread(
+            worker_process,
+            queue,
+            plugins=["example"],
+            args=["--otlp-endpoint", collector.url],
+        )
+        ops = CloudOpsClient(client, task_queue=queue)
+        assert (await ops.execute("example.echo", {"message": "traced"})).ok
+        assert await asyncio.to_thread(worker.stop) == 0  # a clean stop flushes the spans
+        names = {name: (trace, service) for name, trace, service in collector.spans}
+        workflow = names.get("RunWorkflow:UntypedCloudOperationRunner")
+        activity = names.get("RunActivity:example.echo")
+        assert workflow and activity, sorted(names)
+        assert workflow[0] == activity[0]  # one trace per operation
+        assert workflow[1] == "cloudops-worker"
+        starts = [
+            span
+            for span in caller_spans.get_finished_spans()
+            if span.name == "StartWorkflow:UntypedCloudOperationRunner"
+            and span.context.trace_id.to_bytes(16, "big") == workflow[0]
+        ]
+        assert len(starts) == 1  # the worker's spans continue the caller's trace
+    finally:
+        collector.server.shutdown()
+        caller_spans.shutdown()
