@@ -816,21 +816,15 @@ def demo(
     on each cloud with live progress, kills and restarts the worker in the middle, and prints the
     final WorkflowResults and the Temporal UI link.
     """
-    from cloudops.demo import available_clouds, run_demo
+    from cloudops.demo import DemoUsageError, run_demo
 
     global _ran_worker
     _ran_worker = True
     chosen = [c.strip() for c in clouds.split(",") if c.strip()] if clouds else None
-    catalogue = _cloudops()
-    installed = available_clouds(catalogue)
-    unknown = [c for c in chosen or [] if c not in installed]
-    if unknown:
-        raise _fail(
-            f"--clouds: cannot deploy to {', '.join(unknown)}; this installation can use "
-            f"{', '.join(installed) or 'no cloud'} (each needs cloudops-deploy, cloudops-testing "
-            "and the cloud's provider plugin)"
-        )
-    ok = _run(run_demo(catalogue, keep=keep, clouds=chosen, fault_rate=fault_rate, kill=kill))
+    try:
+        ok = _run(run_demo(_cloudops(), keep=keep, clouds=chosen, fault_rate=fault_rate, kill=kill))
+    except DemoUsageError as err:
+        raise _fail(str(err)) from None
     if not ok:
         raise typer.Exit(EXIT_BUSINESS_FAILURE)
 

@@ -36,7 +36,7 @@ from cloudops.render import print_result, progress_line
 from cloudops.serve import serve
 from cloudops.server import DevServer
 
-__all__ = ["CLOUDS", "DEFAULT_FAULT_RATE", "run_demo"]
+__all__ = ["CLOUDS", "DEFAULT_FAULT_RATE", "DemoUsageError", "run_demo"]
 
 DEMO_TASK_QUEUE = "cloudops-demo"
 DEPLOY_MODULES = ("cloudops_deploy", "cloudops_aws", "cloudops_testing")
@@ -442,6 +442,10 @@ def _cluster_state(cloud: Any, name: str, cluster: str) -> dict[str, str]:
     return dict(sorted(states.items()))
 
 
+class DemoUsageError(ValueError):
+    """The demo was asked for something it cannot do here; raised before anything starts."""
+
+
 def available_clouds(cloudops: CloudOps) -> list[str]:
     """The clouds the deploy demo can use here: provider plugin and its emulator installed."""
     if not all(importlib.util.find_spec(m) for m in DEPLOY_MODULES):
@@ -469,24 +473,24 @@ async def run_demo(
 ) -> bool:
     """Run the demo; return True when every operation it ran ended ok.
 
+    Raises :class:`DemoUsageError` before starting anything when the arguments cannot work here.
+
     ``clouds`` limits the deploys to some of the installed clouds (default: every one);
     ``fault_rate`` is the share of cloud API calls answered with a transient fault (0 to 1);
     ``kill`` SIGKILLs and replaces the worker during the second deploys.
     """
     console = Console()
     if not 0 <= fault_rate <= 1:
-        console.print("[red]--fault-rate must be between 0 and 1[/red]")
-        return False
+        raise DemoUsageError("--fault-rate must be between 0 and 1")
     installed = available_clouds(cloudops)
     wanted = list(clouds) if clouds else installed
     unknown = [c for c in wanted if c not in installed]
     if unknown:
-        console.print(
-            f"[red]cannot deploy to {', '.join(unknown)}[/red]: the demo can use "
-            f"{', '.join(installed) or 'no cloud'} here (each needs cloudops-deploy, "
-            "cloudops-testing and the cloud's provider plugin)"
+        raise DemoUsageError(
+            f"--clouds: cannot deploy to {', '.join(unknown)}; this installation can use "
+            f"{', '.join(installed) or 'no cloud'} (each needs cloudops-deploy, cloudops-testing "
+            "and the cloud's provider plugin)"
         )
-        return False
     if "aws" in installed and wanted:
         ordered = [c for c in CLOUDS if c in wanted]
         return await _deploy_demo(console, ordered, fault_rate, kill, keep)
