@@ -436,18 +436,15 @@ class AutoscalerChange(GroupRef):
     gcp_request_id: str
 
 
-class DeleteAutoscalerInput(GroupRef):
-    """Delete a group's autoscaler; not found is success; guarded against others'."""
-
-    gcp_request_id: str
-    only_if_request_id: str | None = None
-
-
 class DeleteGroupInput(GroupRef):
     """Delete a group and its instances; not found is success."""
 
     gcp_request_id: str
     only_if_request_id: str | None = None
+
+
+class DeleteAutoscalerInput(DeleteGroupInput):
+    """Delete a group's autoscaler; not found is success; guarded against others'."""
 
 
 class ResizeInput(GroupRef):
