@@ -31,3 +31,12 @@ class BareWorkflow:
         return await workflow.execute_activity(
             bare_noop, arg, start_to_close_timeout=timedelta(minutes=5)
         )
+
+
+@workflow.defn(name="BareEmptyWorkflow")
+class BareEmptyWorkflow:
+    """No activity at all: what a workflow costs on its own (start, one task, result)."""
+
+    @workflow.run
+    async def run(self) -> None:
+        """Return at once."""

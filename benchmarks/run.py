@@ -135,12 +135,16 @@ def cli_worker(
     ).wait_ready()
 
 
-def bench_worker(kind: str, address: str, task_queue: str, **options: int) -> Proc:
+def bench_worker(
+    kind: str, address: str, task_queue: str, env: dict[str, str] | None = None, **options: int
+) -> Proc:
     """A worker of ``benchmarks/worker.py`` in its own process, polling ``task_queue``."""
     args = [f"{k}={v}" for k, v in options.items()]
     python, kind = (PATCHED[0], "cloudops") if kind == "cloudops-patched" else (PY, kind)
     return Proc(
-        [python, str(HERE / "worker.py"), kind, address, task_queue, *args], "worker ready"
+        [python, str(HERE / "worker.py"), kind, address, task_queue, *args],
+        "worker ready",
+        env=env,
     ).wait_ready()
 
 
@@ -312,11 +316,42 @@ async def overhead(server: Any, quick: bool, variants: bool) -> str:
 
 
 # --- 2. in-flight scale ----------------------------------------------------------------------
-async def scale(server: Any, quick: bool, big: bool, only: str, caches: str) -> str:
+def retry_lateness(path: Path, interval: float) -> list[float]:
+    """Lateness of every retry in ``bench.group_ready``'s log (``wf attempt late time``).
+
+    A retry's lateness is the larger of the server's own measure (start minus the attempt's
+    scheduled time) and the spacing from the previous attempt minus the interval, which also
+    counts the time the previous failure took to reach the server.
+    """
+    attempts: dict[str, dict[int, tuple[float, float]]] = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        workflow_id, attempt, late, at = line.split()
+        attempts.setdefault(workflow_id, {})[int(attempt)] = (float(late), float(at))
+    result = []
+    for by_attempt in attempts.values():
+        for attempt, (late, at) in sorted(by_attempt.items()):
+            if attempt > 1 and attempt - 1 in by_attempt:
+                spacing_late = at - by_attempt[attempt - 1][1] - interval
+                result.append(max(late, spacing_late))
+    return result
+
+
+#: The scale section's ways of waiting: the operation, and how its table rows are labelled.
+WAIT_STYLES = {
+    "poll": ("bench.wait", "retry-as-poll"),
+    "timers": ("bench.poll", "timer + activity"),
+}
+
+
+async def scale(
+    server: Any, quick: bool, big: bool, only: str, caches: str, styles: str = "poll"
+) -> str:
     """Section 2: N long-running polling operations on one worker.
 
     ``only`` replaces the list of N; ``caches`` lists the workers' ``max_cached_workflows``
-    to compare (``default`` is temporalio's 1,000).
+    to compare (``default`` is temporalio's 1,000); ``styles`` the ways of waiting
+    (:data:`WAIT_STYLES`): ``poll`` is how the providers wait for a server group
+    (``ctx.poll``), ``timers`` a durable timer and an activity per poll (``ctx.wait_for``).
     """
     from cloudops.client import CloudOpsClient, connect_client
 
@@ -325,17 +360,26 @@ async def scale(server: Any, quick: bool, big: bool, only: str, caches: str) -> 
         sizes.append(5000)
     if only:
         sizes = [int(n) for n in only.split(",")]
-    runs = [(n, c) for n in sizes for c in caches.split(",")]
+    runs = [(n, c, w) for n in sizes for c in caches.split(",") for w in styles.split(",")]
     client = await connect_client(server.target)
     rows = [
-        "| N in flight | start rate /s | peak worker RSS MB | worker CPU s (avg % of a core) "
-        "| server CPU s | lateness p50 / p99 / max s | polls later than interval/2 | failed |",
-        "|---|---|---|---|---|---|---|---|",
+        "| N in flight | waiting by | start rate /s | peak worker RSS MB "
+        "| worker CPU s (avg % of a core) | server CPU s | lateness p50 / p99 / max s "
+        "| polls later than interval/2 | failed |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for n, cache in runs:
+    for n, cache, style in runs:
+        operation, style_label = WAIT_STYLES[style]
+        lateness_file = Path(tempfile.mkdtemp(prefix="cloudops-bench-late-")) / "late.txt"
         queue = f"bench-scale-{n}-{uuid.uuid4().hex[:6]}"
         options = {} if cache == "default" else {"max_cached_workflows": int(cache)}
-        worker = bench_worker("cloudops", server.target, queue, **options)
+        worker = bench_worker(
+            "cloudops",
+            server.target,
+            queue,
+            env={"CLOUDOPS_BENCH_LATENESS": str(lateness_file)},
+            **options,
+        )
         ops = CloudOpsClient(client, task_queue=queue)
         try:
             cpu0, scpu0, t0 = cpu_seconds(worker.pid), cpu_seconds(server.pid), time.perf_counter()
@@ -344,11 +388,9 @@ async def scale(server: Any, quick: bool, big: bool, only: str, caches: str) -> 
                 100
             )  # results awaited at once: well under the long-poll limit
 
-            async def start(ops: Any = ops, starts: Any = starts) -> Any:
+            async def start(ops: Any = ops, starts: Any = starts, name: str = operation) -> Any:
                 async with starts:
-                    return await ops.submit(
-                        "bench.poll", {"polls": polls, "interval_seconds": interval}
-                    )
+                    return await ops.submit(name, {"polls": polls, "interval_seconds": interval})
 
             handles = await asyncio.gather(*(start() for _ in range(n)))
             start_rate = n / (time.perf_counter() - t0)
@@ -363,28 +405,34 @@ async def scale(server: Any, quick: bool, big: bool, only: str, caches: str) -> 
             peak = rss_mb(worker.pid, "VmHWM")
         finally:
             worker.stop()
-        late = [
-            x
-            for r in results
-            if not isinstance(r, BaseException) and r.ok
-            for x in r.value["late_seconds"]
-        ]
+        if style == "poll":  # every attempt wrote a line; NotReady attempts return nothing
+            late = retry_lateness(lateness_file, interval)
+        else:
+            late = [
+                x
+                for r in results
+                if not isinstance(r, BaseException) and r.ok
+                for x in r.value["late_seconds"]
+            ]
         failed = sum(1 for r in results if isinstance(r, BaseException) or not r.ok)
         over = sum(1 for x in late if x > interval / 2)
         label = f"{n}" if cache == "default" else f"{n} (cache {cache})"
         rows.append(
-            f"| {label} | {start_rate:.0f} | {peak:.0f} | {wcpu:.1f} ({100 * wcpu / wall:.0f}%) "
+            f"| {label} | {style_label} | {start_rate:.0f} | {peak:.0f} "
+            f"| {wcpu:.1f} ({100 * wcpu / wall:.0f}%) "
             f"| {scpu:.1f} | {pct(late, 0.5):.2f} / {pct(late, 0.99):.2f} / {max(late):.2f} "
             f"| {over} of {len(late)} | {failed} |"
         )
         print(rows[-1], flush=True)
     return "\n".join(
         [
-            f"Each operation (`bench.poll`) polls {polls} times, {interval:g} s apart, on durable "
-            f"timers; one fresh cloudops worker process per N (default worker settings). "
-            f"The client "
-            f"starts at most 50 at once and awaits at most 100 results at once. Lateness: when the "
-            f"poll's activity ran minus when its timer was due. "
+            f"Each operation polls {polls} times, {interval:g} s apart, on the server's durable "
+            f"timers: retry-as-poll (`bench.wait`: `ctx.poll`, each poll a retry of one "
+            f"activity, the way the providers wait for a server group) or timer + activity "
+            f"(`bench.poll`: a workflow timer, then an activity). One fresh cloudops worker "
+            f"process per row (default worker settings unless a cache is given). The client "
+            f"starts at most 50 at once and awaits at most 100 results at once. Lateness: when "
+            f"the poll's activity ran minus when it was due. "
             f"Load average at the end: {loadavg()}.",
             "",
             *rows,
@@ -420,6 +468,20 @@ async def end_to_end(server: Any, quick: bool) -> str:
     )
     ops = CloudOpsClient(await connect_client(server.target), task_queue="bench-e2e")
     base_ops = CloudOpsClient(ops.client, task_queue="bench-e2e-base")
+    bare = bench_worker("bare", server.target, "bench-e2e-bare")
+    from temporalio.client import Client
+
+    bare_client = await Client.connect(server.target)
+
+    async def floor_once() -> float:
+        """Two empty plain-Temporal workflows in a row: the least two operations cost here."""
+        started = time.perf_counter()
+        for _ in range(2):
+            await bare_client.execute_workflow(
+                "BareEmptyWorkflow", id=f"floor-{uuid.uuid4()}", task_queue="bench-e2e-bare"
+            )
+        return time.perf_counter() - started
+
     net = cloud.network()
     where = {"account": cloud.account, "region": cloud.region}
     assert cloud.proxy is not None
@@ -490,11 +552,13 @@ async def end_to_end(server: Any, quick: bool) -> str:
         direct = script(f"d{tag}", repeat + 1, "cloudops")[1:]  # first run warms up
         clean: list[tuple[bool, float, str]] = []
         base: list[tuple[bool, float, str]] = []
-        for i in range(repeat + 1):  # alternating this worker's and the baseline's
+        floor: list[float] = []
+        for i in range(repeat + 1):  # alternating this worker's, the baseline's and the floor
             clean.append(await cloudops_once(f"c{tag}{i}"))
+            floor.append(await floor_once())
             if baseline is not None:
                 base.append(await cloudops_once(f"b{tag}{i}", base_ops))
-        clean, base = clean[1:], base[1:]
+        clean, base, floor = clean[1:], base[1:], floor[1:]
         calls = {}  # AWS API calls of one create + destroy, counted by the proxy
         cloud.proxy.reset_counts()
         script(f"n{tag}", 1, "cloudops")
@@ -548,6 +612,7 @@ async def end_to_end(server: Any, quick: bool) -> str:
         cloud.proxy.rules = FaultRules()
     finally:
         worker.stop()
+        bare.stop()
         if baseline is not None:
             baseline.stop()
         cloud.stop()
@@ -570,6 +635,12 @@ async def end_to_end(server: Any, quick: bool) -> str:
             if base
             else []
         ),
+        f"| Temporal's floor: two empty plain-Temporal workflows (start, one workflow task, "
+        f"result) | 0 | {statistics.median(floor):.2f} ({_list(floor)}) "
+        f"| {statistics.median(floor) / direct_s:.2f} |",
+        f"| direct script + that floor: the least any Temporal version can take "
+        f"| {calls['direct']} | {direct_s + statistics.median(floor):.2f} "
+        f"| {(direct_s + statistics.median(floor)) / direct_s:.2f} |",
         "",
         f"cloudops' Temporal steps in one create + destroy: 2 workflows, "
         f"{steps['activities']} activities, {steps['workflow tasks']} workflow tasks.",
@@ -612,12 +683,41 @@ def _list(values: Any) -> str:
 
 
 # --- 4. start-up ------------------------------------------------------------------------------
+def sysconfig_paths(python: str, *names: str) -> list[str]:
+    """Install paths of ``python`` by sysconfig name (``stdlib``, ``purelib``, ``platlib``)."""
+    code = "import sys, sysconfig; print(*(sysconfig.get_path(n) for n in sys.argv[1:]))"
+    out = subprocess.run(
+        [python, "-c", code, *names], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return sorted(set(out))
+
+
+def compiled_prefix(python: str, env: dict[str, str], *names: str) -> str:
+    """A scratch ``PYTHONPYCACHEPREFIX`` holding the bytecode of these install paths.
+
+    With a prefix set Python reads bytecode only from it, so the standard library (always
+    compiled in a normal Python) is compiled into every prefix.
+    """
+    prefix = tempfile.mkdtemp(prefix="cloudops-bench-pyc-")
+    subprocess.run(
+        [python, "-m", "compileall", "-q", "-j", "0", *sysconfig_paths(python, *names)],
+        env={**env, "PYTHONPYCACHEPREFIX": prefix},
+        capture_output=True,
+        check=False,  # a few test files in third-party packages do not compile; pip skips them too
+    )
+    return prefix
+
+
 def startup(server: Any, quick: bool) -> str:
     """Section 4: `cloudops --help` and `cloudops worker` start-up beyond Python's own.
 
-    Timed twice: without a bytecode cache (``PYTHONDONTWRITEBYTECODE=1``, as in this project's
-    sandboxes: every start compiles every module from source) and with one (a normal install;
-    the cache goes to a scratch ``PYTHONPYCACHEPREFIX``, so nothing is written into the repo).
+    Timed three ways, none writing into the repo or the venv: as installed by pip, which
+    compiles every installed package's bytecode by default (``uv sync --compile-bytecode`` does
+    the same): the site-packages are compiled into a scratch ``PYTHONPYCACHEPREFIX`` first and
+    ``PYTHONDONTWRITEBYTECODE=1`` keeps the workspace's own modules compiled at every start;
+    with no bytecode beyond the standard library's (every other module compiled from source at
+    every start, as after uv's default install under ``PYTHONDONTWRITEBYTECODE=1``, this
+    project's sandboxes); and with a warm cache (a scratch prefix filled by the warm-up run).
     """
     runs = 5 if quick else 10
     bindir = Path(PY).parent
@@ -625,7 +725,16 @@ def startup(server: Any, quick: bool) -> str:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDOPS_")}
     base_env.pop("PYTHONPYCACHEPREFIX", None)
     envs = {
-        "no cache": {**base_env, "PYTHONDONTWRITEBYTECODE": "1"},
+        "installed": {
+            **base_env,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPYCACHEPREFIX": compiled_prefix(PY, base_env, "stdlib", "purelib", "platlib"),
+        },
+        "no bytecode": {
+            **base_env,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPYCACHEPREFIX": compiled_prefix(PY, base_env, "stdlib"),
+        },
         "cache": {
             **{k: v for k, v in base_env.items() if k != "PYTHONDONTWRITEBYTECODE"},
             "PYTHONPYCACHEPREFIX": tempfile.mkdtemp(prefix="cloudops-bench-pyc-"),
@@ -685,7 +794,7 @@ def startup(server: Any, quick: bool) -> str:
         return f"{1000 * m:.0f} ({low:.0f}-{high:.0f}) | **{1000 * (m - base[label]):.0f}**"
 
     rows = [
-        f"| {name} | {cell(by['no cache'], 'no cache')} | {cell(by['cache'], 'cache')} |"
+        "| " + " | ".join([name, *(cell(by[label], label) for label in envs)]) + " |"
         for name, by in results.items()
     ]
     return "\n".join(
@@ -694,9 +803,10 @@ def startup(server: Any, quick: bool) -> str:
             f"(aws, gcp, azure, deploy, example). Medians in ms (range), and in bold the time "
             f"beyond `python -c pass`. Load average at the end: {loadavg()}.",
             "",
-            "| command | no bytecode cache: median (range) | beyond python "
-            "| with bytecode cache: median (range) | beyond python |",
-            "|---|---|---|---|---|",
+            "| command | as installed: median (range) | beyond python "
+            "| no bytecode but the stdlib's: median (range) | beyond python "
+            "| warm bytecode cache: median (range) | beyond python |",
+            "|---|---|---|---|---|---|---|",
             *rows,
         ]
     )
@@ -759,6 +869,11 @@ async def main() -> None:
     parser.add_argument("--big", action="store_true", help="also N = 5000 in the scale section")
     parser.add_argument("--sizes", default="", help="scale: comma-separated N (e.g. 2000)")
     parser.add_argument("--cache", default="default", help="scale: max_cached_workflows values")
+    parser.add_argument(
+        "--wait-style",
+        default="poll",
+        help="scale: comma-separated ways of waiting: poll (ctx.poll), timers (ctx.wait_for)",
+    )
     parser.add_argument("--patched", help="python of a worktree with a core patch to compare")
     parser.add_argument(
         "--baseline", help="python of a worktree at an earlier commit (e2e and startup sections)"
@@ -793,7 +908,9 @@ async def main() -> None:
             "overhead": lambda: overhead(server, args.quick, args.variants),
             "e2e": lambda: end_to_end(server, args.quick),
             "startup": lambda: asyncio.to_thread(startup, server, args.quick),
-            "scale": lambda: scale(server, args.quick, args.big, args.sizes, args.cache),
+            "scale": lambda: scale(
+                server, args.quick, args.big, args.sizes, args.cache, args.wait_style
+            ),
         }
         for name in sections:
             write_block(name, stamp + await jobs[name]())

@@ -55,13 +55,13 @@ async def main(kind: str, address: str, task_queue: str, options: dict[str, Any]
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if kind == "bare":
-        from bare import BareWorkflow, bare_noop
+        from bare import BareEmptyWorkflow, BareWorkflow, bare_noop
 
         client = await Client.connect(address)
         worker = Worker(
             client,
             task_queue=task_queue,
-            workflows=[BareWorkflow],
+            workflows=[BareWorkflow, BareEmptyWorkflow],
             activities=[bare_noop],
             **options,
         )
