@@ -384,9 +384,6 @@ async def scale(
         try:
             cpu0, scpu0, t0 = cpu_seconds(worker.pid), cpu_seconds(server.pid), time.perf_counter()
             starts = asyncio.Semaphore(50)
-            waits = asyncio.Semaphore(
-                100
-            )  # results awaited at once: well under the long-poll limit
 
             async def start(ops: Any = ops, starts: Any = starts, name: str = operation) -> Any:
                 async with starts:
@@ -394,12 +391,8 @@ async def scale(
 
             handles = await asyncio.gather(*(start() for _ in range(n)))
             start_rate = n / (time.perf_counter() - t0)
-
-            async def wait(handle: Any, waits: Any = waits) -> Any:
-                async with waits:
-                    return await handle.result()
-
-            results = await asyncio.gather(*(wait(h) for h in handles), return_exceptions=True)
+            # At most RESULTS_AT_ONCE (100) results awaited at once: well under the long-poll limit.
+            results: list[Any] = await ops.wait_all(handles)
             wall = time.perf_counter() - t0
             wcpu, scpu = cpu_seconds(worker.pid) - cpu0, cpu_seconds(server.pid) - scpu0
             peak = rss_mb(worker.pid, "VmHWM")

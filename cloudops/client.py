@@ -15,7 +15,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, TypeVar, overload
@@ -51,6 +51,10 @@ __all__ = [
 OutT = TypeVar("OutT", bound=Output)
 DEFAULT_ADDRESS = "localhost:7233"
 DEFAULT_TASK_QUEUE = "cloudops"
+#: How many results :meth:`CloudOpsClient.wait_all` waits on at once. Each wait is a long poll
+#: that a Temporal frontend holds open, and it refuses more than ``frontend.namespaceCount``
+#: (1,200 by default) per namespace at once, workers' polls included.
+RESULTS_AT_ONCE = 100
 
 
 async def connect_client(
@@ -314,6 +318,41 @@ class CloudOpsClient:
             labels=labels,
         )
         return await handle.result()
+
+    async def wait_all(
+        self,
+        handles: Iterable[OperationHandle[Any]],
+        *,
+        at_once: int = RESULTS_AT_ONCE,
+        on_result: Callable[[OperationHandle[Any], WorkflowResult[Any]], None] | None = None,
+    ) -> list[WorkflowResult[Any]]:
+        """Wait for many operations' results, in the order given, ``at_once`` waits at a time.
+
+        Why not ``asyncio.gather(*(h.result() for h in handles))``: with thousands of operations
+        that opens thousands of long polls, and the server answers the ones beyond its limit
+        with ResourceExhausted, for this client and for the workers polling the same namespace.
+        ``on_result(handle, result)`` is called as each result arrives (to show progress). If a
+        wait raises, the other waits are cancelled (not the operations) and the error is raised.
+        """
+        if at_once < 1:
+            raise ValueError(f"at_once must be at least 1, not {at_once}")
+        gate = asyncio.Semaphore(at_once)
+
+        async def one(handle: OperationHandle[Any]) -> WorkflowResult[Any]:
+            async with gate:
+                result = await handle.result()
+            if on_result is not None:
+                on_result(handle, result)
+            return result
+
+        waits = [asyncio.ensure_future(one(handle)) for handle in handles]
+        try:
+            return list(await asyncio.gather(*waits))
+        except BaseException:
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+            raise
 
     def get_handle(self, workflow_id: str) -> OperationHandle[Any]:
         """The handle of an operation started earlier, by its workflow id."""
