@@ -588,9 +588,9 @@ def _create_auto_scaling_group(
 ) -> tuple[AutoScalingGroupRef, dict[str, Any] | None]:
     """The group made or found, and its last description (None if it could not be read)."""
     asg = aws_client("autoscaling", spec.account, spec.region)
-    existing = _find_group(asg, spec.name)
-    if existing is not None:
-        return _group_ref(existing, spec.request_id), existing
+    # Create first, read only when AWS answers AlreadyExists (one call fewer on every create).
+    # moto, unlike AWS, accepts a second group of one name: the test kit's fault proxies add
+    # AWS's answer (cloudops_testing.faults.aws_reject_duplicate_asg).
     target_group_arns = _resolve_target_groups(
         aws_client("elbv2", spec.account, spec.region), spec.target_groups
     )
@@ -636,10 +636,13 @@ def _create_auto_scaling_group(
     try:
         asg.create_auto_scaling_group(**params)
     except Exception as err:
-        if _error_code(err) == "AlreadyExists":
+        if _error_code(err) == "AlreadyExists":  # ours from a lost answer, or someone else's
             existing = _find_group(asg, spec.name)
             if existing is not None:
                 return _group_ref(existing, spec.request_id), existing
+            raise RetryableError(  # exists, but the read missed it: read again later
+                f"Auto Scaling group {spec.name!r} exists but could not be read yet"
+            ) from err
         raise
     created = _find_group(asg, spec.name)
     ref = AutoScalingGroupRef(

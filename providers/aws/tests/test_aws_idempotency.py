@@ -143,17 +143,20 @@ async def test_a_create_whose_answer_was_lost_is_found_by_its_tag(
         made = await create_launch_template(template_spec)
         await create_auto_scaling_group(group_spec(made.id))
 
-    # The retry's first read misses the resources, so it tries to create them again: AWS (or
-    # the proxy's fidelity rule for groups) answers AlreadyExists, and the tag says "ours".
+    # The retry creates again: AWS (or the proxy's fidelity rule for groups) answers
+    # AlreadyExists, and the first read after it misses the resource (eventual consistency):
+    # that attempt asks to be retried, and the next one finds it and its tag says "ours".
     stale = aws_fault_proxy(
         FaultRules(), fidelity=[stale_reads(f"{app}-v000"), aws_reject_duplicate_asg]
     )
     with using_accounts(book_for(stale.url)):
         again = await create_launch_template(template_spec)
+        with pytest.raises(cloudops.RetryableError, match="exists but could not be read yet"):
+            await create_auto_scaling_group(group_spec(made.id))
         group_again = await create_auto_scaling_group(group_spec(made.id))
     assert again.id == made.id and not again.created
     assert not group_again.created
-    assert stale.counts["fidelity"] == 3  # two stale reads, one AlreadyExists
+    assert stale.counts["fidelity"] == 4  # two stale reads, AlreadyExists to both group creates
     counts = count_tagged(moto_client, TAG_REQUEST_ID, request)
     assert len(counts.launch_templates) == 1
     assert len(counts.auto_scaling_groups) == 1
