@@ -184,9 +184,10 @@ def _assert_under_activity(call: ReadableSpan, trace: list[ReadableSpan], operat
     assert attributes["cloudops.operation"] == operation
 
 
-async def test_aws_calls_are_spans_under_their_activity_and_latency_samples(
-    traced: Traced, moto_network: MotoNetwork
-) -> None:
+async def _create_aws_group(
+    traced: Traced, network: MotoNetwork, *, account: str, desired: int
+) -> str:
+    """Run aws.createServerGroup (of ``desired`` instances) on ``account``; its request id."""
     app = f"t{uuid.uuid4().hex[:10]}"
     request_id = f"{app}-create"
     result = await traced.ops.execute(
@@ -194,18 +195,25 @@ async def test_aws_calls_are_spans_under_their_activity_and_latency_samples(
         {
             "application": app,
             "stack": "test",
-            "image": moto_network.image_id,
+            "image": network.image_id,
             "instance_type": "t3.micro",
-            "capacity": {"min": 1, "max": 1, "desired": 1},
+            "capacity": {"min": desired, "max": 1, "desired": desired},
             "zones": [f"{MOTO_REGION}a"],
-            "security_groups": [moto_network.security_group_id],
+            "security_groups": [network.security_group_id],
             **FAST,
         },
-        account="moto",
+        account=account,
         region=MOTO_REGION,
         request_id=request_id,
     )
     assert result.ok, result.error
+    return request_id
+
+
+async def test_aws_calls_are_spans_under_their_activity_and_latency_samples(
+    traced: Traced, moto_network: MotoNetwork
+) -> None:
+    request_id = await _create_aws_group(traced, moto_network, account="moto", desired=1)
     trace = _trace_of(list(traced.spans.get_finished_spans()), request_id)
     [create] = _calls(trace, "aws.autoscaling.CreateAutoScalingGroup")
     _assert_under_activity(create, trace, "aws.createServerGroup")
@@ -241,25 +249,7 @@ async def test_aws_attempt_answered_by_an_injected_503_is_an_error_span_and_samp
             return False
 
     traced.aws_proxy.rules = FaultRules(unavailable=1.0, match=first_create)
-    app = f"t{uuid.uuid4().hex[:10]}"
-    request_id = f"{app}-create"
-    result = await traced.ops.execute(
-        "aws.createServerGroup",
-        {
-            "application": app,
-            "stack": "test",
-            "image": moto_network.image_id,
-            "instance_type": "t3.micro",
-            "capacity": {"min": 0, "max": 1, "desired": 0},
-            "zones": [f"{MOTO_REGION}a"],
-            "security_groups": [moto_network.security_group_id],
-            **FAST,
-        },
-        account="moto-faulty",
-        region=MOTO_REGION,
-        request_id=request_id,
-    )
-    assert result.ok, result.error
+    request_id = await _create_aws_group(traced, moto_network, account="moto-faulty", desired=0)
     assert injected, "the proxy answered 503 once"
     trace = _trace_of(list(traced.spans.get_finished_spans()), request_id)
 
