@@ -96,6 +96,30 @@ async def test_a_failed_create_leaves_the_cluster_as_it_was(
     }
 
 
+async def _assert_only_the_new_group_was_undone(
+    ops: Any, cloud: Cloud, app: str, result: Any, steps_before: list[str]
+) -> None:
+    """A deploy that missed its 4 s health deadline: TIMED_OUT, naming v001; only v001 was
+    rolled back, after ``steps_before`` (and the cluster read); v000 still serves, at 2."""
+    assert not result.ok and result.error is not None
+    assert result.error.code == "TIMED_OUT", result.error
+    assert "not healthy within the health deadline (4s)" in result.error.message
+    assert v(app, 1) in result.error.message  # the last check names the group
+    undone = [r.step for r in result.error.rollbacks]
+    assert undone and all(r.ok for r in result.error.rollbacks), result.error.rollbacks
+    assert all(v(app, 1) in step for step in undone), undone  # only the new group is undone
+    steps = [s.name for s in result.metadata.steps if " > " not in s.name]
+    rolling_back = steps.index(f"rollback: {undone[0]}")
+    assert steps[:rolling_back] == [
+        "find the cluster's server groups",
+        *steps_before,
+    ], steps
+    assert {f"rollback: {step}" for step in undone} <= set(steps[rolling_back:]), steps
+    assert await cluster_state(ops, cloud, app) == {
+        v(app, 0): GroupState(desired=2, serving=True)  # v001 is gone
+    }
+
+
 async def test_a_new_group_that_never_becomes_healthy_is_rolled_back(
     cloudops_worker: Any, cloud: Cloud, app: str
 ) -> None:
@@ -106,23 +130,9 @@ async def test_a_new_group_that_never_becomes_healthy_is_rolled_back(
     ) as ops:
         assert (await red_black(ops, cloud, app)).ok
         result = await red_black(ops, cloud, app, health_timeout_seconds=4)
-        assert not result.ok and result.error is not None
-        assert result.error.code == "TIMED_OUT", result.error
-        assert "not healthy within the health deadline (4s)" in result.error.message
-        assert v(app, 1) in result.error.message  # the last check names the group
-        undone = [r.step for r in result.error.rollbacks]
-        assert undone and all(r.ok for r in result.error.rollbacks), result.error.rollbacks
-        assert all(v(app, 1) in step for step in undone), undone  # only the new group is undone
-        steps = [s.name for s in result.metadata.steps if " > " not in s.name]
-        rolling_back = steps.index(f"rollback: {undone[0]}")
-        assert steps[:rolling_back] == [
-            "find the cluster's server groups",
-            "create the new server group and wait until healthy",
-        ], steps  # the old group was never touched
-        assert {f"rollback: {step}" for step in undone} <= set(steps[rolling_back:]), steps
-        assert await cluster_state(ops, cloud, app) == {
-            v(app, 0): GroupState(desired=2, serving=True)  # v001 is gone
-        }
+        await _assert_only_the_new_group_was_undone(
+            ops, cloud, app, result, ["create the new server group and wait until healthy"]
+        )  # the old group was never touched
 
 
 async def test_a_rolling_deploy_whose_first_step_never_becomes_healthy_is_rolled_back(
@@ -141,23 +151,9 @@ async def test_a_rolling_deploy_whose_first_step_never_becomes_healthy_is_rolled
             "health_timeout_seconds": 4,
         }
         result = await ops.execute("deploy.rollingRedBlack", payload, **cloud.where)
-        assert not result.ok and result.error is not None
-        assert result.error.code == "TIMED_OUT", result.error
-        assert "not healthy within the health deadline (4s)" in result.error.message
-        assert v(app, 1) in result.error.message  # the last check names the group
-        undone = [r.step for r in result.error.rollbacks]
-        assert undone and all(r.ok for r in result.error.rollbacks), result.error.rollbacks
-        assert all(v(app, 1) in step for step in undone), undone  # only the new group is undone
-        steps = [s.name for s in result.metadata.steps if " > " not in s.name]
-        rolling_back = steps.index(f"rollback: {undone[0]}")
-        assert steps[:rolling_back] == [
-            "find the cluster's server groups",
-            "create the new server group at 50%",
-        ], steps  # neither enabled nor resized anything
-        assert {f"rollback: {step}" for step in undone} <= set(steps[rolling_back:]), steps
-        assert await cluster_state(ops, cloud, app) == {
-            v(app, 0): GroupState(desired=2, serving=True)  # its size untouched; v001 is gone
-        }
+        await _assert_only_the_new_group_was_undone(
+            ops, cloud, app, result, ["create the new server group at 50%"]
+        )  # neither enabled nor resized anything: the old group's size is untouched
 
 
 async def _wait_for_judgement(handle: Any) -> None:
