@@ -18,7 +18,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from cloudops.server import DevServer
-from cloudops_testing.chaos import ChaosConfig, measure_recovery, run_chaos
+from cloudops_testing.chaos import Audit, ChaosConfig, _reported_groups, measure_recovery, run_chaos
 from cloudops_testing.stack import LocalCloud
 
 COUNTS = {"aws": 24, "gcp": 12, "azure": 12}
@@ -87,3 +87,15 @@ async def test_a_worker_killed_mid_call_is_retried_within_seconds(
     assert "heartbeat" in figures.failure.lower(), figures
     assert figures.retry_started is not None and figures.retry_started < 40, figures
     assert figures.completed is not None and figures.completed < 60, figures
+
+
+def test_audits_count_unreported_groups_as_leaks_and_absent_ones_as_missing() -> None:
+    """The check the three clouds' audits share, on a state that is wrong both ways."""
+    audit = Audit()
+    found = {"a-v000": {"id": 0}, "a-v009": {"id": 9}}  # v009: made, never reported
+    state = {"a-v000": {"desired": 1}, "a-v001": {"desired": 2}}  # v001: reported, not there
+    present = list(_reported_groups(audit, "scale set", found, state))
+    assert present == [("a-v000", {"desired": 1}, {"id": 0})]
+    assert audit.leaks == ["scale set a-v009 that no operation reported"]
+    assert audit.missing == ["scale set a-v001 reported but absent"]
+    assert (audit.groups_expected, audit.groups_found) == (2, 2)

@@ -25,7 +25,7 @@ import random
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -858,16 +858,8 @@ def audit_cloud(cloud: Any, expected: dict[str, dict[str, dict[str, Any]]]) -> A
                 "belongs to no Auto Scaling group"
             )
     for app, state in expected.items():
-        audit.groups_expected += len(state)
         found = {g["AutoScalingGroupName"]: g for g in by_app.get(app, [])}
-        audit.groups_found += len(found)
-        for name in sorted(set(found) - set(state)):
-            audit.leaks.append(f"Auto Scaling group {name} that no operation reported")
-        for name, want in sorted(state.items()):
-            group = found.get(name)
-            if group is None:
-                audit.missing.append(f"Auto Scaling group {name} reported but absent")
-                continue
+        for name, want, group in _reported_groups(audit, "Auto Scaling group", found, state):
             if template_names[name] > 1:
                 audit.duplicates.append(f"{template_names[name]} launch templates for {name}")
             elif template_names[name] == 0:
@@ -881,6 +873,26 @@ def audit_cloud(cloud: Any, expected: dict[str, dict[str, dict[str, Any]]]) -> A
                     f"{name}: desired {group['DesiredCapacity']}, reported {want['desired']}"
                 )
     return audit
+
+
+def _reported_groups(
+    audit: Audit, kind: str, found: dict[str, Any], state: dict[str, dict[str, Any]]
+) -> Iterator[tuple[str, dict[str, Any], Any]]:
+    """The reported groups the cloud has, as (name, reported state, the cloud's record).
+
+    Shared by the three audits: counts expected and found groups, and records a group the cloud
+    has but no operation reported as a leak, one reported but absent as missing.
+    """
+    audit.groups_expected += len(state)
+    audit.groups_found += len(found)
+    for name in sorted(set(found) - set(state)):
+        audit.leaks.append(f"{kind} {name} that no operation reported")
+    for name, want in sorted(state.items()):
+        group = found.get(name)
+        if group is None:
+            audit.missing.append(f"{kind} {name} reported but absent")
+            continue
+        yield name, want, group
 
 
 def _app_of(name: str, apps: dict[str, Any]) -> str | None:
@@ -927,20 +939,12 @@ def audit_gcp(emulator: Any, expected: dict[str, dict[str, dict[str, Any]]]) -> 
         if instance.get("group") not in group_names:
             audit.leaks.append(f"instance {instance['name']} belongs to no managed instance group")
     for app, state in expected.items():
-        audit.groups_expected += len(state)
         found = {g["name"]: g for g in groups if _app_of(g["name"], expected) == app}
-        audit.groups_found += len(found)
         service = emulator.backend_service(f"{app}-web") or {}
         backends = [b["group"].rsplit("/", 1)[-1] for b in service.get("backends", [])]
         for name in sorted(set(backends) - set(found)):
             audit.leaks.append(f"backend service {app}-web still serves deleted group {name}")
-        for name in sorted(set(found) - set(state)):
-            audit.leaks.append(f"managed instance group {name} that no operation reported")
-        for name, want in sorted(state.items()):
-            group = found.get(name)
-            if group is None:
-                audit.missing.append(f"managed instance group {name} reported but absent")
-                continue
+        for name, want, group in _reported_groups(audit, "managed instance group", found, state):
             if template_names[name] > 1:
                 audit.duplicates.append(f"{template_names[name]} instance templates for {name}")
             elif template_names[name] == 0:
@@ -978,16 +982,8 @@ def audit_azure(emulator: Any, expected: dict[str, dict[str, dict[str, Any]]]) -
         if count > 1:
             audit.duplicates.append(f"request {request} made {count} scale sets")
     for app, state in expected.items():
-        audit.groups_expected += len(state)
         found = {s["name"]: s for s in scale_sets if s["tags"][TAG_APPLICATION] == app}
-        audit.groups_found += len(found)
-        for name in sorted(set(found) - set(state)):
-            audit.leaks.append(f"scale set {name} that no operation reported")
-        for name, want in sorted(state.items()):
-            scale_set = found.get(name)
-            if scale_set is None:
-                audit.missing.append(f"scale set {name} reported but absent")
-                continue
+        for name, want, scale_set in _reported_groups(audit, "scale set", found, state):
             disabled = scale_set["tags"].get("cloudops:traffic") == "disabled"
             pools = [
                 pool
