@@ -1,4 +1,4 @@
-"""Spinnaker naming and the common models (cloudops.servergroup, core)."""
+"""Spinnaker naming and the common models (cloudops.servergroups.models, core)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 import cloudops
-from cloudops.servergroup import (
+from cloudops.servergroups.models import (
     Capacity,
     CloneServerGroupInput,
     SequenceSlot,

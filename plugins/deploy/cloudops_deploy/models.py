@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 import cloudops
-from cloudops.servergroup import ServerGroupNameStr
+from cloudops.servergroups.models import ServerGroupNameStr
 
 
 class WaitOptions(cloudops.Input):

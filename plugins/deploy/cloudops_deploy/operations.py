@@ -23,7 +23,7 @@ from temporalio.exceptions import TimeoutError as TemporalTimeout
 
 import cloudops
 from cloudops import BusinessError, ErrorCode, OperationContext
-from cloudops.servergroup import Capacity, ClusterRef, ServerGroupDescription
+from cloudops.servergroups.models import Capacity, ClusterRef, ServerGroupDescription
 from cloudops_deploy.models import (
     DeployOutput,
     JudgementOptions,

@@ -11,7 +11,7 @@ from typing import Any
 
 import cloudops
 from cloudops import BusinessError, ErrorCode, OperationContext
-from cloudops.servergroup import (
+from cloudops.servergroups.models import (
     Capacity,
     ClusterRef,
     CreateServerGroupInput,

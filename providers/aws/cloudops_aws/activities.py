@@ -15,10 +15,8 @@ the plugin module does to register the activities) stays cheap.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -26,8 +24,15 @@ from pydantic import ValidationError
 
 import cloudops
 from cloudops import BusinessError, ErrorCode, NotReady, RetryableError
-from cloudops.blocking import blocking_activity
-from cloudops.servergroup import (
+from cloudops.servergroups.contract import (
+    TAG_REQUEST_ID,
+    TAG_SERVER_GROUP,
+    ClusterCall,
+    GroupCall,
+    NextNameInput,
+    NextNameOutput,
+)
+from cloudops.servergroups.models import (
     RESERVED_TAG_PREFIX,
     Capacity,
     HealthState,
@@ -37,26 +42,21 @@ from cloudops.servergroup import (
     cluster_name,
     next_server_group_name,
 )
+from cloudops.servergroups.translate import activity_maker, name_parts, user_data_base64
 from cloudops_aws.clients import aws_client
 from cloudops_aws.errors import classify
 from cloudops_aws.models import (
-    TAG_REQUEST_ID,
-    TAG_SERVER_GROUP,
     AutoScalingGroupRef,
     AutoScalingGroupSpec,
     AwsCreateServerGroupInput,
     AwsServerGroupDescription,
     AwsServerGroupList,
     CapacityStatus,
-    ClusterCall,
     DeleteGroupInput,
     DeleteLaunchTemplateInput,
     DeleteOutput,
-    GroupCall,
     LaunchTemplateRef,
     LaunchTemplateSpec,
-    NextNameInput,
-    NextNameOutput,
     ScalingProcessesInput,
     ServerGroupLookup,
     TerminateInput,
@@ -98,15 +98,7 @@ _LT_EXISTS = {"InvalidLaunchTemplateName.AlreadyExistsException", "IdempotentPar
 _DELETE_IN_PROGRESS = "Delete in progress"
 
 
-def aws_activity(
-    name: str,
-) -> Callable[[Callable[[InT], OutT]], Callable[[InT], Awaitable[OutT]]]:
-    """Make a blocking SDK function a Temporal activity called ``name``.
-
-    It runs in a thread, heartbeats while it works and has its errors classified once
-    (:func:`cloudops.blocking.blocking_activity`).
-    """
-    return blocking_activity(name, classify)
+aws_activity = activity_maker(classify)
 
 
 # --------------------------------------------------------------------------------------------
@@ -386,20 +378,6 @@ def _resolve_security_groups(ec2: Any, groups: list[str], subnets: list[str]) ->
     return ids
 
 
-def _user_data(spec: LaunchTemplateSpec) -> str | None:
-    if spec.user_data_base64 is not None:
-        try:
-            base64.b64decode(spec.user_data_base64, validate=True)
-        except (binascii.Error, ValueError):
-            raise BusinessError(
-                ErrorCode.INVALID_INPUT, "user_data_base64 is not valid base64"
-            ) from None
-        return spec.user_data_base64
-    if spec.user_data is not None:
-        return base64.b64encode(spec.user_data.encode()).decode()
-    return None
-
-
 def _template_ref(existing: dict[str, Any], request_id: str, name: str) -> LaunchTemplateRef:
     owner = _tags(existing.get("Tags")).get(TAG_REQUEST_ID)
     if owner != request_id:
@@ -473,7 +451,7 @@ def _make_launch_template(ec2: Any, spec: LaunchTemplateSpec) -> LaunchTemplateR
         data["SecurityGroupIds"] = security_groups
     if spec.key_name:
         data["KeyName"] = spec.key_name
-    user_data = _user_data(spec)
+    user_data = user_data_base64(spec.user_data, spec.user_data_base64)
     if user_data is not None:
         data["UserData"] = user_data
     if spec.iam_instance_profile:
@@ -998,7 +976,6 @@ def _delete_launch_template_by_id(account: str, region: str, template_id: str) -
 
 def _describe(call: GroupCall, group: dict[str, Any]) -> AwsServerGroupDescription:
     name = group["AutoScalingGroupName"]
-    parsed = ServerGroupName.try_parse(name)
     disabled = _disabled(group)
     traffic = _traffic_health(call, group)
     spec = _launch_template_spec(group)
@@ -1018,12 +995,7 @@ def _describe(call: GroupCall, group: dict[str, Any]) -> AwsServerGroupDescripti
     ]
     subnets = [s for s in (group.get("VPCZoneIdentifier") or "").split(",") if s]
     return AwsServerGroupDescription(
-        name=name,
-        cluster=parsed.cluster if parsed else name,
-        application=parsed.application if parsed else None,
-        stack=parsed.stack if parsed else "",
-        detail=parsed.detail if parsed else "",
-        sequence=parsed.sequence if parsed else None,
+        **name_parts(name),
         region=call.region,
         capacity=_capacity(group),
         instances=instances,

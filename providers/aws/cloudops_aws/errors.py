@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import cloudops
 from cloudops import ErrorCode
+from cloudops.servergroups.translate import retry_after_seconds
 
 __all__ = ["ERROR_TABLE", "Rule", "classify", "retry_after"]
 
@@ -142,27 +141,7 @@ def _lookup(code: str, message: str) -> str | None:
 
 def retry_after(headers: dict[str, Any]) -> float | None:
     """Seconds to wait before retrying, from ``Retry-After`` or ``x-amz-retry-after`` (ms)."""
-    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
-    millis = lowered.get("x-amz-retry-after")
-    if millis:
-        try:
-            return max(0.0, int(millis) / 1000)
-        except ValueError:
-            pass
-    value = lowered.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return retry_after_seconds(headers, ("x-amz-retry-after",))
 
 
 def _names(exc: BaseException) -> set[str]:

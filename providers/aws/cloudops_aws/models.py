@@ -12,11 +12,19 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import cloudops
-from cloudops.servergroup import (
+from cloudops.servergroups.contract import CloudCall as AwsCall
+from cloudops.servergroups.contract import (
+    GroupCall,
+    NextNameInput,
+    NextNameOutput,
+)
+from cloudops.servergroups.contract import ServerGroupLookup as Lookup
+from cloudops.servergroups.models import (
     Capacity,
     CloneServerGroupInput,
     CreateServerGroupInput,
     ServerGroupDescription,
+    ServerGroupList,
 )
 
 __all__ = [
@@ -49,11 +57,6 @@ __all__ = [
 #: Processes Spinnaker suspends to disable an Auto Scaling group (and resumes to enable it).
 DISABLE_PROCESSES = ("Launch", "Terminate", "AddToLoadBalancer")
 
-#: Tags cloudops writes on every resource it creates.
-TAG_REQUEST_ID = "cloudops:request-id"
-TAG_SERVER_GROUP = "cloudops:server-group"
-TAG_CLUSTER = "cloudops:cluster"
-TAG_APPLICATION = "cloudops:application"
 
 # AWS launch template names: 3-128 characters of letters, digits and ( ) . - / _
 LAUNCH_TEMPLATE_NAME = r"^[a-zA-Z0-9().\-/_]{3,128}$"
@@ -153,34 +156,6 @@ class AwsServerGroupDescription(ServerGroupDescription):
 # --------------------------------------------------------------------------------------------
 # Activity arguments and results (one model in, one model out)
 # --------------------------------------------------------------------------------------------
-
-
-class AwsCall(cloudops.Input):
-    """Where an activity acts: a worker account name (never a credential) and a region."""
-
-    account: str
-    region: str
-
-
-class GroupCall(AwsCall):
-    """An activity on one Auto Scaling group."""
-
-    name: str
-
-
-class NextNameInput(AwsCall):
-    """Choose the next free ``app-stack-detail-vNNN`` name in the account and region."""
-
-    application: str
-    stack: str = ""
-    detail: str = ""
-
-
-class NextNameOutput(cloudops.Output):
-    """The chosen name; recorded in history, so a replay uses the same one."""
-
-    name: str
-    sequence: int
 
 
 class LaunchTemplateSpec(AwsCall):
@@ -331,12 +306,6 @@ class DeleteOutput(cloudops.Output):
     id: str | None = None
 
 
-class ServerGroupLookup(cloudops.Output):
-    """A described group, or none when it does not exist."""
-
-    description: AwsServerGroupDescription | None = None
-
-
 class TerminateInput(GroupCall):
     """Terminate instances of a group, optionally shrinking it."""
 
@@ -344,16 +313,13 @@ class TerminateInput(GroupCall):
     decrement_desired: bool = False
 
 
-class ClusterCall(AwsCall):
-    """List the Auto Scaling groups of one cluster (``app-stack-detail``)."""
-
-    application: str
-    stack: str = ""
-    detail: str = ""
-
-
-class AwsServerGroupList(cloudops.Output):
+class AwsServerGroupList(ServerGroupList):
     """``aws.listServerGroups``: the cluster's groups, oldest first."""
 
-    cluster: str
-    server_groups: list[AwsServerGroupDescription] = Field(default_factory=list)
+    server_groups: list[AwsServerGroupDescription] = Field(  # type: ignore[assignment]
+        default_factory=list
+    )
+
+
+#: ``aws.describe_server_group``'s answer: the described group, or none.
+ServerGroupLookup = Lookup[AwsServerGroupDescription]

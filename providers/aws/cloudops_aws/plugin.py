@@ -7,10 +7,9 @@ imports boto3 at module level; the activities import it when they first run.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import Any
 
 import cloudops
+from cloudops.servergroups.plugin import provider_hooks
 from cloudops_aws.activities import ACTIVITIES
 from cloudops_aws.errors import classify
 from cloudops_aws.models import AwsAccountSettings
@@ -34,21 +33,6 @@ AWS = cloudops.Provider(
 )
 
 
-@cloudops.hookimpl
-def register_operations(register: Callable[[type[Any]], None]) -> None:
-    """Add the eight server-group operations (``aws.createServerGroup`` ...)."""
-    for operation in OPERATIONS:
-        register(operation)
-
-
-@cloudops.hookimpl
-def register_activities(register: Callable[[Any], None]) -> None:
-    """Add the activities the operations call by name (``aws.create_launch_template`` ...)."""
-    for activity in ACTIVITIES:
-        register(activity)
-
-
-@cloudops.hookimpl
-def register_providers(register: Callable[[Any], None]) -> None:
-    """Add the ``aws`` provider and its account settings."""
-    register(AWS)
+register_operations, register_activities, register_providers = provider_hooks(
+    AWS, OPERATIONS, ACTIVITIES
+)

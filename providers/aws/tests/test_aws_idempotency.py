@@ -10,7 +10,8 @@ from aws_testkit import WHERE, book_for, create_input
 import cloudops
 from cloudops.accounts import using_accounts
 from cloudops.client import CloudOpsClient
-from cloudops.servergroup import Capacity
+from cloudops.servergroups.contract import TAG_REQUEST_ID
+from cloudops.servergroups.models import Capacity
 from cloudops_aws.activities import (
     create_auto_scaling_group,
     create_launch_template,
@@ -18,7 +19,6 @@ from cloudops_aws.activities import (
     delete_launch_template,
 )
 from cloudops_aws.models import (
-    TAG_REQUEST_ID,
     AutoScalingGroupSpec,
     DeleteGroupInput,
     DeleteLaunchTemplateInput,

@@ -17,14 +17,19 @@ module, which the plugin module does to register the activities, stays cheap.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from temporalio import activity
 
 from cloudops import BusinessError, ErrorCode, NotReady
-from cloudops.blocking import blocking_activity
-from cloudops.servergroup import Capacity, ServerGroupName, cluster_name, next_server_group_name
+from cloudops.servergroups.contract import TAG_REQUEST_ID
+from cloudops.servergroups.models import (
+    Capacity,
+    ServerGroupName,
+    cluster_name,
+    next_server_group_name,
+)
+from cloudops.servergroups.translate import activity_maker
 from cloudops_azure import arm, lro
 from cloudops_azure.clients import account_settings, compute_client, resource_group_of
 from cloudops_azure.errors import arm_error, classify
@@ -32,7 +37,6 @@ from cloudops_azure.models import (
     TAG_MAX,
     TAG_MIN,
     TAG_POOLS,
-    TAG_REQUEST_ID,
     TAG_TRAFFIC,
     AzureCreateServerGroupInput,
     AzureServerGroupList,
@@ -78,15 +82,7 @@ InT = TypeVar("InT")
 OutT = TypeVar("OutT")
 
 
-def azure_activity(
-    name: str,
-) -> Callable[[Callable[[InT], OutT]], Callable[[InT], Awaitable[OutT]]]:
-    """Make a blocking SDK function a Temporal activity called ``name``.
-
-    It runs in a thread, heartbeats while it works and has its errors classified once
-    (:func:`cloudops.blocking.blocking_activity`).
-    """
-    return blocking_activity(name, classify)
+azure_activity = activity_maker(classify)
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,8 +9,6 @@ emulator.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import re
 from collections.abc import Iterable
@@ -18,13 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from cloudops import BusinessError, ErrorCode
-from cloudops.servergroup import (
+from cloudops.servergroups.models import (
     RESERVED_TAG_PREFIX,
     Capacity,
     HealthState,
     ServerGroupInstance,
     ServerGroupName,
 )
+from cloudops.servergroups.translate import name_parts, user_data_base64
 from cloudops_azure.models import (
     TAG_MAX,
     TAG_MIN,
@@ -144,20 +143,6 @@ def _computer_name_prefix(name: str) -> str:
     return (cleaned[:9].rstrip("-") or "vm").lower()
 
 
-def _user_data(spec: ScaleSetSpec) -> str | None:
-    if spec.user_data_base64 is not None:
-        try:
-            base64.b64decode(spec.user_data_base64, validate=True)
-        except (binascii.Error, ValueError):
-            raise BusinessError(
-                ErrorCode.INVALID_INPUT, "user_data_base64 is not valid base64"
-            ) from None
-        return spec.user_data_base64
-    if spec.user_data is not None:
-        return base64.b64encode(spec.user_data.encode()).decode()
-    return None
-
-
 def build_scale_set(
     spec: ScaleSetSpec,
     *,
@@ -233,7 +218,7 @@ def build_scale_set(
         },
         "networkProfile": {"networkInterfaceConfigurations": [nic]},
     }
-    user_data = _user_data(spec)
+    user_data = user_data_base64(spec.user_data, spec.user_data_base64)
     if user_data is not None:
         profile["userData"] = user_data
     body: dict[str, Any] = {
@@ -384,7 +369,6 @@ def describe(
 ) -> AzureServerGroupDescription:
     """The common description of a scale set and its VMs (instance views expected)."""
     name = str(scale_set["name"])
-    parsed = ServerGroupName.try_parse(name)
     properties = scale_set.get("properties") or {}
     profile = properties.get("virtualMachineProfile") or {}
     disabled = is_disabled(scale_set)
@@ -416,12 +400,7 @@ def describe(
         if ((nic.get("properties") or {}).get("networkSecurityGroup") or {}).get("id")
     ]
     return AzureServerGroupDescription(
-        name=name,
-        cluster=parsed.cluster if parsed else name,
-        application=parsed.application if parsed else None,
-        stack=parsed.stack if parsed else "",
-        detail=parsed.detail if parsed else "",
-        sequence=parsed.sequence if parsed else None,
+        **name_parts(name),
         region=str(scale_set.get("location") or region),
         capacity=capacity_of(scale_set),
         instances=instances,

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import cloudops
 from cloudops import ErrorCode
+from cloudops.servergroups.translate import retry_after_seconds
 
 __all__ = ["ERROR_TABLE", "Rule", "arm_error", "classify", "retry_after"]
 
@@ -119,29 +118,7 @@ def lookup(code: str, message: str, status: int) -> str | None:
 
 def retry_after(headers: Any) -> float | None:
     """Seconds to wait, from ``Retry-After`` (seconds or a date) or ``retry-after-ms``."""
-    if headers is None:
-        return None
-    lowered = {str(k).lower(): str(v) for k, v in dict(headers).items()}
-    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
-        if lowered.get(name):
-            try:
-                return max(0.0, float(lowered[name]) / 1000)
-            except ValueError:
-                pass
-    value = lowered.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return retry_after_seconds(headers, ("retry-after-ms", "x-ms-retry-after-ms"))
 
 
 def arm_error(exc: BaseException) -> tuple[str, str, int]:

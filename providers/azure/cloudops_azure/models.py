@@ -13,7 +13,10 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import cloudops
-from cloudops.servergroup import (
+from cloudops.servergroups import contract
+from cloudops.servergroups.contract import CloudCall, GroupCall, NextNameOutput
+from cloudops.servergroups.contract import ServerGroupLookup as Lookup
+from cloudops.servergroups.models import (
     Capacity,
     CloneServerGroupInput,
     ClusterRef,
@@ -61,10 +64,6 @@ __all__ = [
 ]
 
 #: Tags cloudops writes on every scale set it creates (the reserved ``cloudops:`` prefix).
-TAG_REQUEST_ID = "cloudops:request-id"
-TAG_SERVER_GROUP = "cloudops:server-group"
-TAG_CLUSTER = "cloudops:cluster"
-TAG_APPLICATION = "cloudops:application"
 #: A scale set has one size (``sku.capacity``); min and max live in these tags.
 TAG_MIN = "cloudops:capacity-min"
 TAG_MAX = "cloudops:capacity-max"
@@ -279,41 +278,22 @@ class AzureServerGroupList(ServerGroupList):
 LroKind = Literal["create", "update", "delete", "delete_instances", "upgrade_instances"]
 
 
-class AzureCall(cloudops.Input):
+class AzureCall(CloudCall):
     """Where an activity acts: a worker account name (never a credential), region, group."""
 
-    account: str
-    region: str
     resource_group: str | None = None
 
 
-class ScaleSetCall(AzureCall):
+class ScaleSetCall(AzureCall, GroupCall):
     """An activity on one scale set."""
 
-    name: str
 
-
-class NextNameInput(AzureCall):
+class NextNameInput(AzureCall, contract.NextNameInput):
     """Choose the next free ``app-stack-detail-vNNN`` scale set name in the resource group."""
 
-    application: str
-    stack: str = ""
-    detail: str = ""
 
-
-class ClusterCall(AzureCall):
+class ClusterCall(AzureCall, contract.ClusterCall):
     """List the scale sets of one cluster (``app-stack-detail``) in the resource group."""
-
-    application: str
-    stack: str = ""
-    detail: str = ""
-
-
-class NextNameOutput(cloudops.Output):
-    """The chosen name; recorded in history, so a replay uses the same one."""
-
-    name: str
-    sequence: int
 
 
 class ScaleSetSpec(ScaleSetCall):
@@ -449,7 +429,5 @@ class InstancesStatus(cloudops.Output):
     disabled: bool
 
 
-class ServerGroupLookup(cloudops.Output):
-    """A described scale set, or none when it does not exist."""
-
-    description: AzureServerGroupDescription | None = None
+#: ``azure.describe_server_group``'s answer: the described scale set, or none.
+ServerGroupLookup = Lookup[AzureServerGroupDescription]

@@ -7,10 +7,9 @@ imports the Azure SDK at module level; the activities import it when they first 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import Any
 
 import cloudops
+from cloudops.servergroups.plugin import provider_hooks
 from cloudops_azure.activities import ACTIVITIES
 from cloudops_azure.errors import classify
 from cloudops_azure.models import AzureAccountSettings
@@ -35,21 +34,6 @@ AZURE = cloudops.Provider(
 )
 
 
-@cloudops.hookimpl
-def register_operations(register: Callable[[type[Any]], None]) -> None:
-    """Add the server-group operations (``azure.createServerGroup`` ...)."""
-    for operation in OPERATIONS:
-        register(operation)
-
-
-@cloudops.hookimpl
-def register_activities(register: Callable[[Any], None]) -> None:
-    """Add the activities the operations call by name (``azure.begin_create_scale_set`` ...)."""
-    for activity in ACTIVITIES:
-        register(activity)
-
-
-@cloudops.hookimpl
-def register_providers(register: Callable[[Any], None]) -> None:
-    """Add the ``azure`` provider and its account settings."""
-    register(AZURE)
+register_operations, register_activities, register_providers = provider_hooks(
+    AZURE, OPERATIONS, ACTIVITIES
+)

@@ -13,7 +13,7 @@ import cloudops_azure.plugin
 from cloudops import BusinessError, ErrorCode, RetryableError
 from cloudops.accounts import ConfigError, FileConfig, using_accounts
 from cloudops.registry import CloudOps
-from cloudops.servergroup import Capacity, HealthState
+from cloudops.servergroups.models import Capacity, HealthState
 from cloudops.worker import account_book
 from cloudops_azure import arm, clients
 from cloudops_azure.errors import classify, lookup

@@ -21,15 +21,14 @@ from __future__ import annotations
 import functools
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
 from temporalio import activity
 
 from cloudops import BusinessError, ErrorCode, NotReady, RetryableError
-from cloudops.blocking import blocking_activity
-from cloudops.servergroup import (
+from cloudops.servergroups.models import (
     Capacity,
     ServerGroupInstance,
     ServerGroupName,
@@ -37,6 +36,7 @@ from cloudops.servergroup import (
     cluster_name,
     next_server_group_name,
 )
+from cloudops.servergroups.translate import activity_maker, name_parts
 from cloudops_gcp.clients import GcpClients, gcp_clients
 from cloudops_gcp.errors import classify, classify_operation_error
 from cloudops_gcp.models import (
@@ -95,15 +95,7 @@ InT = TypeVar("InT")
 OutT = TypeVar("OutT")
 
 
-def gcp_activity(
-    name: str,
-) -> Callable[[Callable[[InT], OutT]], Callable[[InT], Awaitable[OutT]]]:
-    """Make a blocking SDK function a Temporal activity called ``name``.
-
-    It runs in a thread, heartbeats while it works and has its errors classified once
-    (:func:`cloudops.blocking.blocking_activity`).
-    """
-    return blocking_activity(name, classify)
+gcp_activity = activity_maker(classify)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1085,7 +1077,6 @@ def _describe(
 ) -> tuple[GcpServerGroupDescription, Any]:
     """The description of ``group`` (and its template); ``autoscalers``: its scope's, if listed."""
     name = group.name
-    parsed = ServerGroupName.try_parse(name)
     template = _get_template(clients, last(group.instance_template))
     meta = _metadata(template)
     backend_services = _names(meta.get(META_BACKEND_SERVICES))
@@ -1128,12 +1119,7 @@ def _describe(
     zones = [zone] if zone else [last(z.zone) for z in group.distribution_policy.zones]
     interfaces = list(properties.network_interfaces) if properties is not None else []
     return GcpServerGroupDescription(
-        name=name,
-        cluster=parsed.cluster if parsed else name,
-        application=parsed.application if parsed else None,
-        stack=parsed.stack if parsed else "",
-        detail=parsed.detail if parsed else "",
-        sequence=parsed.sequence if parsed else None,
+        **name_parts(name),
         region=call.region,
         capacity=capacity,
         instances=instances,

@@ -13,7 +13,10 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import cloudops
-from cloudops.servergroup import (
+from cloudops.servergroups.contract import CloudCall as GcpCall
+from cloudops.servergroups.contract import ClusterCall, GroupCall, NextNameInput, NextNameOutput
+from cloudops.servergroups.contract import ServerGroupLookup as Lookup
+from cloudops.servergroups.models import (
     Capacity,
     CloneServerGroupInput,
     CreateServerGroupInput,
@@ -292,41 +295,10 @@ class GcpServerGroupList(ServerGroupList):
 # --------------------------------------------------------------------------------------------
 
 
-class GcpCall(cloudops.Input):
-    """Where an activity acts: a worker account name (never a credential) and a region."""
-
-    account: str
-    region: str
-
-
-class GroupRef(GcpCall):
+class GroupRef(GroupCall):
     """One managed instance group: zonal when ``zone`` is set, else regional."""
 
-    name: str
     zone: str | None = None
-
-
-class NextNameInput(GcpCall):
-    """Choose the next free ``app-stack-detail-vNNN`` among the region's groups."""
-
-    application: str
-    stack: str = ""
-    detail: str = ""
-
-
-class ClusterCall(GcpCall):
-    """List the managed instance groups of one cluster (``app-stack-detail``) in the region."""
-
-    application: str
-    stack: str = ""
-    detail: str = ""
-
-
-class NextNameOutput(cloudops.Output):
-    """The chosen name; recorded in history, so a replay uses the same one."""
-
-    name: str
-    sequence: int
 
 
 class OperationRef(cloudops.Output):
@@ -490,12 +462,6 @@ class GroupStatus(cloudops.Output):
     stable: bool
 
 
-class ServerGroupLookup(cloudops.Output):
-    """A described group, or none when it does not exist."""
-
-    description: GcpServerGroupDescription | None = None
-
-
 class TerminateInput(GroupRef):
     """Recreate, delete or abandon some instances of a group."""
 
@@ -509,3 +475,7 @@ class TerminateStarted(Started):
     """What ``gcp.terminate_instances`` started, and which instances it acted on."""
 
     result: TerminateInstancesOutput
+
+
+#: ``gcp.describe_server_group``'s answer: the described group, or none.
+ServerGroupLookup = Lookup[GcpServerGroupDescription]

@@ -22,16 +22,14 @@ from typing import Any, TypeVar
 
 from temporalio.common import RetryPolicy
 
-import cloudops
 from cloudops import ActivityDefaults, BusinessError, ErrorCode, OperationContext
 from cloudops.models import Input
-from cloudops.servergroup import (
+from cloudops.servergroups.kit import ServerGroupCloud, ServerGroupModels, server_group_operations
+from cloudops.servergroups.models import (
     Capacity,
-    ClusterRef,
     ResizeServerGroupInput,
     ServerGroupChangeInput,
     ServerGroupOutput,
-    ServerGroupRef,
     TerminateInstancesOutput,
     WaitSettings,
     poll_until_ready,
@@ -41,7 +39,6 @@ from cloudops_gcp.errors import RETRY
 from cloudops_gcp.models import (
     AutoscalerChange,
     AutoscalerSpec,
-    ClusterCall,
     DeleteAutoscalerInput,
     DeleteGroupInput,
     DeleteTemplateInput,
@@ -54,11 +51,8 @@ from cloudops_gcp.models import (
     GroupRef,
     GroupSpec,
     GroupStatus,
-    NextNameInput,
-    NextNameOutput,
     OperationOutcome,
     ResizeInput,
-    ServerGroupLookup,
     Started,
     TemplateSpec,
     TerminateInput,
@@ -69,21 +63,7 @@ from cloudops_gcp.models import (
 )
 from cloudops_gcp.resources import last, template_name, zone_region
 
-__all__ = [
-    "OPERATIONS",
-    "CloneServerGroup",
-    "CreateServerGroup",
-    "DescribeServerGroup",
-    "DestroyServerGroup",
-    "DisableServerGroup",
-    "EnableServerGroup",
-    "ListServerGroups",
-    "ResizeServerGroup",
-    "TerminateInstances",
-    "create_server_group",
-    "gcp_request_id",
-    "mutate",
-]
+__all__ = ["OPERATIONS", "GcpServerGroups", "gcp_request_id", "mutate"]
 
 #: Compute calls are short; throttling and 5xx are retried by Temporal with backoff (the client
 #: itself retries only reads, briefly). A business error stops at once.
@@ -106,12 +86,7 @@ REQUEST_ID_NAMESPACE = uuid.UUID("5f1d3a52-6c1e-4c35-9a4e-2b8f0c7d9e61")
 StartedT = TypeVar("StartedT", bound=Started)
 
 
-def _where(ctx: OperationContext) -> tuple[str, str]:
-    """The account and region every GCP operation needs."""
-    return require_location(ctx, "GCP operations need an account and a region")
-
-
-_poll = poll_until_ready
+_NEEDS_LOCATION = "GCP operations need an account and a region"
 
 
 async def mutate(
@@ -131,14 +106,14 @@ async def mutate(
     failure is started again too, so the activity can find the resource and check whose it is.
     Any other failure ends the operation with its classified code.
     """
-    account, region = _where(ctx)
+    account, region = require_location(ctx, _NEEDS_LOCATION)
     for attempt in range(1, OPERATION_TRIES + 1):
         started: StartedT = await ctx.execute_activity(
             activity, build(gcp_request_id(ctx, activity)), result_type=result_type
         )
         if not started.operations:
             return started
-        outcome: OperationOutcome = await _poll(
+        outcome: OperationOutcome = await poll_until_ready(
             ctx,
             "gcp.wait_operations",
             WaitOperationsInput(account=account, region=region, operations=started.operations),
@@ -178,23 +153,6 @@ def gcp_request_id(ctx: OperationContext, step: str) -> str:
     return str(uuid.uuid5(REQUEST_ID_NAMESPACE, f"{ctx.request_id}|{step}|{ctx.uuid()}"))
 
 
-async def _describe(
-    ctx: OperationContext, account: str, region: str, name: str
-) -> GcpServerGroupDescription | None:
-    lookup: ServerGroupLookup = await ctx.execute_activity(
-        "gcp.describe_server_group",
-        GroupRef(account=account, region=region, name=name),
-        result_type=ServerGroupLookup,
-    )
-    return lookup.description
-
-
-def _not_found(name: str) -> BusinessError:
-    return BusinessError(
-        ErrorCode.NOT_FOUND, f"server group {name!r} does not exist", {"server_group": name}
-    )
-
-
 def _placement(input: GcpCreateServerGroupInput, region: str) -> tuple[str | None, list[str]]:
     """(zone of a zonal group or None, zones of a regional group); zones must be in region."""
     outside = [z for z in input.zones if zone_region(z) != region]
@@ -210,284 +168,230 @@ def _placement(input: GcpCreateServerGroupInput, region: str) -> tuple[str | Non
     return input.zones[0], []
 
 
-# --------------------------------------------------------------------------------------------
-# create and clone
-# --------------------------------------------------------------------------------------------
-
-
-async def create_server_group(
-    ctx: OperationContext, input: GcpCreateServerGroupInput
-) -> ServerGroupOutput:
-    """Instance template + managed instance group (+ backend services), then wait.
-
-    Shared by ``createServerGroup`` and ``cloneServerGroup``; call it from your own operations
-    to create a server group inside a larger workflow (a deploy). Its compensation (registered
-    before anything is created) destroys what this request made, and only that.
-    """
-    account, region = _where(ctx)
-    zone, zones = _placement(input, region)
-    with ctx.step("choose name"):
-        chosen: NextNameOutput = await ctx.execute_activity(
-            "gcp.next_server_group_name",
-            NextNameInput(
-                account=account,
-                region=region,
-                application=input.application,
-                stack=input.stack,
-                detail=input.detail,
-            ),
-            result_type=NextNameOutput,
-        )
-    name = chosen.name
-    template = template_name(name, ctx.request_id)
-    ctx.on_rollback(
-        DestroyServerGroup,
-        GcpDestroyServerGroupInput(
-            server_group=name,
-            only_if_request_id=ctx.request_id,
-            instance_template=template,
-            wait=False,
-            poll_interval_seconds=input.poll_interval_seconds,
-            wait_timeout_seconds=input.wait_timeout_seconds,
-        ),
-        label=f"destroy {name}",
-    )
-    with ctx.step("create instance template"):
-        await mutate(
-            ctx,
-            "gcp.insert_instance_template",
-            lambda request_id: TemplateSpec(
-                account=account,
-                region=region,
-                name=template,
-                server_group=name,
-                request_id=ctx.request_id,
-                gcp_request_id=request_id,
-                image=input.image,
-                machine_type=input.instance_type,
-                network=input.network,
-                subnetwork=input.subnets[0] if input.subnets else None,
-                network_tags=input.security_groups,
-                labels=input.tags,
-                startup_script=input.user_data,
-                disk_size_gb=input.disk_size_gb,
-                disk_type=input.disk_type,
-                service_account_email=input.service_account_email,
-                backend_services=input.load_balancers,
-                target_pools=input.target_pools or [],
-            ),
-            input,
-            recheck_conflict=True,
-        )
-    with ctx.step("create managed instance group"):
-        await mutate(
-            ctx,
-            "gcp.insert_instance_group_manager",
-            lambda request_id: GroupSpec(
-                account=account,
-                region=region,
-                name=name,
-                zone=zone,
-                zones=zones,
-                request_id=ctx.request_id,
-                gcp_request_id=request_id,
-                instance_template=template,
-                target_size=input.capacity.desired,
-                target_pools=input.target_pools or [],
-            ),
-            input,
-            recheck_conflict=True,
-        )
-    bounds = (input.capacity.min, input.capacity.max)
-    policy = input.autoscaling
-    if policy is not None:
-        bounds = policy.bounds(input.capacity)
-        with ctx.step("create autoscaler"):
-            await mutate(
-                ctx,
-                "gcp.insert_autoscaler",
-                lambda request_id: AutoscalerSpec(
-                    account=account,
-                    region=region,
-                    name=name,
-                    zone=zone,
-                    request_id=ctx.request_id,
-                    gcp_request_id=request_id,
-                    min_replicas=bounds[0],
-                    max_replicas=bounds[1],
-                    cpu_utilization_target=policy.cpu_utilization_target,
-                    cool_down_period_seconds=policy.cool_down_period_seconds,
-                    mode=policy.mode,
-                ),
-                input,
-                recheck_conflict=True,
-            )
-    if input.load_balancers:
-        with ctx.step("add to backend services"):
-            await mutate(
-                ctx,
-                "gcp.set_traffic",
-                lambda request_id: TrafficInput(
-                    account=account,
-                    region=region,
-                    name=name,
-                    zone=zone,
-                    enabled=True,
-                    backend_services=input.load_balancers,
-                    target_pools=input.target_pools or [],
-                    gcp_request_id=request_id,
-                ),
-                input,
-            )
-    desired = input.capacity.desired
-    status: GroupStatus | None = None
-    if input.wait:
-        with ctx.step("wait for instances"):
-            status = await _poll(
-                ctx,
-                "gcp.wait_for_group",
-                WaitGroupInput(
-                    account=account,
-                    region=region,
-                    name=name,
-                    zone=zone,
-                    # An autoscaler that scales owns the size: wait for whatever it sets.
-                    desired=None if policy is not None and policy.scales else desired,
-                    require_health=bool(input.load_balancers),
-                ),
-                input,
-                GroupStatus,
-            )
-    resources = {"instance_template": template}
-    resources.update({"zone": zone} if zone else {"region": region})
-    capacity = Capacity.fixed(desired)
-    if policy is not None:
-        capacity = Capacity(min=bounds[0], max=bounds[1], desired=desired)
-        resources["autoscaler"] = name
-    return ServerGroupOutput.for_name(
-        name,
-        region=region,
-        capacity=capacity,
-        disabled=False,
-        instance_count=status.instances if status else None,
-        healthy_count=status.healthy if status else None,
-        resources=resources,
-    )
-
-
-class CreateServerGroup(cloudops.CloudOperation[GcpCreateServerGroupInput, ServerGroupOutput]):
-    """Create the next server group of a cluster: instance template + managed instance group.
-
-    The ``app-stack-detail-vNNN`` name takes the next free sequence among the region's groups,
-    chosen once. The group is zonal with one zone, regional otherwise (or as ``regional`` says).
-    With ``wait`` (the default) the operation ends when ``desired`` instances are RUNNING (and
-    healthy in the backend services given as ``load_balancers``). If any step fails, what was
-    created is deleted again. Without ``autoscaling`` the group keeps one size (min = max =
-    desired); with it an autoscaler named as the group scales it between its bounds.
-    """
+class GcpServerGroups(ServerGroupCloud):
+    """GCP server groups: an instance template and a managed instance group (+ autoscaler)."""
 
     provider = "gcp"
-    name = "createServerGroup"
+    label = "GCP"
     activity_defaults = GCP_ACTIVITY_DEFAULTS
-
-    async def run(
-        self, ctx: OperationContext, input: GcpCreateServerGroupInput
-    ) -> ServerGroupOutput:
-        """Create and (optionally) wait; see :func:`create_server_group`."""
-        return await create_server_group(ctx, input)
-
-
-def merge_clone(
-    source: GcpCreateServerGroupInput, clone: GcpCloneServerGroupInput
-) -> GcpCreateServerGroupInput:
-    """The create input of a clone: the source's settings with the clone's overrides on top.
-
-    Pure and deterministic (workflow code). Tags merge; the wait settings are the clone's.
-    """
-    merged: dict[str, Any] = source.model_dump(exclude=set(WaitSettings.model_fields))
-    overrides = clone.overrides()
-    if "tags" in overrides:
-        overrides["tags"] = {**source.tags, **overrides["tags"]}
-    if "zones" in overrides and "regional" not in overrides:
-        merged["regional"] = None  # placement follows the new zones
-    for key, value in overrides.items():
-        merged[key] = value.model_dump() if hasattr(value, "model_dump") else value
-    merged.update(clone.model_dump(include=set(WaitSettings.model_fields)))
-    try:
-        return GcpCreateServerGroupInput.model_validate(merged)
-    except ValueError as err:
-        raise BusinessError(
-            ErrorCode.INVALID_INPUT,
-            f"the clone of {clone.source} would be invalid: {err}",
-            {"source": clone.source},
-        ) from None
-
-
-class CloneServerGroup(cloudops.CloudOperation[GcpCloneServerGroupInput, ServerGroupOutput]):
-    """Create the next server group of a cluster as a copy of another, with overrides.
+    models = ServerGroupModels(
+        create=GcpCreateServerGroupInput,
+        clone=GcpCloneServerGroupInput,
+        destroy=GcpDestroyServerGroupInput,
+        terminate=GcpTerminateInstancesInput,
+        description=GcpServerGroupDescription,
+        list=GcpServerGroupList,
+        group_call=GroupRef,
+    )
+    clone_description = """
+    Create the next server group of a cluster as a copy of another, with overrides.
 
     The copy takes the source's template settings (image, machine type, network, tags, labels,
     startup script), size, placement and load balancing; any field of the input replaces the
     source's. ``stack`` and ``detail`` may move the copy to another cluster. The source is not
     changed.
     """
+    enable_description = """
+    Put a server group back into traffic, as Spinnaker's GCE provider does.
 
-    provider = "gcp"
-    name = "cloneServerGroup"
-    activity_defaults = GCP_ACTIVITY_DEFAULTS
+    Adds the group's instance group back to the backend services and sets the target pools
+    recorded in its instance template (``backend-service-names``, ``load-balancer-names``)
+    and, with ``wait``, waits until its instances are healthy there. Enabling an enabled group
+    changes nothing; a group without load balancing is never disabled.
+    """
+    disable_description = """
+    Take a server group out of traffic without deleting it, as Spinnaker's GCE provider does.
 
-    async def run(
-        self, ctx: OperationContext, input: GcpCloneServerGroupInput
-    ) -> ServerGroupOutput:
-        """Read the source, merge the overrides, then create as ``createServerGroup`` does."""
-        account, region = _where(ctx)
-        with ctx.step("read source"):
-            source: GcpCreateServerGroupInput = await ctx.execute_activity(
-                "gcp.read_server_group_template",
-                GroupRef(account=account, region=region, name=input.source),
-                result_type=GcpCreateServerGroupInput,
-            )
-        output = await create_server_group(ctx, merge_clone(source, input))
-        output.resources["source"] = input.source
-        return output
+    Removes the group's instance group from its backend services and its instances from its
+    target pools (``setTargetPools`` to none); the instances keep running. Disabling a disabled
+    group changes nothing.
+    """
+    list_description = """
+    List a cluster's server groups in the region, oldest first, each described.
 
-
-# --------------------------------------------------------------------------------------------
-# resize, enable, disable
-# --------------------------------------------------------------------------------------------
-
-
-class ResizeServerGroup(cloudops.CloudOperation[ResizeServerGroupInput, ServerGroupOutput]):
-    """Set a server group's size and wait for it.
-
-    Without an autoscaler the group's target size becomes ``capacity.desired`` (GCP keeps one
-    size, so ``min`` and ``max`` are not kept). With one, as Spinnaker's GCE provider does, the
-    autoscaler's bounds become ``capacity.min`` / ``capacity.max`` (a patch of the autoscaler);
-    then, if the autoscaler is ``OFF``, the target size becomes ``desired``; if it scales
-    (``ON``, ``ONLY_SCALE_OUT``), it owns the size: ``desired`` is not sent, and the wait is
-    for the size the autoscaler sets within the new bounds. A disabled group stays disabled.
-    If the operation fails later (e.g. the wait times out) the previous capacity is restored.
+    Zonal and regional managed instance groups of the cluster count; each is described as
+    ``describeServerGroup`` does, and groups being deleted are left out. Deploy strategies use
+    it to find the groups to disable and the oldest ones to destroy.
     """
 
-    provider = "gcp"
-    name = "resizeServerGroup"
-    activity_defaults = GCP_ACTIVITY_DEFAULTS
+    def adjust_clone(self, merged: dict[str, Any], overrides: dict[str, Any]) -> None:
+        """New zones without ``regional``: the placement follows the new zones."""
+        if "zones" in overrides and "regional" not in overrides:
+            merged["regional"] = None
 
-    async def run(self, ctx: OperationContext, input: ResizeServerGroupInput) -> ServerGroupOutput:
-        """Read the capacity, register its undo, set bounds and size, then wait."""
-        account, region = _where(ctx)
-        name = input.server_group
-        with ctx.step("describe"):
-            current = await _describe(ctx, account, region, name)
-        if current is None:
-            raise _not_found(name)
+    def traffic_changes(self, current: GcpServerGroupDescription, enabled: bool) -> bool:
+        """A group without load balancing is never disabled, so it never changes."""
+        has_traffic = bool(current.load_balancers or current.target_pools)
+        return has_traffic and current.disabled == enabled
+
+    async def _wait(self, wait: WaitSettings, **check: Any) -> GroupStatus:
+        status: GroupStatus = await self.poll(
+            "wait_for_group", WaitGroupInput(**self.where(), **check), wait, GroupStatus
+        )
+        return status
+
+    async def create(self, input: GcpCreateServerGroupInput) -> ServerGroupOutput:
+        """Create the next server group of a cluster: instance template + managed instance group.
+
+        The ``app-stack-detail-vNNN`` name takes the next free sequence among the region's groups,
+        chosen once. The group is zonal with one zone, regional otherwise (or as ``regional``
+        says). With ``wait`` (the default) the operation ends when ``desired`` instances are
+        RUNNING (and healthy in the backend services given as ``load_balancers``). If any step
+        fails, what was created is deleted again. Without ``autoscaling`` the group keeps one size
+        (min = max = desired); with it an autoscaler named as the group scales it between its
+        bounds.
+        """
+        ctx, account, region = self.ctx, self.account, self.region
+        zone, zones = _placement(input, region)
+        name = (await self.choose_name(input)).name
+        template = template_name(name, ctx.request_id)
+        ctx.on_rollback(
+            "gcp.destroyServerGroup",
+            GcpDestroyServerGroupInput(
+                server_group=name,
+                only_if_request_id=ctx.request_id,
+                instance_template=template,
+                wait=False,
+                poll_interval_seconds=input.poll_interval_seconds,
+                wait_timeout_seconds=input.wait_timeout_seconds,
+            ),
+            label=f"destroy {name}",
+        )
+        with ctx.step("create instance template"):
+            await mutate(
+                ctx,
+                "gcp.insert_instance_template",
+                lambda request_id: TemplateSpec(
+                    account=account,
+                    region=region,
+                    name=template,
+                    server_group=name,
+                    request_id=ctx.request_id,
+                    gcp_request_id=request_id,
+                    image=input.image,
+                    machine_type=input.instance_type,
+                    network=input.network,
+                    subnetwork=input.subnets[0] if input.subnets else None,
+                    network_tags=input.security_groups,
+                    labels=input.tags,
+                    startup_script=input.user_data,
+                    disk_size_gb=input.disk_size_gb,
+                    disk_type=input.disk_type,
+                    service_account_email=input.service_account_email,
+                    backend_services=input.load_balancers,
+                    target_pools=input.target_pools or [],
+                ),
+                input,
+                recheck_conflict=True,
+            )
+        with ctx.step("create managed instance group"):
+            await mutate(
+                ctx,
+                "gcp.insert_instance_group_manager",
+                lambda request_id: GroupSpec(
+                    account=account,
+                    region=region,
+                    name=name,
+                    zone=zone,
+                    zones=zones,
+                    request_id=ctx.request_id,
+                    gcp_request_id=request_id,
+                    instance_template=template,
+                    target_size=input.capacity.desired,
+                    target_pools=input.target_pools or [],
+                ),
+                input,
+                recheck_conflict=True,
+            )
+        bounds = (input.capacity.min, input.capacity.max)
+        policy = input.autoscaling
+        if policy is not None:
+            bounds = policy.bounds(input.capacity)
+            with ctx.step("create autoscaler"):
+                await mutate(
+                    ctx,
+                    "gcp.insert_autoscaler",
+                    lambda request_id: AutoscalerSpec(
+                        account=account,
+                        region=region,
+                        name=name,
+                        zone=zone,
+                        request_id=ctx.request_id,
+                        gcp_request_id=request_id,
+                        min_replicas=bounds[0],
+                        max_replicas=bounds[1],
+                        cpu_utilization_target=policy.cpu_utilization_target,
+                        cool_down_period_seconds=policy.cool_down_period_seconds,
+                        mode=policy.mode,
+                    ),
+                    input,
+                    recheck_conflict=True,
+                )
+        if input.load_balancers:
+            with ctx.step("add to backend services"):
+                await mutate(
+                    ctx,
+                    "gcp.set_traffic",
+                    lambda request_id: TrafficInput(
+                        account=account,
+                        region=region,
+                        name=name,
+                        zone=zone,
+                        enabled=True,
+                        backend_services=input.load_balancers,
+                        target_pools=input.target_pools or [],
+                        gcp_request_id=request_id,
+                    ),
+                    input,
+                )
+        desired = input.capacity.desired
+        status: GroupStatus | None = None
+        if input.wait:
+            with ctx.step("wait for instances"):
+                status = await self._wait(
+                    input,
+                    name=name,
+                    zone=zone,
+                    # An autoscaler that scales owns the size: wait for whatever it sets.
+                    desired=None if policy is not None and policy.scales else desired,
+                    require_health=bool(input.load_balancers),
+                )
+        resources = {"instance_template": template}
+        resources.update({"zone": zone} if zone else {"region": region})
+        capacity = Capacity.fixed(desired)
+        if policy is not None:
+            capacity = Capacity(min=bounds[0], max=bounds[1], desired=desired)
+            resources["autoscaler"] = name
+        return ServerGroupOutput.for_name(
+            name,
+            region=region,
+            capacity=capacity,
+            disabled=False,
+            instance_count=status.instances if status else None,
+            healthy_count=status.healthy if status else None,
+            resources=resources,
+        )
+
+    async def resize(self, input: ResizeServerGroupInput) -> ServerGroupOutput:
+        """Set a server group's size and wait for it.
+
+        Without an autoscaler the group's target size becomes ``capacity.desired`` (GCP keeps one
+        size, so ``min`` and ``max`` are not kept). With one, as Spinnaker's GCE provider does, the
+        autoscaler's bounds become ``capacity.min`` / ``capacity.max`` (a patch of the autoscaler);
+        then, if the autoscaler is ``OFF``, the target size becomes ``desired``; if it scales
+        (``ON``, ``ONLY_SCALE_OUT``), it owns the size: ``desired`` is not sent, and the wait is
+        for the size the autoscaler sets within the new bounds. A disabled group stays disabled.
+        If the operation fails later (e.g. the wait times out) the previous capacity is restored.
+        """
+        ctx, account, region, name = self.ctx, self.account, self.region, input.server_group
+        current: GcpServerGroupDescription = await self.require(input)
         policy = current.autoscaling
         before, wanted = current.capacity, input.capacity
         new_bounds = policy is not None and (before.min, before.max) != (wanted.min, wanted.max)
         resize = before.desired != wanted.desired and (policy is None or not policy.scales)
         if new_bounds or resize:
             ctx.on_rollback(
-                ResizeServerGroup,
+                "gcp.resizeServerGroup",
                 ResizeServerGroupInput(
                     server_group=name,
                     capacity=before if policy is not None else Capacity.fixed(before.desired),
@@ -539,19 +443,12 @@ class ResizeServerGroup(cloudops.CloudOperation[ResizeServerGroupInput, ServerGr
         status: GroupStatus | None = None
         if input.wait:
             with ctx.step("wait for instances"):
-                status = await _poll(
-                    ctx,
-                    "gcp.wait_for_group",
-                    WaitGroupInput(
-                        account=account,
-                        region=region,
-                        name=name,
-                        zone=current.zone,
-                        desired=None if policy is not None and policy.scales else desired,
-                        require_health=bool(current.active_backend_services),
-                    ),
+                status = await self._wait(
                     input,
-                    GroupStatus,
+                    name=name,
+                    zone=current.zone,
+                    desired=None if policy is not None and policy.scales else desired,
+                    require_health=bool(current.active_backend_services),
                 )
             if policy is not None and policy.scales:
                 desired = min(max(status.target_size, wanted.min), wanted.max)
@@ -568,139 +465,68 @@ class ResizeServerGroup(cloudops.CloudOperation[ResizeServerGroupInput, ServerGr
             changed=new_bounds or resize,
         )
 
-
-async def _set_enabled(
-    ctx: OperationContext, input: ServerGroupChangeInput, enabled: bool
-) -> ServerGroupOutput:
-    account, region = _where(ctx)
-    name = input.server_group
-    with ctx.step("describe"):
-        current = await _describe(ctx, account, region, name)
-    if current is None:
-        raise _not_found(name)
-    has_traffic = bool(current.load_balancers or current.target_pools)
-    if has_traffic and current.disabled == enabled:
-        # Undo by the opposite operation if a later step (or a composing deploy) fails.
-        ctx.on_rollback(
-            DisableServerGroup if enabled else EnableServerGroup,
-            ServerGroupChangeInput(server_group=name, wait=False),
-            label=f"{'disable' if enabled else 'enable'} {name}",
-        )
-    step = "add to load balancers" if enabled else "remove from load balancers"
-    with ctx.step(step):
-        started: Started = await mutate(
-            ctx,
-            "gcp.set_traffic",
-            lambda request_id: TrafficInput(
-                account=account,
-                region=region,
-                name=name,
-                zone=current.zone,
-                enabled=enabled,
-                backend_services=current.load_balancers,
-                target_pools=current.target_pools,
-                gcp_request_id=request_id,
-            ),
-            input,
-        )
-    healthy: int | None = 0
-    if enabled:
-        healthy = None
-        if input.wait:
-            with ctx.step("wait for healthy instances"):
-                status: GroupStatus = await _poll(
-                    ctx,
-                    "gcp.wait_for_group",
-                    WaitGroupInput(
-                        account=account,
-                        region=region,
+    async def set_traffic(
+        self, input: ServerGroupChangeInput, current: GcpServerGroupDescription, enabled: bool
+    ) -> ServerGroupOutput:
+        """Add the instance group to its backend services and target pools, or remove it."""
+        ctx, account, region, name = self.ctx, self.account, self.region, input.server_group
+        step = "add to load balancers" if enabled else "remove from load balancers"
+        with ctx.step(step):
+            started: Started = await mutate(
+                ctx,
+                "gcp.set_traffic",
+                lambda request_id: TrafficInput(
+                    account=account,
+                    region=region,
+                    name=name,
+                    zone=current.zone,
+                    enabled=enabled,
+                    backend_services=current.load_balancers,
+                    target_pools=current.target_pools,
+                    gcp_request_id=request_id,
+                ),
+                input,
+            )
+        healthy: int | None = 0
+        if enabled:
+            healthy = None
+            if input.wait:
+                with ctx.step("wait for healthy instances"):
+                    status = await self._wait(
+                        input,
                         name=name,
                         zone=current.zone,
                         require_health=bool(current.load_balancers),
-                    ),
-                    input,
-                    GroupStatus,
-                )
-            healthy = status.healthy
-    return ServerGroupOutput.for_name(
-        name,
-        region=region,
-        capacity=current.capacity,
-        disabled=has_traffic and not enabled,
-        instance_count=len(current.instances),
-        healthy_count=healthy,
-        changed=started.changed,
-    )
+                    )
+                healthy = status.healthy
+        return ServerGroupOutput.for_name(
+            name,
+            region=region,
+            capacity=current.capacity,
+            disabled=bool(current.load_balancers or current.target_pools) and not enabled,
+            instance_count=len(current.instances),
+            healthy_count=healthy,
+            changed=started.changed,
+        )
 
+    async def destroy(self, input: GcpDestroyServerGroupInput) -> ServerGroupOutput:
+        """Delete a server group: load balancer membership, autoscaler, group, template.
 
-class EnableServerGroup(cloudops.CloudOperation[ServerGroupChangeInput, ServerGroupOutput]):
-    """Put a server group back into traffic, as Spinnaker's GCE provider does.
-
-    Adds the group's instance group back to the backend services and sets the target pools
-    recorded in its instance template (``backend-service-names``, ``load-balancer-names``)
-    and, with ``wait``, waits until its instances are healthy there. Enabling an enabled group
-    changes nothing; a group without load balancing is never disabled.
-    """
-
-    provider = "gcp"
-    name = "enableServerGroup"
-    activity_defaults = GCP_ACTIVITY_DEFAULTS
-
-    async def run(self, ctx: OperationContext, input: ServerGroupChangeInput) -> ServerGroupOutput:
-        """Add to backend services and target pools, wait for health."""
-        return await _set_enabled(ctx, input, True)
-
-
-class DisableServerGroup(cloudops.CloudOperation[ServerGroupChangeInput, ServerGroupOutput]):
-    """Take a server group out of traffic without deleting it, as Spinnaker's GCE provider does.
-
-    Removes the group's instance group from its backend services and its instances from its
-    target pools (``setTargetPools`` to none); the instances keep running. Disabling a disabled
-    group changes nothing.
-    """
-
-    provider = "gcp"
-    name = "disableServerGroup"
-    activity_defaults = GCP_ACTIVITY_DEFAULTS
-
-    async def run(self, ctx: OperationContext, input: ServerGroupChangeInput) -> ServerGroupOutput:
-        """Remove from backend services and target pools."""
-        return await _set_enabled(ctx, input, False)
-
-
-# --------------------------------------------------------------------------------------------
-# destroy, terminate, describe
-# --------------------------------------------------------------------------------------------
-
-
-class DestroyServerGroup(cloudops.CloudOperation[GcpDestroyServerGroupInput, ServerGroupOutput]):
-    """Delete a server group: load balancer membership, autoscaler, group, template.
-
-    In that order: out of its backend services, then its autoscaler (if any; not found is
-    success), then the group (with its instances), then its instance template. A group that
-    does not exist is success (``changed: false``), so a destroy can be repeated. The template
-    is deleted only if cloudops made it for this group or it is named after the group. A
-    create's rollback runs this operation, guarded by the create's request id.
-    """
-
-    provider = "gcp"
-    name = "destroyServerGroup"
-    activity_defaults = GCP_ACTIVITY_DEFAULTS
-
-    async def run(
-        self, ctx: OperationContext, input: GcpDestroyServerGroupInput
-    ) -> ServerGroupOutput:
-        """Describe, leave the load balancers, delete the autoscaler, group and template."""
-        account, region = _where(ctx)
-        name = input.server_group
+        In that order: out of its backend services, then its autoscaler (if any; not found is
+        success), then the group (with its instances), then its instance template. A group that
+        does not exist is success (``changed: false``), so a destroy can be repeated. The template
+        is deleted only if cloudops made it for this group or it is named after the group. A
+        create's rollback runs this operation, guarded by the create's request id.
+        """
+        ctx, account, region, name = self.ctx, self.account, self.region, input.server_group
         with ctx.step("describe"):
-            current = await _describe(ctx, account, region, name)
+            current: GcpServerGroupDescription | None = await self.describe(name)
         guard = input.only_if_request_id
         if current is None or (guard is not None and current.request_id != guard):
             if input.instance_template:
                 # Perhaps an interrupted create made the template but not the group.
                 with ctx.step("delete instance template"):
-                    await self._delete_template(ctx, input, input.instance_template)
+                    await self._delete_template(input, input.instance_template)
             return ServerGroupOutput.for_name(name, region=region, changed=False)
         if current.active_backend_services:
             with ctx.step("remove from backend services"):
@@ -753,18 +579,15 @@ class DestroyServerGroup(cloudops.CloudOperation[GcpDestroyServerGroupInput, Ser
         template = current.instance_template or input.instance_template
         if template:
             with ctx.step("delete instance template"):
-                deleted = await self._delete_template(ctx, input, template)
+                deleted = await self._delete_template(input, template)
             if deleted.changed:
                 resources["instance_template"] = template
         return ServerGroupOutput.for_name(
             name, region=region, capacity=current.capacity, resources=resources
         )
 
-    @staticmethod
-    async def _delete_template(
-        ctx: OperationContext, input: GcpDestroyServerGroupInput, template: str
-    ) -> Started:
-        account, region = _where(ctx)
+    async def _delete_template(self, input: GcpDestroyServerGroupInput, template: str) -> Started:
+        ctx, account, region = self.ctx, self.account, self.region
         return await mutate(
             ctx,
             "gcp.delete_instance_template",
@@ -779,31 +602,15 @@ class DestroyServerGroup(cloudops.CloudOperation[GcpDestroyServerGroupInput, Ser
             input,
         )
 
+    async def terminate(self, input: GcpTerminateInstancesInput) -> TerminateInstancesOutput:
+        """Terminate instances of a server group, replacing them or shrinking the group.
 
-class TerminateInstances(
-    cloudops.CloudOperation[GcpTerminateInstancesInput, TerminateInstancesOutput]
-):
-    """Terminate instances of a server group, replacing them or shrinking the group.
-
-    Without ``decrement_desired`` the group recreates them (same names, new VMs); with it they
-    are deleted and the target size drops by as many; with ``abandon`` they leave the group
-    but keep running. With ``wait``, the operation waits for the group to be stable.
-    """
-
-    provider = "gcp"
-    name = "terminateInstances"
-    activity_defaults = GCP_ACTIVITY_DEFAULTS
-
-    async def run(
-        self, ctx: OperationContext, input: GcpTerminateInstancesInput
-    ) -> TerminateInstancesOutput:
-        """Locate the group, start the change, wait for it to settle."""
-        account, region = _where(ctx)
-        name = input.server_group
-        with ctx.step("describe"):
-            current = await _describe(ctx, account, region, name)
-        if current is None:
-            raise _not_found(name)
+        Without ``decrement_desired`` the group recreates them (same names, new VMs); with it they
+        are deleted and the target size drops by as many; with ``abandon`` they leave the group
+        but keep running. With ``wait``, the operation waits for the group to be stable.
+        """
+        ctx, account, region, name = self.ctx, self.account, self.region, input.server_group
+        current: GcpServerGroupDescription = await self.require(input)
         with ctx.step("terminate instances"):
             started: TerminateStarted = await mutate(
                 ctx,
@@ -823,75 +630,9 @@ class TerminateInstances(
             )
         if input.wait:
             with ctx.step("wait for instances"):
-                await _poll(
-                    ctx,
-                    "gcp.wait_for_group",
-                    WaitGroupInput(account=account, region=region, name=name, zone=current.zone),
-                    input,
-                    GroupStatus,
-                )
+                await self._wait(input, name=name, zone=current.zone)
         return started.result
 
 
-class DescribeServerGroup(cloudops.CloudOperation[ServerGroupRef, GcpServerGroupDescription]):
-    """Describe a server group: placement, size, instances and their health, template, traffic.
-
-    A group that does not exist is a ``NOT_FOUND`` business failure.
-    """
-
-    provider = "gcp"
-    name = "describeServerGroup"
-    activity_defaults = GCP_ACTIVITY_DEFAULTS
-
-    async def run(self, ctx: OperationContext, input: ServerGroupRef) -> GcpServerGroupDescription:
-        """One read-only activity."""
-        account, region = _where(ctx)
-        with ctx.step("describe"):
-            found = await _describe(ctx, account, region, input.server_group)
-        if found is None:
-            raise _not_found(input.server_group)
-        return found
-
-
-class ListServerGroups(cloudops.CloudOperation[ClusterRef, GcpServerGroupList]):
-    """List a cluster's server groups in the region, oldest first, each described.
-
-    Zonal and regional managed instance groups of the cluster count; each is described as
-    ``describeServerGroup`` does, and groups being deleted are left out. Deploy strategies use
-    it to find the groups to disable and the oldest ones to destroy.
-    """
-
-    provider = "gcp"
-    name = "listServerGroups"
-    activity_defaults = GCP_ACTIVITY_DEFAULTS
-
-    async def run(self, ctx: OperationContext, input: ClusterRef) -> GcpServerGroupList:
-        """One read-only activity."""
-        account, region = _where(ctx)
-        with ctx.step(f"list {input.cluster}"):
-            found: GcpServerGroupList = await ctx.execute_activity(
-                "gcp.list_server_groups",
-                ClusterCall(
-                    account=account,
-                    region=region,
-                    application=input.application,
-                    stack=input.stack,
-                    detail=input.detail,
-                ),
-                result_type=GcpServerGroupList,
-            )
-        return found
-
-
-#: Every operation of the plugin, in the order ``register_operations`` adds them.
-OPERATIONS: tuple[type[cloudops.CloudOperation[Any, Any]], ...] = (
-    CreateServerGroup,
-    CloneServerGroup,
-    ResizeServerGroup,
-    EnableServerGroup,
-    DisableServerGroup,
-    DestroyServerGroup,
-    TerminateInstances,
-    DescribeServerGroup,
-    ListServerGroups,
-)
+#: Every operation of the plugin, one per verb of the server-group contract.
+OPERATIONS = server_group_operations(GcpServerGroups)

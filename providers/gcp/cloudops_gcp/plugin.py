@@ -8,10 +8,9 @@ they first run.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import Any
 
 import cloudops
+from cloudops.servergroups.plugin import provider_hooks
 from cloudops_gcp.activities import ACTIVITIES
 from cloudops_gcp.errors import classify
 from cloudops_gcp.models import GcpAccountSettings
@@ -36,21 +35,6 @@ GCP = cloudops.Provider(
 )
 
 
-@cloudops.hookimpl
-def register_operations(register: Callable[[type[Any]], None]) -> None:
-    """Add the server-group operations (``gcp.createServerGroup`` ...)."""
-    for operation in OPERATIONS:
-        register(operation)
-
-
-@cloudops.hookimpl
-def register_activities(register: Callable[[Any], None]) -> None:
-    """Add the activities the operations call by name (``gcp.insert_instance_template`` ...)."""
-    for activity in ACTIVITIES:
-        register(activity)
-
-
-@cloudops.hookimpl
-def register_providers(register: Callable[[Any], None]) -> None:
-    """Add the ``gcp`` provider and its account settings."""
-    register(GCP)
+register_operations, register_activities, register_providers = provider_hooks(
+    GCP, OPERATIONS, ACTIVITIES
+)

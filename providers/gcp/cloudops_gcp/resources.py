@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 
-from cloudops.servergroup import HealthState
+from cloudops.servergroups.models import HealthState
 
 __all__ = [
     "group_description",

@@ -1,0 +1,120 @@
+"""The server-group contract: the verbs every server-group cloud offers, and its wire models.
+
+Why one module: the verb list, the tag keys cloudops writes on what it creates and the models
+the kit's activities exchange with a provider are facts a deploy strategy, a provider, the
+conformance suite and the chaos audits must agree on. They are defined here once and imported.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from cloudops.models import Input, Output
+from cloudops.servergroups.models import RESERVED_TAG_PREFIX, ServerGroupDescription
+
+__all__ = [
+    "CLUSTER_VERBS",
+    "MUTATING_VERBS",
+    "READ_VERBS",
+    "TAG_APPLICATION",
+    "TAG_CLUSTER",
+    "TAG_REQUEST_ID",
+    "TAG_SERVER_GROUP",
+    "VERBS",
+    "CloudCall",
+    "ClusterCall",
+    "GroupCall",
+    "NextNameInput",
+    "NextNameOutput",
+    "ServerGroupLookup",
+    "ownership_tags",
+]
+
+#: The operations every server-group cloud implements, in the order a plugin registers them.
+#: A deploy strategy may rely on each of them; the conformance suite checks each of them.
+VERBS: tuple[str, ...] = (
+    "createServerGroup",
+    "cloneServerGroup",
+    "resizeServerGroup",
+    "enableServerGroup",
+    "disableServerGroup",
+    "destroyServerGroup",
+    "terminateInstances",
+    "describeServerGroup",
+    "listServerGroups",
+)
+#: The verbs that only read.
+READ_VERBS: tuple[str, ...] = ("describeServerGroup", "listServerGroups")
+#: The verbs that change the cloud.
+MUTATING_VERBS: tuple[str, ...] = tuple(v for v in VERBS if v not in READ_VERBS)
+#: What a deploy strategy runs on a cluster (everything but clone and terminate).
+CLUSTER_VERBS: tuple[str, ...] = (
+    "createServerGroup",
+    "listServerGroups",
+    "describeServerGroup",
+    "enableServerGroup",
+    "disableServerGroup",
+    "resizeServerGroup",
+    "destroyServerGroup",
+)
+
+#: Tags (labels on GCP, where ``:`` is not allowed, see the provider) cloudops writes on every
+#: resource it creates: which request made it (so a retried create recognises its own resource
+#: and a rollback deletes only that), and which server group, cluster and application it is.
+TAG_REQUEST_ID = f"{RESERVED_TAG_PREFIX}request-id"
+TAG_SERVER_GROUP = f"{RESERVED_TAG_PREFIX}server-group"
+TAG_CLUSTER = f"{RESERVED_TAG_PREFIX}cluster"
+TAG_APPLICATION = f"{RESERVED_TAG_PREFIX}application"
+
+
+def ownership_tags(
+    request_id: str, server_group: str, cluster: str, application: str
+) -> dict[str, str]:
+    """The reserved tags of a resource made for ``server_group`` by request ``request_id``."""
+    return {
+        TAG_REQUEST_ID: request_id,
+        TAG_SERVER_GROUP: server_group,
+        TAG_CLUSTER: cluster,
+        TAG_APPLICATION: application,
+    }
+
+
+class CloudCall(Input):
+    """Where an activity acts: a worker account name (never a credential) and a region."""
+
+    account: str
+    region: str
+
+
+class GroupCall(CloudCall):
+    """An activity on one server group."""
+
+    name: str
+
+
+class NextNameInput(CloudCall):
+    """Choose the next free ``app-stack-detail-vNNN`` name of a cluster."""
+
+    application: str
+    stack: str = ""
+    detail: str = ""
+
+
+class ClusterCall(NextNameInput):
+    """List the server groups of one cluster (``app-stack-detail``)."""
+
+
+class NextNameOutput(Output):
+    """The chosen name; recorded in history, so a replay uses the same one."""
+
+    name: str
+    sequence: int
+
+
+DescriptionT = TypeVar("DescriptionT", bound=ServerGroupDescription)
+
+
+class ServerGroupLookup(Output, Generic[DescriptionT]):
+    """A described server group, or none when it does not exist."""
+
+    description: DescriptionT | None = None

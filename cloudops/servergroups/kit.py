@@ -1,0 +1,399 @@
+"""The provider kit: turn a small per-cloud adapter into the server-group operations.
+
+Why: every server-group cloud offers the same verbs (:data:`~cloudops.servergroups.contract.VERBS`)
+with the same skeletons: a clone reads its source, merges the overrides and creates; enable and
+disable describe the group, register the opposite verb as their undo, then move traffic; describe
+and list are one read each. Those skeletons live here once. A cloud writes a
+:class:`ServerGroupCloud` (workflow code: what differs, as Libcloud's drivers and Cloud Custodian's
+resource declarations do) and gets its operation classes from :func:`server_group_operations`.
+
+The adapter's methods run inside the workflow: deterministic, no I/O but activities called by
+name (``f"{provider}.describe_server_group"``), so the sandbox never imports the cloud's SDK.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from cloudops.errors import BusinessError, ErrorCode
+from cloudops.models import Input, Output
+from cloudops.operation import ActivityDefaults, CloudOperation, OperationContext
+from cloudops.servergroups.contract import (
+    VERBS,
+    ClusterCall,
+    GroupCall,
+    NextNameInput,
+    NextNameOutput,
+    ServerGroupLookup,
+)
+from cloudops.servergroups.models import (
+    CloneServerGroupInput,
+    ClusterRef,
+    CreateServerGroupInput,
+    ResizeServerGroupInput,
+    ServerGroupChangeInput,
+    ServerGroupDescription,
+    ServerGroupList,
+    ServerGroupOutput,
+    ServerGroupRef,
+    TerminateInstancesInput,
+    TerminateInstancesOutput,
+    WaitSettings,
+    poll_until_ready,
+    require_location,
+)
+
+__all__ = ["ServerGroupCloud", "ServerGroupModels", "not_found", "server_group_operations"]
+
+
+@dataclass(frozen=True)
+class ServerGroupModels:
+    """The input and output model of each verb on one cloud (defaults: the common models).
+
+    A cloud subclasses a common input to add optional settings of its own (never to remove one);
+    ``group_call`` and ``cluster_call`` are the arguments of its describe/read and list
+    activities, which carry the cloud's scope fields (Azure: the resource group).
+    """
+
+    create: type[CreateServerGroupInput] = CreateServerGroupInput
+    clone: type[CloneServerGroupInput] = CloneServerGroupInput
+    resize: type[ResizeServerGroupInput] = ResizeServerGroupInput
+    change: type[ServerGroupChangeInput] = ServerGroupChangeInput
+    destroy: type[ServerGroupChangeInput] = ServerGroupChangeInput
+    terminate: type[TerminateInstancesInput] = TerminateInstancesInput
+    ref: type[ServerGroupRef] = ServerGroupRef
+    cluster: type[ClusterRef] = ClusterRef
+    description: type[ServerGroupDescription] = ServerGroupDescription
+    list: type[ServerGroupList] = ServerGroupList
+    group_call: type[GroupCall] = GroupCall
+    cluster_call: type[ClusterCall] = ClusterCall
+    next_name: type[NextNameInput] = NextNameInput
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def not_found(name: str) -> BusinessError:
+    """The NOT_FOUND business error of a server group that does not exist."""
+    return BusinessError(
+        ErrorCode.NOT_FOUND, f"server group {name!r} does not exist", {"server_group": name}
+    )
+
+
+class ServerGroupCloud:
+    """One cloud's server groups, seen from the workflow: what the kit's skeletons call.
+
+    Subclass it, set the class attributes, and implement :meth:`create`, :meth:`resize`,
+    :meth:`set_traffic`, :meth:`destroy` and :meth:`terminate`. The other methods have
+    defaults that call the cloud's activities by their conventional names
+    (``describe_server_group``, ``list_server_groups``, ``read_server_group_template``,
+    ``next_server_group_name``), which the cloud registers. Each method's docstring becomes the
+    description of its operation (``cloudops operations show``), so say what the cloud does.
+    One instance serves one operation run (``self.ctx``).
+    """
+
+    #: The provider name, prefix of every operation and activity name (``aws``).
+    provider: ClassVar[str]
+    #: How the cloud is named in messages (``AWS``).
+    label: ClassVar[str]
+    #: Timeouts and retry policy of the operations' activity calls.
+    activity_defaults: ClassVar[ActivityDefaults]
+    #: The models of each verb.
+    models: ClassVar[ServerGroupModels] = ServerGroupModels()
+    #: Fields of an input that locate a group beyond its name (Azure: ``resource_group``); they
+    #: travel from an operation's input to its activity calls and its undo.
+    scope_fields: ClassVar[tuple[str, ...]] = ()
+    #: The location's name in messages (Azure calls a region a location).
+    region_note: ClassVar[str] = ""
+    #: Descriptions of the verbs whose skeleton is the kit's own (the others: the docstrings of
+    #: :meth:`create`, :meth:`resize`, :meth:`destroy`, :meth:`terminate`...). Say what the
+    #: cloud does; the first line is the summary ``cloudops operations`` lists.
+    clone_description: ClassVar[str] = """
+    Create the next server group of a cluster as a copy of another, with overrides.
+
+    The copy takes the source's settings; any field of the input replaces the source's.
+    ``stack`` and ``detail`` may move the copy to another cluster. The source is not changed.
+    """
+    enable_description: ClassVar[str] = "Put a server group back into traffic."
+    disable_description: ClassVar[str] = "Take a server group out of traffic without deleting it."
+    describe_description: ClassVar[str] = """
+    Describe a server group: capacity, instances and their health, traffic state.
+
+    A group that does not exist is a ``NOT_FOUND`` business failure.
+    """
+    list_description: ClassVar[str] = """
+    List a cluster's server groups, oldest first, each described.
+
+    Deploy strategies use it to find the groups to disable and the oldest ones to destroy.
+    """
+
+    def __init__(self, ctx: OperationContext) -> None:
+        self.ctx = ctx
+        self.account, self.region = require_location(
+            ctx, f"{self.label} operations need an account and a region{self.region_note}"
+        )
+
+    # --- helpers for adapters --------------------------------------------------------------------
+    def activity(self, name: str) -> str:
+        """The full name of one of this cloud's activities (``aws.describe_server_group``)."""
+        return f"{self.provider}.{name}"
+
+    def scope(self, input: Any) -> dict[str, Any]:
+        """The scope fields of ``input`` (those it has), to pass on to activities and undos."""
+        return {f: getattr(input, f) for f in self.scope_fields if hasattr(input, f)}
+
+    def where(self, input: Any = None, **fields: Any) -> dict[str, Any]:
+        """Account, region and the scope of ``input``: the keywords of an activity argument."""
+        return {"account": self.account, "region": self.region, **self.scope(input), **fields}
+
+    def group_call(self, name: str, input: Any = None) -> GroupCall:
+        """The argument of an activity on group ``name`` (in ``input``'s scope)."""
+        return self.models.group_call(**self.where(input, name=name))
+
+    async def poll(
+        self, activity: str, arg: Any, wait: WaitSettings, result_type: type[Any]
+    ) -> Any:
+        """Poll one of this cloud's activities at the input's interval until it is ready."""
+        return await poll_until_ready(self.ctx, self.activity(activity), arg, wait, result_type)
+
+    async def choose_name(self, input: CreateServerGroupInput) -> NextNameOutput:
+        """Choose the next name of the input's cluster in an activity (recorded in history)."""
+        with self.ctx.step("choose name"):
+            chosen: NextNameOutput = await self.ctx.execute_activity(
+                self.activity("next_server_group_name"),
+                self.models.next_name(
+                    **self.where(
+                        input,
+                        application=input.application,
+                        stack=input.stack,
+                        detail=input.detail,
+                    )
+                ),
+                result_type=NextNameOutput,
+            )
+        return chosen
+
+    async def require(self, input: Any) -> Any:
+        """Describe the input's group as a step, or NOT_FOUND when it does not exist."""
+        with self.ctx.step("describe"):
+            found = await self.describe(input.server_group, input)
+        if found is None:
+            raise not_found(input.server_group)
+        return found
+
+    # --- defaults ---------------------------------------------------------------------------------
+    async def describe(self, name: str, input: Any = None) -> Any:
+        """The group's description, or None when it does not exist (one read activity)."""
+        lookup: ServerGroupLookup[Any] = await self.ctx.execute_activity(
+            self.activity("describe_server_group"),
+            self.group_call(name, input),
+            result_type=ServerGroupLookup[self.models.description],  # type: ignore[name-defined]
+        )
+        return lookup.description
+
+    async def list(self, input: ClusterRef) -> ServerGroupList:
+        """List a cluster's server groups, oldest first, each described as describe does."""
+        found: ServerGroupList = await self.ctx.execute_activity(
+            self.activity("list_server_groups"),
+            self.models.cluster_call(
+                **self.where(
+                    input, application=input.application, stack=input.stack, detail=input.detail
+                )
+            ),
+            result_type=self.models.list,
+        )
+        return found
+
+    async def read_source(self, input: CloneServerGroupInput) -> CreateServerGroupInput:
+        """The create input that would make a copy of the clone's source."""
+        source: CreateServerGroupInput = await self.ctx.execute_activity(
+            self.activity("read_server_group_template"),
+            self.group_call(input.source, input),
+            result_type=self.models.create,
+        )
+        return source
+
+    def adjust_clone(self, merged: dict[str, Any], overrides: dict[str, Any]) -> None:
+        """Change the source's settings ``merged`` for ``overrides`` before they apply."""
+
+    def merge_clone(
+        self, source: CreateServerGroupInput, clone: CloneServerGroupInput
+    ) -> CreateServerGroupInput:
+        """The create input of a clone: the source's settings with the clone's overrides on top.
+
+        Pure and deterministic (workflow code). Tags merge; the wait settings are the clone's;
+        :meth:`adjust_clone` handles what the cloud ties together (AWS user data in two forms).
+        """
+        merged: dict[str, Any] = source.model_dump(exclude=set(WaitSettings.model_fields))
+        overrides = clone.overrides()
+        if "tags" in overrides:
+            overrides["tags"] = {**source.tags, **overrides["tags"]}
+        self.adjust_clone(merged, overrides)
+        for key, value in overrides.items():
+            merged[key] = value.model_dump() if hasattr(value, "model_dump") else value
+        merged.update(clone.model_dump(include=set(WaitSettings.model_fields)))
+        try:
+            return self.models.create.model_validate(merged)
+        except ValueError as err:
+            raise BusinessError(
+                ErrorCode.INVALID_INPUT,
+                f"the clone of {clone.source} would be invalid: {err}",
+                {"source": clone.source},
+            ) from None
+
+    def traffic_changes(self, current: Any, enabled: bool) -> bool:
+        """Whether enabling (or disabling) the described group changes its traffic."""
+        return bool(current.disabled == enabled)
+
+    # --- what each cloud writes -------------------------------------------------------------------
+    async def create(self, input: Any) -> ServerGroupOutput:
+        """Create the next server group of a cluster and, with ``wait``, wait for it."""
+        raise NotImplementedError
+
+    async def resize(self, input: Any) -> ServerGroupOutput:
+        """Set a server group's capacity and, with ``wait``, wait for it."""
+        raise NotImplementedError
+
+    async def set_traffic(self, input: Any, current: Any, enabled: bool) -> ServerGroupOutput:
+        """Put the described group into traffic, or take it out; its undo is registered."""
+        raise NotImplementedError
+
+    async def destroy(self, input: Any) -> ServerGroupOutput:
+        """Delete a server group and what was made for it; a missing group is success."""
+        raise NotImplementedError
+
+    async def terminate(self, input: Any) -> TerminateInstancesOutput:
+        """Terminate instances of a server group, replacing them or shrinking the group."""
+        raise NotImplementedError
+
+
+# ------------------------------------------------------------------------------------------------
+# The skeletons, one per verb
+# ------------------------------------------------------------------------------------------------
+
+
+async def _create(cloud: ServerGroupCloud, input: Any) -> Any:
+    return await cloud.create(input)
+
+
+async def _clone(cloud: ServerGroupCloud, input: Any) -> Any:
+    with cloud.ctx.step("read source"):
+        source = await cloud.read_source(input)
+    output = await cloud.create(cloud.merge_clone(source, input))
+    output.resources["source"] = input.source
+    return output
+
+
+async def _resize(cloud: ServerGroupCloud, input: Any) -> Any:
+    return await cloud.resize(input)
+
+
+async def _set_enabled(cloud: ServerGroupCloud, input: Any, enabled: bool) -> Any:
+    current = await cloud.require(input)
+    if cloud.traffic_changes(current, enabled):
+        # Undo by the opposite verb if a later step (or a composing deploy) fails.
+        name = input.server_group
+        opposite = "disableServerGroup" if enabled else "enableServerGroup"
+        cloud.ctx.on_rollback(
+            f"{cloud.provider}.{opposite}",
+            cloud.models.change(server_group=name, wait=False, **cloud.scope(input)),
+            label=f"{'disable' if enabled else 'enable'} {name}",
+        )
+    return await cloud.set_traffic(input, current, enabled)
+
+
+async def _enable(cloud: ServerGroupCloud, input: Any) -> Any:
+    return await _set_enabled(cloud, input, True)
+
+
+async def _disable(cloud: ServerGroupCloud, input: Any) -> Any:
+    return await _set_enabled(cloud, input, False)
+
+
+async def _destroy(cloud: ServerGroupCloud, input: Any) -> Any:
+    return await cloud.destroy(input)
+
+
+async def _terminate(cloud: ServerGroupCloud, input: Any) -> Any:
+    return await cloud.terminate(input)
+
+
+async def _describe(cloud: ServerGroupCloud, input: Any) -> Any:
+    return await cloud.require(input)
+
+
+async def _list(cloud: ServerGroupCloud, input: Any) -> Any:
+    with cloud.ctx.step(f"list {input.cluster}"):
+        return await cloud.list(input)
+
+
+@dataclass(frozen=True)
+class _Verb:
+    """How the kit makes one verb's operation: its skeleton, models and description."""
+
+    skeleton: Any
+    input: str
+    output: str
+    described_by: str
+
+
+_VERBS: dict[str, _Verb] = {
+    "createServerGroup": _Verb(_create, "create", "", "create"),
+    "cloneServerGroup": _Verb(_clone, "clone", "", "clone"),
+    "resizeServerGroup": _Verb(_resize, "resize", "", "resize"),
+    "enableServerGroup": _Verb(_enable, "change", "", "enable"),
+    "disableServerGroup": _Verb(_disable, "change", "", "disable"),
+    "destroyServerGroup": _Verb(_destroy, "destroy", "", "destroy"),
+    "terminateInstances": _Verb(_terminate, "terminate", "terminate", "terminate"),
+    "describeServerGroup": _Verb(_describe, "ref", "description", "describe"),
+    "listServerGroups": _Verb(_list, "cluster", "list", "list"),
+}
+assert tuple(_VERBS) == VERBS, "every verb of the contract has a skeleton"
+
+_OUTPUTS: dict[str, type[Output]] = {"": ServerGroupOutput, "terminate": TerminateInstancesOutput}
+
+
+def _description(cloud: type[ServerGroupCloud], key: str) -> str:
+    """The cloud's description of a verb: its ``KEY_description``, else the method's docstring."""
+    text = getattr(cloud, f"{key}_description", None)
+    if not isinstance(text, str):
+        text = inspect.getdoc(getattr(cloud, key, None)) or ""
+    return inspect.cleandoc(text)
+
+
+def server_group_operations(
+    cloud: type[ServerGroupCloud],
+) -> tuple[type[CloudOperation[Any, Any]], ...]:
+    """The operation classes of ``cloud``, one per verb, in :data:`VERBS` order.
+
+    Each is a plain :class:`~cloudops.operation.CloudOperation` named ``provider.verb``; its
+    ``run`` builds the adapter for the run's context and calls the verb's skeleton.
+    """
+    operations: list[type[CloudOperation[Any, Any]]] = []
+    for verb, spec in _VERBS.items():
+        models = cloud.models
+        model_in: type[Input] = getattr(models, spec.input)
+        model_out: type[Output] = _OUTPUTS.get(spec.output) or getattr(models, spec.output)
+
+        async def run(
+            self: CloudOperation[Any, Any],
+            ctx: OperationContext,
+            input: Any,
+            _skeleton: Any = spec.skeleton,
+        ) -> Any:
+            return await _skeleton(cloud(ctx), input)
+
+        class_name = verb[0].upper() + verb[1:]
+        namespace: dict[str, Any] = {
+            "__doc__": _description(cloud, spec.described_by),
+            "__module__": cloud.__module__,
+            "__qualname__": class_name,
+            "provider": cloud.provider,
+            "name": verb,
+            "input_model": model_in,
+            "output_model": model_out,
+            "activity_defaults": cloud.activity_defaults,
+            "run": run,
+        }
+        operations.append(type(class_name, (CloudOperation,), namespace))
+    return tuple(operations)

@@ -1,0 +1,103 @@
+"""Pure helpers a provider's activities share: no cloud SDK, no I/O.
+
+Why here: reading a throttling answer's Retry-After, checking user data, making a blocking SDK
+function an activity and naming the parts of a described group are the same on every cloud;
+each provider used to carry its own copy.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+from cloudops.blocking import blocking_activity
+from cloudops.errors import BusinessError, ErrorCode
+from cloudops.servergroups.models import ServerGroupName
+
+__all__ = ["activity_maker", "name_parts", "retry_after_seconds", "user_data_base64"]
+
+InT = TypeVar("InT")
+OutT = TypeVar("OutT")
+
+
+def activity_maker(
+    classify: Callable[[BaseException], BaseException],
+) -> Callable[[str], Callable[[Callable[[InT], OutT]], Callable[[InT], Awaitable[OutT]]]]:
+    """A decorator factory: ``@aws_activity("aws.x")`` makes a blocking SDK function an activity.
+
+    It runs in a thread, heartbeats while it works and has its errors mapped by ``classify``
+    (:func:`cloudops.blocking.blocking_activity`).
+    """
+
+    def named(name: str) -> Callable[[Callable[[InT], OutT]], Callable[[InT], Awaitable[OutT]]]:
+        return blocking_activity(name, classify)
+
+    return named
+
+
+def retry_after_seconds(
+    headers: Mapping[str, Any] | None, millisecond_headers: Iterable[str] = ()
+) -> float | None:
+    """Seconds to wait before a retry, from ``Retry-After`` (seconds or an HTTP date).
+
+    ``millisecond_headers`` are the cloud's own headers counting milliseconds, read first
+    (AWS ``x-amz-retry-after``, Azure ``retry-after-ms``).
+    """
+    if not headers:
+        return None
+    lowered = {str(k).lower(): str(v) for k, v in dict(headers).items()}
+    for name in millisecond_headers:
+        if lowered.get(name):
+            try:
+                return max(0.0, float(lowered[name]) / 1000)
+            except ValueError:
+                pass
+    value = lowered.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def user_data_base64(user_data: str | None, user_data_b64: str | None) -> str | None:
+    """The user data to send, base64-encoded; INVALID_INPUT if the base64 given is not."""
+    if user_data_b64 is not None:
+        try:
+            base64.b64decode(user_data_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise BusinessError(
+                ErrorCode.INVALID_INPUT, "user_data_base64 is not valid base64"
+            ) from None
+        return user_data_b64
+    if user_data is not None:
+        return base64.b64encode(user_data.encode()).decode()
+    return None
+
+
+def name_parts(name: str) -> dict[str, Any]:
+    """The naming fields of a :class:`ServerGroupDescription` for the group called ``name``.
+
+    A name that does not follow the convention is its own cluster, with no application.
+    """
+    parsed = ServerGroupName.try_parse(name)
+    return {
+        "name": name,
+        "cluster": parsed.cluster if parsed else name,
+        "application": parsed.application if parsed else None,
+        "stack": parsed.stack if parsed else "",
+        "detail": parsed.detail if parsed else "",
+        "sequence": parsed.sequence if parsed else None,
+    }
