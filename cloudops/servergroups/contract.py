@@ -10,7 +10,11 @@ from __future__ import annotations
 from typing import Generic, TypeVar
 
 from cloudops.models import Input, Output
-from cloudops.servergroups.models import RESERVED_TAG_PREFIX, ServerGroupDescription
+from cloudops.servergroups.models import (
+    RESERVED_TAG_PREFIX,
+    ServerGroupDescription,
+    ServerGroupName,
+)
 
 __all__ = [
     "CLUSTER_VERBS",
@@ -109,6 +113,11 @@ class NextNameOutput(Output):
 
     name: str
     sequence: int
+
+    @classmethod
+    def of(cls, chosen: ServerGroupName) -> NextNameOutput:
+        """The output for a name chosen by ``next_server_group_name``."""
+        return cls(name=chosen.format(), sequence=chosen.sequence or 0)
 
 
 DescriptionT = TypeVar("DescriptionT", bound=ServerGroupDescription)

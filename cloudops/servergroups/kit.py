@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, ClassVar
+
+from temporalio.common import RetryPolicy
 
 from cloudops.errors import BusinessError, ErrorCode
 from cloudops.models import Input, Output
@@ -45,7 +48,31 @@ from cloudops.servergroups.models import (
     require_location,
 )
 
-__all__ = ["ServerGroupCloud", "ServerGroupModels", "not_found", "server_group_operations"]
+__all__ = [
+    "CLOUD_ACTIVITY_DEFAULTS",
+    "ServerGroupCloud",
+    "ServerGroupModels",
+    "not_found",
+    "server_group_operations",
+]
+
+
+#: Activity options that suit a cloud API: calls are short; throttling and 5xx are retried by
+#: Temporal with backoff (the SDKs' own retries are kept small), ten attempts over about two
+#: minutes ride out a throttling storm, a business error stops at once. Activities heartbeat
+#: (:mod:`cloudops.blocking`), so an attempt lost with a crashed worker is retried after the
+#: heartbeat timeout, not after the start-to-close timeout.
+CLOUD_ACTIVITY_DEFAULTS = ActivityDefaults(
+    start_to_close_timeout=timedelta(minutes=2),
+    heartbeat_timeout=timedelta(seconds=10),
+    schedule_to_close_timeout=timedelta(minutes=15),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=20),
+        maximum_attempts=10,
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -97,7 +124,7 @@ class ServerGroupCloud:
     #: How the cloud is named in messages (``AWS``).
     label: ClassVar[str]
     #: Timeouts and retry policy of the operations' activity calls.
-    activity_defaults: ClassVar[ActivityDefaults]
+    activity_defaults: ClassVar[ActivityDefaults] = CLOUD_ACTIVITY_DEFAULTS
     #: The models of each verb.
     models: ClassVar[ServerGroupModels] = ServerGroupModels()
     #: Fields of an input that locate a group beyond its name (Azure: ``resource_group``); they

@@ -554,6 +554,14 @@ class ServerGroupList(Output):
     cluster: str
     server_groups: list[ServerGroupDescription] = Field(default_factory=list)
 
+    @classmethod
+    def oldest_first(cls, cluster: str, groups: Iterable[ServerGroupDescription]) -> Self:
+        """The list of ``groups``, sorted by creation time (unknown last), then sequence."""
+        ordered = sorted(
+            groups, key=lambda d: (d.created_at is None, d.created_at, d.sequence or 0)
+        )
+        return cls(cluster=cluster, server_groups=ordered)
+
 
 def require_location(ctx: OperationContext, needed_by: str) -> tuple[str, str]:
     """The account and region a provider's operation needs, or INVALID_INPUT naming each missing.

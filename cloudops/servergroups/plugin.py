@@ -13,12 +13,13 @@ plugin's hooks exactly as if each had been written out.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from cloudops.hookspecs import hookimpl
 
-__all__ = ["provider_hooks"]
+__all__ = ["import_later", "provider_hooks"]
 
 Hook = Callable[[Callable[[Any], None]], None]
 
@@ -47,3 +48,17 @@ def provider_hooks(
         register(provider)
 
     return register_operations, register_activities, register_providers
+
+
+def import_later(*modules: str) -> Callable[[], None]:
+    """A ``Provider.warm_up``: import the SDK modules the activities use, when it is called.
+
+    A worker calls it in a background thread once it polls, so ``cloudops --help`` and the
+    plugin's own import stay fast while the first activity does not pay for the SDK import.
+    """
+
+    def warm_up() -> None:
+        for module in modules:
+            importlib.import_module(module)
+
+    return warm_up

@@ -14,12 +14,22 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 from cloudops.blocking import blocking_activity
 from cloudops.errors import BusinessError, ErrorCode
 from cloudops.servergroups.models import ServerGroupName
 
-__all__ = ["activity_maker", "name_parts", "retry_after_seconds", "user_data_base64"]
+__all__ = [
+    "activity_maker",
+    "name_parts",
+    "require_ours",
+    "retry_after_seconds",
+    "settings_as",
+    "user_data_base64",
+]
 
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
 InT = TypeVar("InT")
 OutT = TypeVar("OutT")
 
@@ -101,3 +111,25 @@ def name_parts(name: str) -> dict[str, Any]:
         "detail": parsed.detail if parsed else "",
         "sequence": parsed.sequence if parsed else None,
     }
+
+
+def settings_as(settings: Any, model: type[SettingsT]) -> SettingsT:
+    """An account's provider settings as the provider's model (validated when still raw)."""
+    if isinstance(settings, model):
+        return settings
+    return model.model_validate(settings or {})
+
+
+def require_ours(kind: str, name: str, owner: str | None, request_id: str, key: str) -> None:
+    """CONFLICT unless the resource that already exists was made by this request.
+
+    Why: a create retried after a lost answer finds its own resource (tagged with its request
+    id) and treats it as success; a resource of that name made by anyone else is a conflict,
+    never silently adopted. ``key`` names the resource in the error's details.
+    """
+    if owner != request_id:
+        raise BusinessError(
+            ErrorCode.CONFLICT,
+            f"{kind} {name!r} already exists and was not created by this request",
+            {key: name, "created_by_request": owner},
+        )

@@ -11,6 +11,7 @@ from typing import Any
 
 import cloudops
 from cloudops import BusinessError, ErrorCode, OperationContext
+from cloudops.servergroups.contract import CLUSTER_VERBS
 from cloudops.servergroups.models import (
     Capacity,
     ClusterRef,
@@ -21,15 +22,8 @@ from cloudops.servergroups.models import (
 )
 from cloudops_deploy.models import WaitOptions
 
-NEEDED = (
-    "createServerGroup",
-    "listServerGroups",
-    "describeServerGroup",
-    "enableServerGroup",
-    "disableServerGroup",
-    "resizeServerGroup",
-    "destroyServerGroup",
-)
+#: The verbs of the server-group contract a deploy strategy runs.
+NEEDED = CLUSTER_VERBS
 
 
 class ServerGroups:

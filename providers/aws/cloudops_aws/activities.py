@@ -32,6 +32,7 @@ from cloudops.servergroups.contract import (
     NextNameInput,
     NextNameOutput,
 )
+from cloudops.servergroups.kit import not_found
 from cloudops.servergroups.models import (
     RESERVED_TAG_PREFIX,
     Capacity,
@@ -42,7 +43,12 @@ from cloudops.servergroups.models import (
     cluster_name,
     next_server_group_name,
 )
-from cloudops.servergroups.translate import activity_maker, name_parts, user_data_base64
+from cloudops.servergroups.translate import (
+    activity_maker,
+    name_parts,
+    require_ours,
+    user_data_base64,
+)
 from cloudops_aws.clients import aws_client
 from cloudops_aws.errors import classify
 from cloudops_aws.models import (
@@ -139,11 +145,7 @@ def _find_group(asg: Any, name: str) -> dict[str, Any] | None:
 def _require_group(asg: Any, name: str) -> dict[str, Any]:
     group = _find_group(asg, name)
     if group is None:
-        raise BusinessError(
-            ErrorCode.NOT_FOUND,
-            f"server group {name!r} (Auto Scaling group) does not exist",
-            {"server_group": name},
-        )
+        raise not_found(name)
     return group
 
 
@@ -326,7 +328,7 @@ def next_name(arg: NextNameInput) -> NextNameOutput:
     ]
     chosen = next_server_group_name(arg.application, arg.stack, arg.detail, existing)
     assert chosen.sequence is not None
-    return NextNameOutput(name=chosen.format(), sequence=chosen.sequence)
+    return NextNameOutput.of(chosen)
 
 
 # --------------------------------------------------------------------------------------------
@@ -380,12 +382,7 @@ def _resolve_security_groups(ec2: Any, groups: list[str], subnets: list[str]) ->
 
 def _template_ref(existing: dict[str, Any], request_id: str, name: str) -> LaunchTemplateRef:
     owner = _tags(existing.get("Tags")).get(TAG_REQUEST_ID)
-    if owner != request_id:
-        raise BusinessError(
-            ErrorCode.CONFLICT,
-            f"launch template {name!r} already exists and was not created by this request",
-            {"launch_template": name, "created_by_request": owner},
-        )
+    require_ours("launch template", name, owner, request_id, "launch_template")
     return LaunchTemplateRef(
         id=existing["LaunchTemplateId"],
         name=existing["LaunchTemplateName"],
@@ -535,12 +532,7 @@ def _resolve_target_groups(elbv2: Any, target_groups: list[str]) -> list[str]:
 def _group_ref(group: dict[str, Any], request_id: str) -> AutoScalingGroupRef:
     name = group["AutoScalingGroupName"]
     owner = _tags(group.get("Tags")).get(TAG_REQUEST_ID)
-    if owner != request_id:
-        raise BusinessError(
-            ErrorCode.CONFLICT,
-            f"Auto Scaling group {name!r} already exists and was not created by this request",
-            {"server_group": name, "created_by_request": owner},
-        )
+    require_ours("Auto Scaling group", name, owner, request_id, "server_group")
     return AutoScalingGroupRef(
         name=name,
         arn=group.get("AutoScalingGroupARN"),
@@ -1165,8 +1157,7 @@ def list_server_groups(arg: ClusterCall) -> AwsServerGroupList:
             continue
         call = GroupCall(account=arg.account, region=arg.region, name=parsed.format())
         found.append(_describe(call, group))
-    found.sort(key=lambda d: (d.created_at is None, d.created_at, d.sequence or 0))
-    return AwsServerGroupList(cluster=cluster, server_groups=found)
+    return AwsServerGroupList.oldest_first(cluster, found)
 
 
 #: Every activity of the plugin, in the order ``register_activities`` adds them.

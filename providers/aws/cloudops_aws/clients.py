@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import cloudops
+from cloudops.servergroups.translate import settings_as
 from cloudops_aws.models import AwsAccountSettings
 
 __all__ = ["aws_client", "clear_cache", "instrument"]
@@ -65,13 +66,6 @@ def clear_cache() -> None:
     with _lock:
         _sessions.clear()
         _clients.clear()
-
-
-def _settings(account: cloudops.Account) -> AwsAccountSettings:
-    settings = account.settings
-    if isinstance(settings, AwsAccountSettings):
-        return settings
-    return AwsAccountSettings.model_validate(settings or {})
 
 
 def _fingerprint(account: cloudops.Account, settings: AwsAccountSettings) -> str:
@@ -225,7 +219,7 @@ def aws_client(service: str, account: str, region: str) -> Any:
             cloudops.ErrorCode.INVALID_INPUT,
             f"account {account!r} is a {found.provider} account, not an aws one",
         )
-    settings = _settings(found)
+    settings = settings_as(found.settings, AwsAccountSettings)
     key = _Key(found.name, _fingerprint(found, settings), region, service)
     with _lock:
         entry = _session(found, settings, region)

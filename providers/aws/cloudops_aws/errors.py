@@ -13,34 +13,14 @@ botocore is imported inside :func:`classify` only, so importing this module stay
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
 import cloudops
 from cloudops import ErrorCode
+from cloudops.servergroups.rules import RETRY, Rule, first_outcome
 from cloudops.servergroups.translate import retry_after_seconds
 
 __all__ = ["ERROR_TABLE", "Rule", "classify", "retry_after"]
-
-#: Marks a rule whose errors are retried rather than reported.
-RETRY = "RETRY"
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One row: AWS error codes (a regex matched in full) and, optionally, message text."""
-
-    codes: str
-    outcome: str  # RETRY or an ErrorCode
-    message: str | None = None
-
-    def matches(self, code: str, message: str) -> bool:
-        """Whether an error with this code and message falls under the rule."""
-        if not re.fullmatch(self.codes, code):
-            return False
-        return self.message is None or re.search(self.message, message, re.IGNORECASE) is not None
-
 
 #: Tried in order; the first matching row decides. Exact codes come before patterns.
 ERROR_TABLE: tuple[Rule, ...] = (
@@ -132,13 +112,6 @@ _WORKER_CONFIG_BOTOCORE = (
 )
 
 
-def _lookup(code: str, message: str) -> str | None:
-    for rule in ERROR_TABLE:
-        if rule.matches(code, message):
-            return rule.outcome
-    return None
-
-
 def retry_after(headers: dict[str, Any]) -> float | None:
     """Seconds to wait before retrying, from ``Retry-After`` or ``x-amz-retry-after`` (ms)."""
     return retry_after_seconds(headers, ("x-amz-retry-after",))
@@ -201,7 +174,7 @@ def _classify_client_error(exc: Any) -> BaseException:
     }
     # An unknown code is retried (a bounded number of times) in case it is a transient state the
     # table does not know; 429 and 5xx answers are the server's problem whatever the code says.
-    outcome = _lookup(code, message) or RETRY
+    outcome = first_outcome(ERROR_TABLE, code, message) or RETRY
     if status == 429 or status >= 500:
         outcome = RETRY
     if outcome == RETRY:

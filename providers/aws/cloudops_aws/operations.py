@@ -11,15 +11,18 @@ change whose answer was lost is still undone if the operation fails later.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
-from cloudops import ActivityDefaults, BusinessError, ErrorCode
+from cloudops import BusinessError, ErrorCode
 from cloudops.servergroups.contract import ownership_tags
-from cloudops.servergroups.kit import ServerGroupCloud, ServerGroupModels, server_group_operations
+from cloudops.servergroups.kit import (
+    CLOUD_ACTIVITY_DEFAULTS,
+    ServerGroupCloud,
+    ServerGroupModels,
+    server_group_operations,
+)
 from cloudops.servergroups.models import (
     ResizeServerGroupInput,
     ServerGroupChangeInput,
@@ -60,22 +63,8 @@ from cloudops_aws.models import (
 
 __all__ = ["OPERATIONS", "AwsServerGroups"]
 
-#: AWS calls are short; throttling and 5xx are retried by Temporal with backoff (botocore itself
-#: tries at most ``max_attempts`` times per call). Ten attempts over about two minutes ride out
-#: a throttling storm; a business error stops at once. Activities heartbeat while they run, so
-#: an attempt lost with a crashed worker is retried after the heartbeat timeout (10 s), not
-#: after the two-minute start-to-close timeout.
-AWS_ACTIVITY_DEFAULTS = ActivityDefaults(
-    start_to_close_timeout=timedelta(minutes=2),
-    heartbeat_timeout=timedelta(seconds=10),
-    schedule_to_close_timeout=timedelta(minutes=15),
-    retry_policy=RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=20),
-        maximum_attempts=10,
-    ),
-)
+#: The kit's defaults for cloud APIs (ten attempts over about two minutes, 10 s heartbeat).
+AWS_ACTIVITY_DEFAULTS = CLOUD_ACTIVITY_DEFAULTS
 
 
 #: ``workflow.patched`` ids. Operations started before them replay their recorded commands:
@@ -133,7 +122,7 @@ class AwsServerGroups(ServerGroupCloud):
         InService and healthy in their target groups. If any step fails, what was created is
         deleted again.
         """
-        ctx, account, region = self.ctx, self.account, self.region
+        ctx, region = self.ctx, self.region
         cluster = cluster_name(input.application, input.stack, input.detail)
         if not re.match(LAUNCH_TEMPLATE_NAME, f"{cluster}-v000"):
             raise BusinessError(
@@ -145,8 +134,7 @@ class AwsServerGroups(ServerGroupCloud):
         name = (await self.choose_name(input)).name
         tags = {**input.tags, **ownership_tags(ctx.request_id, name, cluster, input.application)}
         template_spec = LaunchTemplateSpec(
-            account=account,
-            region=region,
+            **self.where(),
             name=name,
             request_id=ctx.request_id,
             image=input.image,
@@ -168,8 +156,7 @@ class AwsServerGroups(ServerGroupCloud):
                 "aws.create_launch_template", template_spec, result_type=LaunchTemplateRef
             )
         group_spec = AutoScalingGroupSpec(
-            account=account,
-            region=region,
+            **self.where(),
             name=name,
             request_id=ctx.request_id,
             launch_template_id=template.id,

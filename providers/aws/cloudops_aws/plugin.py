@@ -6,21 +6,12 @@ imports boto3 at module level; the activities import it when they first run.
 
 from __future__ import annotations
 
-import importlib
-
 import cloudops
-from cloudops.servergroups.plugin import provider_hooks
+from cloudops.servergroups.plugin import import_later, provider_hooks
 from cloudops_aws.activities import ACTIVITIES
 from cloudops_aws.errors import classify
 from cloudops_aws.models import AwsAccountSettings
 from cloudops_aws.operations import OPERATIONS
-
-
-def warm_up() -> None:
-    """Import the SDK modules the activities use (a worker runs this in a background thread)."""
-    for module in ("boto3", "botocore.config"):
-        importlib.import_module(module)
-
 
 #: The AWS provider: accounts of ``provider = "aws"`` in cloudops.toml are validated by
 #: :class:`AwsAccountSettings`; botocore errors are classified by :func:`classify`.
@@ -29,7 +20,7 @@ AWS = cloudops.Provider(
     accounts=AwsAccountSettings,
     description="Amazon Web Services: Auto Scaling groups, launch templates, ELBv2 (boto3)",
     classify=classify,
-    warm_up=warm_up,
+    warm_up=import_later("boto3", "botocore.config"),
 )
 
 

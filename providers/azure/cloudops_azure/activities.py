@@ -29,7 +29,7 @@ from cloudops.servergroups.models import (
     cluster_name,
     next_server_group_name,
 )
-from cloudops.servergroups.translate import activity_maker
+from cloudops.servergroups.translate import activity_maker, require_ours
 from cloudops_azure import arm, lro
 from cloudops_azure.clients import account_settings, compute_client, resource_group_of
 from cloudops_azure.errors import arm_error, classify
@@ -184,7 +184,7 @@ def next_name(arg: NextNameInput) -> NextNameOutput:
         )
     chosen = next_server_group_name(arg.application, arg.stack, arg.detail, existing)
     assert chosen.sequence is not None
-    return NextNameOutput(name=chosen.format(), sequence=chosen.sequence)
+    return NextNameOutput.of(chosen)
 
 
 @azure_activity("azure.begin_create_scale_set")
@@ -198,12 +198,7 @@ def begin_create_scale_set(spec: ScaleSetSpec) -> Begun:
     existing = _find(where, spec.name)
     if existing is not None:
         owner = (existing.get("tags") or {}).get(TAG_REQUEST_ID)
-        if owner != spec.request_id:
-            raise BusinessError(
-                ErrorCode.CONFLICT,
-                f"scale set {spec.name!r} already exists and was not created by this request",
-                {"server_group": spec.name, "created_by_request": owner},
-            )
+        require_ours("scale set", spec.name, owner, spec.request_id, "server_group")
         return _unchanged(where, existing)
     body = arm.build_scale_set(
         spec,
@@ -620,8 +615,7 @@ def list_server_groups(arg: ClusterCall) -> AzureServerGroupList:
                 resource_group=where.resource_group,
             )
         )
-    found.sort(key=lambda d: (d.created_at is None, d.created_at, d.sequence or 0))
-    return AzureServerGroupList(cluster=cluster, server_groups=found)
+    return AzureServerGroupList.oldest_first(cluster, found)
 
 
 @azure_activity("azure.read_server_group_template")

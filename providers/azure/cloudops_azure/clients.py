@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import cloudops
 from cloudops import BusinessError, ErrorCode
+from cloudops.servergroups.translate import settings_as
 from cloudops_azure.models import AzureAccountSettings
 
 if TYPE_CHECKING:
@@ -68,10 +69,7 @@ def _account(name: str) -> cloudops.Account:
 
 def account_settings(name: str) -> AzureAccountSettings:
     """The validated Azure settings of the worker's account ``name``."""
-    settings = _account(name).settings
-    if isinstance(settings, AzureAccountSettings):
-        return settings
-    return AzureAccountSettings.model_validate(settings or {})
+    return settings_as(_account(name).settings, AzureAccountSettings)
 
 
 def resource_group_of(account: str, override: str | None) -> str:

@@ -16,37 +16,14 @@ azure-core is imported inside :func:`classify` only, so importing this module st
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
 import cloudops
 from cloudops import ErrorCode
+from cloudops.servergroups.rules import RETRY, Rule, first_outcome
 from cloudops.servergroups.translate import retry_after_seconds
 
 __all__ = ["ERROR_TABLE", "Rule", "arm_error", "classify", "retry_after"]
-
-#: Marks a rule whose errors are retried rather than reported.
-RETRY = "RETRY"
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One row: ARM error codes (regex, full match), optional message text and HTTP statuses."""
-
-    codes: str
-    outcome: str  # RETRY or an ErrorCode
-    message: str | None = None
-    statuses: str | None = None
-
-    def matches(self, code: str, message: str, status: int) -> bool:
-        """Whether an error with this code, message and status falls under the rule."""
-        if self.statuses is not None and not re.fullmatch(self.statuses, str(status)):
-            return False
-        if not re.fullmatch(self.codes, code, re.IGNORECASE):
-            return False
-        return self.message is None or re.search(self.message, message, re.IGNORECASE) is not None
-
 
 #: Tried in order; the first matching row decides.
 ERROR_TABLE: tuple[Rule, ...] = (
@@ -110,10 +87,7 @@ _BY_STATUS = {
 
 def lookup(code: str, message: str, status: int) -> str | None:
     """The outcome of the first matching row, or None."""
-    for rule in ERROR_TABLE:
-        if rule.matches(code, message, status):
-            return rule.outcome
-    return None
+    return first_outcome(ERROR_TABLE, code, message, status)
 
 
 def retry_after(headers: Any) -> float | None:

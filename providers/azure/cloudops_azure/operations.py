@@ -12,14 +12,19 @@ answer could hide it (create).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from temporalio.common import RetryPolicy
-
-from cloudops import ActivityDefaults, BusinessError, ErrorCode
+from cloudops import BusinessError, ErrorCode
+from cloudops.operation import replace_defaults
 from cloudops.servergroups.contract import ownership_tags
-from cloudops.servergroups.kit import ServerGroupCloud, ServerGroupModels, server_group_operations
+from cloudops.servergroups.kit import (
+    CLOUD_ACTIVITY_DEFAULTS,
+    ServerGroupCloud,
+    ServerGroupModels,
+    server_group_operations,
+)
 from cloudops.servergroups.models import (
     ServerGroupOutput,
     TerminateInstancesOutput,
@@ -62,31 +67,16 @@ __all__ = ["AZURE_CLEANUP_DEFAULTS", "OPERATIONS", "AzureServerGroups"]
 #: ARM calls are short; throttling and 5xx are retried by Temporal with backoff (the SDK itself
 #: retries at most ``retry_total`` times per call). A poll attempt is one or two GETs, so a
 #: short start-to-close lets another worker take over quickly after a crash.
-AZURE_ACTIVITY_DEFAULTS = ActivityDefaults(
-    start_to_close_timeout=timedelta(seconds=45),
-    heartbeat_timeout=timedelta(seconds=10),
-    schedule_to_close_timeout=timedelta(minutes=15),
-    retry_policy=RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=20),
-        maximum_attempts=10,
-    ),
+AZURE_ACTIVITY_DEFAULTS = replace_defaults(
+    CLOUD_ACTIVITY_DEFAULTS, start_to_close_timeout=timedelta(seconds=45)
 )
 #: A cleanup waits for the cloud rather than counting attempts: deleting a scale set whose
 #: creation is still running must wait for that creation to end (Azure answers 409
 #: AnotherOperationInProgress meanwhile), which can take longer than ten tries' backoff.
-AZURE_CLEANUP_DEFAULTS = ActivityDefaults(
-    start_to_close_timeout=timedelta(seconds=45),
-    heartbeat_timeout=timedelta(seconds=10),
+AZURE_CLEANUP_DEFAULTS = replace_defaults(
+    AZURE_ACTIVITY_DEFAULTS,
     schedule_to_close_timeout=timedelta(minutes=30),
-    retry_policy=RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=20),
-        maximum_attempts=0,
-        non_retryable_error_types=AZURE_ACTIVITY_DEFAULTS.retry_policy.non_retryable_error_types,
-    ),
+    retry_policy=replace(AZURE_ACTIVITY_DEFAULTS.retry_policy, maximum_attempts=0),
 )
 
 

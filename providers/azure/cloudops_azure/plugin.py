@@ -6,21 +6,12 @@ imports the Azure SDK at module level; the activities import it when they first 
 
 from __future__ import annotations
 
-import importlib
-
 import cloudops
-from cloudops.servergroups.plugin import provider_hooks
+from cloudops.servergroups.plugin import import_later, provider_hooks
 from cloudops_azure.activities import ACTIVITIES
 from cloudops_azure.errors import classify
 from cloudops_azure.models import AzureAccountSettings
 from cloudops_azure.operations import OPERATIONS
-
-
-def warm_up() -> None:
-    """Import the SDK modules the activities use (a worker runs this in a background thread)."""
-    for module in ("azure.mgmt.compute", "azure.identity", "azure.core.exceptions"):
-        importlib.import_module(module)
-
 
 #: The Azure provider: accounts of ``provider = "azure"`` in cloudops.toml are validated by
 #: :class:`AzureAccountSettings`; azure-core errors are classified by :func:`classify`.
@@ -30,7 +21,7 @@ AZURE = cloudops.Provider(
     description="Microsoft Azure: VM scale sets and load balancer backend pools "
     "(azure-mgmt-compute)",
     classify=classify,
-    warm_up=warm_up,
+    warm_up=import_later("azure.mgmt.compute", "azure.identity", "azure.core.exceptions"),
 )
 
 

@@ -36,7 +36,7 @@ from cloudops.servergroups.models import (
     cluster_name,
     next_server_group_name,
 )
-from cloudops.servergroups.translate import activity_maker, name_parts
+from cloudops.servergroups.translate import activity_maker, name_parts, require_ours
 from cloudops_gcp.clients import GcpClients, gcp_clients
 from cloudops_gcp.errors import classify, classify_operation_error
 from cloudops_gcp.models import (
@@ -530,7 +530,7 @@ def next_name(arg: NextNameInput) -> NextNameOutput:
     ]
     chosen = next_server_group_name(arg.application, arg.stack, arg.detail, existing)
     assert chosen.sequence is not None
-    return NextNameOutput(name=chosen.format(), sequence=chosen.sequence)
+    return NextNameOutput.of(chosen)
 
 
 def _settled(check: Callable[[], OutT], seconds: float) -> OutT:
@@ -681,12 +681,7 @@ def _template_body(spec: TemplateSpec, project: str) -> Any:
 
 def _own_template(template: Any, spec: TemplateSpec) -> Started:
     owner = _metadata(template).get(META_REQUEST_ID)
-    if owner != spec.request_id:
-        raise BusinessError(
-            ErrorCode.CONFLICT,
-            f"instance template {spec.name!r} already exists and was not created by this request",
-            {"instance_template": spec.name, "created_by_request": owner},
-        )
+    require_ours("instance template", spec.name, owner, spec.request_id, "instance_template")
     return Started(changed=False, reason="already created by this request")
 
 
@@ -843,12 +838,7 @@ def resize_instance_group_manager(arg: ResizeInput) -> Started:
 
 def _own_autoscaler(found: Any, spec: AutoscalerSpec) -> Started:
     owner = owner_of(found.description)
-    if owner != spec.request_id:
-        raise BusinessError(
-            ErrorCode.CONFLICT,
-            f"autoscaler {spec.name!r} already exists and was not created by this request",
-            {"autoscaler": spec.name, "created_by_request": owner},
-        )
+    require_ours("autoscaler", spec.name, owner, spec.request_id, "autoscaler")
     return Started(changed=False, reason="already created by this request")
 
 
@@ -1225,8 +1215,7 @@ def list_server_groups(arg: ClusterCall) -> GcpServerGroupList:
             autoscalers[zone] = _Autoscalers(clients, ref).list_all()
         description, _ = _describe(clients, arg, group, zone, autoscalers[zone])
         found.append(description)
-    found.sort(key=lambda d: (d.created_at is None, d.created_at, d.sequence or 0))
-    return GcpServerGroupList(cluster=cluster, server_groups=found)
+    return GcpServerGroupList.oldest_first(cluster, found)
 
 
 @gcp_activity("gcp.read_server_group_template")

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import cloudops
+from cloudops.servergroups.translate import settings_as
 from cloudops_gcp.models import GcpAccountSettings
 
 __all__ = ["GcpClients", "clear_cache", "gcp_clients", "instrumented_transport"]
@@ -200,13 +201,6 @@ def clear_cache() -> None:
         _accounts.clear()
 
 
-def _settings(account: cloudops.Account) -> GcpAccountSettings:
-    settings = account.settings
-    if isinstance(settings, GcpAccountSettings):
-        return settings
-    return GcpAccountSettings.model_validate(settings or {})
-
-
 def _credentials(account: cloudops.Account, settings: GcpAccountSettings) -> Any:
     """None (ADC, resolved by the client), key-file credentials, or anonymous ones."""
     if settings.credentials == "anonymous":
@@ -254,7 +248,7 @@ def gcp_clients(account: str) -> GcpClients:
             cloudops.ErrorCode.INVALID_INPUT,
             f"account {account!r} is a {found.provider} account, not a gcp one",
         )
-    settings = _settings(found)
+    settings = settings_as(found.settings, GcpAccountSettings)
     key = (found.name, f"{found.endpoint or ''}|{settings.model_dump_json()}")
     with _lock:
         cached = _accounts.get(key)

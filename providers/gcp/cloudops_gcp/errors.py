@@ -26,6 +26,7 @@ from typing import Any
 
 import cloudops
 from cloudops import ErrorCode
+from cloudops.servergroups.rules import RETRY
 
 __all__ = [
     "ERROR_TABLE",
@@ -36,9 +37,6 @@ __all__ = [
     "classify_operation_error",
     "is_transient",
 ]
-
-#: Marks a rule whose errors are retried rather than reported.
-RETRY = "RETRY"
 
 
 @dataclass(frozen=True)

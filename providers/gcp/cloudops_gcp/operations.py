@@ -20,11 +20,14 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from temporalio.common import RetryPolicy
-
-from cloudops import ActivityDefaults, BusinessError, ErrorCode, OperationContext
+from cloudops import BusinessError, ErrorCode, OperationContext
 from cloudops.models import Input
-from cloudops.servergroups.kit import ServerGroupCloud, ServerGroupModels, server_group_operations
+from cloudops.servergroups.kit import (
+    CLOUD_ACTIVITY_DEFAULTS,
+    ServerGroupCloud,
+    ServerGroupModels,
+    server_group_operations,
+)
 from cloudops.servergroups.models import (
     Capacity,
     ResizeServerGroupInput,
@@ -65,19 +68,8 @@ from cloudops_gcp.resources import last, template_name, zone_region
 
 __all__ = ["OPERATIONS", "GcpServerGroups", "gcp_request_id", "mutate"]
 
-#: Compute calls are short; throttling and 5xx are retried by Temporal with backoff (the client
-#: itself retries only reads, briefly). A business error stops at once.
-GCP_ACTIVITY_DEFAULTS = ActivityDefaults(
-    start_to_close_timeout=timedelta(minutes=2),
-    heartbeat_timeout=timedelta(seconds=10),
-    schedule_to_close_timeout=timedelta(minutes=15),
-    retry_policy=RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=20),
-        maximum_attempts=10,
-    ),
-)
+#: The kit's defaults for cloud APIs (ten attempts over about two minutes, 10 s heartbeat).
+GCP_ACTIVITY_DEFAULTS = CLOUD_ACTIVITY_DEFAULTS
 #: How many times a change whose Operation failed transiently is started again (new requestId).
 OPERATION_TRIES = 3
 #: Namespace of the uuid5 request ids cloudops-gcp sends (see :func:`gcp_request_id`).
@@ -241,7 +233,7 @@ class GcpServerGroups(ServerGroupCloud):
         (min = max = desired); with it an autoscaler named as the group scales it between its
         bounds.
         """
-        ctx, account, region = self.ctx, self.account, self.region
+        ctx, region = self.ctx, self.region
         zone, zones = _placement(input, region)
         name = (await self.choose_name(input)).name
         template = template_name(name, ctx.request_id)
@@ -262,8 +254,7 @@ class GcpServerGroups(ServerGroupCloud):
                 ctx,
                 "gcp.insert_instance_template",
                 lambda request_id: TemplateSpec(
-                    account=account,
-                    region=region,
+                    **self.where(),
                     name=template,
                     server_group=name,
                     request_id=ctx.request_id,
@@ -289,8 +280,7 @@ class GcpServerGroups(ServerGroupCloud):
                 ctx,
                 "gcp.insert_instance_group_manager",
                 lambda request_id: GroupSpec(
-                    account=account,
-                    region=region,
+                    **self.where(),
                     name=name,
                     zone=zone,
                     zones=zones,
@@ -312,8 +302,7 @@ class GcpServerGroups(ServerGroupCloud):
                     ctx,
                     "gcp.insert_autoscaler",
                     lambda request_id: AutoscalerSpec(
-                        account=account,
-                        region=region,
+                        **self.where(),
                         name=name,
                         zone=zone,
                         request_id=ctx.request_id,
@@ -333,8 +322,7 @@ class GcpServerGroups(ServerGroupCloud):
                     ctx,
                     "gcp.set_traffic",
                     lambda request_id: TrafficInput(
-                        account=account,
-                        region=region,
+                        **self.where(),
                         name=name,
                         zone=zone,
                         enabled=True,
@@ -383,7 +371,7 @@ class GcpServerGroups(ServerGroupCloud):
         for the size the autoscaler sets within the new bounds. A disabled group stays disabled.
         If the operation fails later (e.g. the wait times out) the previous capacity is restored.
         """
-        ctx, account, region, name = self.ctx, self.account, self.region, input.server_group
+        ctx, region, name = self.ctx, self.region, input.server_group
         current: GcpServerGroupDescription = await self.require(input)
         policy = current.autoscaling
         before, wanted = current.capacity, input.capacity
@@ -411,8 +399,7 @@ class GcpServerGroups(ServerGroupCloud):
                     ctx,
                     "gcp.update_autoscaler",
                     lambda request_id: AutoscalerChange(
-                        account=account,
-                        region=region,
+                        **self.where(),
                         name=name,
                         zone=current.zone,
                         min_replicas=wanted.min,
@@ -427,8 +414,7 @@ class GcpServerGroups(ServerGroupCloud):
                     ctx,
                     "gcp.resize_instance_group_manager",
                     lambda request_id: ResizeInput(
-                        account=account,
-                        region=region,
+                        **self.where(),
                         name=name,
                         zone=current.zone,
                         size=wanted.desired,
@@ -469,15 +455,14 @@ class GcpServerGroups(ServerGroupCloud):
         self, input: ServerGroupChangeInput, current: GcpServerGroupDescription, enabled: bool
     ) -> ServerGroupOutput:
         """Add the instance group to its backend services and target pools, or remove it."""
-        ctx, account, region, name = self.ctx, self.account, self.region, input.server_group
+        ctx, region, name = self.ctx, self.region, input.server_group
         step = "add to load balancers" if enabled else "remove from load balancers"
         with ctx.step(step):
             started: Started = await mutate(
                 ctx,
                 "gcp.set_traffic",
                 lambda request_id: TrafficInput(
-                    account=account,
-                    region=region,
+                    **self.where(),
                     name=name,
                     zone=current.zone,
                     enabled=enabled,
@@ -518,7 +503,7 @@ class GcpServerGroups(ServerGroupCloud):
         is deleted only if cloudops made it for this group or it is named after the group. A
         create's rollback runs this operation, guarded by the create's request id.
         """
-        ctx, account, region, name = self.ctx, self.account, self.region, input.server_group
+        ctx, region, name = self.ctx, self.region, input.server_group
         with ctx.step("describe"):
             current: GcpServerGroupDescription | None = await self.describe(name)
         guard = input.only_if_request_id
@@ -534,8 +519,7 @@ class GcpServerGroups(ServerGroupCloud):
                     ctx,
                     "gcp.set_traffic",
                     lambda request_id: TrafficInput(
-                        account=account,
-                        region=region,
+                        **self.where(),
                         name=name,
                         zone=current.zone,
                         enabled=False,
@@ -552,8 +536,7 @@ class GcpServerGroups(ServerGroupCloud):
                     ctx,
                     "gcp.delete_autoscaler",
                     lambda request_id: DeleteAutoscalerInput(
-                        account=account,
-                        region=region,
+                        **self.where(),
                         name=name,
                         zone=current.zone,
                         gcp_request_id=request_id,
@@ -566,8 +549,7 @@ class GcpServerGroups(ServerGroupCloud):
                 ctx,
                 "gcp.delete_instance_group_manager",
                 lambda request_id: DeleteGroupInput(
-                    account=account,
-                    region=region,
+                    **self.where(),
                     name=name,
                     zone=current.zone,
                     gcp_request_id=request_id,
@@ -587,13 +569,12 @@ class GcpServerGroups(ServerGroupCloud):
         )
 
     async def _delete_template(self, input: GcpDestroyServerGroupInput, template: str) -> Started:
-        ctx, account, region = self.ctx, self.account, self.region
+        ctx = self.ctx
         return await mutate(
             ctx,
             "gcp.delete_instance_template",
             lambda request_id: DeleteTemplateInput(
-                account=account,
-                region=region,
+                **self.where(),
                 name=template,
                 gcp_request_id=request_id,
                 only_if_request_id=input.only_if_request_id,
@@ -609,15 +590,14 @@ class GcpServerGroups(ServerGroupCloud):
         are deleted and the target size drops by as many; with ``abandon`` they leave the group
         but keep running. With ``wait``, the operation waits for the group to be stable.
         """
-        ctx, account, region, name = self.ctx, self.account, self.region, input.server_group
+        ctx, name = self.ctx, input.server_group
         current: GcpServerGroupDescription = await self.require(input)
         with ctx.step("terminate instances"):
             started: TerminateStarted = await mutate(
                 ctx,
                 "gcp.terminate_instances",
                 lambda request_id: TerminateInput(
-                    account=account,
-                    region=region,
+                    **self.where(),
                     name=name,
                     zone=current.zone,
                     instance_ids=input.instance_ids,

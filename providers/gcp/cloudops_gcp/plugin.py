@@ -7,21 +7,12 @@ they first run.
 
 from __future__ import annotations
 
-import importlib
-
 import cloudops
-from cloudops.servergroups.plugin import provider_hooks
+from cloudops.servergroups.plugin import import_later, provider_hooks
 from cloudops_gcp.activities import ACTIVITIES
 from cloudops_gcp.errors import classify
 from cloudops_gcp.models import GcpAccountSettings
 from cloudops_gcp.operations import OPERATIONS
-
-
-def warm_up() -> None:
-    """Import the SDK modules the activities use (a worker runs this in a background thread)."""
-    for module in ("google.cloud.compute_v1", "google.auth", "google.api_core.exceptions"):
-        importlib.import_module(module)
-
 
 #: The GCP provider: accounts of ``provider = "gcp"`` in cloudops.toml are validated by
 #: :class:`GcpAccountSettings`; google-api-core errors are classified by :func:`classify`.
@@ -31,7 +22,7 @@ GCP = cloudops.Provider(
     description="Google Cloud: managed instance groups, instance templates, load balancing "
     "(google-cloud-compute)",
     classify=classify,
-    warm_up=warm_up,
+    warm_up=import_later("google.cloud.compute_v1", "google.auth", "google.api_core.exceptions"),
 )
 
 
