@@ -628,11 +628,23 @@ def worker(
         ops = await _client(address, namespace, task_queue, **options)
 
         def ready() -> None:
-            _console(stderr=True).print(
-                f"worker ready: task queue [bold]{task_queue}[/bold] on "
-                f"{ops.client.service_client.config.target_host}, "
+            where = (
+                f" on {ops.client.service_client.config.target_host}, "
                 f"{len(cloudops.catalogue.operations)} operation(s), "
                 f"{len(book.accounts)} account(s); Ctrl-C to stop"
+            )
+            if log_format == "json":  # one JSON object per line, this one too, at any level
+                import logging
+
+                message = f"worker ready: task queue {task_queue}{where}"
+                record = logging.makeLogRecord(
+                    {"name": "cloudops.worker", "levelno": 20, "levelname": "INFO", "msg": message}
+                )
+                for handler in logging.getLogger().handlers:
+                    handler.handle(record)
+                return
+            _console(stderr=True).print(
+                f"worker ready: task queue [bold]{task_queue}[/bold]{where}"
             )
 
         try:

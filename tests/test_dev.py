@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -50,7 +51,7 @@ async def test_worker_metrics_port_and_json_logs(worker_process, temporal_client
         worker_process,
         queue,
         plugins=["example"],
-        args=["--metrics-port", str(port), "--log-format", "json"],
+        args=["--metrics-port", str(port), "--log-format", "json", "--log-level", "DEBUG"],
     )
     ops = CloudOpsClient(temporal_client, task_queue=queue)
     assert (await ops.execute("example.echo", {"message": "counted"})).ok
@@ -62,7 +63,29 @@ async def test_worker_metrics_port_and_json_logs(worker_process, temporal_client
         await asyncio.sleep(0.2)
     assert "cloudops_operations_succeeded_total{" in text
     assert "temporal_workflow_completed" in text  # the SDK's own metrics too
-    assert await asyncio.to_thread(worker.stop) == 0
+    assert await asyncio.to_thread(worker.stop) == 0  # and all its output is read
+
+    # Every line the worker printed is one JSON log record, the ready line included.
+    records = []
+    for line in worker.output:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise AssertionError(f"not a JSON log line: {line!r}") from None
+        assert isinstance(record, dict), line
+        assert {"time", "level", "logger", "message"} <= record.keys(), line
+        records.append(record)
+    [ready] = [r for r in records if r["message"].startswith("worker ready")]
+    assert ready["message"].startswith(f"worker ready: task queue {queue} on 127.0.0.1:")
+    assert (ready["level"], ready["logger"]) == ("INFO", "cloudops.worker")
+    # --log-level DEBUG lets the SDK's debug records through: the activity that ran, for one.
+    assert any(
+        r["level"] == "DEBUG"
+        and r["logger"] == "temporalio.activity"
+        and "'activity_type': 'example.echo'" in r["message"]
+        for r in records
+    ), records
+    assert any(r["message"].startswith("Beginning worker shutdown") for r in records), records
 
 
 def _scrape(port: int) -> str:

@@ -31,6 +31,25 @@ def _examples() -> list[tuple[str, str]]:
     return found
 
 
+def _commented_output(code: str) -> list[str]:
+    """What the example's comments say its top-level ``print(...)  # output`` lines print."""
+    said = re.findall(r"^print\(.*\)  # (.+)$", code, re.M)
+    assert said, "the example shows its output in a comment"
+    return [re.escape(line) for line in said]
+
+
+def _expected_output(where: str, code: str, task_queue: str) -> list[str] | None:
+    """The lines (regular expressions) an example must print, or None if not checked."""
+    worker = r"'worker': '[^']+:{}'"  # the activity says which worker's task queue ran it
+    if where == "README.md#0":
+        return [r"True \{'text': 'hello hello', " + worker.format(re.escape(task_queue)) + r"\}"]
+    if where == "docs/plugins.md#0":
+        return _commented_output(code)
+    if where == "docs/plugins.md#2":  # the example's own worker, on queue embedded-<pid>
+        return [r"\{'text': 'embedded', " + worker.format(r"embedded-\d+") + r"\}"]
+    return None
+
+
 @pytest.mark.parametrize(("where", "code"), _examples(), ids=[w for w, _ in _examples()])
 async def test_python_examples_run(
     where: str, code: str, temporal_server: DevServer, ops: CloudOpsClient, tmp_path: Path
@@ -58,6 +77,18 @@ async def test_python_examples_run(
     assert done.returncode == 0 or exit_abort, f"{where}\n{done.stdout}\n{done.stderr}"
     if exit_abort:
         assert "Traceback" not in done.stderr, f"{where}\n{done.stderr}"
+    expected = _expected_output(where, code, ops.task_queue)
+    if expected is not None:
+        printed = done.stdout.splitlines()
+        assert len(printed) == len(expected), f"{where} printed:\n{done.stdout}"
+        for line, pattern in zip(printed, expected, strict=True):
+            assert re.fullmatch(pattern, line), f"{where} printed {line!r}, not /{pattern}/"
+
+
+def test_the_checked_examples_exist() -> None:
+    found = [where for where, _ in _examples()]
+    for where in ("README.md#0", "docs/plugins.md#0", "docs/plugins.md#2"):
+        assert where in found, f"{where} moved: update _expected_output"
 
 
 def test_every_hook_is_documented() -> None:

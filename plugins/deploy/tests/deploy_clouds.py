@@ -29,6 +29,8 @@ fault proxy in front of the cloud rewrites that group's health answers, and only
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.metadata
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
@@ -40,7 +42,7 @@ import pytest
 
 from cloudops_testing.faults import FaultProxy, ProxyRequest, ProxyResponse
 
-__all__ = ["CLOUDS", "AzureCloud", "Cloud", "GroupState", "cloud_for"]
+__all__ = ["CLOUDS", "AzureCloud", "Cloud", "GroupState", "cloud_for", "require_provider"]
 
 #: Every cloud the deploy scenarios run on (each skipped when its provider is not installed).
 CLOUDS = ("aws", "gcp", "azure")
@@ -396,7 +398,19 @@ _ADAPTERS: dict[str, type[AwsCloud] | type[GcpCloud] | type[AzureCloud]] = {
 }
 
 
+def require_provider(name: str) -> None:
+    """Skip the test if the distribution ``cloudops-{name}`` is not installed.
+
+    An installed provider that fails to import fails the test: a skip would hide it.
+    """
+    try:
+        importlib.metadata.distribution(f"cloudops-{name}")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip(f"cloudops-{name} is not installed")
+    importlib.import_module(f"cloudops_{name}.plugin")
+
+
 def cloud_for(name: str, request: pytest.FixtureRequest) -> Cloud:
     """The adapter of cloud ``name``; the test is skipped if its provider is not installed."""
-    pytest.importorskip(f"cloudops_{name}")
+    require_provider(name)
     return _ADAPTERS[name](request)

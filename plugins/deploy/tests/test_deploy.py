@@ -12,7 +12,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from deploy_clouds import AzureCloud, Cloud, GroupState
+from deploy_clouds import AzureCloud, Cloud, GroupState, require_provider
 
 import cloudops_deploy.plugin
 from cloudops.client import CloudOpsClient
@@ -268,7 +268,7 @@ async def test_rolling_red_black_moves_capacity_in_steps_and_rolls_back(
 async def test_azure_deploy_and_rollback_in_the_resource_group_of_the_input(
     cloudops_worker: Any, request: pytest.FixtureRequest, app: str
 ) -> None:
-    pytest.importorskip("cloudops_azure")
+    require_provider("azure")
     cloud = AzureCloud(request, resource_group="cloudops-deploy-rg")
     async with cloudops_worker(
         plugins=[cloud.plugin, cloudops_deploy.plugin],
