@@ -173,6 +173,7 @@ class Stack:
         from cloudops.server import DevServer
 
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         self.server = DevServer(log_file=workdir / "temporal.log")
         self.journal = workdir / "journal.jsonl"
         self.journal.write_text("")

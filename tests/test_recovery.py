@@ -206,3 +206,31 @@ async def test_sigterm_lets_activities_finish_within_the_grace_period_then_hands
     assert long_result.ok and long_result.value["attempt"] == 2, long_result
     assert other.process is not None and retried["pid"] == other.process.pid
     assert retried["time"] - exited_at < 60  # far below the 120 s heartbeat timeout
+
+
+async def test_histories_recorded_before_the_default_heartbeat_timeout_replay() -> None:
+    """Changing the default activity options changes ScheduleActivityTask attributes, not
+    commands: the committed histories, whose activities were scheduled with the old defaults
+    (no heartbeat timeout), replay against today's code."""
+    from temporalio.client import WorkflowHistory
+
+    import fake_plugin
+    from test_replay import HISTORIES, _replayer
+
+    old = []
+    for path in sorted(HISTORIES.glob("*.json")):
+        history = WorkflowHistory.from_json(path.stem, path.read_text())
+        scheduled = [
+            e.activity_task_scheduled_event_attributes
+            for e in history.events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        ]
+        if scheduled and not any(
+            s.HasField("heartbeat_timeout") and s.heartbeat_timeout.ToTimedelta() for s in scheduled
+        ):
+            old.append(history)
+    assert len(old) >= 5, "expected histories recorded without a heartbeat timeout"
+    replayer = _replayer([fake_plugin])
+    for history in old:
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        assert result.replay_failure is None, (history.workflow_id, result.replay_failure)
