@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Coroutine
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -592,11 +593,22 @@ def worker(
             "operations in flight per worker, or evicted ones are replayed at every step."
         ),
     ] = 1000,
+    grace_period: Annotated[
+        float,
+        typer.Option(
+            "--grace-period",
+            envvar="CLOUDOPS_GRACE_PERIOD",
+            help="On SIGTERM or Ctrl-C, seconds running activities get to finish before they are "
+            "cancelled and retried on another worker (keep it under Kubernetes' "
+            "terminationGracePeriodSeconds).",
+        ),
+    ] = 20.0,
 ) -> None:
     """Run a stateless worker with every installed plugin against any Temporal server.
 
     Connection settings come from Temporal's envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
     TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE). Run as many workers as you like.
+    On SIGTERM it stops taking work at once and stops within the grace period.
     """
     from cloudops.serve import SearchAttributesError, serve
     from cloudops.telemetry import configure_logging, runtime_with_prometheus
@@ -604,6 +616,8 @@ def worker(
     global _ran_worker
     if log_format not in ("text", "json"):
         raise _fail("--log-format must be text or json")
+    if grace_period < 0:
+        raise _fail("--grace-period must be 0 or more seconds")
     configure_logging(log_format, log_level)
     cloudops = _cloudops()
     book = _accounts(cloudops, config)
@@ -657,6 +671,7 @@ def worker(
                 on_ready=ready,
                 tracing=tracing,
                 max_cached_workflows=max_cached_workflows,
+                graceful_shutdown_timeout=timedelta(seconds=grace_period),
             )
         except SearchAttributesError as err:
             raise _fail(str(err)) from None

@@ -52,11 +52,16 @@ class ActivityDefaults:
 
     Temporal owns durable retrying: the cloud SDKs' own retries should stay small, and a
     :class:`~cloudops.errors.RetryableError` is retried here with backoff, honouring Retry-After.
+
+    The worker heartbeats every running activity on its own (:mod:`cloudops.heartbeat`), so with
+    the default ``heartbeat_timeout`` an attempt lost with its worker is retried elsewhere
+    about 10 s after the worker died, whatever the start-to-close timeout. ``None`` turns that
+    off (the attempt then waits for its start-to-close timeout).
     """
 
     start_to_close_timeout: timedelta = timedelta(minutes=5)
     schedule_to_close_timeout: timedelta | None = timedelta(minutes=30)
-    heartbeat_timeout: timedelta | None = None
+    heartbeat_timeout: timedelta | None = timedelta(seconds=10)
     retry_policy: RetryPolicy = field(default_factory=lambda: DEFAULT_RETRY)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from temporalio import activity
@@ -29,6 +31,7 @@ from cloudops.accounts import (
     using_accounts,
 )
 from cloudops.codec import PayloadCodecOption, resolve_codec, with_codec
+from cloudops.heartbeat import AutoHeartbeatInterceptor
 from cloudops.registry import CloudOps
 from cloudops.runner import CHECK_ACCOUNT_ACTIVITY, UntypedCloudOperationRunner
 from cloudops.runtime import WorkerRuntime, install
@@ -82,7 +85,12 @@ def account_book(cloudops: CloudOps, config: FileConfig | None = None) -> Accoun
 
 
 def _interceptors(book: AccountBook, tracing: bool) -> list[Any]:
-    interceptors: list[Any] = [_AccountsInterceptor(book), TelemetryInterceptor()]
+    # AutoHeartbeatInterceptor first: the activity's own heartbeats reach it through the others.
+    interceptors: list[Any] = [
+        AutoHeartbeatInterceptor(),
+        _AccountsInterceptor(book),
+        TelemetryInterceptor(),
+    ]
     if tracing:
         tracer = tracing_interceptor()
         if tracer is None:
@@ -99,7 +107,8 @@ class CloudOpsPlugin(SimplePlugin):
 
     It sets the pydantic data converter, registers ``UntypedCloudOperationRunner`` and every
     installed plugin's activities, passes cloudops and the plugins through the workflow sandbox
-    makes the worker's accounts available to activities, carries the operation context to
+    makes the worker's accounts available to activities, heartbeats every activity that has a
+    heartbeat timeout while it runs (:mod:`cloudops.heartbeat`), carries the operation context to
     activities for logs and metrics, and with ``tracing`` adds OpenTelemetry tracing. Payloads
     are encrypted with ``CLOUDOPS_PAYLOAD_KEY`` when it is set (:mod:`cloudops.codec`), or with
     ``payload_codec`` (``None``: no codec)::
@@ -151,6 +160,14 @@ class CloudOpsPlugin(SimplePlugin):
         """Add cloudops to the worker and install its catalogue for the worker's task queue."""
         config = super().configure_worker(config)
         install(config["task_queue"], self.runtime)
+        if config.get("activity_executor") is None and any(
+            not _is_async(fn) for fn in config.get("activities") or ()
+        ):
+            # A plugin's plain ``def`` activity runs in a thread (heartbeated like the others).
+            config["activity_executor"] = ThreadPoolExecutor(
+                max_workers=config.get("max_concurrent_activities") or 100,
+                thread_name_prefix="cloudops-activity",
+            )
         return config
 
     def configure_replayer(self, config: ReplayerConfig) -> ReplayerConfig:
@@ -158,6 +175,12 @@ class CloudOpsPlugin(SimplePlugin):
         config = super().configure_replayer(config)
         install("__replayer__", self.runtime)
         return config
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    if inspect.iscoroutinefunction(fn):
+        return True
+    return not inspect.isfunction(fn) and inspect.iscoroutinefunction(type(fn).__call__)
 
 
 def default_build_id(cloudops: CloudOps) -> str:
