@@ -29,7 +29,7 @@ from cloudops_testing.gcp_emulator.errors import (
     invalid,
     not_found,
 )
-from cloudops_testing.gcp_emulator.links import link, timestamp
+from cloudops_testing.gcp_emulator.links import check_name, link, timestamp
 from cloudops_testing.gcp_emulator.operations import Operation, Scope
 
 if TYPE_CHECKING:
@@ -181,9 +181,7 @@ def insert_autoscaler(
     if again is not None:
         return again
     state.check_scope(scope)
-    from cloudops_testing.gcp_emulator.compute import _check_name
-
-    name = _check_name(body.get("name"))
+    name = check_name(body.get("name"))
     path = autoscaler_path(state, scope, name)
     if path in state.autoscalers or path in state.reserved:
         raise already_exists(path)
