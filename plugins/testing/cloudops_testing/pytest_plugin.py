@@ -16,7 +16,6 @@ Async fixtures run on the session event loop: set ``asyncio_default_fixture_loop
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -31,6 +30,7 @@ from cloudops.accounts import AccountBook, FileConfig
 from cloudops.client import CloudOpsClient, connect_client
 from cloudops.registry import CloudOps
 from cloudops.server import DevServer
+from cloudops.shutdown import hard_exit
 from cloudops.worker import account_book, build_worker
 from cloudops_testing.processes import WorkerProcess
 
@@ -98,14 +98,6 @@ def cloudops_worker(temporal_client: Client) -> WorkerFactory:
     return start
 
 
-def write_config(path: Path, config: dict[str, Any]) -> Path:
-    """Write a ``{"accounts": {name: {key: value}}}`` dict as a ``cloudops.toml`` file."""
-    from cloudops_testing.stack import toml_accounts
-
-    path.write_text(toml_accounts(config))
-    return path
-
-
 @pytest.fixture
 def worker_process(
     temporal_server: DevServer, tmp_path: Path
@@ -115,6 +107,8 @@ def worker_process(
     ``worker_process(task_queue, accounts={...}, plugins=["aws"], env={...})`` starts one and
     waits until it polls; every one started is killed at the end of the test.
     """
+    from cloudops_testing.stack import write_config
+
     started: list[WorkerProcess] = []
 
     def start(
@@ -156,9 +150,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     which would turn a green run red; everything has been reported by now.
     """
     if _ran_worker and _exit_status and not os.environ.get("CLOUDOPS_TESTING_NO_HARD_EXIT"):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(_exit_status[0])
+        hard_exit(_exit_status[0])
 
 
 from cloudops_testing.fixtures_aws import *  # noqa: E402, F403  (AWS fixtures)

@@ -52,3 +52,11 @@ def register_activities(register: Callable[[Any], None]) -> None:
 def register_providers(register: Callable[[Any], None]) -> None:
     """Add the ``aws`` provider and its account settings."""
     register(AWS)
+
+
+@cloudops.hookimpl
+def register_local_clouds(register: Callable[[Any], None]) -> None:
+    """Add the local cloud (emulator behind a fault proxy) for dev, the demo, chaos and tests."""
+    from cloudops_aws.local import LOCAL_AWS
+
+    register(LOCAL_AWS)

@@ -53,3 +53,11 @@ def register_activities(register: Callable[[Any], None]) -> None:
 def register_providers(register: Callable[[Any], None]) -> None:
     """Add the ``azure`` provider and its account settings."""
     register(AZURE)
+
+
+@cloudops.hookimpl
+def register_local_clouds(register: Callable[[Any], None]) -> None:
+    """Add the local cloud (emulator behind a fault proxy) for dev, the demo, chaos and tests."""
+    from cloudops_azure.local import LOCAL_AZURE
+
+    register(LOCAL_AZURE)

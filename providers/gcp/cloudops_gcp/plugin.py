@@ -54,3 +54,11 @@ def register_activities(register: Callable[[Any], None]) -> None:
 def register_providers(register: Callable[[Any], None]) -> None:
     """Add the ``gcp`` provider and its account settings."""
     register(GCP)
+
+
+@cloudops.hookimpl
+def register_local_clouds(register: Callable[[Any], None]) -> None:
+    """Add the local cloud (emulator behind a fault proxy) for dev, the demo, chaos and tests."""
+    from cloudops_gcp.local import LOCAL_GCP
+
+    register(LOCAL_GCP)

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cloudops_testing.gcp_emulator.autoscalers import enforce_bounds
 from cloudops_testing.gcp_emulator.errors import (
     ApiError,
     already_exists,
@@ -31,6 +30,7 @@ from cloudops_testing.gcp_emulator.errors import (
 from cloudops_testing.gcp_emulator.instances import Instance
 from cloudops_testing.gcp_emulator.links import NAME_RE, check_name, link, relative, timestamp
 from cloudops_testing.gcp_emulator.operations import Operation, OperationBook, Scope, Timing
+from cloudops_testing.gcp_emulator.policy import bounded_size
 
 __all__ = ["DEFAULT_IMAGES", "DEFAULT_ZONES", "ComputeState", "GroupScope"]
 
@@ -575,10 +575,20 @@ class ComputeState:
 
     # -- instances and reconciliation ----------------------------------------------------------
 
+    def enforce_bounds(self) -> None:
+        """Keep every autoscaled group's target size within its autoscaler's bounds."""
+        for scaler in self.autoscalers.values():
+            group = self.groups.get(scaler["_target"])
+            if group is None:
+                continue
+            size = bounded_size(scaler["autoscalingPolicy"], group["targetSize"])
+            if size != group["targetSize"]:
+                group["targetSize"] = size
+
     def tick(self) -> None:
         """Advance operations, instances, and groups towards their target sizes."""
         self.ops.tick()
-        enforce_bounds(self)
+        self.enforce_bounds()
         for path, instance in list(self.instances.items()):
             if not instance.advance(self.timing.instance_seconds):
                 del self.instances[path]
