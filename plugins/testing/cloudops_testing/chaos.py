@@ -811,7 +811,7 @@ async def measure_recovery(
 
     cloud_name, account, region = cloud.name, cloud.account, cloud.region
     hold = HoldCall(cloud.is_group_creation)
-    rules = FaultRules(flavor=cloud.profile.flavor)  # type: ignore[arg-type]
+    rules = FaultRules(flavor=cloud.profile.flavor)
     proxy = FaultProxy(cloud.upstream, rules, fidelity=[hold, *cloud.fidelity])
     proxy.start()
     tag = uuid.uuid4().hex[:8]

@@ -45,7 +45,7 @@ def behind_proxy(
 ) -> FaultProxy:
     """Start ``emulator`` and a fault proxy in front of it answering in ``flavor``."""
     emulator.start()
-    rules = replace(faults or FaultRules(), flavor=flavor)  # type: ignore[arg-type]
+    rules = replace(faults or FaultRules(), flavor=flavor)
     proxy = FaultProxy(emulator.url, rules, fidelity=list(fidelity))
     try:
         proxy.start()
