@@ -8,6 +8,8 @@ Fixtures:
 - ``cloudops_worker``: a factory; ``async with cloudops_worker(plugins=[...]) as ops`` runs a
   worker in this process on a task queue of its own and gives a ``CloudOpsClient`` bound to it.
 - ``worker_process``: a factory of ``cloudops worker`` child processes, for crash tests.
+- ``local_cloud`` (session): a factory of the local clouds the installed providers register
+  (``local_cloud("gcp")``: the emulator behind a fault proxy, with its account), any provider's.
 
 Async fixtures run on the session event loop: set ``asyncio_default_fixture_loop_scope`` and
 ``asyncio_default_test_loop_scope`` to ``"session"`` in your pytest configuration.
@@ -28,6 +30,7 @@ from temporalio.client import Client
 
 from cloudops.accounts import AccountBook, FileConfig
 from cloudops.client import CloudOpsClient, connect_client
+from cloudops.localcloud import RunningCloud
 from cloudops.registry import CloudOps
 from cloudops.server import DevServer
 from cloudops.shutdown import hard_exit
@@ -135,6 +138,37 @@ def worker_process(
     yield start
     for process in started:
         process.kill()
+
+
+@pytest.fixture(scope="session")
+def local_cloud() -> Iterator[Callable[[str], RunningCloud]]:
+    """Factory of registered local clouds, each started once for the session.
+
+    ``cloud = local_cloud("aws")`` gives a :class:`~cloudops.localcloud.RunningCloud`: its
+    ``accounts()`` for ``cloudops_worker(accounts={"accounts": ...})``, ``server_group(...)``
+    for a sample input, ``cluster_state``/``audit`` to read the cloud back, ``proxy.rules`` to
+    inject faults. Every cloud started is stopped at the end of the session.
+    """
+    from cloudops.localcloud import local_clouds
+
+    profiles = local_clouds(CloudOps())
+    started: dict[str, RunningCloud] = {}
+    saved = dict(os.environ)  # a local cloud may set dummy credentials in this process
+
+    def start(name: str) -> RunningCloud:
+        if name not in profiles:
+            raise LookupError(f"no local cloud {name!r}; registered: {', '.join(profiles)}")
+        if name not in started:
+            started[name] = profiles[name].start()
+        return started[name]
+
+    try:
+        yield start
+    finally:
+        for cloud in started.values():
+            cloud.stop()
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
