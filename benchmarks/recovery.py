@@ -84,12 +84,12 @@ async def run_clouds(args: argparse.Namespace, workdir: Path) -> list[Recovery]:
     """Start a Temporal dev server and the local clouds, measure every round."""
     from cloudops.client import connect_client
     from cloudops.server import DevServer
-    from cloudops_testing.stack import LocalCloud
+    from cloudops_testing.stack import local_clouds_of
 
     clouds = [c.strip() for c in args.clouds.split(",") if c.strip()]
     server = DevServer(log_file=workdir / "temporal.log")
     await asyncio.to_thread(server.start)
-    cloud = LocalCloud(gcp="gcp" in clouds, azure="azure" in clouds)
+    cloud = local_clouds_of(clouds)
     await asyncio.to_thread(cloud.start)
     results: list[Recovery] = []
     try:
@@ -97,10 +97,9 @@ async def run_clouds(args: argparse.Namespace, workdir: Path) -> list[Recovery]:
         for round_ in range(args.rounds):
             for name in clouds:
                 figures = await measure_recovery(
-                    name,
+                    cloud[name],
                     client=client,
                     server_address=server.address,
-                    cloud=cloud,
                     workdir=workdir,
                     kill_after=args.kill_after,
                     log=lambda m: print(f"[{time.strftime('%H:%M:%S')}] {m}", flush=True),
@@ -491,7 +490,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    status = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)  # temporalio may abort at interpreter exit (sdk-python#300)
+    from cloudops.shutdown import hard_exit
+
+    hard_exit(main())  # temporalio may abort at interpreter exit (sdk-python#300)

@@ -7,7 +7,6 @@ imports what it needs.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import sys
@@ -747,8 +746,8 @@ def dev(
     emulators: Annotated[
         bool,
         typer.Option(
-            help="Also start local cloud emulators (moto, and the GCP and Azure emulators when "
-            "those plugins are installed) with accounts local-aws, local-gcp, local-azure."
+            help="Also start the local cloud of every installed provider (moto, the GCP and "
+            "Azure emulators: cloudops-testing) with accounts local-aws, local-gcp, local-azure."
         ),
     ] = True,
 ) -> None:
@@ -757,23 +756,19 @@ def dev(
     A workflow started before a stop finishes after the next start (the emulators' own state
     is in memory and starts empty each time).
     """
+    from cloudops.localcloud import LocalClouds, local_clouds
     from cloudops.serve import serve
     from cloudops.server import DevServer, DevServerError
 
     global _ran_worker
     cloudops = _cloudops()
-    cloud: Any = None
-    extra: dict[str, Any] = {}
     providers = cloudops.catalogue.providers
-    if emulators and "aws" in providers and importlib.util.find_spec("cloudops_testing"):
-        from cloudops_testing.stack import LocalCloud
-
-        cloud = LocalCloud(gcp="gcp" in providers, azure="azure" in providers).start()
-        extra = {
-            name: account
-            for name, account in cloud.accounts()["accounts"].items()
-            if account["provider"] in providers
-        }
+    cloud = LocalClouds(
+        profile
+        for name, profile in local_clouds(cloudops).items()
+        if emulators and name in providers and not profile.missing()
+    ).start()
+    extra = cloud.accounts()
     book = _accounts(cloudops, config, extra)
     server = DevServer(
         port=port, ui=True, ui_port=ui_port, db_file=db, log_file=db.with_suffix(".log")
@@ -781,8 +776,7 @@ def dev(
     try:
         server.start()
     except DevServerError as err:
-        if cloud is not None:
-            cloud.stop()
+        cloud.stop()
         raise _fail(str(err)) from None
 
     async def go() -> None:
@@ -808,62 +802,42 @@ def dev(
         _run(go())
     finally:
         server.stop()
-        if cloud is not None:
-            cloud.stop()
+        cloud.stop()
         _console(stderr=True).print("stopped the worker and the Temporal server")
 
 
-@app.command()
-def demo(
-    keep: Annotated[
-        bool,
-        typer.Option(help="Keep the server, clouds and worker running afterwards (Ctrl-C stops)."),
-    ] = False,
-    clouds: Annotated[
-        str | None,
-        typer.Option(
-            help="Clouds to deploy to, comma-separated (aws,gcp,azure); default: all installed."
-        ),
-    ] = None,
-    fault_rate: Annotated[
-        float,
-        typer.Option(
-            min=0.0, max=1.0, help="Share of cloud API calls answered with a transient fault."
-        ),
-    ] = 0.2,
-    kill: Annotated[
-        bool,
-        typer.Option("--kill/--no-kill", help="SIGKILL and replace the worker mid-deploy."),
-    ] = True,
-) -> None:
-    """Run the main job end to end on embedded defaults: no cloud account, no network needed.
+def _add_plugin_commands(argv: list[str]) -> None:
+    """Let plugins add commands (``register_commands``), unless a built-in one was asked for.
 
-    Starts a local Temporal server (with its UI), moto and the GCP/Azure emulators of the
-    installed providers behind fault proxies, and a worker; deploys a sample app red/black twice
-    on each cloud with live progress, kills and restarts the worker in the middle, and prints the
-    final WorkflowResults and the Temporal UI link.
+    A built-in command does not pay for loading every plugin; ``cloudops --help`` and unknown
+    names do. A plugin that fails to load is reported by the commands that use plugins.
     """
-    from cloudops.demo import DemoUsageError, run_demo
+    import contextlib
 
-    global _ran_worker
-    _ran_worker = True
-    chosen = [c.strip() for c in clouds.split(",") if c.strip()] if clouds else None
-    try:
-        ok = _run(run_demo(_cloudops(), keep=keep, clouds=chosen, fault_rate=fault_rate, kill=kill))
-    except DemoUsageError as err:
-        raise _fail(str(err)) from None
-    if not ok:
-        raise typer.Exit(EXIT_BUSINESS_FAILURE)
+    from cloudops.registry import CloudOps, RegistrationError
+
+    built_in = {
+        command.name or getattr(command.callback, "__name__", "").replace("_", "-")
+        for command in app.registered_commands
+    } | {group.name for group in app.registered_groups}
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    if first in built_in:
+        return
+    with contextlib.suppress(RegistrationError):
+        CloudOps().pm.hook.register_commands(cli=app)
 
 
 def main() -> None:
     """Console-script entry point.
 
     After a command that used Temporal (a worker or a client), the process ends with
-    ``os._exit`` so that the SDK's occasional abort at interpreter exit (sdk-python#300)
-    cannot change the exit status.
+    :func:`cloudops.shutdown.hard_exit` so that the SDK's occasional abort at interpreter exit
+    (sdk-python#300) cannot change the exit status.
     """
+    from cloudops.shutdown import hard_exit, used_temporal
+
     status = 0
+    _add_plugin_commands(sys.argv[1:])
     try:
         returned = app(standalone_mode=False)
         status = returned if isinstance(returned, int) else 0
@@ -883,12 +857,8 @@ def main() -> None:
             status = err.exit_code
         else:
             raise
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if _ran_worker or "temporalio.client" in sys.modules:
-        # temporalio's native runtime can abort at interpreter exit after any use (a client
-        # too), which would turn a success into exit code -6.
-        os._exit(status)
+    if _ran_worker or used_temporal():
+        hard_exit(status)  # sdk-python#300: an abort at interpreter exit would change the status
     sys.exit(status)
 
 

@@ -55,3 +55,24 @@ def register_providers(register: Callable[[Any], None]) -> None:
     settings in ``cloudops.toml``, and optionally a function that classifies its SDK's exceptions.
     Operations whose ``provider`` is a registered provider need an ``account`` of that provider.
     """
+
+
+@hookspec
+def register_local_clouds(register: Callable[[Any], None]) -> None:
+    """Register local cloud profiles as :class:`cloudops.localcloud.LocalCloud` objects.
+
+    A provider offers the cloud that stands in for its own on this machine (an emulator behind
+    a fault proxy): ``cloudops dev``, ``cloudops demo``, the chaos harness and the test fixtures
+    loop over the registered profiles. Import the emulator inside ``start()``, never at module
+    level: the plugin module is imported by every ``cloudops`` command.
+    """
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add commands to the ``cloudops`` command line.
+
+    ``cli`` is its ``typer.Typer`` application: ``@cli.command()`` adds one. The hook runs only
+    when the command line asks for something that is not a built-in command (or for the list
+    of commands), so a plugin's commands cost nothing to the others.
+    """

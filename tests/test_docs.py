@@ -94,6 +94,12 @@ def test_the_checked_examples_exist() -> None:
 def test_every_hook_is_documented() -> None:
     text = (ROOT / "docs" / "plugins.md").read_text()
     hooks = [name for name in dir(hookspecs) if name.startswith("register_")]
-    assert hooks == ["register_activities", "register_operations", "register_providers"]
+    assert hooks == [
+        "register_activities",
+        "register_commands",
+        "register_local_clouds",
+        "register_operations",
+        "register_providers",
+    ]
     for hook in hooks:
         assert f"### {hook}" in text, f"{hook} is not documented in docs/plugins.md"

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from cloudops_testing.moto_server import AwsNetwork, discover_moto_network
+
 if TYPE_CHECKING:
     from cloudops_testing.faults import FaultProxy, FaultRules
     from cloudops_testing.moto_server import MotoServer
@@ -159,42 +161,14 @@ def moto_client(moto_server: MotoServer) -> Callable[[str], Any]:
     return client
 
 
-@dataclass(frozen=True)
-class MotoNetwork:
-    """Default network resources moto provides in ``us-east-1``, for building inputs."""
-
-    vpc_id: str
-    subnets: dict[str, str]  # availability zone -> subnet id
-    security_group_id: str
-    image_id: str
-
-    @property
-    def zones(self) -> list[str]:
-        """Availability zones, sorted."""
-        return sorted(self.subnets)
+#: moto's default network (the ``moto_network`` fixture's value).
+MotoNetwork = AwsNetwork
 
 
 @pytest.fixture
 def moto_network(moto_client: Callable[[str], Any]) -> MotoNetwork:
     """The default VPC, its subnets, its ``default`` security group and a bootable image."""
-    ec2 = moto_client("ec2")
-    vpc = next(v for v in ec2.describe_vpcs()["Vpcs"] if v.get("IsDefault"))
-    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])
-    groups = ec2.describe_security_groups(
-        Filters=[
-            {"Name": "vpc-id", "Values": [vpc["VpcId"]]},
-            {"Name": "group-name", "Values": ["default"]},
-        ]
-    )["SecurityGroups"]
-    # Listing all of moto's ~1300 images takes seconds; a name filter answers in milliseconds.
-    images = ec2.describe_images(Filters=[{"Name": "name", "Values": ["amzn2-ami-hvm-*"]}])
-    images = images["Images"] or ec2.describe_images()["Images"]
-    return MotoNetwork(
-        vpc_id=vpc["VpcId"],
-        subnets={s["AvailabilityZone"]: s["SubnetId"] for s in subnets["Subnets"]},
-        security_group_id=groups[0]["GroupId"],
-        image_id=sorted(i["ImageId"] for i in images)[0],
-    )
+    return discover_moto_network(moto_client("ec2"))
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,9 @@ from cloudops_testing.gcp_emulator.errors import (
     invalid,
     not_found,
 )
-from cloudops_testing.gcp_emulator.links import link, timestamp
+from cloudops_testing.gcp_emulator.links import check_name, link, timestamp
 from cloudops_testing.gcp_emulator.operations import Operation, Scope
+from cloudops_testing.gcp_emulator.policy import bounded_size
 
 if TYPE_CHECKING:
     from cloudops_testing.gcp_emulator.compute import ComputeState
@@ -39,7 +40,6 @@ __all__ = [
     "MODES",
     "change_autoscaler",
     "delete_autoscaler",
-    "enforce_bounds",
     "get_autoscaler",
     "insert_autoscaler",
     "list_autoscalers",
@@ -48,7 +48,6 @@ __all__ = [
 
 #: ``AutoscalingPolicy.mode`` values the API accepts.
 MODES = ("ON", "OFF", "ONLY_SCALE_OUT", "ONLY_UP")
-_SCALE_OUT_ONLY = ("ONLY_SCALE_OUT", "ONLY_UP")
 _SIGNALS = ("cpuUtilization", "loadBalancingUtilization", "customMetricUtilizations")
 
 
@@ -72,7 +71,7 @@ def render_autoscaler(state: ComputeState, scaler: dict[str, Any]) -> dict[str, 
     body = {k: copy.deepcopy(v) for k, v in scaler.items() if not k.startswith("_")}
     group = state.groups.get(scaler["_target"])
     if group is not None:
-        body["recommendedSize"] = _bounded(scaler["autoscalingPolicy"], group["targetSize"])
+        body["recommendedSize"] = bounded_size(scaler["autoscalingPolicy"], group["targetSize"])
     return body
 
 
@@ -146,17 +145,6 @@ def _policy(raw: Any) -> dict[str, Any]:
     return policy
 
 
-def _bounded(policy: dict[str, Any], size: int) -> int:
-    """The size an autoscaler keeps a group of ``size`` at (no load: only the bounds act)."""
-    mode = policy.get("mode", "ON")
-    if mode == "OFF":
-        return size
-    size = max(size, int(policy["minNumReplicas"]))
-    if mode in _SCALE_OUT_ONLY:
-        return size
-    return min(size, int(policy["maxNumReplicas"]))
-
-
 def _target(state: ComputeState, scope: Scope, value: Any) -> str:
     """The group an autoscaler targets: of the same zone or region, existing, not autoscaled."""
     path = state._rel(value, "resource.target")
@@ -181,9 +169,7 @@ def insert_autoscaler(
     if again is not None:
         return again
     state.check_scope(scope)
-    from cloudops_testing.gcp_emulator.compute import _check_name
-
-    name = _check_name(body.get("name"))
+    name = check_name(body.get("name"))
     path = autoscaler_path(state, scope, name)
     if path in state.autoscalers or path in state.reserved:
         raise already_exists(path)
@@ -216,7 +202,7 @@ def insert_autoscaler(
         if target not in state.groups:
             raise not_found(target)
         state.autoscalers[path] = resource
-        enforce_bounds(state)
+        state.enforce_bounds()
 
     return state._op(scope, "autoscalers.insert", "insert", path, resource["id"], request_id, apply)
 
@@ -268,7 +254,7 @@ def change_autoscaler(
     def apply() -> None:
         scaler["autoscalingPolicy"] = policy
         scaler["description"] = description
-        enforce_bounds(state)
+        state.enforce_bounds()
 
     return state._op(
         scope, kind, "update" if replace else "patch", path, scaler["id"], request_id, apply
@@ -289,14 +275,3 @@ def delete_autoscaler(
         state.autoscalers.pop(path, None)
 
     return state._op(scope, "autoscalers.delete", "delete", path, scaler["id"], request_id, apply)
-
-
-def enforce_bounds(state: ComputeState) -> None:
-    """Keep every autoscaled group's target size within its autoscaler's bounds."""
-    for scaler in state.autoscalers.values():
-        group = state.groups.get(scaler["_target"])
-        if group is None:
-            continue
-        size = _bounded(scaler["autoscalingPolicy"], group["targetSize"])
-        if size != group["targetSize"]:
-            group["targetSize"] = size

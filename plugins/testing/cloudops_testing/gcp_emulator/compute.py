@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cloudops_testing.gcp_emulator.autoscalers import enforce_bounds
 from cloudops_testing.gcp_emulator.errors import (
     ApiError,
     already_exists,
@@ -29,8 +28,9 @@ from cloudops_testing.gcp_emulator.errors import (
     resource_in_use,
 )
 from cloudops_testing.gcp_emulator.instances import Instance
-from cloudops_testing.gcp_emulator.links import NAME_RE, link, relative, timestamp
+from cloudops_testing.gcp_emulator.links import NAME_RE, check_name, link, relative, timestamp
 from cloudops_testing.gcp_emulator.operations import Operation, OperationBook, Scope, Timing
+from cloudops_testing.gcp_emulator.policy import bounded_size
 
 __all__ = ["DEFAULT_IMAGES", "DEFAULT_ZONES", "ComputeState", "GroupScope"]
 
@@ -50,7 +50,6 @@ DEFAULT_IMAGES = frozenset(
 )
 _LABEL_KEY = r"^[a-z][a-z0-9_-]{0,62}$"
 _LABEL_VALUE = r"^[a-z0-9_-]{0,63}$"
-_NAME_HINT = "Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'"
 _GROUP_PATCHABLE = (
     "instanceTemplate",
     "versions",
@@ -63,14 +62,6 @@ _GROUP_PATCHABLE = (
 )
 
 GroupScope = Scope
-
-
-def _check_name(name: Any, field: str = "resource.name") -> str:
-    if not isinstance(name, str) or not name:
-        raise invalid(f"Required field '{field}' not specified", reason="required")
-    if not NAME_RE.match(name):
-        raise invalid(f"Invalid value for field '{field}': '{name}'. {_NAME_HINT}")
-    return name
 
 
 def _fingerprint(rng: random.Random) -> str:
@@ -185,7 +176,7 @@ class ComputeState:
         again = self.ops.dedupe(self.project, request_id, "instanceTemplates.insert")
         if again is not None:
             return again
-        name = _check_name(body.get("name"))
+        name = check_name(body.get("name"))
         path = self.template_path(name)
         if name in self.templates or path in self.reserved:
             raise already_exists(path)
@@ -322,7 +313,7 @@ class ComputeState:
         if again is not None:
             return again
         self.check_scope(scope)
-        name = _check_name(body.get("name"))
+        name = check_name(body.get("name"))
         path = self.group_path(scope, name)
         if path in self.groups or path in self.reserved:
             raise already_exists(path)
@@ -584,10 +575,20 @@ class ComputeState:
 
     # -- instances and reconciliation ----------------------------------------------------------
 
+    def enforce_bounds(self) -> None:
+        """Keep every autoscaled group's target size within its autoscaler's bounds."""
+        for scaler in self.autoscalers.values():
+            group = self.groups.get(scaler["_target"])
+            if group is None:
+                continue
+            size = bounded_size(scaler["autoscalingPolicy"], group["targetSize"])
+            if size != group["targetSize"]:
+                group["targetSize"] = size
+
     def tick(self) -> None:
         """Advance operations, instances, and groups towards their target sizes."""
         self.ops.tick()
-        enforce_bounds(self)
+        self.enforce_bounds()
         for path, instance in list(self.instances.items()):
             if not instance.advance(self.timing.instance_seconds):
                 del self.instances[path]
@@ -659,7 +660,7 @@ class ComputeState:
             return again
         scope = Scope("regions", region)
         self.check_scope(scope)
-        name = _check_name(body.get("name"))
+        name = check_name(body.get("name"))
         path = f"{scope.path(self.project)}/targetPools/{name}"
         if path in self.target_pools or path in self.reserved:
             raise already_exists(path)
@@ -736,7 +737,7 @@ class ComputeState:
         again = self.ops.dedupe(self.project, request_id, "backendServices.insert")
         if again is not None:
             return again
-        name = _check_name(body.get("name"))
+        name = check_name(body.get("name"))
         path = self.service_path(name)
         if name in self.backend_services or path in self.reserved:
             raise already_exists(path)
