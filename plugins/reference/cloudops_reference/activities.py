@@ -57,11 +57,9 @@ def create_group(spec: GroupSpec) -> GroupStatus:
         try:
             return translate.status(region.create(spec.name, template, spec.tags, capacity))
         except CloudError as err:
-            found = region.peek(spec.name)
-            if err.code != "AlreadyExists" or found is None:
-                raise
-            if found["tags"].get(sc.TAG_REQUEST_ID) != spec.request_id:
-                raise
+            found = region.peek(spec.name) if err.code == "AlreadyExists" else None
+            if found is None or found["tags"].get(sc.TAG_REQUEST_ID) != spec.request_id:
+                raise  # not there, or another request's: CONFLICT
             return translate.status(region.get(spec.name))
 
 
