@@ -97,7 +97,7 @@ def _start_dev(
 
 async def test_dev_restart_finishes_a_workflow_started_before_the_stop(tmp_path: Path) -> None:
     port, ui_port = free_port(), free_port()
-    db, log = tmp_path / "temporal.sqlite", tmp_path / "dev.log"
+    db, log = tmp_path / "not" / "yet" / "temporal.sqlite", tmp_path / "dev.log"  # no folder
     dev = _start_dev(db, port, ui_port, log)
     try:
         client = await connect_client(f"127.0.0.1:{port}", connect_timeout=60)
