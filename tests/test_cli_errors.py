@@ -7,6 +7,7 @@ caught before connecting (TEMPORAL_ADDRESS points at a closed port to make sure)
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -122,3 +123,26 @@ def test_errors_stay_on_one_line_in_a_narrow_terminal() -> None:
     env = {**NO_SERVER, "COLUMNS": "40"}
     out = cloudops("run", "example.echo", "--input", "[1, 2]", env=env)
     _one_line_error(out, "--input must be a JSON object, got list")
+
+
+def test_a_third_party_plugin_that_fails_to_import(tmp_path: Path) -> None:
+    # installed (an entry point in the `cloudops` group) but its cloud SDK is missing
+    (tmp_path / "cloudops_mars.py").write_text("import mars_cloud_sdk  # not installed\n")
+    dist = tmp_path / "cloudops_mars-1.2.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: cloudops-mars\nVersion: 1.2\n")
+    (dist / "entry_points.txt").write_text("[cloudops]\nmars = cloudops_mars\n")
+    env = {**NO_SERVER, "PYTHONPATH": str(tmp_path), "CLOUDOPS_LOAD_PLUGINS": "example,mars"}
+    expected = (
+        "plugin 'mars' (cloudops-mars 1.2) failed to load: ModuleNotFoundError: No module named "
+        "'mars_cloud_sdk'. Fix or uninstall it, or skip it with CLOUDOPS_DISABLED_PLUGINS=mars"
+    )
+    for command in (["worker"], ["operations"], ["dev", "--port", str(free_port())]):
+        out = cloudops(*command, env=env, cwd=tmp_path)
+        _one_line_error(out)
+        assert out.stderr.strip() == f"error: {expected}", command
+    assert not (tmp_path / ".cloudops").exists()  # dev stopped before starting anything
+
+    skipped = cloudops("operations", "--json", env={**env, "CLOUDOPS_DISABLED_PLUGINS": "mars"})
+    assert skipped.returncode == 0, skipped.stderr
+    assert [row["operation"] for row in json.loads(skipped.stdout)] == ["example.echo"]
