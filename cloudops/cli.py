@@ -77,7 +77,10 @@ def _console(stderr: bool = False) -> Console:
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    _console(stderr=True).print(f"[red]error:[/red] {message}")
+    from rich.markup import escape
+
+    # one line however narrow the terminal (80 columns when piped), and the message verbatim
+    _console(stderr=True).print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -136,10 +139,13 @@ def _parse_input(raw: str | None) -> dict[str, Any]:
         return {}
     if raw == "-":
         text = sys.stdin.read()
-    elif raw.startswith("@"):
-        text = Path(raw[1:]).read_text()
-    elif not raw.lstrip().startswith("{") and Path(raw).is_file():
-        text = Path(raw).read_text()
+    elif raw.startswith("@") or (not raw.lstrip().startswith("{") and Path(raw).is_file()):
+        path = Path(raw.removeprefix("@"))
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as err:
+            reason = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
+            raise _fail(f"--input {raw}: cannot read {path} ({reason})") from None
     else:
         text = raw
     try:
@@ -617,6 +623,10 @@ def worker(
         raise _fail("--log-format must be text or json")
     if grace_period < 0:
         raise _fail("--grace-period must be 0 or more seconds")
+    import logging
+
+    if not isinstance(logging.getLevelName(log_level.upper()), int):
+        raise _fail(f"--log-level {log_level!r}: use DEBUG, INFO, WARNING or ERROR")
     configure_logging(log_format, log_level)
     cloudops = _cloudops()
     book = _accounts(cloudops, config)
@@ -637,7 +647,13 @@ def worker(
     async def go() -> None:
         options: dict[str, Any] = {}
         if metrics_port is not None:
-            options["runtime"] = runtime_with_prometheus(f"{metrics_host}:{metrics_port}")
+            try:
+                options["runtime"] = runtime_with_prometheus(f"{metrics_host}:{metrics_port}")
+            except ValueError as err:  # a bad address, or the port is taken
+                raise _fail(
+                    f"cannot serve metrics on {metrics_host}:{metrics_port} ({err}); "
+                    "check --metrics-host and --metrics-port"
+                ) from None
         ops = await _client(address, namespace, task_queue, **options)
 
         def ready() -> None:
@@ -714,13 +730,19 @@ def codec_server(
         raise _fail(str(err)) from None
     if not codec.key_ids:
         raise _fail("set CLOUDOPS_PAYLOAD_KEY (and CLOUDOPS_PAYLOAD_OLD_KEYS) to the workers' keys")
-    server = make_server(
-        codec,
-        host=host,
-        port=port,
-        origins=origin or ["http://localhost:8233"],
-        authorization=auth,
-    )
+    try:
+        server = make_server(
+            codec,
+            host=host,
+            port=port,
+            origins=origin or ["http://localhost:8233"],
+            authorization=auth,
+        )
+    except OSError as err:  # the port is taken, or the host is not this machine's
+        raise _fail(
+            f"cannot listen on {host}:{port} ({err.strerror or err}); "
+            "choose another --port or --host"
+        ) from None
     bound_host, bound_port = server.server_address[:2]
     _console(stderr=True).print(
         f"codec server on http://{bound_host!s}:{bound_port} with key id(s) "
@@ -758,7 +780,7 @@ def dev(
     """
     from cloudops.localcloud import LocalClouds, local_clouds
     from cloudops.serve import serve
-    from cloudops.server import DevServer, DevServerError
+    from cloudops.server import DevServer, DevServerError, DevServerPathError
 
     global _ran_worker
     cloudops = _cloudops()
@@ -777,6 +799,8 @@ def dev(
         server.start()
     except DevServerError as err:
         cloud.stop()
+        if isinstance(err, DevServerPathError):
+            raise _fail(f"{err}; choose a writable location with --db") from None
         raise _fail(str(err)) from None
 
     async def go() -> None:
@@ -839,24 +863,18 @@ def main() -> None:
     status = 0
     _add_plugin_commands(sys.argv[1:])
     try:
-        returned = app(standalone_mode=False)
-        status = returned if isinstance(returned, int) else 0
-    except typer.Exit as exit_:
-        status = exit_.exit_code
-    except typer.Abort:
-        status = 130
+        # Standalone mode: typer itself turns its (vendored) click's usage errors into the usage
+        # message, a hint and exit 2, typer.Exit into its code, Ctrl-C into 130. Whatever click
+        # classes the installed typer uses, it catches its own.
+        app(standalone_mode=True)
     except SystemExit as exit_:
-        status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        if exit_.code is None or isinstance(exit_.code, int):
+            status = exit_.code or 0
+        else:
+            print(exit_.code, file=sys.stderr)
+            status = 1
     except KeyboardInterrupt:
         status = 130
-    except Exception as err:  # click usage errors and friends
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            status = err.exit_code
-        else:
-            raise
     if _ran_worker or used_temporal():
         hard_exit(status)  # sdk-python#300: an abort at interpreter exit would change the status
     sys.exit(status)
