@@ -657,6 +657,19 @@ def _restored_capacity(
     )
 
 
+async def _recreate(groups: ServerGroups, settings: dict[str, Any]) -> ServerGroupDescription:
+    """Previous-image rollback: re-create a destroyed group from its recorded launch settings.
+
+    It comes back as the cluster's next ``vNNN`` (disabled until the rollback enables it);
+    its create registers its destruction, so a failing rollback leaves nothing behind.
+    """
+    create = groups.create_input(settings)
+    groups.scope_from(create)
+    with groups.ctx.step("re-create the previous server group from its launch settings"):
+        name = (await groups.create(create)).name
+    return await groups.describe(name)
+
+
 class Rollback(cloudops.CloudOperation[RollbackInput, DeployOutput]):
     """Put a previous server group back in service and take the current one(s) out.
 
@@ -673,7 +686,12 @@ class Rollback(cloudops.CloudOperation[RollbackInput, DeployOutput]):
         groups = ServerGroups(ctx, input, input.scope)
         groups.check_installed()
         with ctx.step(f"describe {input.restore}"):
-            restore = await groups.describe(input.restore)
+            try:
+                restore = await groups.describe(input.restore)
+            except BusinessError as err:
+                if err.code != ErrorCode.NOT_FOUND or input.recreate is None:
+                    raise
+                restore = await _recreate(groups, input.recreate)
         output = DeployOutput(cluster=restore.cluster)
         if input.current is None:
             cluster = ClusterRef(

@@ -190,3 +190,17 @@ async def test_options_guards_highlander_and_none(
         assert await cluster_state(ops, cloud, app) == {
             v(app, 1): GroupState(desired=2, serving=True)  # the guarded try left no v001
         }
+
+        # Previous-image rollback: v000 is gone; it comes back from its launch settings.
+        back = await ops.execute(
+            "deploy.rollback",
+            {
+                "restore": v(app, 0),
+                "recreate": result.value["previous_launch_settings"],
+                "scope": cloud.scope,
+                **FAST,
+            },
+            **cloud.where,
+        )
+        assert back.ok, back.error
+        assert back.value["enabled"] == [v(app, 2)] and back.value["disabled"] == [v(app, 1)]
