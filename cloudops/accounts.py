@@ -44,6 +44,15 @@ class ConfigError(ValueError):
     """``cloudops.toml`` is unreadable or invalid; the message says which key and why."""
 
 
+class TrafficGuard(BaseModel):
+    """A protected cluster: a deploy never leaves it without an enabled, healthy group."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cluster: str = Field(min_length=1, description="app-stack-detail")
+    regions: list[str] = Field(default_factory=list, description="empty: every region")
+
+
 class AccountConfig(BaseModel):
     """One ``[accounts.NAME]`` table. Keys beyond these are the provider's own settings."""
 
@@ -52,6 +61,7 @@ class AccountConfig(BaseModel):
     provider: str
     regions: list[str] = Field(default_factory=list, description="allowed regions; empty: any")
     endpoint: str | None = Field(default=None, description="API endpoint override (emulators)")
+    traffic_guards: list[TrafficGuard] = Field(default_factory=list)
 
 
 class FileConfig(BaseModel):
@@ -70,6 +80,7 @@ class Account(BaseModel):
     regions: list[str]
     endpoint: str | None = None
     settings: Any = None
+    traffic_guards: list[TrafficGuard] = Field(default_factory=list)
 
     def allows(self, region: str) -> bool:
         """True when the account may act in ``region``."""
@@ -151,6 +162,7 @@ class AccountBook:
                 regions=table.regions,
                 endpoint=table.endpoint,
                 settings=settings,
+                traffic_guards=table.traffic_guards,
             )
         return cls(accounts)
 

@@ -559,6 +559,23 @@ class OperationContext:
                 dropped += 1
         return dropped
 
+    def rollback_mark(self) -> int:
+        """A mark of the compensations registered so far, for :meth:`discard_rollbacks`."""
+        return len(self._rollbacks)
+
+    def discard_rollbacks(self, since: int) -> int:
+        """Forget the compensations registered since ``since`` (a :meth:`rollback_mark`).
+
+        E.g. a deploy that keeps a failed new group for debugging drops the destroy its create
+        registered. Returns how many were dropped.
+        """
+        dropped = 0
+        for step in self._rollbacks[max(since, self._rollback_mark) :]:
+            if step.active:
+                step.active = False
+                dropped += 1
+        return dropped
+
     def on_rollback(
         self,
         target: str | Callable[..., Any] | type[CloudOperation[Any, Any]],

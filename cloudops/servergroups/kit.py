@@ -13,7 +13,9 @@ name (``f"{provider}.describe_server_group"``), so the sandbox never imports the
 
 from __future__ import annotations
 
+import builtins
 import inspect
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -54,6 +56,7 @@ __all__ = [
     "ServerGroupModels",
     "not_found",
     "server_group_operations",
+    "share_out",
 ]
 
 
@@ -132,6 +135,9 @@ class ServerGroupCloud:
     scope_fields: ClassVar[tuple[str, ...]] = ()
     #: The location's name in messages (Azure calls a region a location).
     region_note: ClassVar[str] = ""
+    #: Whether :meth:`set_traffic_share` is implemented: enable and disable then take a
+    #: ``desired_percentage`` (a share of the instances in or out of the load balancers).
+    traffic_shares: ClassVar[bool] = False
     #: Descriptions of the verbs whose skeleton is the kit's own (the others: the docstrings of
     #: :meth:`create`, :meth:`resize`, :meth:`destroy`, :meth:`terminate`...). Say what the
     #: cloud does; the first line is the summary ``cloudops operations`` lists.
@@ -285,6 +291,17 @@ class ServerGroupCloud:
         """Put the described group into traffic, or take it out; its undo is registered."""
         raise NotImplementedError
 
+    async def set_traffic_share(
+        self, input: Any, current: Any, out: builtins.list[str]
+    ) -> ServerGroupOutput:
+        """Take exactly the instances ``out`` out of the group's load balancers, the rest in.
+
+        Optional (:attr:`traffic_shares`). The instances keep running and the group stays
+        enabled; with ``wait``, return once the instances taken out are drained. Idempotent:
+        only instances not yet in the wanted state are touched.
+        """
+        raise NotImplementedError
+
     async def destroy(self, input: Any) -> ServerGroupOutput:
         """Delete a server group and what was made for it; a missing group is success."""
         raise NotImplementedError
@@ -315,7 +332,51 @@ async def _resize(cloud: ServerGroupCloud, input: Any) -> Any:
     return await cloud.resize(input)
 
 
+def share_out(current: ServerGroupDescription, percent_out: int) -> list[str]:
+    """The instances a traffic share takes out: ``percent_out`` of them, rounded up.
+
+    Always the first ones by id, so a growing share only takes more out (Spinnaker's rolling
+    red/black steps) and a repeated call picks the same ones.
+    """
+    ids = sorted(i.id for i in current.instances)
+    return ids[: math.ceil(len(ids) * percent_out / 100)]
+
+
+async def _set_share(cloud: ServerGroupCloud, input: Any, enabled: bool, percent: int) -> Any:
+    name = input.server_group
+    if not cloud.traffic_shares:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            f"{cloud.label} server groups cannot move a share of their traffic "
+            "(desired_percentage); enable or disable the whole group",
+            {"errors": [{"field": "desired_percentage", "reason": "not supported"}]},
+        )
+    current = await cloud.require(input)
+    if current.disabled:
+        raise BusinessError(
+            ErrorCode.CONFLICT,
+            f"{name} is disabled: enable it before moving a share of its traffic",
+            {"server_group": name},
+        )
+    out = share_out(current, 100 - percent if enabled else percent)
+    if out:
+        # Undo: every instance back in (instant: they kept running).
+        cloud.ctx.on_rollback(
+            f"{cloud.provider}.disableServerGroup",
+            cloud.models.change(
+                server_group=name, wait=False, desired_percentage=0, **cloud.scope(input)
+            ),
+            label=f"put every instance of {name} back in traffic",
+        )
+    output = await cloud.set_traffic_share(input, current, out)
+    output.out_of_traffic = out
+    return output
+
+
 async def _set_enabled(cloud: ServerGroupCloud, input: Any, enabled: bool) -> Any:
+    percent = getattr(input, "desired_percentage", None)
+    if percent is not None and percent < 100:
+        return await _set_share(cloud, input, enabled, percent)
     current = await cloud.require(input)
     if cloud.traffic_changes(current, enabled):
         # Undo by the opposite verb if a later step (or a composing deploy) fails.
@@ -338,6 +399,12 @@ async def _disable(cloud: ServerGroupCloud, input: Any) -> Any:
 
 
 async def _destroy(cloud: ServerGroupCloud, input: Any) -> Any:
+    if getattr(input, "desired_percentage", None) is not None:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            "desired_percentage is for enable and disable, not destroy",
+            {"errors": [{"field": "desired_percentage", "reason": "not allowed here"}]},
+        )
     return await cloud.destroy(input)
 
 

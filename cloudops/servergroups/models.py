@@ -396,7 +396,22 @@ class ServerGroupRef(Input):
 
 
 class ServerGroupChangeInput(ServerGroupRef, WaitSettings):
-    """Names one existing server group to enable, disable or destroy, and how to wait for it."""
+    """Names one existing server group to enable, disable or destroy, and how to wait for it.
+
+    ``desired_percentage`` (Spinnaker's ``desiredPercentage``; enable and disable only) moves a
+    share of the group's instances instead of the whole group: a disable with 25 takes a
+    quarter of them (rounded up) out of the group's load balancers and puts the others in, an
+    enable with 25 keeps a quarter in. The instances keep running and the group stays enabled,
+    so putting the traffic back (a disable with 0) starts nothing. 100 (or none) is the plain
+    verb. A provider without per-instance traffic refuses it with ``INVALID_INPUT``.
+    """
+
+    desired_percentage: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="enable/disable only: the share of the instances to put in / take out",
+    )
 
 
 class ResizeServerGroupInput(ServerGroupRef, WaitSettings):
@@ -509,6 +524,9 @@ class ServerGroupOutput(Output):
     healthy_count: int | None = None
     changed: bool = True
     resources: dict[str, str] = Field(default_factory=dict)
+    out_of_traffic: list[str] | None = Field(
+        default=None, description="with desired_percentage: the instances now out of traffic"
+    )
 
     @classmethod
     def for_name(cls, name: str, **fields: Any) -> ServerGroupOutput:

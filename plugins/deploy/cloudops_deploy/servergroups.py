@@ -117,16 +117,20 @@ class ServerGroups:
         """Put a group in service and wait until it is."""
         await self.ctx.run(self.name("enableServerGroup"), self._change(name))
 
-    async def disable(self, name: str) -> None:
-        """Take a group out of service."""
-        await self.ctx.run(self.name("disableServerGroup"), self._change(name))
+    async def disable(self, name: str, desired_percentage: int | None = None) -> ServerGroupOutput:
+        """Take a group out of service, or that share of its instances (still running)."""
+        change = self._change(name)
+        if desired_percentage is not None:
+            change["desired_percentage"] = desired_percentage
+        out = await self.ctx.run(self.name("disableServerGroup"), change)
+        return ServerGroupOutput.model_validate(out.model_dump())
 
-    async def resize(self, name: str, capacity: Capacity) -> None:
-        """Resize a group and wait for the capacity."""
-        await self.ctx.run(
-            self.name("resizeServerGroup"),
-            {**self._change(name), "capacity": capacity.model_dump()},
-        )
+    async def resize(self, name: str, capacity: Capacity, *, wait: bool = True) -> None:
+        """Resize a group and (by default) wait for the capacity."""
+        change = {**self._change(name), "capacity": capacity.model_dump()}
+        if not wait:
+            change["wait"] = False
+        await self.ctx.run(self.name("resizeServerGroup"), change)
 
     async def destroy(self, name: str) -> None:
         """Destroy a group (gone already is fine)."""

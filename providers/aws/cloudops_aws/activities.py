@@ -718,17 +718,19 @@ def set_scaling_processes(arg: ScalingProcessesInput) -> CapacityStatus:
 def set_traffic(arg: TrafficInput) -> TrafficOutput:
     """Register the group's instances in (or deregister them from) its load balancers.
 
-    Only targets not yet in the wanted state are touched, so a rerun does nothing. With
-    ``wait_drained`` (disable), answers NotReady while any instance is still registered or
+    Only targets not yet in the wanted state are touched, so a rerun does nothing. With ``out``
+    (a traffic share) exactly those instances are taken out and the others put in. With
+    ``wait_drained``, answers NotReady while an instance taken out is still registered or
     draining, so the caller can poll it.
     """
     asg = aws_client("autoscaling", arg.account, arg.region)
     group = _require_group(asg, arg.name)
-    ids = [
-        i["InstanceId"]
-        for i in _alive(group)
-        if not arg.enabled or i["LifecycleState"] == "InService"
-    ]
+    alive = _alive(group)
+    all_out = arg.out is None and not arg.enabled
+    out = {i["InstanceId"] for i in alive if all_out or i["InstanceId"] in (arg.out or ())}
+    ids_in = [i["InstanceId"] for i in alive if i["LifecycleState"] == "InService"]
+    ids_in = [i for i in ids_in if i not in out] if arg.enabled else []
+    ids = ids_in if arg.enabled else sorted(out)
     arns = list(group.get("TargetGroupARNs") or [])
     names = list(group.get("LoadBalancerNames") or [])
     changed = False
@@ -737,41 +739,35 @@ def set_traffic(arg: TrafficInput) -> TrafficOutput:
         elbv2 = aws_client("elbv2", arg.account, arg.region)
         for arn in arns:
             states = _target_health(elbv2, arn)
-            if arg.enabled:
-                todo = [i for i in ids if states.get(i, "unused") in ("unused", "draining")]
-                if todo:
-                    elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in todo])
-            else:
-                todo = [i for i in ids if i in states and states[i] not in out_states]
-                if todo:
-                    try:
-                        elbv2.deregister_targets(
-                            TargetGroupArn=arn, Targets=[{"Id": i} for i in todo]
-                        )
-                    except Exception as err:
-                        if _error_code(err) != "InvalidTarget":  # already gone
-                            raise
-            changed = changed or bool(todo)
+            todo = [i for i in ids_in if states.get(i, "unused") in ("unused", "draining")]
+            if todo:
+                elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in todo])
+            gone = [i for i in sorted(out) if i in states and states[i] not in out_states]
+            if gone:
+                try:
+                    elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in gone])
+                except Exception as err:
+                    if _error_code(err) != "InvalidTarget":  # already gone
+                        raise
+            changed = changed or bool(todo or gone)
     if names:
         elb = aws_client("elb", arg.account, arg.region)
         for name in names:
             states = _classic_health(elb, name)
-            if arg.enabled:
-                todo = [i for i in ids if i not in states]
-                if todo:
-                    elb.register_instances_with_load_balancer(
-                        LoadBalancerName=name, Instances=[{"InstanceId": i} for i in todo]
-                    )
-            else:
-                todo = [i for i in ids if i in states]
-                if todo:
-                    elb.deregister_instances_from_load_balancer(
-                        LoadBalancerName=name, Instances=[{"InstanceId": i} for i in todo]
-                    )
-            changed = changed or bool(todo)
-    if not arg.enabled and arg.wait_drained:
+            todo = [i for i in ids_in if i not in states]
+            if todo:
+                elb.register_instances_with_load_balancer(
+                    LoadBalancerName=name, Instances=[{"InstanceId": i} for i in todo]
+                )
+            gone = [i for i in sorted(out) if i in states]
+            if gone:
+                elb.deregister_instances_from_load_balancer(
+                    LoadBalancerName=name, Instances=[{"InstanceId": i} for i in gone]
+                )
+            changed = changed or bool(todo or gone)
+    if arg.wait_drained:
         remaining = {
-            lb: sorted(i for i, state in by_id.items() if i in ids and state != "unused")
+            lb: sorted(i for i, state in by_id.items() if i in out and state != "unused")
             for lb, by_id in _traffic_health(arg, group).items()
         }
         remaining = {lb: r for lb, r in remaining.items() if r}

@@ -256,6 +256,7 @@ class TrafficInput(GroupCall):
 
     enabled: bool
     wait_drained: bool = False
+    out: list[str] | None = None  # a traffic share: these out, the others in
 
 
 class TrafficOutput(cloudops.Output):

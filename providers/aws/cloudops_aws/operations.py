@@ -81,6 +81,7 @@ class AwsServerGroups(ServerGroupCloud):
 
     provider = "aws"
     label = "AWS"
+    traffic_shares = True
     activity_defaults = AWS_ACTIVITY_DEFAULTS
     models = ServerGroupModels(
         create=AwsCreateServerGroupInput,
@@ -310,6 +311,18 @@ class AwsServerGroups(ServerGroupCloud):
             instance_count=len(current.instances),
             healthy_count=healthy,
             changed=self.traffic_changes(current, enabled),
+        )
+
+    async def set_traffic_share(
+        self, input: ServerGroupChangeInput, current: AwsServerGroupDescription, out: list[str]
+    ) -> ServerGroupOutput:
+        """Deregister ``out`` from the load balancers, register the rest; processes unchanged."""
+        traffic = TrafficInput(**self.where(), name=input.server_group, enabled=True, out=out)
+        with self.ctx.step(f"{len(out)} instance(s) out of the load balancers"):
+            traffic.wait_drained = input.wait
+            await self.poll("set_traffic", traffic, input, TrafficOutput)
+        return ServerGroupOutput.for_name(
+            input.server_group, region=self.region, capacity=current.capacity, disabled=False
         )
 
     async def destroy(self, input: ServerGroupChangeInput) -> ServerGroupOutput:

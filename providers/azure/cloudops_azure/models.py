@@ -348,6 +348,13 @@ class TrafficInput(ScaleSetCall):
     enabled: bool
 
 
+class VmTrafficInput(ScaleSetCall):
+    """A traffic share: the VMs named in ``out`` out of the backend pools, the others in."""
+
+    out: list[str] = Field(default_factory=list)
+    wait: bool = True
+
+
 class TrafficBegun(Begun):
     """The backend pools concerned, and whether the group was disabled before."""
 

@@ -59,6 +59,7 @@ from cloudops_azure.models import (
     ScaleSetSpec,
     TrafficBegun,
     TrafficInput,
+    VmTrafficInput,
     WaitForInstancesInput,
 )
 
@@ -85,6 +86,7 @@ class AzureServerGroups(ServerGroupCloud):
 
     provider = "azure"
     label = "Azure"
+    traffic_shares = True
     region_note = " (the Azure location)"
     activity_defaults = AZURE_ACTIVITY_DEFAULTS
     scope_fields = ("resource_group",)
@@ -314,6 +316,21 @@ class AzureServerGroups(ServerGroupCloud):
             healthy_count=healthy,
             changed=changing or begun.changed,
             resources={"backend_pools": ",".join(begun.pools)} if begun.pools else {},
+        )
+
+    async def set_traffic_share(
+        self,
+        input: AzureServerGroupChangeInput,
+        current: AzureServerGroupDescription,
+        out: list[str],
+    ) -> ServerGroupOutput:
+        """Take the ``out`` VMs out of the backend pools, the rest in (a VM model update each)."""
+        call = self.where(input, name=input.server_group)
+        with self.ctx.step(f"{len(out)} VM(s) out of the backend pools"):
+            arg = VmTrafficInput(**call, out=out, wait=input.wait)
+            await self.poll("set_vm_traffic", arg, input, Begun)
+        return ServerGroupOutput.for_name(
+            input.server_group, region=self.region, capacity=current.capacity, disabled=False
         )
 
     async def destroy(self, input: AzureServerGroupChangeInput) -> ServerGroupOutput:

@@ -944,7 +944,8 @@ def set_traffic(arg: TrafficInput) -> Started:
     """Add the group to (or remove it from) its backend services and target pools.
 
     Spinnaker's enable and disable on GCE: a backend service gets (or loses) the group's
-    instance group as a backend (an ``update`` with the service's fingerprint), and the group's
+    instance group as a backend (an ``update`` with the service's fingerprint; with
+    ``capacity_scaler``, a traffic share, the backend's scaler is set to it), and the group's
     ``setTargetPools`` is set to its pools (or none). Only what is not yet in the wanted state is
     touched, so a rerun does nothing; each change has its own requestId derived from the
     workflow's, so a retried call is deduplicated.
@@ -957,10 +958,12 @@ def set_traffic(arg: TrafficInput) -> Started:
     v1 = _v1()
     services = clients.get("BackendServicesClient")
     operations: list[OperationRef] = []
+    scaler = 1.0 if arg.capacity_scaler is None else arg.capacity_scaler
+    share = "" if arg.capacity_scaler is None else f":{scaler}"
     for name in arg.backend_services:
         service = _get_service(clients, name)
-        present = any(same_resource(b.group, group.instance_group) for b in service.backends)
-        if present == arg.enabled:
+        mine = [b for b in service.backends if same_resource(b.group, group.instance_group)]
+        if bool(mine) == arg.enabled and (not mine or mine[0].capacity_scaler == scaler):
             continue
         backends = [b for b in service.backends if not same_resource(b.group, group.instance_group)]
         if arg.enabled:
@@ -968,7 +971,7 @@ def set_traffic(arg: TrafficInput) -> Started:
                 v1.Backend(
                     group=group.instance_group,
                     balancing_mode="UTILIZATION",
-                    capacity_scaler=1.0,
+                    capacity_scaler=scaler,
                     max_utilization=0.8,
                 )
             )
@@ -979,7 +982,7 @@ def set_traffic(arg: TrafficInput) -> Started:
             project=clients.project,
             backend_service=name,
             backend_service_resource=service,
-            request_id=_sub_request_id(arg.gcp_request_id, f"backend:{name}:{arg.enabled}"),
+            request_id=_sub_request_id(arg.gcp_request_id, f"backend:{name}:{arg.enabled}{share}"),
         )
         op = services.update_unary(request=request, retry=None, timeout=clients.timeout)
         operations.append(_op_ref(op))

@@ -211,6 +211,8 @@ class GcpServerGroups(ServerGroupCloud):
         if "zones" in overrides and "regional" not in overrides:
             merged["regional"] = None
 
+    traffic_shares = True
+
     def traffic_changes(self, current: GcpServerGroupDescription, enabled: bool) -> bool:
         """A group without load balancing is never disabled, so it never changes."""
         has_traffic = bool(current.load_balancers or current.target_pools)
@@ -492,6 +494,39 @@ class GcpServerGroups(ServerGroupCloud):
             instance_count=len(current.instances),
             healthy_count=healthy,
             changed=started.changed,
+        )
+
+    async def set_traffic_share(
+        self, input: ServerGroupChangeInput, current: GcpServerGroupDescription, out: list[str]
+    ) -> ServerGroupOutput:
+        """Set the group's backends' capacity scaler to the share of instances left in.
+
+        A managed instance group is a backend as a whole (its instances cannot leave it one
+        by one), so the nearest equivalent of per-instance deregistration is the backend's
+        ``capacityScaler``: 0.75 sends the group three quarters of its capacity's traffic.
+        Target pools take the group as a whole too: they keep it until the group is disabled.
+        """
+        total = len(current.instances) or 1
+        left = (total - len(out)) / total
+        scaler = 0.0 if left == 0 else max(0.1, round(left, 2))  # Compute: 0 or 0.1..1
+        with self.ctx.step(f"backend capacity scaler to {scaler:g}"):
+            await mutate(
+                self.ctx,
+                "gcp.set_traffic",
+                lambda request_id: TrafficInput(
+                    **self.where(),
+                    name=input.server_group,
+                    zone=current.zone,
+                    enabled=True,
+                    backend_services=current.load_balancers,
+                    target_pools=current.target_pools,
+                    gcp_request_id=request_id,
+                    capacity_scaler=scaler,
+                ),
+                input,
+            )
+        return ServerGroupOutput.for_name(
+            input.server_group, region=self.region, capacity=current.capacity, disabled=False
         )
 
     async def destroy(self, input: GcpDestroyServerGroupInput) -> ServerGroupOutput:
