@@ -157,7 +157,7 @@ async def test_dev_restart_finishes_a_workflow_started_before_the_stop(tmp_path:
 async def test_dev_starts_local_cloud_emulators_with_accounts(tmp_path: Path) -> None:
     port, ui_port = free_port(), free_port()
     log = tmp_path / "dev.log"
-    dev = _start_dev(tmp_path / "t.sqlite", port, ui_port, log, plugins="aws,gcp,azure")
+    dev = _start_dev(tmp_path / "t.sqlite", port, ui_port, log, plugins="aws,gcp,azure,testing")
     try:
         for _ in range(300):
             if "worker ready" in log.read_text():
