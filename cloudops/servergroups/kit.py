@@ -206,6 +206,15 @@ class ServerGroupCloud:
             )
         return chosen
 
+    def output(self, name: str, status: Any = None, **fields: Any) -> ServerGroupOutput:
+        """What a mutating verb answers for group ``name`` of this region.
+
+        ``status`` is the answer of the verb's last wait (``instances`` and ``healthy``), if any.
+        """
+        if status is not None:
+            fields.update(instance_count=status.instances, healthy_count=status.healthy)
+        return ServerGroupOutput.for_name(name, region=self.region, **fields)
+
     async def require(self, input: Any) -> Any:
         """Describe the input's group as a step, or NOT_FOUND when it does not exist."""
         with self.ctx.step("describe"):

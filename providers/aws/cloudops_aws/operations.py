@@ -123,7 +123,7 @@ class AwsServerGroups(ServerGroupCloud):
         InService and healthy in their target groups. If any step fails, what was created is
         deleted again.
         """
-        ctx, region = self.ctx, self.region
+        ctx = self.ctx
         cluster = cluster_name(input.application, input.stack, input.detail)
         if not re.match(LAUNCH_TEMPLATE_NAME, f"{cluster}-v000"):
             raise BusinessError(
@@ -193,13 +193,11 @@ class AwsServerGroups(ServerGroupCloud):
         resources = {"launch_template_id": template.id, "launch_template_version": template.version}
         if group.arn:
             resources["auto_scaling_group_arn"] = group.arn
-        return ServerGroupOutput.for_name(
+        return self.output(
             name,
-            region=region,
+            status,
             capacity=input.capacity,
             disabled=False,
-            instance_count=status.instances if status else None,
-            healthy_count=status.healthy if status else None,
             resources=resources,
         )
 
@@ -258,13 +256,11 @@ class AwsServerGroups(ServerGroupCloud):
         if input.wait:
             with ctx.step("wait for capacity"):
                 status = await self._wait(input, name, desired=input.capacity.desired)
-        return ServerGroupOutput.for_name(
+        return self.output(
             name,
-            region=self.region,
+            status,
             capacity=input.capacity,
             disabled=before.disabled,
-            instance_count=status.instances if status else None,
-            healthy_count=status.healthy if status else None,
             changed=before.capacity != input.capacity,
         )
 
@@ -303,9 +299,8 @@ class AwsServerGroups(ServerGroupCloud):
                         "aws.set_traffic", traffic, result_type=TrafficOutput
                     )
             healthy = 0
-        return ServerGroupOutput.for_name(
+        return self.output(
             name,
-            region=self.region,
             capacity=current.capacity,
             disabled=not enabled,
             instance_count=len(current.instances),
@@ -321,9 +316,7 @@ class AwsServerGroups(ServerGroupCloud):
         with self.ctx.step(f"{len(out)} instance(s) out of the load balancers"):
             traffic.wait_drained = input.wait
             await self.poll("set_traffic", traffic, input, TrafficOutput)
-        return ServerGroupOutput.for_name(
-            input.server_group, region=self.region, capacity=current.capacity, disabled=False
-        )
+        return self.output(input.server_group, capacity=current.capacity, disabled=False)
 
     async def destroy(self, input: ServerGroupChangeInput) -> ServerGroupOutput:
         """Delete a server group's Auto Scaling group (with its instances) and launch template.
@@ -332,7 +325,7 @@ class AwsServerGroups(ServerGroupCloud):
         repeated. The launch template is deleted only if cloudops made it for this group or it
         is named after the group, never a template other groups may share.
         """
-        ctx, name, region = self.ctx, input.server_group, self.region
+        ctx, name = self.ctx, input.server_group
         if not workflow.patched(DESTROY_IN_ONE_ACTIVITY):
             return await self._destroy_step_by_step(input)
         with ctx.step("delete auto scaling group"):
@@ -342,7 +335,7 @@ class AwsServerGroups(ServerGroupCloud):
                 result_type=DestroyProgress,
             )
             if not done.found:
-                return ServerGroupOutput.for_name(name, region=region, changed=False)
+                return self.output(name, changed=False)
             if not done.gone:  # AWS is still deleting (or the activity was interrupted)
                 await self._delete_group(input)
         deleted = done.template
@@ -361,9 +354,7 @@ class AwsServerGroups(ServerGroupCloud):
         resources: dict[str, str] = {}
         if deleted is not None and deleted.deleted and deleted.id:
             resources["launch_template_id"] = deleted.id
-        return ServerGroupOutput.for_name(
-            name, region=region, capacity=done.capacity, resources=resources
-        )
+        return self.output(name, capacity=done.capacity, resources=resources)
 
     async def _delete_group(self, input: ServerGroupChangeInput) -> None:
         delete = DeleteGroupInput(
@@ -393,7 +384,7 @@ class AwsServerGroups(ServerGroupCloud):
                 await ctx.execute_activity(
                     "aws.delete_launch_template", template, result_type=DeleteOutput
                 )
-            return ServerGroupOutput.for_name(name, region=self.region, changed=False)
+            return self.output(name, changed=False)
         with ctx.step("delete auto scaling group"):
             await self._delete_group(input)
         resources: dict[str, str] = {}
@@ -404,9 +395,7 @@ class AwsServerGroups(ServerGroupCloud):
                 )
             if deleted.deleted and deleted.id:
                 resources["launch_template_id"] = deleted.id
-        return ServerGroupOutput.for_name(
-            name, region=self.region, capacity=current.capacity, resources=resources
-        )
+        return self.output(name, capacity=current.capacity, resources=resources)
 
     async def terminate(self, input: TerminateInstancesInput) -> TerminateInstancesOutput:
         """Terminate instances of a server group, replacing them or shrinking the group.

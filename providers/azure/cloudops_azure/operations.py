@@ -162,7 +162,7 @@ class AzureServerGroups(ServerGroupCloud):
         resource group, chosen once. With ``wait`` (the default) the operation ends when the scale
         set is provisioned and ``desired`` VMs run. If any step fails, the scale set is deleted.
         """
-        ctx, region = self.ctx, self.region
+        ctx = self.ctx
         cluster = cluster_name(input.application, input.stack, input.detail)
         if not SCALE_SET_NAME.match(f"{cluster}-v000"):
             raise BusinessError(
@@ -215,13 +215,11 @@ class AzureServerGroups(ServerGroupCloud):
                     input,
                     InstancesStatus,
                 )
-        return ServerGroupOutput.for_name(
+        return self.output(
             name,
-            region=region,
+            status,
             capacity=input.capacity,
             disabled=False,
-            instance_count=status.instances if status else None,
-            healthy_count=status.running if status else None,
             resources={"resource_group": begun.resource_group or ""},
         )
 
@@ -257,13 +255,11 @@ class AzureServerGroups(ServerGroupCloud):
                     input,
                     InstancesStatus,
                 )
-        return ServerGroupOutput.for_name(
+        return self.output(
             input.server_group,
-            region=call["region"],
+            status,
             capacity=input.capacity,
             disabled=begun.disabled,
-            instance_count=status.instances if status else None,
-            healthy_count=status.running if status else None,
             changed=changed,
         )
 
@@ -307,9 +303,8 @@ class AzureServerGroups(ServerGroupCloud):
                     InstancesStatus,
                 )
             healthy = status.running
-        return ServerGroupOutput.for_name(
+        return self.output(
             input.server_group,
-            region=call["region"],
             capacity=current.capacity,
             disabled=not enabled,
             instance_count=len(current.instances),
@@ -329,9 +324,7 @@ class AzureServerGroups(ServerGroupCloud):
         with self.ctx.step(f"{len(out)} VM(s) out of the backend pools"):
             arg = VmTrafficInput(**call, out=out, wait=input.wait)
             await self.poll("set_vm_traffic", arg, input, Begun)
-        return ServerGroupOutput.for_name(
-            input.server_group, region=self.region, capacity=current.capacity, disabled=False
-        )
+        return self.output(input.server_group, capacity=current.capacity, disabled=False)
 
     async def destroy(self, input: AzureServerGroupChangeInput) -> ServerGroupOutput:
         """Delete a server group's scale set with its VMs.
@@ -348,15 +341,11 @@ class AzureServerGroups(ServerGroupCloud):
                 result_type=DeleteScaleSetOutput,
             )
         if begun.reason == "not found":
-            return ServerGroupOutput.for_name(
-                input.server_group, region=call["region"], changed=False
-            )
+            return self.output(input.server_group, changed=False)
         if input.wait:
             with ctx.step("wait for deletion"):
                 await self.finish(call, "delete", begun, input)
-        return ServerGroupOutput.for_name(
-            input.server_group, region=call["region"], capacity=begun.capacity
-        )
+        return self.output(input.server_group, capacity=begun.capacity)
 
     async def terminate(self, input: AzureTerminateInstancesInput) -> TerminateInstancesOutput:
         """Delete VMs of a scale set, replacing them or shrinking the group.

@@ -461,28 +461,12 @@ def _locate(clients: GcpClients, call: GcpCall, name: str) -> tuple[Any, str | N
 
 
 def _get_template(clients: GcpClients, name: str) -> Any:
-    client = clients.get("InstanceTemplatesClient")
-    return _or_none(
-        lambda: client.get(
-            project=clients.project,
-            instance_template=name,
-            retry=clients.read_retry,
-            timeout=clients.timeout,
-        )
-    )
+    return _or_none(lambda: clients.read("InstanceTemplatesClient", "get", instance_template=name))
 
 
 def _find_service(clients: GcpClients, name: str) -> Any:
     """The global backend service ``name``, or None."""
-    client = clients.get("BackendServicesClient")
-    return _or_none(
-        lambda: client.get(
-            project=clients.project,
-            backend_service=name,
-            retry=clients.read_retry,
-            timeout=clients.timeout,
-        )
-    )
+    return _or_none(lambda: clients.read("BackendServicesClient", "get", backend_service=name))
 
 
 def _get_service(clients: GcpClients, name: str) -> Any:
@@ -500,13 +484,11 @@ def _get_service(clients: GcpClients, name: str) -> Any:
 def _service_health(clients: GcpClients, service: str, group_link: str) -> dict[str, str]:
     """Instance link (relative) -> HEALTHY/UNHEALTHY in one backend service."""
     v1 = _v1()
-    client = clients.get("BackendServicesClient")
-    answer = client.get_health(
-        project=clients.project,
+    answer = clients.read(
+        "BackendServicesClient",
+        "get_health",
         backend_service=service,
         resource_group_reference_resource=v1.ResourceGroupReference(group=group_link),
-        retry=clients.read_retry,
-        timeout=clients.timeout,
     )
     return {relative(s.instance): s.health_state for s in answer.health_status}
 
@@ -594,18 +576,11 @@ def wait_operations(arg: WaitOperationsInput) -> OperationOutcome:
 
 
 def _get_operation(clients: GcpClients, ref: OperationRef) -> Any:
-    read = {"retry": clients.read_retry, "timeout": clients.timeout}
+    scope = {ref.scope: ref.location} if ref.scope in ("zone", "region") else {}
+    client = {"zone": "ZoneOperationsClient", "region": "RegionOperationsClient"}
     try:
-        if ref.scope == "zone":
-            return clients.get("ZoneOperationsClient").get(
-                project=clients.project, zone=ref.location, operation=ref.name, **read
-            )
-        if ref.scope == "region":
-            return clients.get("RegionOperationsClient").get(
-                project=clients.project, region=ref.location, operation=ref.name, **read
-            )
-        return clients.get("GlobalOperationsClient").get(
-            project=clients.project, operation=ref.name, **read
+        return clients.read(
+            client.get(ref.scope, "GlobalOperationsClient"), "get", operation=ref.name, **scope
         )
     except _not_found_type():
         raise BusinessError(
@@ -1314,17 +1289,9 @@ def terminate_instances(arg: TerminateInput) -> TerminateStarted:
 def _outsider(clients: GcpClients, arg: TerminateInput, group: Any, name: str) -> str:
     """An id that is not a member: already gone (ours), another group's, or unknown."""
     zones = [arg.zone] if arg.zone else [last(z.zone) for z in group.distribution_policy.zones]
-    client = clients.get("InstancesClient")
     for zone in zones:
         found = _or_none(
-            functools.partial(
-                client.get,
-                project=clients.project,
-                zone=zone,
-                instance=name,
-                retry=clients.read_retry,
-                timeout=clients.timeout,
-            )
+            functools.partial(clients.read, "InstancesClient", "get", zone=zone, instance=name)
         )
         if found is not None:
             raise BusinessError(
