@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from cloudops_testing.faults import FaultProxy, FaultRules, Flavor, aws_reject_duplicate_asg
+from cloudops_testing.faults import AWS_FIDELITY, FaultProxy, FaultRules, Flavor
 from cloudops_testing.moto_server import MotoServer
 
 __all__ = ["DUMMY_AWS_ENV", "AwsNetwork", "LocalCloud", "discover_moto_network"]
@@ -127,7 +127,7 @@ class LocalCloud:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
         self.moto = MotoServer()
         self.moto.start()
-        self.proxy = FaultProxy(self.moto.url, self.faults, fidelity=[aws_reject_duplicate_asg])
+        self.proxy = FaultProxy(self.moto.url, self.faults, fidelity=list(AWS_FIDELITY))
         self.proxy.start()
         if self.gcp:
             self.emulators["gcp"] = new_gcp_emulator()
