@@ -43,6 +43,17 @@ class RedBlackInput(WaitOptions, JudgementOptions):
     max_remaining_server_groups: int | None = Field(
         default=None, ge=1, le=100, description="destroy the oldest groups beyond this many"
     )
+    pin_capacity: bool = Field(
+        default=True,
+        description="create the new group with min = desired so that copied scaling policies "
+        "cannot shrink it while traffic moves; its min is restored before the deploy ends, "
+        "and by the rollback if it fails or is cancelled",
+    )
+    use_source_capacity: bool = Field(
+        default=False,
+        description="give the new group the capacity of the cluster's serving group (the "
+        "source), not server_group's",
+    )
 
 
 class RollingRedBlackInput(RedBlackInput):

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+from temporalio import workflow
 from temporalio.exceptions import ActivityError, RetryState, TimeoutType
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 
@@ -33,6 +34,10 @@ from cloudops_deploy.models import (
     WaitOptions,
 )
 from cloudops_deploy.servergroups import ServerGroups
+
+#: ``workflow.patched`` id: deploys started before it neither named the serving group as the
+#: new group's ``source`` nor pinned its capacity; started after, they do both.
+SOURCE_AND_PIN = "deploy-source-and-pinned-capacity"
 
 
 @asynccontextmanager
@@ -125,6 +130,52 @@ async def _clean_up(
                     output.cleanup_errors.append(f"destroy {name}: {err.message}")
 
 
+class _Pin:
+    """Pinned capacity: the new group's min held at its desired while traffic moves.
+
+    Why: copied scaling policies (or a scheduled action) must not shrink the new group before
+    it has all the traffic (Orca pins the same way). The min comes back before the deploy
+    ends and, as a compensation, when it fails or is cancelled: no group is left pinned.
+    """
+
+    def __init__(self, groups: ServerGroups, input: RedBlackInput, target: Capacity) -> None:
+        self.groups, self.target = groups, target
+        self.on = input.pin_capacity and target.min < target.desired
+
+    def capacity(self, capacity: Capacity) -> Capacity:
+        """``capacity`` with its min raised to its desired while pinned."""
+        return capacity.model_copy(update={"min": capacity.desired}) if self.on else capacity
+
+    def hold(self, name: str) -> None:
+        """Register the restore of ``name``'s min as a compensation (no wait: it is undone)."""
+        if self.on:
+            self.groups.ctx.on_rollback(
+                self.groups.name("resizeServerGroup"),
+                {
+                    "server_group": name,
+                    **self.groups.scope,
+                    "capacity": self.target.model_dump(),
+                    "wait": False,
+                },
+                label=f"restore the min of {name} to {self.target.min}",
+            )
+
+    async def release(self, name: str) -> None:
+        """Restore the min of ``name``, keeping its desired now (autoscaling may have grown it)."""
+        if not self.on:
+            return
+        with self.groups.ctx.step(f"restore the min of {name} to {self.target.min}"):
+            now = (await self.groups.describe(name)).capacity
+            await self.groups.set_capacity(
+                name,
+                Capacity(
+                    min=self.target.min,
+                    max=max(now.max, self.target.max),
+                    desired=min(max(now.desired, self.target.min), max(now.max, self.target.max)),
+                ),
+            )
+
+
 class RedBlack(cloudops.CloudOperation[RedBlackInput, DeployOutput]):
     """Red/black (blue/green): new group healthy and enabled, old ones disabled, or rolled back."""
 
@@ -147,10 +198,17 @@ class RedBlack(cloudops.CloudOperation[RedBlackInput, DeployOutput]):
         old = [g for g in before if not g.disabled]
         output.previous_server_groups = [g.name for g in old]
 
+        pin: _Pin | None = None
+        if workflow.patched(SOURCE_AND_PIN):
+            create = groups.from_source(create, old, input.use_source_capacity)
+            pin = _Pin(groups, input, create.capacity)
+            create = create.model_copy(update={"capacity": pin.capacity(create.capacity)})
         with ctx.step("create the new server group and wait until healthy"):
             async with _health_deadline(input, cluster.cluster, "the new server group"):
                 new = (await groups.create(create)).name
         output.new_server_group = new
+        if pin is not None:
+            pin.hold(new)
         groups.on_rollback("disableServerGroup", {"server_group": new}, f"disable {new}")
 
         with ctx.step(f"enable {new}"):
@@ -166,6 +224,8 @@ class RedBlack(cloudops.CloudOperation[RedBlackInput, DeployOutput]):
                 )
                 await groups.disable(group.name)
             output.disabled.append(group.name)
+        if pin is not None:
+            await pin.release(new)
 
         ctx.commit()  # traffic is on the new group: what follows never rolls back
         await _clean_up(groups, input, old, before, new, output)
@@ -199,14 +259,22 @@ class RollingRedBlack(cloudops.CloudOperation[RollingRedBlackInput, DeployOutput
         old = [g for g in before if not g.disabled]
         output.previous_server_groups = [g.name for g in old]
 
+        pin: _Pin | None = None
+        if workflow.patched(SOURCE_AND_PIN):
+            create = groups.from_source(create, old, input.use_source_capacity)
+            target = create.capacity
+            pin = _Pin(groups, input, target)
         first = _share(target.desired, input.percentages[0])
+        step_capacity = Capacity(min=min(target.min, first), max=target.max, desired=first)
         start = create.model_copy(
-            update={"capacity": Capacity(min=min(target.min, first), max=target.max, desired=first)}
+            update={"capacity": pin.capacity(step_capacity) if pin else step_capacity}
         )
         with ctx.step(f"create the new server group at {input.percentages[0]}%"):
             async with _health_deadline(input, cluster.cluster, "the new server group"):
                 new = (await groups.create(start)).name
         output.new_server_group = new
+        if pin is not None:
+            pin.hold(new)
         groups.on_rollback("disableServerGroup", {"server_group": new}, f"disable {new}")
         with ctx.step(f"enable {new}"):
             await groups.enable(new)
@@ -222,9 +290,10 @@ class RollingRedBlack(cloudops.CloudOperation[RollingRedBlackInput, DeployOutput
             size = _share(target.desired, percent)
             with ctx.step(f"{percent}%: {new} to {size} instance(s)"):
                 async with _health_deadline(input, cluster.cluster, new):
-                    await groups.resize(
-                        new, Capacity(min=min(target.min, size), max=target.max, desired=size)
+                    step_capacity = Capacity(
+                        min=min(target.min, size), max=target.max, desired=size
                     )
+                    await groups.resize(new, pin.capacity(step_capacity) if pin else step_capacity)
             for group in old:
                 keep = group.capacity.desired - _share(group.capacity.desired, percent)
                 with ctx.step(f"{percent}%: {group.name} to {keep} instance(s)"):
@@ -244,6 +313,8 @@ class RollingRedBlack(cloudops.CloudOperation[RollingRedBlackInput, DeployOutput
                 await groups.disable(group.name)
             output.disabled.append(group.name)
             output.scaled_down.append(group.name)
+        if pin is not None:
+            await pin.release(new)
 
         ctx.commit()
         await _clean_up(
