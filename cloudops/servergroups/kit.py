@@ -300,6 +300,14 @@ class ServerGroupCloud:
         """
         return input
 
+    def without_source_scaling(self, input: Any) -> Any:
+        """A clone's create input when ``copy_source_scaling`` is off (pure).
+
+        For a cloud whose clone source already carries its autoscaling (GCP's autoscaler is
+        part of the group's settings): drop it. The default changes nothing.
+        """
+        return input
+
     def _copy_call(self, name: str, settings: ScalingSettings, input: Any) -> ScalingCopyInput:
         return ScalingCopyInput(
             **self.where(),
@@ -383,6 +391,8 @@ async def _clone(cloud: ServerGroupCloud, input: Any) -> Any:
     merged = cloud.merge_clone(source, input)
     if input.copy_source_scaling and cloud.copies_scaling:
         merged = merged.model_copy(update={"source": input.source})
+    elif not input.copy_source_scaling:
+        merged = cloud.without_source_scaling(merged)
     output = await _create(cloud, merged)
     output.resources["source"] = input.source
     return output
