@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from cloudops.errors import BusinessError, ErrorCode
@@ -31,6 +32,8 @@ from cloudops.servergroups.contract import (
     GroupCall,
     NextNameInput,
     NextNameOutput,
+    ScalingCopyInput,
+    ScalingCopyOutput,
     ServerGroupLookup,
 )
 from cloudops.servergroups.models import (
@@ -38,6 +41,7 @@ from cloudops.servergroups.models import (
     ClusterRef,
     CreateServerGroupInput,
     ResizeServerGroupInput,
+    ScalingSettings,
     ServerGroupChangeInput,
     ServerGroupDescription,
     ServerGroupList,
@@ -52,6 +56,7 @@ from cloudops.servergroups.models import (
 
 __all__ = [
     "CLOUD_ACTIVITY_DEFAULTS",
+    "COPY_SOURCE_SCALING",
     "ServerGroupCloud",
     "ServerGroupModels",
     "not_found",
@@ -76,6 +81,11 @@ CLOUD_ACTIVITY_DEFAULTS = ActivityDefaults(
         maximum_attempts=10,
     ),
 )
+
+
+#: ``workflow.patched`` id: creates and clones started before it never copied a source's
+#: autoscaling; started after, a create with a ``source`` (and every clone) copies it.
+COPY_SOURCE_SCALING = "servergroups-copy-source-scaling"
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,10 @@ class ServerGroupCloud:
     #: Whether :meth:`set_traffic_share` is implemented: enable and disable then take a
     #: ``desired_percentage`` (a share of the instances in or out of the load balancers).
     traffic_shares: ClassVar[bool] = False
+    #: Whether the cloud copies a source's autoscaling (``copy_source_scaling``): it then
+    #: registers the activities ``read_scaling``, ``copy_scaling`` and ``delete_copied_scaling``
+    #: (or overrides the methods below). A cloud without any says so in its docs.
+    copies_scaling: ClassVar[bool] = False
     #: Descriptions of the verbs whose skeleton is the kit's own (the others: the docstrings of
     #: :meth:`create`, :meth:`resize`, :meth:`destroy`, :meth:`terminate`...). Say what the
     #: cloud does; the first line is the summary ``cloudops operations`` lists.
@@ -283,6 +297,53 @@ class ServerGroupCloud:
                 {"source": clone.source},
             ) from None
 
+    async def read_scaling(self, input: CreateServerGroupInput) -> ScalingSettings:
+        """The autoscaling of the input's ``source`` that the new group copies."""
+        assert input.source is not None
+        settings: ScalingSettings = await self.ctx.execute_activity(
+            self.activity("read_scaling"),
+            self.group_call(input.source, input),
+            result_type=ScalingSettings,
+        )
+        return settings
+
+    def with_source_scaling(self, input: Any, settings: ScalingSettings) -> Any:
+        """The create input with what must exist from the group's creation on (pure).
+
+        AWS: the source's lifecycle hooks, passed in the create call so that no instance
+        launches before its hook exists. The default changes nothing.
+        """
+        return input
+
+    def without_source_scaling(self, input: Any) -> Any:
+        """A clone's create input when ``copy_source_scaling`` is off (pure).
+
+        For a cloud whose clone source already carries its autoscaling (GCP's autoscaler is
+        part of the group's settings): drop it. The default changes nothing.
+        """
+        return input
+
+    def _copy_call(self, name: str, settings: ScalingSettings, input: Any) -> ScalingCopyInput:
+        return ScalingCopyInput(
+            **self.where(),
+            name=name,
+            request_id=self.ctx.request_id,
+            settings=settings,
+            scope=self.scope(input),
+        )
+
+    async def copy_scaling(self, name: str, settings: ScalingSettings, input: Any) -> None:
+        """Copy ``settings`` to the new group ``name``; the rollback deletes the copies."""
+        call = self._copy_call(name, settings, input)
+        self.ctx.on_rollback(
+            self.activity("delete_copied_scaling"),
+            call,
+            label=f"delete the autoscaling copied to {name}",
+        )
+        await self.ctx.execute_activity(
+            self.activity("copy_scaling"), call, result_type=ScalingCopyOutput
+        )
+
     def traffic_changes(self, current: Any, enabled: bool) -> bool:
         """Whether enabling (or disabling) the described group changes its traffic."""
         return bool(current.disabled == enabled)
@@ -325,14 +386,40 @@ class ServerGroupCloud:
 # ------------------------------------------------------------------------------------------------
 
 
+def _copies(cloud: ServerGroupCloud, input: Any) -> bool:
+    """Whether this create copies its source's autoscaling (recorded as a patch marker)."""
+    return bool(
+        cloud.copies_scaling
+        and getattr(input, "source", None)
+        and getattr(input, "copy_source_scaling", False)
+        and workflow.patched(COPY_SOURCE_SCALING)
+    )
+
+
 async def _create(cloud: ServerGroupCloud, input: Any) -> Any:
-    return await cloud.create(input)
+    if not _copies(cloud, input):
+        return await cloud.create(input)
+    with cloud.ctx.step(f"read the autoscaling of {input.source}"):
+        settings = await cloud.read_scaling(input)
+    output = await cloud.create(cloud.with_source_scaling(input, settings))
+    if settings.resources:
+        with cloud.ctx.step(f"copy the autoscaling of {input.source}"):
+            await cloud.copy_scaling(output.name, settings, input)
+    counts = settings.counts()
+    output.resources["scaling_copied_from"] = input.source
+    output.resources["scaling_copied"] = ",".join(f"{k}={n}" for k, n in sorted(counts.items()))
+    return output
 
 
 async def _clone(cloud: ServerGroupCloud, input: Any) -> Any:
     with cloud.ctx.step("read source"):
         source = await cloud.read_source(input)
-    output = await cloud.create(cloud.merge_clone(source, input))
+    merged = cloud.merge_clone(source, input)
+    if input.copy_source_scaling and cloud.copies_scaling:
+        merged = merged.model_copy(update={"source": input.source})
+    elif not input.copy_source_scaling:
+        merged = cloud.without_source_scaling(merged)
+    output = await _create(cloud, merged)
     output.resources["source"] = input.source
     return output
 

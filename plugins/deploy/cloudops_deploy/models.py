@@ -77,6 +77,12 @@ class DeployOptions(WaitOptions, JudgementOptions):
     use_source_capacity: bool = Field(
         default=False, description="the new group takes the current group's capacity"
     )
+    pin_capacity: bool = Field(
+        default=True,
+        description="create the new group with min = desired so that copied scaling policies "
+        "cannot shrink it while traffic moves; its min is restored before the deploy ends, "
+        "and by the rollback if it fails or is cancelled",
+    )
     target_healthy_percentage: int = Field(
         default=100, ge=1, le=100, description="share of instances that must be healthy"
     )

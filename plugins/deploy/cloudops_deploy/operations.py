@@ -147,6 +147,9 @@ async def _clean_up(
 #: ``workflow.patched`` ids: new commands that histories recorded before them do not have.
 PATCH_GUARDS = "deploy-traffic-guards"
 PATCH_TRAFFIC_SHARES = "deploy-rolling-traffic-shares"
+#: Deploys started before it neither named the serving group as the new group's ``source``
+#: nor pinned its capacity; started after, they do both.
+SOURCE_AND_PIN = "deploy-source-and-pinned-capacity"
 
 
 def launch_settings(
@@ -167,6 +170,52 @@ def launch_settings(
         k: v for k, v in group.tags.items() if not k.startswith(RESERVED_TAG_PREFIX)
     } or settings.get("tags", {})
     return settings
+
+
+class _Pin:
+    """Pinned capacity: the new group's min held at its desired while traffic moves.
+
+    Why: copied scaling policies (or a scheduled action) must not shrink the new group before
+    it has all the traffic (Orca pins the same way). The min comes back before the deploy
+    ends and, as a compensation, when it fails or is cancelled: no group is left pinned.
+    """
+
+    def __init__(self, groups: ServerGroups, input: DeployOptions, target: Capacity) -> None:
+        self.groups, self.target = groups, target
+        self.on = input.pin_capacity and target.min < target.desired
+
+    def capacity(self, capacity: Capacity) -> Capacity:
+        """``capacity`` with its min raised to its desired while pinned."""
+        return capacity.model_copy(update={"min": capacity.desired}) if self.on else capacity
+
+    def hold(self, name: str) -> None:
+        """Register the restore of ``name``'s min as a compensation (no wait: it is undone)."""
+        if self.on:
+            self.groups.ctx.on_rollback(
+                self.groups.name("resizeServerGroup"),
+                {
+                    "server_group": name,
+                    **self.groups.scope,
+                    "capacity": self.target.model_dump(),
+                    "wait": False,
+                },
+                label=f"restore the min of {name} to {self.target.min}",
+            )
+
+    async def release(self, name: str) -> None:
+        """Restore the min of ``name``, keeping its desired now (autoscaling may have grown it)."""
+        if not self.on:
+            return
+        with self.groups.ctx.step(f"restore the min of {name} to {self.target.min}"):
+            now = (await self.groups.describe(name)).capacity
+            await self.groups.set_capacity(
+                name,
+                Capacity(
+                    min=self.target.min,
+                    max=max(now.max, self.target.max),
+                    desired=min(max(now.desired, self.target.min), max(now.max, self.target.max)),
+                ),
+            )
 
 
 def _healthy(group: ServerGroupDescription) -> int:
@@ -194,6 +243,7 @@ class Deploy:
         self.output = DeployOutput(cluster=self.cluster.cluster)
         self.guarded = False
         self.new = ""
+        self.pin: _Pin | None = None
 
     async def start(self) -> tuple[list[ServerGroupDescription], list[ServerGroupDescription]]:
         """The cluster's groups and its enabled ones; INVALID/CONFLICT before any change."""
@@ -222,11 +272,16 @@ class Deploy:
             self.output.previous_launch_settings = launch_settings(self.create, old[-1])
         if input.use_source_capacity and old:
             self.create = self.create.model_copy(update={"capacity": old[-1].capacity})
+        if workflow.patched(SOURCE_AND_PIN):  # copy the serving group's autoscaling, pin min
+            self.create = self.groups.from_source(self.create, old, False)
+            self.pin = _Pin(self.groups, input, self.create.capacity)
         return before, old
 
     async def create_new(self, create: CreateServerGroupInput, step: str) -> str:
         """Create the new group and wait until healthy (its rollback destroys or disables it)."""
         ctx, input = self.ctx, self.input
+        if self.pin is not None:
+            create = create.model_copy(update={"capacity": self.pin.capacity(create.capacity)})
         own_wait = input.rollback_mode == "disable" or input.target_healthy_percentage < 100
         with ctx.step(step):
             async with _health_deadline(input, self.cluster.cluster, "the new server group"):
@@ -243,6 +298,8 @@ class Deploy:
                     )
                     await self.wait_healthy(self.new, create.capacity.desired)
         self.output.new_server_group = self.new
+        if self.pin is not None:
+            self.pin.hold(self.new)
         if not own_wait:
             self.groups.on_rollback(
                 "disableServerGroup", {"server_group": self.new}, f"disable {self.new}"
@@ -271,12 +328,19 @@ class Deploy:
 
     async def resize_new(self, capacity: Capacity) -> None:
         """Grow the new group (a rolling step) and wait for its healthy share."""
+        if self.pin is not None:
+            capacity = self.pin.capacity(capacity)
         async with _health_deadline(self.input, self.cluster.cluster, self.new):
             if self.input.target_healthy_percentage >= 100:
                 await self.groups.resize(self.new, capacity)
             else:
                 await self.groups.resize(self.new, capacity, wait=False)
                 await self.wait_healthy(self.new, capacity.desired)
+
+    async def release_pin(self) -> None:
+        """Restore the new group's min once it has the traffic (no pinned group is left)."""
+        if self.pin is not None:
+            await self.pin.release(self.new)
 
     async def enable_new(self) -> None:
         """Put the new group in service."""
@@ -425,6 +489,7 @@ class RedBlack(cloudops.CloudOperation[RedBlackInput, DeployOutput]):
         await deploy.bake()
         deploy.output.judged_by = await _judge(ctx, input)
         await deploy.disable_old(old)
+        await deploy.release_pin()
         ctx.commit()  # traffic is on the new group: what follows never rolls back
         await _clean_up(deploy.groups, input, old, before, new, deploy.output)
         return deploy.output
@@ -456,6 +521,7 @@ class NoStrategy(cloudops.CloudOperation[DeployOptions, DeployOutput]):
         await deploy.create_new(deploy.create, "create the new server group and wait until healthy")
         await deploy.enable_new()
         await deploy.monitor(100, "enabled")
+        await deploy.release_pin()
         return deploy.output
 
 
@@ -535,6 +601,7 @@ class RollingRedBlack(cloudops.CloudOperation[RollingRedBlackInput, DeployOutput
         await deploy.bake()
         deploy.output.judged_by = await _judge(ctx, input)
         await deploy.disable_old(old)
+        await deploy.release_pin()
         ctx.commit()
         scale_down = input.scale_down or input.scale_down_old
         await _clean_up(

@@ -136,6 +136,34 @@ class ServerGroups:
         """Destroy a group (gone already is fine)."""
         await self.ctx.run(self.name("destroyServerGroup"), self._change(name))
 
+    def from_source(
+        self, create: CreateServerGroupInput, serving: list[ServerGroupDescription], whole: bool
+    ) -> CreateServerGroupInput:
+        """The create input with the cluster's newest serving group as its ``source``.
+
+        As every Spinnaker deploy stage does, so that the provider copies the source's
+        autoscaling (unless ``copy_source_scaling`` is off or a source is given); with
+        ``whole`` (``use_source_capacity``) the new group also takes the source's capacity.
+        """
+        if not serving:
+            return create
+        source = serving[-1]
+        update: dict[str, Any] = {"capacity": source.capacity} if whole else {}
+        if (
+            "source" in type(create).model_fields
+            and create.source is None
+            and create.copy_source_scaling
+        ):
+            update["source"] = source.name
+        return create.model_copy(update=update)
+
+    async def set_capacity(self, name: str, capacity: Capacity) -> None:
+        """Set a group's capacity without waiting (a pinned min restored)."""
+        await self.ctx.run(
+            self.name("resizeServerGroup"),
+            {"server_group": name, **self.scope, "capacity": capacity.model_dump(), "wait": False},
+        )
+
     def on_rollback(
         self, verb: str, arg: dict[str, Any], label: str
     ) -> cloudops.operation.RollbackHandle:

@@ -25,6 +25,7 @@ from cloudops.servergroups.kit import (
 )
 from cloudops.servergroups.models import (
     ResizeServerGroupInput,
+    ScalingSettings,
     ServerGroupChangeInput,
     ServerGroupOutput,
     TerminateInstancesInput,
@@ -53,6 +54,7 @@ from cloudops_aws.models import (
     DeleteOutput,
     LaunchTemplateRef,
     LaunchTemplateSpec,
+    LifecycleHook,
     ScalingProcessesInput,
     TerminateInput,
     TrafficInput,
@@ -83,6 +85,7 @@ class AwsServerGroups(ServerGroupCloud):
     label = "AWS"
     traffic_shares = True
     activity_defaults = AWS_ACTIVITY_DEFAULTS
+    copies_scaling = True
     models = ServerGroupModels(
         create=AwsCreateServerGroupInput,
         clone=AwsCloneServerGroupInput,
@@ -109,6 +112,16 @@ class AwsServerGroups(ServerGroupCloud):
     re-registers instances), deregisters the instances from the group's target groups and
     classic load balancers and, with ``wait``, waits until they have drained.
     """
+
+    def with_source_scaling(
+        self, input: AwsCreateServerGroupInput, settings: ScalingSettings
+    ) -> AwsCreateServerGroupInput:
+        """The source's lifecycle hooks join the input's (its own win by name)."""
+        own = list(input.lifecycle_hooks or [])
+        names = {hook.name for hook in own}
+        copied = [LifecycleHook.model_validate(r.spec) for r in settings.of_kind("lifecycle_hook")]
+        hooks = own + [hook for hook in copied if hook.name not in names]
+        return input.model_copy(update={"lifecycle_hooks": hooks or None})
 
     def adjust_clone(self, merged: dict[str, Any], overrides: dict[str, Any]) -> None:
         """User data given in either form replaces the source's in both forms."""
@@ -149,6 +162,7 @@ class AwsServerGroups(ServerGroupCloud):
             ebs_optimized=input.ebs_optimized,
             subnets=input.subnets,
             tags=tags,
+            block_devices=input.block_devices or [],
         )
         status: CapacityStatus | None = None
         with ctx.step("create launch template"):
@@ -172,6 +186,7 @@ class AwsServerGroups(ServerGroupCloud):
             cooldown_seconds=input.cooldown_seconds,
             termination_policies=input.termination_policies or [],
             tags=tags,
+            lifecycle_hooks=input.lifecycle_hooks or [],
         )
         with ctx.step("create auto scaling group"):
             self._rollback_group(name)

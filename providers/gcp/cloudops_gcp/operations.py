@@ -26,11 +26,14 @@ from cloudops.servergroups.kit import (
     CLOUD_ACTIVITY_DEFAULTS,
     ServerGroupCloud,
     ServerGroupModels,
+    not_found,
     server_group_operations,
 )
 from cloudops.servergroups.models import (
     Capacity,
     ResizeServerGroupInput,
+    ScalingResource,
+    ScalingSettings,
     ServerGroupChangeInput,
     ServerGroupOutput,
     TerminateInstancesOutput,
@@ -45,6 +48,7 @@ from cloudops_gcp.models import (
     DeleteAutoscalerInput,
     DeleteGroupInput,
     DeleteTemplateInput,
+    GcpAutoscalingPolicy,
     GcpCloneServerGroupInput,
     GcpCreateServerGroupInput,
     GcpDestroyServerGroupInput,
@@ -166,6 +170,7 @@ class GcpServerGroups(ServerGroupCloud):
     provider = "gcp"
     label = "GCP"
     activity_defaults = GCP_ACTIVITY_DEFAULTS
+    copies_scaling = True
     models = ServerGroupModels(
         create=GcpCreateServerGroupInput,
         clone=GcpCloneServerGroupInput,
@@ -225,6 +230,35 @@ class GcpServerGroups(ServerGroupCloud):
             result_type=result_type,
             recheck_conflict=recheck_conflict,
         )
+
+    async def read_scaling(self, input: GcpCreateServerGroupInput) -> ScalingSettings:
+        """The source's autoscaler policy (read by describe), for a group made without one."""
+        assert input.source is not None
+        found = await self.describe(input.source, input)
+        if found is None:
+            raise not_found(input.source)
+        policy = found.autoscaling
+        resources = [ScalingResource(kind="autoscaler", spec=policy.model_dump())] if policy else []
+        return ScalingSettings(source=input.source, resources=resources)
+
+    def with_source_scaling(
+        self, input: GcpCreateServerGroupInput, settings: ScalingSettings
+    ) -> GcpCreateServerGroupInput:
+        """An input without an autoscaler gets the source's; its bounds follow the capacity."""
+        copied = settings.of_kind("autoscaler")
+        if input.autoscaling is not None or not copied:
+            return input
+        policy = GcpAutoscalingPolicy.model_validate(
+            {**copied[0].spec, "min_replicas": None, "max_replicas": None}
+        )
+        return input.model_copy(update={"autoscaling": policy})
+
+    def without_source_scaling(self, input: GcpCreateServerGroupInput) -> Any:
+        """A clone told not to copy the source's autoscaling gets no autoscaler."""
+        return input.model_copy(update={"autoscaling": None})
+
+    async def copy_scaling(self, name: str, settings: ScalingSettings, input: Any) -> None:
+        """Nothing to do after the create: the autoscaler is made (and undone) with the group."""
 
     def adjust_clone(self, merged: dict[str, Any], overrides: dict[str, Any]) -> None:
         """New zones without ``regional``: the placement follows the new zones."""
