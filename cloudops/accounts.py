@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cloudops.errors import BusinessError, ErrorCode
 from cloudops.models import Input, Output
+from cloudops.permissions import SecurityConfig
 from cloudops.validation import validation_details
 
 __all__ = [
@@ -54,8 +55,8 @@ class AccountConfig(BaseModel):
     endpoint: str | None = Field(default=None, description="API endpoint override (emulators)")
 
 
-class FileConfig(BaseModel):
-    """The whole ``cloudops.toml``."""
+class FileConfig(SecurityConfig):
+    """The whole ``cloudops.toml``: accounts, and who may use them (:mod:`cloudops.permissions`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -120,8 +121,12 @@ def load_config(path: str | os.PathLike[str] | None = None) -> FileConfig:
 class AccountBook:
     """The accounts a worker knows, validated against the installed providers' settings models."""
 
-    def __init__(self, accounts: Mapping[str, Account] | None = None) -> None:
+    def __init__(
+        self, accounts: Mapping[str, Account] | None = None, security: SecurityConfig | None = None
+    ) -> None:
         self.accounts: dict[str, Account] = dict(accounts or {})
+        #: ``authorization``, ``[identity]`` and ``[[permissions]]`` of the same file.
+        self.security = security or SecurityConfig()
 
     @classmethod
     def from_config(
@@ -152,7 +157,12 @@ class AccountBook:
                 endpoint=table.endpoint,
                 settings=settings,
             )
-        return cls(accounts)
+        return cls(
+            accounts,
+            SecurityConfig.model_validate(
+                config.model_dump(include={"authorization", "identity", "permissions"})
+            ),
+        )
 
     def check(self, request: AccountCheck) -> AccountCheckResult:
         """Check a request may use its account and region; raise INVALID_INPUT if not."""

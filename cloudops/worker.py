@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
@@ -29,6 +30,7 @@ from cloudops.accounts import (
     using_accounts,
 )
 from cloudops.codec import PayloadCodecOption, resolve_codec, with_codec
+from cloudops.permissions import Authorizer, IdentityHeaderInterceptor, security_activities
 from cloudops.registry import CloudOps
 from cloudops.runner import CHECK_ACCOUNT_ACTIVITY, UntypedCloudOperationRunner
 from cloudops.runtime import WorkerRuntime, install
@@ -82,7 +84,11 @@ def account_book(cloudops: CloudOps, config: FileConfig | None = None) -> Accoun
 
 
 def _interceptors(book: AccountBook, tracing: bool) -> list[Any]:
-    interceptors: list[Any] = [_AccountsInterceptor(book), TelemetryInterceptor()]
+    interceptors: list[Any] = [
+        _AccountsInterceptor(book),
+        TelemetryInterceptor(),
+        IdentityHeaderInterceptor(),
+    ]
     if tracing:
         tracer = tracing_interceptor()
         if tracer is None:
@@ -92,6 +98,13 @@ def _interceptors(book: AccountBook, tracing: bool) -> list[Any]:
             )
         interceptors.append(tracer)
     return interceptors
+
+
+def _authorization_options(authorizer: Authorizer | None) -> dict[str, Any]:
+    if authorizer is None or authorizer.config.identity is None:
+        return {}
+    seconds = authorizer.config.identity.verify_timeout_seconds
+    return {"authorization": True, "identity_timeout": timedelta(seconds=seconds)}
 
 
 class CloudOpsPlugin(SimplePlugin):
@@ -122,7 +135,15 @@ class CloudOpsPlugin(SimplePlugin):
         self.payload_codec = resolve_codec(payload_codec)
         self._keep_codec = payload_codec == "env"
         self.accounts = accounts if accounts is not None else account_book(self.cloudops)
-        self.runtime = WorkerRuntime(self.cloudops.catalogue, search_attributes=search_attributes)
+        # Identity and permissions: from the same cloudops.toml; off when it configures none.
+        self.authorizer = Authorizer.build(
+            self.accounts.security, self.cloudops, self.accounts.accounts
+        )
+        self.runtime = WorkerRuntime(
+            self.cloudops.catalogue,
+            search_attributes=search_attributes,
+            **_authorization_options(self.authorizer),
+        )
         catalogue = self.cloudops.catalogue
         restrictions = SandboxRestrictions.default.with_passthrough_modules(
             *passthrough_modules(self.cloudops)
@@ -134,6 +155,7 @@ class CloudOpsPlugin(SimplePlugin):
             activities=[
                 *(entry.fn for entry in catalogue.activities.values()),
                 _check_account_activity(self.accounts),
+                *security_activities(self.authorizer),
             ],
             workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
             interceptors=_interceptors(self.accounts, tracing),
