@@ -646,3 +646,48 @@ async def test_identity_histories_replay_and_are_committed(
         replayed = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         assert replayed.replay_failure is None, f"{name}: {replayed.replay_failure}"
     assert {f"{n}.json" for n in cases} <= {p.name for p in HISTORIES.glob("identity-*.json")}
+
+
+# --- another client: the temporal CLI with a header sealed by `cloudops token seal` ---------
+
+
+async def test_temporal_cli_sends_a_sealed_token_in_a_header(
+    secured: Any, temporal_server: Any, idp: IdentityProvider, tmp_path: Path
+) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from cloudops.server import find_temporal
+
+    token_file = tmp_path / "token"
+    token_file.write_text(idp.token("dana", ["shop-deployers"]))
+    workflow_id = f"cli-{uuid.uuid4().hex[:8]}"
+    cloudops_cmd = shutil.which("cloudops") or sys.executable
+    prefix = (
+        [cloudops_cmd] if cloudops_cmd.endswith("cloudops") else [cloudops_cmd, "-m", "cloudops"]
+    )
+    sealed = subprocess.run(
+        [*prefix, "token", "seal", "--workflow-id", workflow_id, "--token-file", str(token_file)],
+        env={**os.environ, "CLOUDOPS_SEAL_KEY": str(idp.seal_public)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert sealed.returncode == 0, sealed.stderr
+    request = {
+        "operation": "fakecloud.change",
+        "account": "staging",
+        "input": {"application": "shop"},
+    }
+    cmd = [
+        find_temporal(), "workflow", "execute", "--address", temporal_server.address,
+        "--type", RUNNER_WORKFLOW, "--task-queue", secured(None).task_queue,
+        "--workflow-id", workflow_id, "--input", json.dumps(request), "--output", "json",
+        "--headers", f"{HEADER}={json.dumps(sealed.stdout.strip())}",
+    ]  # fmt: skip
+    done = await asyncio.to_thread(subprocess.run, cmd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)["result"]
+    assert result["ok"] is True, result["error"]
+    assert result["metadata"]["subject"] == "dana"
