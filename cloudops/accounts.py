@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cloudops.errors import BusinessError, ErrorCode
 from cloudops.models import Input, Output
+from cloudops.permissions import SecurityConfig
 from cloudops.validation import validation_details
 
 __all__ = [
@@ -64,8 +65,8 @@ class AccountConfig(BaseModel):
     traffic_guards: list[TrafficGuard] = Field(default_factory=list)
 
 
-class FileConfig(BaseModel):
-    """The whole ``cloudops.toml``."""
+class FileConfig(SecurityConfig):
+    """The whole ``cloudops.toml``: accounts, and who may use them (:mod:`cloudops.permissions`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -131,8 +132,12 @@ def load_config(path: str | os.PathLike[str] | None = None) -> FileConfig:
 class AccountBook:
     """The accounts a worker knows, validated against the installed providers' settings models."""
 
-    def __init__(self, accounts: Mapping[str, Account] | None = None) -> None:
+    def __init__(
+        self, accounts: Mapping[str, Account] | None = None, security: SecurityConfig | None = None
+    ) -> None:
         self.accounts: dict[str, Account] = dict(accounts or {})
+        #: ``authorization``, ``[identity]`` and ``[[permissions]]`` of the same file.
+        self.security = security or SecurityConfig()
 
     @classmethod
     def from_config(
@@ -164,7 +169,12 @@ class AccountBook:
                 settings=settings,
                 traffic_guards=table.traffic_guards,
             )
-        return cls(accounts)
+        return cls(
+            accounts,
+            SecurityConfig.model_validate(
+                config.model_dump(include={"authorization", "identity", "permissions"})
+            ),
+        )
 
     def check(self, request: AccountCheck) -> AccountCheckResult:
         """Check a request may use its account and region; raise INVALID_INPUT if not."""

@@ -39,6 +39,28 @@ operations_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(operations_app, name="operations")
+token_app = typer.Typer(
+    help="Seal tokens for other clients (docs/security.md).", no_args_is_help=True
+)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("seal")
+def token_seal(
+    workflow_id: Annotated[str, typer.Option(help="The workflow id the request will use.")],
+    token_file: TokenFileOpt = None,
+    seal_key: Annotated[
+        str | None, typer.Option(envvar="CLOUDOPS_SEAL_KEY", help="The workers' public seal key.")
+    ] = None,
+) -> None:
+    """Print the 'cloudops-identity' header value for a request (temporal --headers)."""
+    from cloudops.identity import TOKEN_ENV, seal
+
+    token = token_file.read_text().strip() if token_file else os.environ.get(TOKEN_ENV)
+    if not token or not seal_key:
+        raise _fail(f"need a token (--token-file or {TOKEN_ENV}) and --seal-key")
+    typer.echo(seal(token, workflow_id, seal_key))
+
 
 AddressOpt = Annotated[
     str | None,
@@ -119,6 +141,27 @@ def _accounts(
             loaded = FileConfig.model_validate({"accounts": merged})
         return account_book(cloudops, loaded)
     except ConfigError as err:
+        raise _fail(str(err)) from None
+
+
+TokenFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file",
+        envvar="CLOUDOPS_TOKEN_FILE",
+        help="File holding your token (sealed with $CLOUDOPS_SEAL_KEY); see docs/security.md.",
+    ),
+]
+
+
+def _identity(token_file: Path | None) -> Any:
+    """The identity interceptor for ``--token-file`` (else ``CLOUDOPS_TOKEN``), or None."""
+    from cloudops.identity import identity_interceptor_from_env
+
+    token = (lambda: token_file.read_text().strip()) if token_file else None
+    try:
+        return identity_interceptor_from_env(token)
+    except (OSError, ValueError) as err:
         raise _fail(str(err)) from None
 
 
@@ -220,6 +263,7 @@ def run(
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
     task_queue: QueueOpt = "cloudops",
+    token_file: TokenFileOpt = None,
 ) -> None:
     """Run an operation, show its progress and print its WorkflowResult.
 
@@ -230,7 +274,7 @@ def run(
     labels = _parse_labels(label)
 
     async def go() -> WorkflowResult[Any]:
-        ops = await _client(address, namespace, task_queue)
+        ops = await _client(address, namespace, task_queue, identity=_identity(token_file))
         handle = await ops.submit(
             operation,
             payload,
@@ -257,13 +301,14 @@ def submit(
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
     task_queue: QueueOpt = "cloudops",
+    token_file: TokenFileOpt = None,
 ) -> None:
     """Start an operation without waiting; print its id (use it with status, watch, cancel)."""
     payload = _parse_input(input)
     labels = _parse_labels(label)
 
     async def go() -> str:
-        ops = await _client(address, namespace, task_queue)
+        ops = await _client(address, namespace, task_queue, identity=_identity(token_file))
         handle = await ops.submit(
             operation,
             payload,
@@ -422,6 +467,9 @@ def list_(
         str | None,
         typer.Option(help="running, ok, or an error code such as CANCELLED or INVALID_INPUT."),
     ] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="Only operations run by this verified caller.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="How many to show.")] = 20,
     ui: Annotated[
         str, typer.Option(envvar="CLOUDOPS_UI_URL", help="Temporal UI base URL for links.")
@@ -442,6 +490,7 @@ def list_(
         sa.REGION: region,
         sa.APPLICATION: application,
         sa.OUTCOME: outcome,
+        sa.SUBJECT: subject,
     }
     if any(value and ("'" in value or "\\" in value) for value in wanted.values()):
         raise _fail("filter values cannot contain quotes or backslashes")
@@ -462,6 +511,7 @@ def list_(
                     "region": attrs.get(sa.REGION),
                     "provider": attrs.get(sa.PROVIDER),
                     "application": attrs.get(sa.APPLICATION),
+                    "subject": attrs.get(sa.SUBJECT),
                     "status": execution.status.name if execution.status else None,
                     "started": execution.start_time.isoformat(),
                     "url": f"{ui}/namespaces/{ops.client.namespace}/workflows/{execution.id}",

@@ -131,6 +131,10 @@ ResolveAccount = Callable[
     ["type[CloudOperation[Any, Any]]", str | None, str | None], Awaitable[str | None]
 ]
 
+Authorize = Callable[
+    ["type[CloudOperation[Any, Any]]", Any, str | None, str | None], Awaitable[None]
+]
+
 
 @dataclass
 class Session:
@@ -147,6 +151,8 @@ class Session:
     rollbacks: list[RollbackStep]
     resolve_account: ResolveAccount
     mailbox: Mailbox = field(default_factory=Mailbox)
+    #: Checks the caller may run an operation (cls, input, account, region); None: no check.
+    authorize: Authorize | None = None
 
 
 @dataclass
@@ -189,6 +195,8 @@ class CloudOperation(Generic[InT, OutT]):
     output_model: ClassVar[type[Output]]
     activity_defaults: ClassVar[ActivityDefaults] = ActivityDefaults()
     timeout: ClassVar[timedelta | None] = None
+    #: True when the operation only reads: callers then need READ permission, not WRITE.
+    read_only: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -522,6 +530,8 @@ class OperationContext:
             or cls.provider != self._operation.provider
         ):
             cloud = await self._session.resolve_account(cls, account, region)
+        if self._session.authorize is not None:
+            await self._session.authorize(cls, model, account, region)
         child = OperationContext(self._session, cls, account=account, region=region, cloud=cloud)
         parent = self._progress.open_step()
         child._parent_step = parent.name if parent else self._parent_step

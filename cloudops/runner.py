@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import re
 from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
 from temporalio import workflow
+from temporalio.api.common.v1 import Payload
 from temporalio.common import RawValue, SearchAttributeUpdate
 from temporalio.exceptions import (
     ActivityError,
@@ -50,6 +52,7 @@ from cloudops.operation import (
     cast_output,
     validate_input,
 )
+from cloudops.permissions import AUTHZ_PATCH, Guard
 from cloudops.registry import Catalogue
 from cloudops.runtime import lookup
 from cloudops.validation import validation_details
@@ -138,6 +141,9 @@ class UntypedCloudOperationRunner:
         self._rollbacks: list[RollbackStep] = []
         self._request: OperationRequest | None = None
         self._mailbox = Mailbox()
+        #: The ``cloudops-identity`` workflow header (set by the worker's interceptor).
+        self.identity_header: Payload | None = None
+        self._guard: Guard | None = None
 
     @workflow.update(name="send_input")
     def send_input(self, message: OperationSignal) -> str:
@@ -199,6 +205,14 @@ class UntypedCloudOperationRunner:
             telemetry.record_operation_started(request.operation, provider)
             if runtime.search_attributes:
                 self._upsert_start(request, entry.cls.provider if entry else None)
+            # Who is asking, verified before anything else runs (histories without it replay).
+            if (runtime.authorization or workflow.unsafe.is_replaying()) and workflow.patched(
+                AUTHZ_PATCH
+            ):
+                self._guard = Guard(self.identity_header, request.labels, runtime.identity_timeout)
+                verdict = await self._guard.authenticate()
+                if runtime.search_attributes:
+                    workflow.upsert_search_attributes([sa.SUBJECT.value_set(verdict.subject[:200])])
             if entry is None:
                 raise BusinessError(
                     ErrorCode.UNKNOWN_OPERATION,
@@ -209,6 +223,8 @@ class UntypedCloudOperationRunner:
             model = validate_input(entry.cls, request.input)
             session = self._session(catalogue, request)
             cloud = await session.resolve_account(entry.cls, request.account, request.region)
+            if session.authorize is not None:
+                await session.authorize(entry.cls, model, request.account, request.region)
             value = await self._run_operation(session, entry.cls, request, model, cloud)
         except BusinessError as err:
             error = OperationError(code=err.code, message=err.message, details=err.error_details)
@@ -251,6 +267,7 @@ class UntypedCloudOperationRunner:
             self._upsert_outcome(outcome)
         if request is not None:
             telemetry.record_operation_finished(request.operation, provider, outcome)
+        subject = self._audit(request, outcome)
         return WorkflowResult[Any](
             ok=error is None,
             value=value,
@@ -265,6 +282,7 @@ class UntypedCloudOperationRunner:
                 started_at=started,
                 ended_at=workflow.now(),
                 steps=self._progress.steps,
+                subject=subject,
             ),
         )
 
@@ -282,6 +300,7 @@ class UntypedCloudOperationRunner:
             rollbacks=self._rollbacks,
             resolve_account=resolve,
             mailbox=self._mailbox,
+            authorize=self._guard.authorize if self._guard is not None else None,
         )
 
     async def _run_operation(
@@ -364,11 +383,31 @@ class UntypedCloudOperationRunner:
         session = dataclasses.replace(
             self._session(catalogue, self._request),
             rollbacks=[],  # a compensation's own compensations are not run
+            authorize=None,  # undoing what the caller did is not checked again
         )
         ctx = OperationContext(
             session, entry.cls, account=step.account, region=step.region, cloud=step.cloud
         )
         await entry.cls().run(ctx, validate_input(entry.cls, step.arg))
+
+    def _audit(self, request: OperationRequest | None, outcome: str) -> str | None:
+        """Who ran what, with which outcome: one structured log line (not on replay)."""
+        verdict = self._guard.verdict if self._guard is not None else None
+        if verdict is None or request is None:
+            return None
+        record = {
+            "event": "operation",
+            "subject": verdict.subject,
+            "issuer": verdict.issuer,
+            "operation": request.operation,
+            "account": request.account,
+            "region": request.region,
+            "application": self._guard.application if self._guard else None,
+            "outcome": outcome,
+            "workflow_id": workflow.info().workflow_id,
+        }
+        workflow.logger.info("cloudops audit %s", json.dumps(record, sort_keys=True))
+        return verdict.subject
 
     def _upsert_start(self, request: OperationRequest, provider: str | None) -> None:
         pairs: list[SearchAttributeUpdate[str]] = [

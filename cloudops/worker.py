@@ -6,6 +6,7 @@ import hashlib
 import inspect
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
@@ -32,6 +33,7 @@ from cloudops.accounts import (
 )
 from cloudops.codec import PayloadCodecOption, resolve_codec, with_codec
 from cloudops.heartbeat import AutoHeartbeatInterceptor
+from cloudops.permissions import Authorizer, IdentityHeaderInterceptor, security_activities
 from cloudops.registry import CloudOps
 from cloudops.runner import CHECK_ACCOUNT_ACTIVITY, UntypedCloudOperationRunner
 from cloudops.runtime import WorkerRuntime, install
@@ -90,6 +92,7 @@ def _interceptors(book: AccountBook, tracing: bool) -> list[Any]:
         AutoHeartbeatInterceptor(),
         _AccountsInterceptor(book),
         TelemetryInterceptor(),
+        IdentityHeaderInterceptor(),
     ]
     if tracing:
         tracer = tracing_interceptor()
@@ -100,6 +103,13 @@ def _interceptors(book: AccountBook, tracing: bool) -> list[Any]:
             )
         interceptors.append(tracer)
     return interceptors
+
+
+def _authorization_options(authorizer: Authorizer | None) -> dict[str, Any]:
+    if authorizer is None or authorizer.config.identity is None:
+        return {}
+    seconds = authorizer.config.identity.verify_timeout_seconds
+    return {"authorization": True, "identity_timeout": timedelta(seconds=seconds)}
 
 
 class CloudOpsPlugin(SimplePlugin):
@@ -131,7 +141,15 @@ class CloudOpsPlugin(SimplePlugin):
         self.payload_codec = resolve_codec(payload_codec)
         self._keep_codec = payload_codec == "env"
         self.accounts = accounts if accounts is not None else account_book(self.cloudops)
-        self.runtime = WorkerRuntime(self.cloudops.catalogue, search_attributes=search_attributes)
+        # Identity and permissions: from the same cloudops.toml; off when it configures none.
+        self.authorizer = Authorizer.build(
+            self.accounts.security, self.cloudops, self.accounts.accounts
+        )
+        self.runtime = WorkerRuntime(
+            self.cloudops.catalogue,
+            search_attributes=search_attributes,
+            **_authorization_options(self.authorizer),
+        )
         catalogue = self.cloudops.catalogue
         restrictions = SandboxRestrictions.default.with_passthrough_modules(
             *passthrough_modules(self.cloudops)
@@ -143,6 +161,7 @@ class CloudOpsPlugin(SimplePlugin):
             activities=[
                 *(entry.fn for entry in catalogue.activities.values()),
                 _check_account_activity(self.accounts),
+                *security_activities(self.authorizer),
             ],
             workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
             interceptors=_interceptors(self.accounts, tracing),

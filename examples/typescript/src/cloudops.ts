@@ -57,6 +57,8 @@ export interface ResultMetadata {
   started_at: string;
   ended_at: string;
   steps: StepRecord[];
+  /** The verified caller (token subject) when the worker requires identity. */
+  subject?: string | null;
 }
 
 /** The answer of every operation (`cloudops.WorkflowResult`). */
