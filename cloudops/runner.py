@@ -47,6 +47,7 @@ from cloudops.operation import (
     ProgressState,
     RollbackStep,
     Session,
+    budget_route,
     cast_output,
     validate_input,
 )
@@ -138,6 +139,7 @@ class UntypedCloudOperationRunner:
         self._rollbacks: list[RollbackStep] = []
         self._request: OperationRequest | None = None
         self._mailbox = Mailbox()
+        self._checks: dict[tuple[str | None, str | None], AccountCheckResult] = {}
 
     @workflow.update(name="send_input")
     def send_input(self, message: OperationSignal) -> str:
@@ -282,6 +284,7 @@ class UntypedCloudOperationRunner:
             rollbacks=self._rollbacks,
             resolve_account=resolve,
             mailbox=self._mailbox,
+            checks=self._checks,
         )
 
     async def _run_operation(
@@ -321,6 +324,7 @@ class UntypedCloudOperationRunner:
             result_type=AccountCheckResult,
             start_to_close_timeout=timedelta(seconds=10),
         )
+        self._checks[(account, region)] = checked
         provider: str | None = checked.provider
         return provider
 
@@ -359,6 +363,9 @@ class UntypedCloudOperationRunner:
                 schedule_to_close_timeout=defaults.schedule_to_close_timeout,
                 heartbeat_timeout=defaults.heartbeat_timeout,
                 retry_policy=defaults.retry_policy,
+                **budget_route(
+                    self._session(catalogue, self._request), step.account, step.region, step.target
+                ),
             )
             return
         session = dataclasses.replace(
