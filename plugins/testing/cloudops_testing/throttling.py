@@ -39,6 +39,7 @@ __all__ = [
     "AWS_LIMITS",
     "AZURE_LIMITS",
     "GCP_LIMITS",
+    "AwsSlowStart",
     "Bucket",
     "CloudThrottle",
     "ThrottleKey",
@@ -252,3 +253,47 @@ def install(proxy: FaultProxy, throttle: CloudThrottle) -> CloudThrottle:
     """Put ``throttle`` first among ``proxy``'s fidelity rules (before any emulation rule)."""
     proxy.fidelity.insert(0, throttle)
     return throttle
+
+
+class AwsSlowStart:
+    """Fidelity rule: instances of a new Auto Scaling group stay ``Pending`` for ``seconds``.
+
+    Why: moto puts instances InService at once, so a wait never polls twice; on AWS a group
+    takes minutes. Counted from when the proxy first sees the group in a
+    ``DescribeAutoScalingGroups`` answer (the clock starts at the first read).
+    """
+
+    __name__ = "slow_start"
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._first_seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    async def __call__(self, request: ProxyRequest) -> ProxyResponse | None:
+        """Rewrite young groups' instances in a DescribeAutoScalingGroups answer."""
+        if request.action != "DescribeAutoScalingGroups":
+            return None
+        answer = await request.send_upstream()
+        if answer.status != 200:
+            return answer
+        return ProxyResponse(answer.status, answer.headers, self._rewrite(answer.body))
+
+    def _rewrite(self, body: bytes) -> bytes:
+        import xml.etree.ElementTree as ET
+
+        root = ET.fromstring(body)
+        now = self._clock()
+        namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+        ET.register_namespace("", namespace.strip("{}"))
+        for group in root.iter(f"{namespace}member"):
+            name = group.findtext(f"{namespace}AutoScalingGroupName")
+            if name is None:
+                continue
+            with self._lock:
+                young = now - self._first_seen.setdefault(name, now) < self.seconds
+            if young:
+                for state in group.iter(f"{namespace}LifecycleState"):
+                    state.text = "Pending"
+        return ET.tostring(root, encoding="utf-8", xml_declaration=True)

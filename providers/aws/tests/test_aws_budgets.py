@@ -13,11 +13,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+from aws_testkit import create_input
+
+from cloudops.batching import WINDOW_ENV
 from cloudops.budgets import budget_queue, count_pollers
 from cloudops.client import CloudOpsClient
 from cloudops_testing.faults import FaultProxy
-from cloudops_testing.fixtures_aws import MOTO_REGION, aws_account_config
-from cloudops_testing.throttling import Bucket, CloudThrottle, install
+from cloudops_testing.fixtures_aws import MOTO_REGION, MotoNetwork, aws_account_config
+from cloudops_testing.throttling import AwsSlowStart, Bucket, CloudThrottle, install
 
 #: Roomy buckets: the proxy only counts here, it never throttles.
 COUNT_ONLY = {"autoscaling": Bucket(10_000, 10_000), "other": Bucket(10_000, 10_000)}
@@ -105,3 +109,70 @@ async def test_a_spent_account_does_not_slow_another(
 async def one_by_one(ops: CloudOpsClient, account: str, n: int) -> list[float]:
     """Latencies of ``n`` describes of missing groups run one after another."""
     return [(await describe_missing(ops, account, 1))[0] for _ in range(n)]
+
+
+async def create_many(
+    ops: CloudOpsClient, network: MotoNetwork, app: str, n: int, **extra: Any
+) -> list[Any]:
+    """``n`` createServerGroup-with-wait at once, in one cluster each."""
+    return list(
+        await asyncio.gather(
+            *(
+                ops.execute(
+                    "aws.createServerGroup",
+                    create_input(network, f"{app}{i}", poll_interval_seconds=0.5, **extra),
+                    account="moto",
+                    region=MOTO_REGION,
+                )
+                for i in range(n)
+            )
+        )
+    )
+
+
+async def test_concurrent_waits_share_their_reads(
+    cloudops_worker: Any,
+    aws_fault_proxy: Callable[..., FaultProxy],
+    moto_network: MotoNetwork,
+    monkeypatch: pytest.MonkeyPatch,
+    app: str,
+) -> None:
+    import cloudops_aws.plugin
+    from cloudops_aws.shared_reads import GROUPS
+
+    proxy = aws_fault_proxy(fidelity=[AwsSlowStart(3.0)])
+    config = aws_account_config(proxy.url)
+    async with cloudops_worker(
+        plugins=[cloudops_aws.plugin], load_entrypoints=False, accounts=config
+    ) as ops:
+        counts = {}
+        for mode, window in (("alone", "0"), ("shared", "0.25")):
+            monkeypatch.setenv(WINDOW_ENV, window)
+            asked, reads = GROUPS.asked, GROUPS.reads
+            results = await create_many(ops, moto_network, f"{app}{mode[0]}", 8)
+            assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+            counts[mode] = (GROUPS.asked - asked, GROUPS.reads - reads)
+    alone, shared = counts["alone"], counts["shared"]
+    assert alone[0] == alone[1] >= 8 * 3  # every attempt read on its own, 3+ polls each
+    assert shared[1] * 3 <= shared[0], counts  # a third of the reads or fewer
+
+
+async def test_shared_reads_survive_a_sigkilled_worker(
+    worker_process: Callable[..., Any],
+    temporal_client: Any,
+    aws_fault_proxy: Callable[..., FaultProxy],
+    moto_network: MotoNetwork,
+    app: str,
+) -> None:
+    proxy = aws_fault_proxy(fidelity=[AwsSlowStart(6.0)])
+    queue = f"shared-{uuid.uuid4().hex[:8]}"
+    config = aws_account_config(proxy.url)
+    first = worker_process(queue, accounts=config, plugins=["aws"])
+    worker_process(queue, accounts=config, plugins=["aws"])
+    ops = CloudOpsClient(temporal_client, task_queue=queue)
+    running = asyncio.ensure_future(create_many(ops, moto_network, app, 6))
+    await asyncio.sleep(4)  # the groups exist and their waits poll
+    first.kill()
+    results = await asyncio.wait_for(running, 120)
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    assert all(r.value["healthy_count"] == 2 for r in results)
