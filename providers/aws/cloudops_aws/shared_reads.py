@@ -57,14 +57,11 @@ def shared_group(account: str, region: str, name: str) -> dict[str, Any] | None:
 
 def shared_traffic_health(call: GroupCall, group: dict[str, Any]) -> dict[str, dict[str, str]]:
     """As ``_traffic_health``, each target group read once for every wait sharing the batch."""
-    from cloudops_aws.activities import _classic_health
+    from cloudops_aws.activities import _traffic_health
 
     health: dict[str, dict[str, str]] = {}
     for arn in group.get("TargetGroupARNs") or []:
         health[arn] = TARGET_HEALTH.get((call.account, call.region), arn) or {}
-    names = group.get("LoadBalancerNames") or []
-    if names:
-        elb = aws_client("elb", call.account, call.region)
-        for name in names:
-            health[name] = _classic_health(elb, name)
+    if group.get("LoadBalancerNames"):  # classic load balancers: read as before
+        health.update(_traffic_health(call, {**group, "TargetGroupARNs": []}))
     return health
