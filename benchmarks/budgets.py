@@ -48,6 +48,7 @@ ENV = {
 async def run_mode(
     mode: str, args: argparse.Namespace, server: DevServer, moto: MotoServer, folder: Path
 ) -> dict[str, Any]:
+    """Run N creates in one mode (``today`` or ``budgets``) and return its row."""
     throttle = CloudThrottle("aws", AWS_LIMITS, accounts={"testing": "moto"})
     proxy = FaultProxy(
         moto.url, fidelity=[AwsSlowStart(args.slow_start), aws_reject_duplicate_asg]
@@ -123,6 +124,7 @@ async def run_mode(
 
 
 async def main() -> None:
+    """Both modes in one run, one after the other; print each row, then the table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--slow-start", type=float, default=30.0)
