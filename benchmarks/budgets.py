@@ -50,9 +50,7 @@ async def run_mode(
 ) -> dict[str, Any]:
     """Run N creates in one mode (``today`` or ``budgets``) and return its row."""
     throttle = CloudThrottle("aws", AWS_LIMITS, accounts={"testing": "moto"})
-    proxy = FaultProxy(
-        moto.url, fidelity=[AwsSlowStart(args.slow_start), aws_reject_duplicate_asg]
-    )
+    proxy = FaultProxy(moto.url, fidelity=[AwsSlowStart(args.slow_start), aws_reject_duplicate_asg])
     proxy.start()
     install(proxy, throttle)
     config = aws_account_config(proxy.url)
