@@ -18,13 +18,15 @@ from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import Priority, RetryPolicy
 
+from cloudops.budgets import BASE_RATE, budget_family, budget_queue, fairness_key
 from cloudops.errors import BusinessError, ErrorCode
 from cloudops.models import Input, OperationSignal, Output, StepRecord
 from cloudops.validation import validation_details
 
 if typing.TYPE_CHECKING:
+    from cloudops.accounts import AccountCheckResult
     from cloudops.registry import Catalogue
 
 __all__ = [
@@ -153,6 +155,34 @@ class Session:
     mailbox: Mailbox = field(default_factory=Mailbox)
     #: Checks the caller may run an operation (cls, input, account, region); None: no check.
     authorize: Authorize | None = None
+    #: (account, region) -> the recorded account check, for budgets (cloudops.budgets).
+    checks: dict[tuple[str | None, str | None], AccountCheckResult] = field(default_factory=dict)
+
+
+def budget_route(
+    session: Session, account: str | None, region: str | None, activity: str
+) -> dict[str, Any]:
+    """Options that schedule ``activity`` under its account's budget, or none.
+
+    Only the account's own provider's activities are budgeted. The budget comes from the
+    account check recorded in the history, so a replay routes as the run did.
+    """
+    check = session.checks.get((account, region))
+    if check is None or not check.budget or not check.provider or account is None:
+        return {}
+    if not activity.startswith(f"{check.provider}."):
+        return {}
+    entry = session.catalogue.providers.get(check.provider)
+    family = budget_family(check.budget, entry.provider.family(activity) if entry else "mutations")
+    if family is None:
+        return {}
+    return {
+        "task_queue": budget_queue(workflow.info().task_queue),
+        "priority": Priority(
+            fairness_key=fairness_key(account, check.budget_region, family),
+            fairness_weight=check.budget[family] / BASE_RATE,
+        ),
+    }
 
 
 @dataclass
@@ -391,6 +421,7 @@ class OperationContext:
                 or defaults.schedule_to_close_timeout,
                 heartbeat_timeout=heartbeat_timeout or defaults.heartbeat_timeout,
                 retry_policy=retry_policy or defaults.retry_policy,
+                **budget_route(self._session, self.account, self.region, name),
             )
         finally:
             self._progress.current_activity = None

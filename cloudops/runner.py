@@ -49,6 +49,7 @@ from cloudops.operation import (
     ProgressState,
     RollbackStep,
     Session,
+    budget_route,
     cast_output,
     validate_input,
 )
@@ -144,6 +145,7 @@ class UntypedCloudOperationRunner:
         #: The ``cloudops-identity`` workflow header (set by the worker's interceptor).
         self.identity_header: Payload | None = None
         self._guard: Guard | None = None
+        self._checks: dict[tuple[str | None, str | None], AccountCheckResult] = {}
 
     @workflow.update(name="send_input")
     def send_input(self, message: OperationSignal) -> str:
@@ -301,6 +303,7 @@ class UntypedCloudOperationRunner:
             resolve_account=resolve,
             mailbox=self._mailbox,
             authorize=self._guard.authorize if self._guard is not None else None,
+            checks=self._checks,
         )
 
     async def _run_operation(
@@ -340,6 +343,7 @@ class UntypedCloudOperationRunner:
             result_type=AccountCheckResult,
             start_to_close_timeout=timedelta(seconds=10),
         )
+        self._checks[(account, region)] = checked
         provider: str | None = checked.provider
         return provider
 
@@ -378,6 +382,9 @@ class UntypedCloudOperationRunner:
                 schedule_to_close_timeout=defaults.schedule_to_close_timeout,
                 heartbeat_timeout=defaults.heartbeat_timeout,
                 retry_policy=defaults.retry_policy,
+                **budget_route(
+                    self._session(catalogue, self._request), step.account, step.region, step.target
+                ),
             )
             return
         session = dataclasses.replace(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from cloudops.accounts import (
     load_config,
     using_accounts,
 )
+from cloudops.budgets import budget_queue, configure_budget_queue, watch_fleet
 from cloudops.codec import PayloadCodecOption, resolve_codec, with_codec
 from cloudops.heartbeat import AutoHeartbeatInterceptor
 from cloudops.permissions import Authorizer, IdentityHeaderInterceptor, security_activities
@@ -82,8 +84,13 @@ class _AccountsInterceptor(Interceptor):
 
 def account_book(cloudops: CloudOps, config: FileConfig | None = None) -> AccountBook:
     """Validate ``config`` (default: ``cloudops.toml``) against the installed providers."""
-    models = {name: entry.provider.accounts for name, entry in cloudops.catalogue.providers.items()}
-    return AccountBook.from_config(config if config is not None else load_config(), models)
+    providers = cloudops.catalogue.providers
+    models = {name: entry.provider.accounts for name, entry in providers.items()}
+    budgets = {
+        name: (entry.provider.budget_defaults, entry.provider.budget_per_region)
+        for name, entry in providers.items()
+    }
+    return AccountBook.from_config(config if config is not None else load_config(), models, budgets)
 
 
 def _interceptors(book: AccountBook, tracing: bool) -> list[Any]:
@@ -166,6 +173,47 @@ class CloudOpsPlugin(SimplePlugin):
             workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
             interceptors=_interceptors(self.accounts, tracing),
         )
+        self._activity_interceptors = _interceptors(self.accounts, tracing)
+
+    async def run_worker(self, worker: Worker, next: Callable[[Worker], Awaitable[None]]) -> None:
+        """Run the worker, and a second one on its budget queue when accounts have budgets.
+
+        The budgeted activities of this queue's workflows are scheduled on the budget queue
+        (:mod:`cloudops.budgets`); its per-key rate limit is set here, at every start.
+        """
+        queue = budget_queue(worker.task_queue)
+        if worker.task_queue.endswith("-budgeted") or not any(
+            account.budget for account in self.accounts.accounts.values()
+        ):
+            await super().run_worker(worker, next)
+            return
+        await configure_budget_queue(worker.client, queue)
+        import pyrate_limiter  # noqa: F401  (imported now, not by the first paced call)
+
+        config = worker.config()
+        deployment = config.get("deployment_config")
+        versioning: dict[str, Any] = (
+            {"deployment_config": deployment}
+            if deployment
+            else {"build_id": config.get("build_id") or "cloudops-budgeted"}
+        )
+        budgeted = Worker(
+            worker.client,
+            task_queue=queue,
+            activities=[entry.fn for entry in self.cloudops.catalogue.activities.values()],
+            interceptors=self._activity_interceptors,
+            activity_executor=config.get("activity_executor"),
+            max_concurrent_activities=config.get("max_concurrent_activities"),
+            graceful_shutdown_timeout=config.get("graceful_shutdown_timeout") or timedelta(0),
+            identity=f"{worker.client.identity}-budgeted",
+            **versioning,
+        )
+        async with budgeted:
+            watching = asyncio.create_task(watch_fleet(worker.client, queue))
+            try:
+                await super().run_worker(worker, next)
+            finally:
+                watching.cancel()
 
     def data_converter_for(self, existing: DataConverter | None) -> DataConverter:
         """The pydantic data converter with this plugin's payload codec.

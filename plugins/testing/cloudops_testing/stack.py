@@ -26,9 +26,17 @@ def toml_accounts(config: dict[str, Any]) -> str:
     lines = []
     for name, table in config.get("accounts", {}).items():
         lines.append(f"[accounts.{json.dumps(name)}]")
-        lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+        lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
         lines.append("")
     return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    """A TOML value: JSON's form, except that tables (``budget``) are inline tables."""
+    if isinstance(value, dict):
+        pairs = ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + pairs + " }"
+    return json.dumps(value)
 
 
 def write_config(path: Path, config: dict[str, Any]) -> Path:
