@@ -11,18 +11,15 @@ import asyncio
 import json
 import logging
 import os
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
 import pytest_asyncio
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,14 +31,12 @@ import cloudops
 import fake_plugin
 from cloudops.accounts import ConfigError, FileConfig
 from cloudops.client import CloudOpsClient, InputRejected
-from cloudops.identity import HEADER, IdentityInterceptor, generate_seal_key, seal
+from cloudops.identity import HEADER, IdentityInterceptor, seal
 from cloudops.registry import CloudOps
 from cloudops.runner import RUNNER_WORKFLOW
 from cloudops.worker import CloudOpsPlugin, account_book
+from cloudops_testing.identity import AUDIENCE, ISSUER, MACHINE, LocalIdentityProvider
 
-ISSUER = "https://idp.test/"
-MACHINE = "ci-deployer"
-AUDIENCE = "cloudops"
 HISTORIES = Path(__file__).parent / "histories"
 
 
@@ -174,81 +169,16 @@ RULES = [
 # --- an identity provider: keys, a JWKS over HTTP, tokens -----------------------------------
 
 
-class IdentityProvider:
-    """An RSA signing key, its JWKS served over HTTP, a machine key pair and a seal key."""
+class IdentityProvider(LocalIdentityProvider):
+    """The local identity provider, with this module's accounts and rules by default."""
 
-    def __init__(self, folder: Path) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.kid = "idp-key-1"
-        self.machine_key = ec.generate_private_key(ec.SECP256R1())
-        self.machine_pub = folder / "machine.pub.pem"
-        self.machine_pub.write_bytes(
-            self.machine_key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        )
-        private, public = generate_seal_key()
-        self.seal_private = folder / "seal.pem"
-        self.seal_private.write_text(private)
-        self.seal_public = folder / "seal.pub.pem"
-        self.seal_public.write_text(public)
-        self.up = True
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        body = json.dumps({"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]})
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if not owner.up:
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.jwks_url = f"http://127.0.0.1:{self.server.server_port}/jwks.json"
-
-    def token(self, sub: str = "dana", groups: list[str] | None = None, **claims: Any) -> str:
-        now = int(time.time())
-        payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "exp": now + 300}
-        payload["groups"] = groups if groups is not None else []
-        payload.update(claims)
-        return jwt.encode(payload, self.key, "RS256", headers={"kid": self.kid})
-
-    def machine_token(self, sub: str = "ci-bot", **claims: Any) -> str:
-        now = int(time.time())
-        payload = {"iss": MACHINE, "aud": AUDIENCE, "sub": sub, "exp": now + 300, **claims}
-        return jwt.encode(payload, self.machine_key, "ES256")
-
-    def config(self, **identity: Any) -> dict[str, Any]:
-        return {
-            "accounts": ACCOUNTS,
-            "identity": {
-                "audience": AUDIENCE,
-                "seal_key": str(self.seal_private),
-                "leeway_seconds": 0,
-                "verify_timeout_seconds": 3,
-                "issuers": [
-                    {"issuer": ISSUER, "jwks_url": self.jwks_url},
-                    {"issuer": MACHINE, "public_keys": [str(self.machine_pub)]},
-                ],
-                **identity,
-            },
-            "permissions": RULES,
-        }
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def config(  # type: ignore[override]
+        self,
+        accounts: dict[str, Any] = ACCOUNTS,
+        permissions: list[dict[str, Any]] = RULES,
+        **identity: Any,
+    ) -> dict[str, Any]:
+        return super().config(accounts, permissions, **identity)
 
 
 @pytest.fixture(scope="module")
@@ -266,10 +196,8 @@ async def secured(
     async with cloudops_worker(PLUGINS, allow=["example"], accounts=idp.config()) as ops:
 
         def as_(token: str | None) -> CloudOpsClient:
-            config = temporal_client.config()
-            if token is not None:
-                config["interceptors"] = [IdentityInterceptor(token, str(idp.seal_public))]
-            return CloudOpsClient(Client(**config), task_queue=ops.task_queue)
+            client: CloudOpsClient = idp.client(temporal_client, token, ops.task_queue)
+            return client
 
         yield as_
 
