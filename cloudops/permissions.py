@@ -305,20 +305,24 @@ def application_of(value: Any, depth: int = 0) -> str | None:
     """The application an operation input acts on, or None.
 
     Its ``application``, or the one named by its ``server_group``, ``source`` or ``cluster``
-    (``app-stack-detail-vNNN``), looking one level into a nested model (a deploy's group).
+    (``app-stack-detail-vNNN``), looking one level into a nested model or JSON object (a
+    deploy's ``server_group``: the provider's ``createServerGroup`` input).
     """
     from cloudops.servergroups.models import ServerGroupName
 
-    application = getattr(value, "application", None)
+    def get(name: str) -> Any:
+        return value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
+
+    application = get("application")
     if isinstance(application, str) and application:
         return application
     for name in ("server_group", "source", "cluster"):
-        field = getattr(value, name, None)
+        field = get(name)
         if isinstance(field, str) and field:
             parsed = ServerGroupName.try_parse(field)
             if parsed is not None:
                 return parsed.application
-        elif isinstance(field, BaseModel) and depth == 0:
+        elif isinstance(field, BaseModel | Mapping) and depth == 0:
             found = application_of(field, depth + 1)
             if found:
                 return found
