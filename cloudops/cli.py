@@ -131,14 +131,16 @@ def _cloudops() -> CloudOps:
 def _accounts(
     cloudops: CloudOps, config: Path | None, extra: dict[str, Any] | None = None
 ) -> AccountBook:
+    """The config's accounts; with ``extra`` (``cloudops dev``'s local clouds) authorization off."""
     from cloudops.accounts import ConfigError, FileConfig, load_config
     from cloudops.worker import account_book
 
     try:
         loaded = load_config(config)
-        if extra:
+        if extra is not None:
             merged = {**extra, **{k: v.model_dump() for k, v in loaded.accounts.items()}}
-            loaded = FileConfig.model_validate({"accounts": merged})
+            accounts = FileConfig.model_validate({"accounts": merged}).accounts
+            loaded = loaded.model_copy(update={"accounts": accounts, "authorization": "off"})
         return account_book(cloudops, loaded)
     except ConfigError as err:
         raise _fail(str(err)) from None
@@ -862,6 +864,10 @@ def dev(
             console.print(f"Temporal UI:     {server.ui_url}")
             if extra:
                 console.print(f"local cloud accounts: {', '.join(sorted(extra))}")
+            console.print(
+                "authorization: off (local development: any client may run any operation; "
+                "production workers configure [identity], see docs/security.md)"
+            )
             console.print(
                 f"worker ready on task queue [bold]{task_queue}[/bold] with "
                 f"{len(cloudops.catalogue.operations)} operation(s). "

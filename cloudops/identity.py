@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,8 @@ class IdentityCheck(Input):
 
     sealed: str
     workflow_id: str
+    #: The update (e.g. an approval) the seal must name; None for the workflow's start.
+    update_id: str | None = None
 
 
 class Verdict(Output):
@@ -155,15 +158,20 @@ def generate_seal_key() -> tuple[str, str]:
     return private, public
 
 
-def seal(token: str, workflow_id: str, public_key: str | JWK) -> str:
+def seal(token: str, workflow_id: str, public_key: str | JWK, update_id: str | None = None) -> str:
     """The header value for ``token`` sent with the request ``workflow_id``: a compact JWE.
 
     ``public_key`` is the workers' public seal key (a file path, PEM text, JWK JSON or a JWK).
+    With ``update_id`` the seal is good for that one update of the workflow (an approval sent
+    with ``send_input``), and not for its start nor any other update.
     """
     from jwcrypto.jwe import JWE
 
     key = _load_jwk(public_key) if isinstance(public_key, str) else public_key
-    plaintext = json.dumps({"token": token, "workflow_id": workflow_id})
+    content = {"token": token, "workflow_id": workflow_id}
+    if update_id is not None:
+        content["update_id"] = update_id
+    plaintext = json.dumps(content)
     jwe = JWE(plaintext.encode(), json.dumps({"alg": SEAL_ALG, "enc": SEAL_ENC, "cty": "JWT"}))
     jwe.add_recipient(key)
     return str(jwe.serialize(compact=True))
@@ -211,8 +219,8 @@ class TokenVerifier:
                     ) from None
             self._issuers[issuer.issuer] = entry
 
-    def open(self, sealed: str, workflow_id: str) -> str:
-        """The token inside a sealed header made for ``workflow_id``; UNAUTHENTICATED if not."""
+    def open(self, sealed: str, workflow_id: str, update_id: str | None = None) -> str:
+        """The token inside a header sealed for ``workflow_id`` (and ``update_id``, or none)."""
         from jwcrypto.common import JWException
         from jwcrypto.jwe import JWE
 
@@ -236,6 +244,13 @@ class TokenVerifier:
         if content.get("workflow_id") != workflow_id:
             raise _unauthenticated(
                 "the identity was sealed for another request (its workflow id differs)",
+                "wrong_request",
+            )
+        if content.get("update_id") != update_id:
+            raise _unauthenticated(
+                "the identity was not sealed for this update of the request (update id differs)"
+                if update_id is not None
+                else "the identity was sealed for an update, not for starting a request",
                 "wrong_request",
             )
         token: str = content["token"]
@@ -304,7 +319,7 @@ class TokenVerifier:
 
     def check(self, request: IdentityCheck) -> Verdict:
         """Open and verify: the body of the ``cloudops.verify_identity`` local activity."""
-        return self.verify(self.open(request.sealed, request.workflow_id))
+        return self.verify(self.open(request.sealed, request.workflow_id, request.update_id))
 
 
 def _groups(value: Any) -> list[str]:
@@ -323,6 +338,9 @@ TokenSource = str | Callable[[], str]
 class IdentityInterceptor(temporal_client.Interceptor):
     """A Temporal client interceptor adding the sealed token to every workflow it starts.
 
+    Updates (``send_input``: approving or rejecting a manual judgement) carry it too, sealed
+    for their update id (one is chosen here when the caller gave none).
+
     ``token`` is the token or a function returning a fresh one (called per start); ``seal_key``
     the workers' public seal key (file path, PEM or JWK JSON)::
 
@@ -334,10 +352,10 @@ class IdentityInterceptor(temporal_client.Interceptor):
         self._token = token
         self._key = _load_jwk(seal_key)
 
-    def header_for(self, workflow_id: str) -> Payload:
-        """The header payload for a start of ``workflow_id``."""
+    def header_for(self, workflow_id: str, update_id: str | None = None) -> Payload:
+        """The header payload for a start of ``workflow_id`` (or for its update ``update_id``)."""
         token = self._token() if callable(self._token) else self._token
-        value = seal(token, workflow_id, self._key)
+        value = seal(token, workflow_id, self._key, update_id)
         return default_converter().payload_converter.to_payloads([value])[0]
 
     def intercept_client(
@@ -357,6 +375,14 @@ class _IdentityOutbound(temporal_client.OutboundInterceptor):
     ) -> temporal_client.WorkflowHandle[Any, Any]:
         input.headers = {**input.headers, HEADER: self._owner.header_for(input.id)}
         return await super().start_workflow(input)
+
+    async def start_workflow_update(
+        self, input: temporal_client.StartWorkflowUpdateInput
+    ) -> temporal_client.WorkflowUpdateHandle[Any]:
+        input.update_id = input.update_id or str(uuid.uuid4())
+        header = self._owner.header_for(input.id, input.update_id)
+        input.headers = {**input.headers, HEADER: header}
+        return await super().start_workflow_update(input)
 
 
 def identity_interceptor_from_env(

@@ -40,6 +40,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import (
     ExecuteWorkflowInput,
+    HandleUpdateInput,
     Interceptor,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
@@ -69,6 +70,8 @@ VERIFY_IDENTITY_ACTIVITY = "cloudops.verify_identity"
 AUTHORIZE_ACTIVITY = "cloudops.authorize"
 #: ``workflow.patched`` id of the identity path (histories recorded before it replay without).
 AUTHZ_PATCH = "cloudops-authorization"
+#: ``workflow.patched`` id of checking who sends input (an approval) to a running operation.
+INPUT_AUTHZ_PATCH = "cloudops-authorize-input"
 #: Attempts at verifying a token while its issuer's JWKS cannot be fetched (also bounded by
 #: ``identity.verify_timeout_seconds``); then the request fails closed.
 VERIFY_ATTEMPTS = 6
@@ -136,6 +139,9 @@ class AuthorizationRequest(Input):
     region: str | None = None
     application: str | None = None
     access: Access
+    #: The input sent to the running operation (``judgement``: an approval or a rejection);
+    #: None when the request is to run ``operation``.
+    input_name: str | None = None
 
 
 class AuthorizationDecision(Output):
@@ -239,9 +245,10 @@ class Authorizer:
             ),
         )
         if not decision.allowed:
+            verb = f"send {request.input_name!r} to" if request.input_name else "run"
             raise BusinessError(
                 ErrorCode.PERMISSION_DENIED,
-                f"{request.subject} may not run {request.operation} ({request.access}) on "
+                f"{request.subject} may not {verb} {request.operation} ({request.access}) on "
                 f"account {request.account or '(none)'}, application "
                 f"{request.application or '(none)'}: {decision.reason or 'denied by policy'}",
                 {
@@ -253,6 +260,7 @@ class Authorizer:
                     "region": request.region,
                     "application": request.application,
                     "missing": decision.reason or decision.rule,
+                    **({"input": request.input_name} if request.input_name else {}),
                 },
             )
         return decision
@@ -297,20 +305,24 @@ def application_of(value: Any, depth: int = 0) -> str | None:
     """The application an operation input acts on, or None.
 
     Its ``application``, or the one named by its ``server_group``, ``source`` or ``cluster``
-    (``app-stack-detail-vNNN``), looking one level into a nested model (a deploy's group).
+    (``app-stack-detail-vNNN``), looking one level into a nested model or JSON object (a
+    deploy's ``server_group``: the provider's ``createServerGroup`` input).
     """
     from cloudops.servergroups.models import ServerGroupName
 
-    application = getattr(value, "application", None)
+    def get(name: str) -> Any:
+        return value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
+
+    application = get("application")
     if isinstance(application, str) and application:
         return application
     for name in ("server_group", "source", "cluster"):
-        field = getattr(value, name, None)
+        field = get(name)
         if isinstance(field, str) and field:
             parsed = ServerGroupName.try_parse(field)
             if parsed is not None:
                 return parsed.application
-        elif isinstance(field, BaseModel) and depth == 0:
+        elif isinstance(field, BaseModel | Mapping) and depth == 0:
             found = application_of(field, depth + 1)
             if found:
                 return found
@@ -330,17 +342,20 @@ class Guard:
         #: The application of the first operation checked (the request's), for the audit.
         self.application: str | None = self._labels.get("application")
         self._allowed: set[tuple[Any, ...]] = set()
+        #: The request's own operation as first authorized: what an approval must be allowed on.
+        self._target: AuthorizationRequest | None = None
 
-    def _sealed(self) -> str:
-        if self._header is None:
+    @staticmethod
+    def _sealed(header: Payload | None, what: str = "the request") -> str:
+        if header is None:
             raise BusinessError(
                 ErrorCode.UNAUTHENTICATED,
-                f"the request carries no identity: this worker requires a signed token in the "
+                f"{what} carries no identity: this worker requires a signed token in the "
                 f"{HEADER!r} header (cloudops run --token-file, CLOUDOPS_TOKEN)",
                 {"reason": "missing"},
             )
         try:
-            value = workflow.payload_converter().from_payload(self._header)
+            value = workflow.payload_converter().from_payload(header)
         except Exception:
             value = None
         if not isinstance(value, str) or not value or len(value) > MAX_SEALED:
@@ -351,13 +366,11 @@ class Guard:
             )
         return value
 
-    async def authenticate(self) -> Verdict:
-        """Verify the caller once, at the operation's start (a local activity)."""
-        sealed = self._sealed()
+    async def _verify(self, check: IdentityCheck) -> Verdict:
         try:
             verdict: Verdict = await workflow.execute_local_activity(
                 VERIFY_IDENTITY_ACTIVITY,
-                IdentityCheck(sealed=sealed, workflow_id=workflow.info().workflow_id),
+                check,
                 result_type=Verdict,
                 start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=self._verify_timeout,
@@ -369,7 +382,56 @@ class Guard:
             )
         except (ActivityError, ApplicationError) as err:
             raise _as_business(err, "the caller's identity could not be verified") from None
+        return verdict
+
+    async def _decide(self, request: AuthorizationRequest, what: str) -> None:
+        try:
+            await workflow.execute_local_activity(
+                AUTHORIZE_ACTIVITY,
+                request,
+                result_type=AuthorizationDecision,
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=timedelta(minutes=2),
+            )
+        except (ActivityError, ApplicationError) as err:
+            raise _as_business(err, f"{what} could not be authorized") from None
+
+    async def authenticate(self) -> Verdict:
+        """Verify the caller once, at the operation's start (a local activity)."""
+        sealed = self._sealed(self._header)
+        verdict = await self._verify(
+            IdentityCheck(sealed=sealed, workflow_id=workflow.info().workflow_id)
+        )
         self.verdict = verdict
+        return verdict
+
+    async def authorize_input(self, header: Payload | None, update_id: str, name: str) -> Verdict:
+        """Verify who sends input ``name`` (an approval); it needs WRITE where the operation runs.
+
+        UNAUTHENTICATED or PERMISSION_DENIED otherwise (the update fails; the operation waits on).
+        """
+        sealed = self._sealed(header, f"the {name!r} input")
+        verdict = await self._verify(
+            IdentityCheck(
+                sealed=sealed, workflow_id=workflow.info().workflow_id, update_id=update_id
+            )
+        )
+        target = self._target
+        if target is None:
+            raise BusinessError(
+                ErrorCode.PERMISSION_DENIED,
+                f"the operation was not authorized yet: {name!r} cannot be sent to it",
+            )
+        request = target.model_copy(
+            update={
+                "subject": verdict.subject,
+                "issuer": verdict.issuer,
+                "groups": verdict.groups,
+                "access": "WRITE",
+                "input_name": name,
+            }
+        )
+        await self._decide(request, f"sending {name!r} to {target.operation}")
         return verdict
 
     async def authorize(
@@ -401,16 +463,9 @@ class Guard:
             application=application,
             access=access,
         )
-        try:
-            await workflow.execute_local_activity(
-                AUTHORIZE_ACTIVITY,
-                request,
-                result_type=AuthorizationDecision,
-                start_to_close_timeout=timedelta(seconds=30),
-                schedule_to_close_timeout=timedelta(minutes=2),
-            )
-        except (ActivityError, ApplicationError) as err:
-            raise _as_business(err, f"{cls.full_name()} could not be authorized") from None
+        await self._decide(request, cls.full_name())
+        if self._target is None:
+            self._target = request
         self._allowed.add(key)
 
 
@@ -436,9 +491,23 @@ class _HeaderInbound(WorkflowInboundInterceptor):
             target.identity_header = input.headers.get(HEADER)
         return await super().execute_workflow(input)
 
+    def _keep(self, input: HandleUpdateInput) -> None:
+        target = workflow.instance()
+        headers = getattr(target, "update_identity", None)
+        if isinstance(headers, dict):
+            headers[input.id] = input.headers.get(HEADER)
+
+    def handle_update_validator(self, input: HandleUpdateInput) -> None:
+        self._keep(input)  # validators do not run on replay: the handler keeps it again
+        super().handle_update_validator(input)
+
+    async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
+        self._keep(input)
+        return await super().handle_update_handler(input)
+
 
 class IdentityHeaderInterceptor(Interceptor):
-    """Hands the ``cloudops-identity`` workflow header to the runner workflow."""
+    """Hands the ``cloudops-identity`` header of the start and of updates to the runner."""
 
     def workflow_interceptor_class(
         self, input: WorkflowInterceptorClassInput

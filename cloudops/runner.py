@@ -53,7 +53,7 @@ from cloudops.operation import (
     cast_output,
     validate_input,
 )
-from cloudops.permissions import AUTHZ_PATCH, Guard
+from cloudops.permissions import AUTHZ_PATCH, INPUT_AUTHZ_PATCH, Guard
 from cloudops.registry import Catalogue
 from cloudops.runtime import lookup
 from cloudops.validation import validation_details
@@ -146,10 +146,18 @@ class UntypedCloudOperationRunner:
         self.identity_header: Payload | None = None
         self._guard: Guard | None = None
         self._checks: dict[tuple[str | None, str | None], AccountCheckResult] = {}
+        #: The ``cloudops-identity`` header of each update (by update id), for ``send_input``.
+        self.update_identity: dict[str, Payload | None] = {}
 
     @workflow.update(name="send_input")
-    def send_input(self, message: OperationSignal) -> str:
-        """Deliver input (e.g. a manual judgement) to the operation waiting for it."""
+    async def send_input(self, message: OperationSignal) -> str:
+        """Deliver input (e.g. a manual judgement) to the operation waiting for it.
+
+        With authorization on, the sender's sealed token is verified and needs WRITE where the
+        operation runs; the verified subject becomes the message's ``sender``.
+        """
+        if self._guard is not None and workflow.patched(INPUT_AUTHZ_PATCH):
+            message = await self._authorize_input(self._guard, message)
         self._mailbox.received[message.name] = message
         return f"{message.name} delivered to {self._progress.operation}"
 
@@ -161,6 +169,42 @@ class UntypedCloudOperationRunner:
                 f"{self._progress.operation or 'the operation'} is not waiting for "
                 f"{message.name!r} (it waits for: {waiting})"
             )
+        info = workflow.current_update_info()
+        if self._guard is not None and info and self.update_identity.get(info.id) is None:
+            raise ValueError(
+                f"{self._progress.operation} runs with authorization on: sending "
+                f"{message.name!r} needs a signed token (CLOUDOPS_TOKEN, see docs/security.md)"
+            )
+
+    async def _authorize_input(self, guard: Guard, message: OperationSignal) -> OperationSignal:
+        """Verify and authorize who sends ``message``; audit the decision."""
+        info = workflow.current_update_info()
+        update_id = info.id if info else ""
+        verdict = await guard.authorize_input(
+            self.update_identity.pop(update_id, None), update_id, message.name
+        )
+        if message.name not in self._mailbox.awaiting:
+            operation = self._progress.operation
+            raise BusinessError(
+                ErrorCode.CONFLICT, f"{operation} stopped waiting for {message.name!r}"
+            )
+        request = self._request
+        record = {
+            "event": "input",
+            "input": message.name,
+            "value": message.value,
+            "subject": verdict.subject,
+            "issuer": verdict.issuer,
+            "claimed_sender": message.sender,
+            "operation": request.operation if request else None,
+            "account": request.account if request else None,
+            "region": request.region if request else None,
+            "application": guard.application,
+            "workflow_id": workflow.info().workflow_id,
+            "update_id": update_id,
+        }
+        workflow.logger.info("cloudops audit %s", json.dumps(record, sort_keys=True, default=str))
+        return message.model_copy(update={"sender": verdict.subject})
 
     def telemetry_context(self) -> dict[str, str]:
         """Operation, account, region and workflow id: labels for logs, metrics and spans."""

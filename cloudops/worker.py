@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -44,6 +45,7 @@ from cloudops.telemetry import TelemetryInterceptor, tracing_interceptor
 __all__ = ["DEFAULT_TASK_QUEUE", "CloudOpsPlugin", "build_worker", "passthrough_modules"]
 
 DEFAULT_TASK_QUEUE = "cloudops"
+log = logging.getLogger(__name__)
 #: Modules the sandbox must share with the worker: the catalogue's classes live in them.
 CORE_PASSTHROUGH = ("cloudops", "pluggy", "pydantic", "pydantic_core", "annotated_types")
 
@@ -112,6 +114,21 @@ def _interceptors(book: AccountBook, tracing: bool) -> list[Any]:
     return interceptors
 
 
+def _warn_if_unprotected(book: AccountBook, authorizer: Authorizer | None) -> None:
+    """One warning at start when accounts are reachable by any client of the task queue."""
+    if authorizer is not None or not book.accounts:
+        return
+    if book.security.authorization == "off":
+        log.info('authorization is off (authorization = "off" in cloudops.toml)')
+        return
+    log.warning(
+        "authorization is off: cloudops.toml configures account(s) %s but no [identity] table, "
+        "so any client of the task queue may run any operation on them; configure [identity] "
+        'and [[permissions]] (docs/security.md), or set authorization = "off" if intended',
+        ", ".join(sorted(book.accounts)),
+    )
+
+
 def _authorization_options(authorizer: Authorizer | None) -> dict[str, Any]:
     if authorizer is None or authorizer.config.identity is None:
         return {}
@@ -152,6 +169,7 @@ class CloudOpsPlugin(SimplePlugin):
         self.authorizer = Authorizer.build(
             self.accounts.security, self.cloudops, self.accounts.accounts
         )
+        _warn_if_unprotected(self.accounts, self.authorizer)
         self.runtime = WorkerRuntime(
             self.cloudops.catalogue,
             search_attributes=search_attributes,

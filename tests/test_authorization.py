@@ -11,18 +11,15 @@ import asyncio
 import json
 import logging
 import os
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
 import pytest_asyncio
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,15 +30,13 @@ from temporalio.client import Client
 import cloudops
 import fake_plugin
 from cloudops.accounts import ConfigError, FileConfig
-from cloudops.client import CloudOpsClient
-from cloudops.identity import HEADER, IdentityInterceptor, generate_seal_key, seal
+from cloudops.client import CloudOpsClient, InputRejected
+from cloudops.identity import HEADER, IdentityInterceptor, seal
 from cloudops.registry import CloudOps
 from cloudops.runner import RUNNER_WORKFLOW
 from cloudops.worker import CloudOpsPlugin, account_book
+from cloudops_testing.identity import AUDIENCE, ISSUER, MACHINE, LocalIdentityProvider
 
-ISSUER = "https://idp.test/"
-MACHINE = "ci-deployer"
-AUDIENCE = "cloudops"
 HISTORIES = Path(__file__).parent / "histories"
 
 
@@ -107,10 +102,30 @@ class Rollout(cloudops.CloudOperation[RolloutInput, fake_plugin.StepOut]):
         return await ctx.run(Retire, {"application": app, "name": "old"})
 
 
+class GateOut(cloudops.Output):
+    judged_by: str | None = None
+
+
+class Gate(cloudops.CloudOperation[AppInput, GateOut]):
+    """A change waiting for a manual judgement (``send_input``), as a deploy does."""
+
+    provider = "fakecloud"
+    name = "gate"
+
+    async def run(self, ctx: cloudops.OperationContext, input: AppInput) -> GateOut:
+        await ctx.run(Change, {"application": input.application, "name": input.name})
+        decision = await ctx.wait_for_input("judgement", timeout=60)
+        if decision is None or not decision.value.get("approved"):
+            raise cloudops.BusinessError(
+                cloudops.ErrorCode.REJECTED, f"rejected by {decision and decision.sender}"
+            )
+        return GateOut(judged_by=decision.sender)
+
+
 class _Plugin:
     @cloudops.hookimpl
     def register_operations(self, register: Callable[[type[Any]], None]) -> None:
-        for op in (Look, Change, Retire, Rollout):
+        for op in (Look, Change, Retire, Rollout, Gate):
             register(op)
 
 
@@ -154,81 +169,16 @@ RULES = [
 # --- an identity provider: keys, a JWKS over HTTP, tokens -----------------------------------
 
 
-class IdentityProvider:
-    """An RSA signing key, its JWKS served over HTTP, a machine key pair and a seal key."""
+class IdentityProvider(LocalIdentityProvider):
+    """The local identity provider, with this module's accounts and rules by default."""
 
-    def __init__(self, folder: Path) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.kid = "idp-key-1"
-        self.machine_key = ec.generate_private_key(ec.SECP256R1())
-        self.machine_pub = folder / "machine.pub.pem"
-        self.machine_pub.write_bytes(
-            self.machine_key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        )
-        private, public = generate_seal_key()
-        self.seal_private = folder / "seal.pem"
-        self.seal_private.write_text(private)
-        self.seal_public = folder / "seal.pub.pem"
-        self.seal_public.write_text(public)
-        self.up = True
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        body = json.dumps({"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]})
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if not owner.up:
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.jwks_url = f"http://127.0.0.1:{self.server.server_port}/jwks.json"
-
-    def token(self, sub: str = "dana", groups: list[str] | None = None, **claims: Any) -> str:
-        now = int(time.time())
-        payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "exp": now + 300}
-        payload["groups"] = groups if groups is not None else []
-        payload.update(claims)
-        return jwt.encode(payload, self.key, "RS256", headers={"kid": self.kid})
-
-    def machine_token(self, sub: str = "ci-bot", **claims: Any) -> str:
-        now = int(time.time())
-        payload = {"iss": MACHINE, "aud": AUDIENCE, "sub": sub, "exp": now + 300, **claims}
-        return jwt.encode(payload, self.machine_key, "ES256")
-
-    def config(self, **identity: Any) -> dict[str, Any]:
-        return {
-            "accounts": ACCOUNTS,
-            "identity": {
-                "audience": AUDIENCE,
-                "seal_key": str(self.seal_private),
-                "leeway_seconds": 0,
-                "verify_timeout_seconds": 3,
-                "issuers": [
-                    {"issuer": ISSUER, "jwks_url": self.jwks_url},
-                    {"issuer": MACHINE, "public_keys": [str(self.machine_pub)]},
-                ],
-                **identity,
-            },
-            "permissions": RULES,
-        }
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def config(  # type: ignore[override]
+        self,
+        accounts: dict[str, Any] = ACCOUNTS,
+        permissions: list[dict[str, Any]] = RULES,
+        **identity: Any,
+    ) -> dict[str, Any]:
+        return super().config(accounts, permissions, **identity)
 
 
 @pytest.fixture(scope="module")
@@ -246,10 +196,8 @@ async def secured(
     async with cloudops_worker(PLUGINS, allow=["example"], accounts=idp.config()) as ops:
 
         def as_(token: str | None) -> CloudOpsClient:
-            config = temporal_client.config()
-            if token is not None:
-                config["interceptors"] = [IdentityInterceptor(token, str(idp.seal_public))]
-            return CloudOpsClient(Client(**config), task_queue=ops.task_queue)
+            client: CloudOpsClient = idp.client(temporal_client, token, ops.task_queue)
+            return client
 
         yield as_
 
@@ -426,6 +374,105 @@ async def test_a_token_expiring_during_a_long_deploy_keeps_the_verdict_of_its_st
     assert _code(again) == "UNAUTHENTICATED"
 
 
+# --- approvals: who sends input to a running operation is verified, authorized and audited ---
+
+
+async def _waiting_for_judgement(handle: Any) -> None:
+    for _ in range(200):
+        if "judgement" in (await handle.progress()).awaiting_input:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the operation never waited for a judgement")
+
+
+async def test_an_approval_needs_a_verified_sender_with_write_and_is_audited(
+    secured: Any,
+    temporal_client: Client,
+    idp: IdentityProvider,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dana = secured(idp.token("dana", ["shop-deployers"]))
+    handle = await dana.submit("fakecloud.gate", {"application": "shop"}, account="staging")
+    await _waiting_for_judgement(handle)
+
+    # no token: rejected by the update's validator, before anything is recorded
+    with pytest.raises(InputRejected, match="needs a signed token"):
+        await secured(None).get_handle(handle.id).send_input("judgement", {"approved": True})
+    # READ (or nothing) on the account is not enough to approve a change
+    audrey = secured(idp.token("audrey", ["auditors"])).get_handle(handle.id)
+    with pytest.raises(InputRejected) as denied:
+        await audrey.send_input("judgement", {"approved": True})
+    assert "audrey may not send 'judgement' to fakecloud.gate (WRITE) on account staging" in str(
+        denied.value
+    )
+    # dana's seal for starting the request is not an approval (it names no update)
+    start_seal = seal(idp.token("dana", ["shop-deployers"]), handle.id, str(idp.seal_public))
+    copied = _RawHeader(_json_payload(start_seal), update=True)
+    copier = Client(**{**temporal_client.config(), "interceptors": [copied]})
+    with pytest.raises(InputRejected, match="not sealed for this update"):
+        await CloudOpsClient(copier).get_handle(handle.id).send_input("judgement", {"approved": 1})
+    assert (await handle.progress()).awaiting_input == ["judgement"], "refusals change nothing"
+
+    # someone with WRITE on staging/shop: recorded as the verified subject, not the claimed one
+    carol = secured(idp.token("carol", ["shop-deployers"])).get_handle(handle.id)
+    with caplog.at_level(logging.INFO):
+        await carol.send_input("judgement", {"approved": True}, sender="mallory")
+        result = await handle.result()
+    assert result.ok, result.error
+    assert result.value["judged_by"] == "carol"
+    assert result.metadata.subject == "dana"
+    decoder = json.JSONDecoder()
+    audits = [
+        decoder.raw_decode(r.getMessage().split("cloudops audit ", 1)[1])[0]
+        for r in caplog.records
+        if "cloudops audit " in r.getMessage()
+    ]
+    inputs = [a for a in audits if a["workflow_id"] == handle.id and a["event"] == "input"]
+    assert len(inputs) == 1, audits
+    assert inputs[0]["subject"] == "carol" and inputs[0]["claimed_sender"] == "mallory"
+    assert inputs[0]["input"] == "judgement" and inputs[0]["value"] == {"approved": True}
+    assert inputs[0]["account"] == "staging" and inputs[0]["application"] == "shop"
+    decisions = [
+        json.loads(r.getMessage().split("authorization ", 1)[1])
+        for r in caplog.records
+        if r.name == "cloudops.audit" and r.getMessage().startswith("authorization ")
+    ]
+    assert any(d["input_name"] == "judgement" and d["subject"] == "carol" for d in decisions)
+
+
+async def test_a_worker_with_authorization_off_fails_closed_on_an_operation_started_with_it_on(
+    cloudops_worker: Any,
+    temporal_client: Client,
+    idp: IdentityProvider,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    identity = IdentityInterceptor(idp.machine_token("ci-bot"), str(idp.seal_public))
+    bot = CloudOpsClient(
+        Client(**{**temporal_client.config(), "interceptors": [identity]}), task_queue=queue
+    )
+    async with cloudops_worker(PLUGINS, allow=["example"], accounts=idp.config(), task_queue=queue):
+        handle = await bot.submit(
+            "fakecloud.rollout", {"application": "shop", "wait_seconds": 2}, account="staging"
+        )
+        for _ in range(100):  # the first step (change) ran on the worker with authorization on
+            if fake_plugin.JOURNAL[handle.id]:
+                break
+            await asyncio.sleep(0.1)
+    # the rest runs on a worker of the same queue without [identity]
+    with caplog.at_level(logging.WARNING):
+        async with cloudops_worker(
+            PLUGINS, allow=["example"], accounts={"accounts": ACCOUNTS}, task_queue=queue
+        ):
+            result = await asyncio.wait_for(handle.result(), 60)
+    assert _code(result) == "PERMISSION_DENIED", result.error
+    assert "this worker has it off" in result.error.message
+    assert [r.step for r in result.error.rollbacks if r.ok] == ["undo change"]
+    journal = fake_plugin.JOURNAL[handle.id]
+    assert journal[0].startswith("make:shop-new") and journal[-1] == "undo:shop-new", journal
+    assert [r for r in caplog.records if "no [identity]" in r.getMessage()], "start-up warning"
+
+
 # --- audit -----------------------------------------------------------------------------------
 
 
@@ -466,8 +513,11 @@ async def test_the_subject_is_a_search_attribute_and_an_audit_log_line(
 
 
 class _RawHeader(temporal_client.Interceptor):
-    def __init__(self, payload: Payload) -> None:
+    """Sends ``payload`` as the identity header of starts (or of updates: a copied seal)."""
+
+    def __init__(self, payload: Payload, *, update: bool = False) -> None:
         self.payload = payload
+        self.update = update
 
     def intercept_client(
         self, next: temporal_client.OutboundInterceptor
@@ -476,8 +526,14 @@ class _RawHeader(temporal_client.Interceptor):
 
         class Outbound(temporal_client.OutboundInterceptor):
             async def start_workflow(self, input: Any) -> Any:
-                input.headers = {**input.headers, HEADER: owner.payload}
+                if not owner.update:
+                    input.headers = {**input.headers, HEADER: owner.payload}
                 return await super().start_workflow(input)
+
+            async def start_workflow_update(self, input: Any) -> Any:
+                if owner.update:
+                    input.headers = {**input.headers, HEADER: owner.payload}
+                return await super().start_workflow_update(input)
 
         return Outbound(next)
 
@@ -590,6 +646,24 @@ def test_without_security_config_the_worker_behaves_as_before(idp: IdentityProvi
     assert _book({"accounts": ACCOUNTS}).runtime.authorization is False
     assert _book({**idp.config(), "authorization": "off"}).runtime.authorization is False
     assert _book(idp.config()).runtime.authorization is True
+
+
+def test_a_worker_with_accounts_but_no_identity_warns_once_at_start(
+    idp: IdentityProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    def warnings(config: dict[str, Any]) -> list[str]:
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="cloudops.worker"):
+            _book(config)
+        return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+    [warning] = warnings({"accounts": ACCOUNTS})
+    assert "no [identity]" in warning and "prod, sandbox, staging" in warning, warning
+    assert "docs/security.md" in warning
+    assert warnings(idp.config()) == []
+    assert warnings({"accounts": ACCOUNTS, "authorization": "off"}) == []
+    assert 'authorization = "off"' in caplog.text
+    assert warnings({}) == []  # no account: nothing to protect
 
 
 def test_read_only_comes_from_the_server_group_contract() -> None:

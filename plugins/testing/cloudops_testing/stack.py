@@ -22,8 +22,13 @@ __all__ = ["behind_proxy", "local_clouds_of", "toml_accounts", "write_config"]
 
 
 def toml_accounts(config: dict[str, Any]) -> str:
-    """A ``{"accounts": {name: {key: value}}}`` dict as ``cloudops.toml`` text."""
-    lines = []
+    """A ``{"accounts": {name: {key: value}}}`` dict as ``cloudops.toml`` text.
+
+    Top-level strings (``authorization``) come first.
+    """
+    lines = [
+        f"{key} = {json.dumps(value)}" for key, value in config.items() if isinstance(value, str)
+    ]
     for name, table in config.get("accounts", {}).items():
         lines.append(f"[accounts.{json.dumps(name)}]")
         lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
