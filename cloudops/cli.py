@@ -48,6 +48,10 @@ app.add_typer(token_app, name="token")
 @token_app.command("seal")
 def token_seal(
     workflow_id: Annotated[str, typer.Option(help="The workflow id the request will use.")],
+    update_id: Annotated[
+        str | None,
+        typer.Option(help="Seal for this one update (an approval sent with temporal's update)."),
+    ] = None,
     token_file: TokenFileOpt = None,
     seal_key: Annotated[
         str | None, typer.Option(envvar="CLOUDOPS_SEAL_KEY", help="The workers' public seal key.")
@@ -59,7 +63,7 @@ def token_seal(
     token = token_file.read_text().strip() if token_file else os.environ.get(TOKEN_ENV)
     if not token or not seal_key:
         raise _fail(f"need a token (--token-file or {TOKEN_ENV}) and --seal-key")
-    typer.echo(seal(token, workflow_id, seal_key))
+    typer.echo(seal(token, workflow_id, seal_key, update_id))
 
 
 AddressOpt = Annotated[
@@ -406,13 +410,14 @@ def _judge(
     user: str | None,
     address: str | None,
     namespace: str | None,
+    token_file: Path | None,
 ) -> None:
     async def go() -> str:
         from temporalio.service import RPCError
 
         from cloudops.client import InputRejected
 
-        ops = await _client(address, namespace, "cloudops")
+        ops = await _client(address, namespace, "cloudops", identity=_identity(token_file))
         value: dict[str, Any] = {"approved": approved}
         if comment:
             value["comment"] = comment
@@ -439,9 +444,10 @@ def approve(
     user: UserOpt = None,
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
+    token_file: TokenFileOpt = None,
 ) -> None:
     """Approve an operation waiting for a manual judgement (e.g. a deploy before cut-over)."""
-    _judge(workflow_id, True, comment, user, address, namespace)
+    _judge(workflow_id, True, comment, user, address, namespace, token_file)
 
 
 @app.command()
@@ -451,9 +457,10 @@ def reject(
     user: UserOpt = None,
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
+    token_file: TokenFileOpt = None,
 ) -> None:
     """Reject an operation waiting for a manual judgement: it rolls back."""
-    _judge(workflow_id, False, comment, user, address, namespace)
+    _judge(workflow_id, False, comment, user, address, namespace, token_file)
 
 
 @app.command("list")

@@ -765,3 +765,30 @@ async def test_temporal_cli_sends_a_sealed_token_in_a_header(
     result = json.loads(done.stdout)["result"]
     assert result["ok"] is True, result["error"]
     assert result["metadata"]["subject"] == "dana"
+
+
+async def test_cloudops_approve_sends_the_token_of_its_token_file(
+    secured: Any, temporal_client: Client, idp: IdentityProvider, tmp_path: Path
+) -> None:
+    from cli_helpers import run_cli
+
+    dana = secured(idp.token("dana", ["shop-deployers"]))
+    handle = await dana.submit("fakecloud.gate", {"application": "shop"}, account="staging")
+    await _waiting_for_judgement(handle)
+    env = {
+        "TEMPORAL_ADDRESS": temporal_client.service_client.config.target_host,
+        "CLOUDOPS_SEAL_KEY": str(idp.seal_public),
+        "CLOUDOPS_TOKEN": "",
+        "CLOUDOPS_TOKEN_FILE": "",
+    }
+    auditor = tmp_path / "audrey.jwt"
+    auditor.write_text(idp.token("audrey", ["auditors"]))
+    refused = await run_cli("approve", handle.id, "--token-file", str(auditor), env=env)
+    assert refused.returncode != 0 and "audrey may not send 'judgement'" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    carol = tmp_path / "carol.jwt"
+    carol.write_text(idp.token("carol", ["shop-deployers"]))
+    done = await run_cli("approve", handle.id, "--token-file", str(carol), env=env)
+    assert done.returncode == 0, done.stderr
+    result = await handle.result()
+    assert result.ok and result.value["judged_by"] == "carol"
