@@ -282,6 +282,7 @@ class UntypedCloudOperationRunner:
             rollbacks=self._rollbacks,
             resolve_account=resolve,
             mailbox=self._mailbox,
+            undo=lambda step: self._undo(catalogue, step),
         )
 
     async def _run_operation(
@@ -329,22 +330,24 @@ class UntypedCloudOperationRunner:
         records = []
         while self._rollbacks:
             step = self._rollbacks.pop()
-            if not step.active:
-                continue
-            self._progress.start_step(f"rollback: {step.label}", workflow.now())
-            try:
-                await self._compensate(catalogue, step)
-                records.append(RollbackRecord(step=step.label, ok=True))
-            except Exception as err:
-                message = (
-                    _error_from_activity(err).message
-                    if isinstance(err, ActivityError)
-                    else str(err)
-                )
-                workflow.logger.error("rollback step %s failed: %s", step.label, message)
-                records.append(RollbackRecord(step=step.label, ok=False, error=message))
+            if step.active:
+                records.append(await self._undo(catalogue, step))
         self._progress.end_step(workflow.now())
         return records
+
+    async def _undo(self, catalogue: Catalogue, step: RollbackStep) -> RollbackRecord:
+        """Run one compensation as a ``rollback: ...`` step; record its outcome, never raise."""
+        step.active = False
+        self._progress.start_step(f"rollback: {step.label}", workflow.now())
+        try:
+            await self._compensate(catalogue, step)
+            return RollbackRecord(step=step.label, ok=True)
+        except Exception as err:
+            message = (
+                _error_from_activity(err).message if isinstance(err, ActivityError) else str(err)
+            )
+            workflow.logger.error("rollback step %s failed: %s", step.label, message)
+            return RollbackRecord(step=step.label, ok=False, error=message)
 
     async def _compensate(self, catalogue: Catalogue, step: RollbackStep) -> None:
         entry = catalogue.operation(step.target)
