@@ -129,6 +129,23 @@ def _error_from_activity(err: ActivityError) -> OperationError:
     )
 
 
+def operation_error(err: BaseException) -> OperationError:
+    """The business failure ``err`` stands for, as the runner reports it.
+
+    ``err`` is a :class:`BusinessError` raised in workflow code, an ``ActivityError`` (an
+    activity's last failure, a timeout, a cancellation) or an ``ApplicationError`` (a local
+    activity's failure, e.g. the account check, which arrives unwrapped); anything else is a
+    bug, reported as ``INTERNAL``.
+    """
+    if isinstance(err, BusinessError):
+        return OperationError(code=err.code, message=err.message, details=err.error_details)
+    if isinstance(err, ActivityError):
+        return _error_from_activity(err)
+    if isinstance(err, ApplicationError):
+        return _error_from_application(err, CHECK_ACCOUNT_ACTIVITY)
+    return OperationError(code=ErrorCode.INTERNAL, message=repr(err))
+
+
 @workflow.defn(name=RUNNER_WORKFLOW)
 class UntypedCloudOperationRunner:
     """Look the operation up, validate, run it, unwind on failure, answer progress queries."""
@@ -210,13 +227,8 @@ class UntypedCloudOperationRunner:
             session = self._session(catalogue, request)
             cloud = await session.resolve_account(entry.cls, request.account, request.region)
             value = await self._run_operation(session, entry.cls, request, model, cloud)
-        except BusinessError as err:
-            error = OperationError(code=err.code, message=err.message, details=err.error_details)
-        except ActivityError as err:
-            error = _error_from_activity(err)
-        except ApplicationError as err:
-            # A local activity's failure (the account check) arrives unwrapped.
-            error = _error_from_application(err, CHECK_ACCOUNT_ACTIVITY)
+        except (BusinessError, ActivityError, ApplicationError) as err:
+            error = operation_error(err)
         except (asyncio.CancelledError, CancelledError):
             error = OperationError(code=ErrorCode.CANCELLED, message="the operation was cancelled")
         except TimeoutError:

@@ -72,12 +72,15 @@ def monitor() -> Iterator[Callable[[Callable[[dict[str, Any]], str]], Monitor]]:
         m.close()
 
 
-async def _keep_history(ops: CloudOpsClient, cloud: Cloud, case: str, workflow_id: str) -> None:
-    """With ``CLOUDOPS_RECORD_HISTORIES=1``, commit the run's history for the replay tests."""
+async def keep_history(ops: CloudOpsClient, folder: str, case: str, workflow_id: str) -> None:
+    """With ``CLOUDOPS_RECORD_HISTORIES=1``, commit the run's history for the replay tests.
+
+    ``folder``: the cloud's (``aws``...), or ``multi`` for a deploy across clouds.
+    """
     if not os.environ.get("CLOUDOPS_RECORD_HISTORIES"):
         return
     history = await ops.client.get_workflow_handle(workflow_id).fetch_history()
-    (HISTORIES / cloud.name / f"{case}.json").write_text(history.to_json())
+    (HISTORIES / folder / f"{case}.json").write_text(history.to_json())
 
 
 async def test_rolling_red_black_moves_traffic_shares_and_rolls_back_instantly(
@@ -105,7 +108,7 @@ async def test_rolling_red_black_moves_traffic_shares_and_rolls_back_instantly(
     handle = await deploy_ops.submit("deploy.monitored", payload, **cloud.where)
     result = await handle.result()
     assert result.ok, result.error
-    await _keep_history(deploy_ops, cloud, "deploy-monitored-ok", handle.id)
+    await keep_history(deploy_ops, cloud.name, "deploy-monitored-hook-ok", handle.id)
     # At 50% half of v000 (1 of 2 instances) was out of its load balancer, still running.
     assert shares == {50: 0.5, 100: 0.5}, shares
     assert result.value["traffic_steps"] == [f"50%: 1 of 2 of {v(app, 0)} out"]
