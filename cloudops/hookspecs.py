@@ -83,6 +83,17 @@ def register_local_clouds(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def register_deployment_monitors(register: Callable[[Any], None]) -> None:
+    """Register deployment monitors as :class:`cloudops.DeploymentMonitor` objects.
+
+    A monitor has a ``name`` and an ``evaluate`` coroutine function that a deploy consults at
+    each step (``monitor.name`` in a deploy's input). ``evaluate`` runs inside an activity
+    (``deploy.consult_monitor`` of cloudops-deploy), so it may do I/O and its answer is
+    recorded in the workflow's history: a replay never asks the monitor again.
+    """
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``cloudops`` command line.
 

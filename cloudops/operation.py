@@ -22,7 +22,7 @@ from temporalio.common import Priority, RetryPolicy
 
 from cloudops.budgets import BASE_RATE, budget_family, budget_queue, fairness_key
 from cloudops.errors import BusinessError, ErrorCode
-from cloudops.models import Input, OperationSignal, Output, StepRecord
+from cloudops.models import Input, OperationSignal, Output, RollbackRecord, StepRecord
 from cloudops.validation import validation_details
 
 if typing.TYPE_CHECKING:
@@ -119,6 +119,8 @@ class RollbackStep:
     cloud: str | None = None
     defaults: ActivityDefaults | None = None
     active: bool = True
+    #: The rollback scopes (``ctx.run(..., scope=...)``) it was registered in, outermost first.
+    scope: tuple[str, ...] = ()
 
 
 @dataclass
@@ -157,6 +159,12 @@ class Session:
     authorize: Authorize | None = None
     #: (account, region) -> the recorded account check, for budgets (cloudops.budgets).
     checks: dict[tuple[str | None, str | None], AccountCheckResult] = field(default_factory=dict)
+
+    #: Runs one compensation now (as the runner's unwinding does) and records its outcome.
+    undo: Callable[[RollbackStep], Awaitable[RollbackRecord]] | None = None
+    #: Workflow-local state the operations of one workflow share (e.g. a barrier between the
+    #: targets of a multi-target deploy); never persisted, rebuilt the same way on replay.
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 def budget_route(
@@ -288,6 +296,7 @@ class OperationContext:
         account: str | None,
         region: str | None,
         cloud: str | None = None,
+        scope: tuple[str, ...] = (),
     ) -> None:
         self._session = session
         self._catalogue = session.catalogue
@@ -302,6 +311,8 @@ class OperationContext:
         self.labels = session.labels
         self._rollback_mark = len(session.rollbacks)
         self._parent_step: str | None = None
+        #: The rollback scopes this operation runs in (``ctx.run(..., scope=...)``).
+        self.scope = scope
 
     # --- information -----------------------------------------------------------------------
     @property
@@ -313,6 +324,16 @@ class OperationContext:
     def workflow_id(self) -> str:
         """Id of the workflow running this operation (the request id)."""
         return workflow.info().workflow_id
+
+    @property
+    def shared(self) -> dict[str, Any]:
+        """State shared by the operations of this workflow (workflow code only, not persisted)."""
+        return self._session.shared
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """What the worker's plugins registered (the same on every worker of the task queue)."""
+        return self._catalogue
 
     def now(self) -> datetime:
         """Deterministic current time."""
@@ -524,6 +545,7 @@ class OperationContext:
         *,
         account: str | None = None,
         region: str | None = None,
+        scope: str | None = None,
     ) -> OutT: ...
 
     @overload
@@ -534,6 +556,7 @@ class OperationContext:
         *,
         account: str | None = None,
         region: str | None = None,
+        scope: str | None = None,
     ) -> Output: ...
 
     async def run(
@@ -543,13 +566,19 @@ class OperationContext:
         *,
         account: str | None = None,
         region: str | None = None,
+        scope: str | None = None,
     ) -> Any:
         """Run another operation inside this workflow (no child workflow) and return its output.
 
         ``input`` is its input model or a dict validated against it. Its rollback steps join this
         operation's, so a later failure unwinds both. Account and region default to this
-        operation's.
+        operation's. With ``scope``, its compensations are also tagged with that name, so that
+        :meth:`rollback` can undo them alone, and its ``commit()`` forgets only them: what
+        operations running side by side (``asyncio.gather``) each need.
         """
+        # Read before any await: operations running side by side open steps of their own.
+        parent = self._progress.open_step()
+        parent_step = parent.name if parent else self._parent_step
         cls = self._lookup(operation)
         model = validate_input(cls, input)
         account = account if account is not None else self.account
@@ -563,9 +592,15 @@ class OperationContext:
             cloud = await self._session.resolve_account(cls, account, region)
         if self._session.authorize is not None:
             await self._session.authorize(cls, model, account, region)
-        child = OperationContext(self._session, cls, account=account, region=region, cloud=cloud)
-        parent = self._progress.open_step()
-        child._parent_step = parent.name if parent else self._parent_step
+        child = OperationContext(
+            self._session,
+            cls,
+            account=account,
+            region=region,
+            cloud=cloud,
+            scope=(*self.scope, scope) if scope else self.scope,
+        )
+        child._parent_step = parent_step
         return await cls().run(child, model)
 
     async def wait_for_input(
@@ -595,10 +630,31 @@ class OperationContext:
         """
         dropped = 0
         for step in self._rollbacks[self._rollback_mark :]:
-            if step.active:
+            if step.active and self._in_scope(step, self.scope):
                 step.active = False
                 dropped += 1
         return dropped
+
+    @staticmethod
+    def _in_scope(step: RollbackStep, scope: tuple[str, ...]) -> bool:
+        return step.scope[: len(scope)] == scope
+
+    async def rollback(self, scope: str) -> list[RollbackRecord]:
+        """Undo now, newest first, the compensations registered under ``scope`` alone.
+
+        ``scope`` is one given to :meth:`run` by this operation. Each runs as a
+        ``rollback: ...`` step, as when the runner unwinds, and is then forgotten; the other
+        compensations stay. Returns what ran. E.g. a multi-target deploy rolls back the one
+        target that failed while the others go on.
+        """
+        if self._session.undo is None:
+            raise RuntimeError("rollback() needs the runner's session")
+        path = (*self.scope, scope)
+        records = []
+        for step in [s for s in reversed(self._rollbacks) if self._in_scope(s, path)]:
+            if step.active:
+                records.append(await self._session.undo(step))
+        return records
 
     def rollback_mark(self) -> int:
         """A mark of the compensations registered so far, for :meth:`discard_rollbacks`."""
@@ -612,7 +668,7 @@ class OperationContext:
         """
         dropped = 0
         for step in self._rollbacks[max(since, self._rollback_mark) :]:
-            if step.active:
+            if step.active and self._in_scope(step, self.scope):
                 step.active = False
                 dropped += 1
         return dropped
@@ -636,14 +692,18 @@ class OperationContext:
             name = target.full_name()
         else:
             name = _activity_name(target)
+        label = label or name
+        if self.scope:  # name the scope: side by side, several may undo the same names
+            label = f"{STEP_SEPARATOR.join(self.scope)}: {label}"
         step = RollbackStep(
             target=name,
             arg=arg,
-            label=label or name,
+            label=label,
             account=self.account,
             region=self.region,
             cloud=self.cloud,
             defaults=defaults or self._operation.activity_defaults,
+            scope=self.scope,
         )
         self._rollbacks.append(step)
         return RollbackHandle(step)

@@ -133,6 +133,23 @@ def _error_from_activity(err: ActivityError) -> OperationError:
     )
 
 
+def operation_error(err: BaseException) -> OperationError:
+    """The business failure ``err`` stands for, as the runner reports it.
+
+    ``err`` is a :class:`BusinessError` raised in workflow code, an ``ActivityError`` (an
+    activity's last failure, a timeout, a cancellation) or an ``ApplicationError`` (a local
+    activity's failure, e.g. the account check, which arrives unwrapped); anything else is a
+    bug, reported as ``INTERNAL``.
+    """
+    if isinstance(err, BusinessError):
+        return OperationError(code=err.code, message=err.message, details=err.error_details)
+    if isinstance(err, ActivityError):
+        return _error_from_activity(err)
+    if isinstance(err, ApplicationError):
+        return _error_from_application(err, CHECK_ACCOUNT_ACTIVITY)
+    return OperationError(code=ErrorCode.INTERNAL, message=repr(err))
+
+
 @workflow.defn(name=RUNNER_WORKFLOW)
 class UntypedCloudOperationRunner:
     """Look the operation up, validate, run it, unwind on failure, answer progress queries."""
@@ -272,13 +289,8 @@ class UntypedCloudOperationRunner:
             if session.authorize is not None:
                 await session.authorize(entry.cls, model, request.account, request.region)
             value = await self._run_operation(session, entry.cls, request, model, cloud)
-        except BusinessError as err:
-            error = OperationError(code=err.code, message=err.message, details=err.error_details)
-        except ActivityError as err:
-            error = _error_from_activity(err)
-        except ApplicationError as err:
-            # A local activity's failure (the account check) arrives unwrapped.
-            error = _error_from_application(err, CHECK_ACCOUNT_ACTIVITY)
+        except (BusinessError, ActivityError, ApplicationError) as err:
+            error = operation_error(err)
         except (asyncio.CancelledError, CancelledError):
             error = OperationError(code=ErrorCode.CANCELLED, message="the operation was cancelled")
         except TimeoutError:
@@ -348,6 +360,7 @@ class UntypedCloudOperationRunner:
             mailbox=self._mailbox,
             authorize=self._guard.authorize if self._guard is not None else None,
             checks=self._checks,
+            undo=lambda step: self._undo(catalogue, step),
         )
 
     async def _run_operation(
@@ -396,22 +409,24 @@ class UntypedCloudOperationRunner:
         records = []
         while self._rollbacks:
             step = self._rollbacks.pop()
-            if not step.active:
-                continue
-            self._progress.start_step(f"rollback: {step.label}", workflow.now())
-            try:
-                await self._compensate(catalogue, step)
-                records.append(RollbackRecord(step=step.label, ok=True))
-            except Exception as err:
-                message = (
-                    _error_from_activity(err).message
-                    if isinstance(err, ActivityError)
-                    else str(err)
-                )
-                workflow.logger.error("rollback step %s failed: %s", step.label, message)
-                records.append(RollbackRecord(step=step.label, ok=False, error=message))
+            if step.active:
+                records.append(await self._undo(catalogue, step))
         self._progress.end_step(workflow.now())
         return records
+
+    async def _undo(self, catalogue: Catalogue, step: RollbackStep) -> RollbackRecord:
+        """Run one compensation as a ``rollback: ...`` step; record its outcome, never raise."""
+        step.active = False
+        self._progress.start_step(f"rollback: {step.label}", workflow.now())
+        try:
+            await self._compensate(catalogue, step)
+            return RollbackRecord(step=step.label, ok=True)
+        except Exception as err:
+            message = (
+                _error_from_activity(err).message if isinstance(err, ActivityError) else str(err)
+            )
+            workflow.logger.error("rollback step %s failed: %s", step.label, message)
+            return RollbackRecord(step=step.label, ok=False, error=message)
 
     async def _compensate(self, catalogue: Catalogue, step: RollbackStep) -> None:
         entry = catalogue.operation(step.target)
