@@ -9,6 +9,7 @@ from gcp_testkit import create_input
 
 import cloudops_gcp.plugin
 from cloudops_testing.conformance import ConformanceSuite, ConformanceTarget, GroupState
+from cloudops_testing.fixtures_gcp import GCP_REGION
 from cloudops_testing.gcp_emulator import GcpEmulator
 
 
@@ -17,10 +18,11 @@ def conformance_target(
     gcp_emulator: GcpEmulator, gcp_accounts: dict[str, Any], gcp_fault_proxy: Any
 ) -> ConformanceTarget:
     def sample(application: str) -> dict[str, Any]:
-        service = f"{application}-web"
+        service, pool = f"{application}-web", f"{application}-pool"
         if gcp_emulator.backend_service(service) is None:
             gcp_emulator.add_backend_service(service)
-        return create_input(application, load_balancers=[service])
+            gcp_emulator.add_target_pool(GCP_REGION, pool)
+        return create_input(application, load_balancers=[service], target_pools=[pool])
 
     def live(prefix: str) -> list[str]:
         return [
