@@ -38,6 +38,7 @@ from temporalio.client import Client
 
 from cloudops.client import CloudOpsClient
 from cloudops.models import WorkflowResult
+from cloudops.servergroups.contract import VERBS
 from cloudops_testing.faults import FaultProxy, FaultRules
 from cloudops_testing.processes import WorkerProcess
 
@@ -52,6 +53,8 @@ __all__ = [
 
 #: Wait settings of every request the suite sends: short polls keep the suite fast.
 FAST: dict[str, Any] = {"poll_interval_seconds": 0.3, "wait_timeout_seconds": 60}
+#: The verbs that do not need an existing group (create, list; destroy of nothing is done).
+NOT_ON_A_GROUP = {"createServerGroup", "listServerGroups", "destroyServerGroup"}
 #: The capacity of the sample group (the suite overrides the target's sample input with it).
 SAMPLE_CAPACITY = {"min": 1, "max": 3, "desired": 2}
 
@@ -134,7 +137,7 @@ class Ops:
     target: ConformanceTarget
     requests: list[str] = field(default_factory=list)
 
-    async def run(self, verb: str, payload: dict[str, Any], **options: Any) -> WorkflowResult:
+    async def run(self, verb: str, payload: dict[str, Any], **options: Any) -> WorkflowResult[Any]:
         where = {**self.target.where, **options}
         return await self.client.execute(f"{self.target.provider}.{verb}", payload, **where)
 
@@ -303,22 +306,20 @@ class ConformanceSuite:
     async def test_a_missing_group_is_not_found(self, ops: Ops, application: str) -> None:
         """Every verb on a group that does not exist is NOT_FOUND; destroy is done."""
         missing = f"{application}-test-v000"
+        one = {"min": 0, "max": 1, "desired": 1}
         payloads: dict[str, dict[str, Any]] = {
             "describeServerGroup": {"server_group": missing},
-            "resizeServerGroup": {
-                "server_group": missing,
-                "capacity": {"min": 0, "max": 1, "desired": 1},
-            },
-            "enableServerGroup": {"server_group": missing},
-            "disableServerGroup": {"server_group": missing},
-            "cloneServerGroup": {"source": missing},
-            "terminateInstances": {"server_group": missing, "instance_ids": ["i-0"]},
+            "resizeServerGroup": {"server_group": missing, "capacity": one, **FAST},
+            "enableServerGroup": {"server_group": missing, **FAST},
+            "disableServerGroup": {"server_group": missing, **FAST},
+            "cloneServerGroup": {"source": missing, **FAST},
+            "terminateInstances": {"server_group": missing, "instance_ids": ["i-0"], **FAST},
         }
+        # Every verb of the contract acting on an existing group is checked here.
+        assert set(payloads) == set(VERBS) - NOT_ON_A_GROUP
         for verb, payload in payloads.items():
-            result = await ops.run(
-                verb, {**payload, **FAST} if verb != "describeServerGroup" else payload
-            )
-            assert not result.ok, verb
+            result = await ops.run(verb, payload)
+            assert not result.ok and result.error is not None, verb
             assert result.error.code == "NOT_FOUND", (verb, result.error)
         # Destroying what is not there is done, not an error.
         gone = await ops.ok("destroyServerGroup", {"server_group": missing, **FAST})
@@ -357,7 +358,7 @@ class ConformanceSuite:
             pytest.skip("the target has no failing create")
         overrides = target.failing_create(application)
         result = await ops.run("createServerGroup", target.sample(application, **overrides))
-        assert not result.ok
+        assert not result.ok and result.error is not None
         assert result.error.code == target.failing_code, result.error
         assert result.error.rollbacks, "the create made nothing to roll back"
         assert all(r.ok for r in result.error.rollbacks), result.error.rollbacks
@@ -422,7 +423,8 @@ class ConformanceSuite:
             f"{target.provider}.createServerGroup",
             target.sample(application),
             request_id=f"{application}-crash",
-            **target.where,
+            account=target.where["account"],
+            region=target.where["region"],
         )
         # Kill it once two activities are done (the name is chosen, the first resource made).
         deadline = time.monotonic() + 60
@@ -436,7 +438,7 @@ class ConformanceSuite:
         proxy.rules = replace(slow, delay=0.0)
         await asyncio.to_thread(worker.start)
         result = await asyncio.wait_for(handle.result(), timeout=120)
-        assert result.ok, result.error
+        assert result.ok and result.value is not None, result.error
         name = result.value["name"]
         assert name == f"{application}-test-v000"
         assert target.read_group(name) == GroupState(2, 2, True)
