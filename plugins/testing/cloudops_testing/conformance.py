@@ -39,6 +39,7 @@ from temporalio.client import Client
 from cloudops.client import CloudOpsClient
 from cloudops.models import WorkflowResult
 from cloudops.servergroups.contract import VERBS
+from cloudops.servergroups.models import RESERVED_TAG_PREFIX
 from cloudops_testing.faults import FaultProxy, FaultRules
 from cloudops_testing.processes import WorkerProcess
 
@@ -178,6 +179,12 @@ def provider_ops(plugin: object, accounts_fixture: str) -> Any:
     return ops
 
 
+def user_tags(description: dict[str, Any]) -> dict[str, str]:
+    """A described group's tags without the reserved ones cloudops writes."""
+    tags: dict[str, str] = description["tags"]
+    return {k: v for k, v in tags.items() if not k.startswith(RESERVED_TAG_PREFIX)}
+
+
 async def _completed_activities(client: Client, workflow_id: str) -> int:
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     return sum(1 for e in history.events if e.HasField("activity_task_completed_event_attributes"))
@@ -281,17 +288,25 @@ class ConformanceSuite:
     async def test_clone_then_destroy_leaves_nothing(
         self, ops: Ops, conformance_target: ConformanceTarget, application: str
     ) -> None:
-        """Clone makes the next group and leaves the source; destroy removes everything."""
+        """Clone copies the source (overrides on top) as the next group; destroy leaves nothing."""
         target = conformance_target
         source = await ops.create(application)
+        one = {"min": 1, "max": 1, "desired": 1}
         cloned = await ops.ok(
             "cloneServerGroup",
-            {"source": source, "capacity": {"min": 1, "max": 1, "desired": 1}, **FAST},
+            {"source": source, "capacity": one, "tags": {"version": "2"}, **FAST},
         )
         clone = cloned["name"]
         assert clone == f"{application}-test-v001"
+        assert cloned["resources"]["source"] == source
         assert target.read_group(clone) == GroupState(desired=1, instances=1, in_traffic=True)
         assert target.read_group(source) == GroupState(desired=2, instances=2, in_traffic=True)
+        # The clone has the source's settings, with the overrides on top.
+        original = await ops.ok("describeServerGroup", {"server_group": source})
+        copy = await ops.ok("describeServerGroup", {"server_group": clone})
+        assert copy["instance_type"] == original["instance_type"]
+        assert copy["image"] == original["image"]
+        assert user_tags(copy) == {**user_tags(original), "version": "2"}
 
         for name in (source, clone):
             destroyed = await ops.ok("destroyServerGroup", {"server_group": name, **FAST})
