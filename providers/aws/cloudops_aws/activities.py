@@ -50,6 +50,7 @@ from cloudops.servergroups.models import (
 )
 from cloudops.servergroups.translate import (
     activity_maker,
+    clone_source,
     name_parts,
     require_ours,
     user_data_base64,
@@ -1051,13 +1052,7 @@ def read_server_group_template(arg: GroupCall) -> AwsCreateServerGroupInput:
     """The create input that would make a copy of a group: the source of ``cloneServerGroup``."""
     asg = aws_client("autoscaling", arg.account, arg.region)
     group = _require_group(asg, arg.name)
-    parsed = ServerGroupName.try_parse(arg.name)
-    if parsed is None:
-        raise BusinessError(
-            ErrorCode.INVALID_INPUT,
-            f"cannot clone {arg.name!r}: its name does not follow app-stack-detail-vNNN",
-            {"errors": [{"field": "source", "reason": "not a server group name"}]},
-        )
+    cluster = clone_source(arg.name)
     ec2 = aws_client("ec2", arg.account, arg.region)
     data, _ = _launch_template_data(ec2, _launch_template_spec(group))
     if not data.get("ImageId") or not data.get("InstanceType"):
@@ -1076,9 +1071,7 @@ def read_server_group_template(arg: GroupCall) -> AwsCreateServerGroupInput:
         if not k.startswith(RESERVED_TAG_PREFIX) and not k.startswith("aws:")
     }
     return AwsCreateServerGroupInput(
-        application=parsed.application,
-        stack=parsed.stack,
-        detail=parsed.detail,
+        **cluster,
         image=data["ImageId"],
         instance_type=data["InstanceType"],
         capacity=_capacity(group),
