@@ -39,6 +39,7 @@ __all__ = [
     "AZURE_POOLS",
     "AZURE_REGION",
     "AZURE_RESOURCE_GROUP",
+    "AZURE_SSH_KEY",
     "AZURE_SUBNET",
     "AZURE_SUBSCRIPTION",
     "azure_account_config",
@@ -56,6 +57,8 @@ AZURE_RESOURCE_GROUP = "cloudops-rg"
 AZURE_SUBNET = "cloudops-vnet/default"
 AZURE_LOAD_BALANCER = "cloudops-lb"
 AZURE_POOLS = ("web", "api")
+#: The admin SSH key of the fixtures' account (Azure refuses a Linux scale set without one).
+AZURE_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEmulatorTestKeyForLocalTests cloudops@test"
 #: A marketplace image the emulator knows.
 AZURE_IMAGE = "Canonical:ubuntu-24_04-lts:server:latest"
 
@@ -80,6 +83,7 @@ def azure_account_config(
         "resource_group": AZURE_RESOURCE_GROUP,
         "credential": "emulator",
         "default_subnet": AZURE_SUBNET,
+        "ssh_public_key": AZURE_SSH_KEY,
         "polling_interval_seconds": 0.2,
         **settings,
     }

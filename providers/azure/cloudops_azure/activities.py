@@ -206,6 +206,7 @@ def begin_create_scale_set(spec: ScaleSetSpec) -> Begun:
         resource_group=where.resource_group,
         default_subnet=where.settings.default_subnet,
         admin_username=where.settings.admin_username,
+        ssh_public_key=where.settings.ssh_public_key,
     )
     token, done = lro.begin(
         where.scale_sets.begin_create_or_update, where.resource_group, spec.name, body

@@ -150,6 +150,7 @@ def build_scale_set(
     resource_group: str,
     default_subnet: str | None,
     admin_username: str,
+    ssh_public_key: str | None = None,
 ) -> dict[str, Any]:
     """The PUT body of a new scale set (Uniform orchestration, one NIC, one IP configuration).
 
@@ -179,13 +180,20 @@ def build_scale_set(
                 {"errors": [{"field": "load_balancers", "reason": "too long for a tag"}]},
             )
     user = spec.admin_username or admin_username
-    linux: dict[str, Any] = {"disablePasswordAuthentication": True}
-    if spec.ssh_public_key:
-        linux["ssh"] = {
-            "publicKeys": [
-                {"path": f"/home/{user}/.ssh/authorized_keys", "keyData": spec.ssh_public_key}
-            ]
-        }
+    key = spec.ssh_public_key or ssh_public_key
+    if not key:
+        # ARM refuses a Linux profile with password authentication disabled and no SSH key
+        # (400 InvalidParameter on linuxConfiguration), and cloudops never sends a password.
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            "an Azure Linux scale set needs an SSH key: give ssh_public_key or set "
+            "ssh_public_key on the account",
+            {"errors": [{"field": "ssh_public_key", "reason": "required on Azure"}]},
+        )
+    linux: dict[str, Any] = {
+        "disablePasswordAuthentication": True,
+        "ssh": {"publicKeys": [{"path": f"/home/{user}/.ssh/authorized_keys", "keyData": key}]},
+    }
     ip_configuration: dict[str, Any] = {
         "name": f"{spec.name}-ipconfig",
         "properties": {

@@ -216,6 +216,7 @@ class ArmState(ArmChecks):
                     f"Required parameter 'osProfile.{field_name}' is missing (null).",
                     f"osProfile.{field_name}",
                 )
+        self._check_os_profile(os_profile)
         self._check_image(profile)
         zones = [str(z) for z in body.get("zones") or []]
         if any(z not in ("1", "2", "3") for z in zones):
