@@ -957,8 +957,15 @@ def set_traffic(arg: TrafficInput) -> Started:
     v1 = _v1()
     services = clients.get("BackendServicesClient")
     operations: list[OperationRef] = []
-    for name in arg.backend_services:
-        service = _get_service(clients, name)
+    found = [(name, _get_service(clients, name)) for name in arg.backend_services]
+    # A service reaches (and health-checks) the group on its portName, which must be a named
+    # port of the instance group (the manager's namedPorts are output only): set them first.
+    named = {p.name for p in group.named_ports}
+    missing = {s.port_name or "http" for _, s in found} - named if arg.enabled else set()
+    if missing:
+        ports = {port: arg.named_ports.get(port, 80) for port in missing}
+        operations.append(_op_ref(_named_ports(clients, groups, ports, arg)))
+    for name, service in found:
         present = any(same_resource(b.group, group.instance_group) for b in service.backends)
         if present == arg.enabled:
             continue
@@ -994,6 +1001,25 @@ def set_traffic(arg: TrafficInput) -> Started:
         )
         operations.append(_op_ref(op))
     return Started(operations=operations, changed=bool(operations))
+
+
+def _named_ports(clients: GcpClients, groups: _Groups, ports: dict[str, int], arg: Any) -> Any:
+    """Start ``instanceGroups.setNamedPorts`` (the whole list) on the group's instance group."""
+    v1, kind = _v1(), "" if groups.zonal else "Region"
+    client = clients.get(f"{kind}InstanceGroupsClient")
+    where = {**groups.where, "instance_group": arg.name}
+    current = client.get(**where, retry=clients.read_retry, timeout=clients.timeout)
+    ports = {**{p.name: p.port for p in current.named_ports}, **ports}
+    body = getattr(v1, f"{kind}InstanceGroupsSetNamedPortsRequest")(
+        named_ports=[v1.NamedPort(name=k, port=v) for k, v in sorted(ports.items())],
+        fingerprint=current.fingerprint,
+    )
+    request = getattr(v1, f"SetNamedPorts{kind}InstanceGroupRequest")(
+        **where,
+        request_id=_sub_request_id(arg.gcp_request_id, f"ports:{','.join(sorted(ports))}"),
+        **{f"{_snake(kind + 'InstanceGroups')}_set_named_ports_request_resource": body},
+    )
+    return client.set_named_ports_unary(request=request, retry=None, timeout=clients.timeout)
 
 
 @gcp_activity("gcp.wait_for_group")
@@ -1134,6 +1160,7 @@ def _describe(
             for key in ("creating", "deleting", "none", "recreating", "abandoning", "verifying")
         },
         network=last(interfaces[0].network) if interfaces and interfaces[0].network else None,
+        named_ports={p.name: p.port for p in group.named_ports},
         request_id=owner_of(group.description) or meta.get(META_REQUEST_ID),
         self_link=group.self_link,
         autoscaling=autoscaling,
@@ -1268,6 +1295,7 @@ def read_server_group_template(arg: GroupRef) -> GcpCreateServerGroupInput:
         disk_type=last(boot.initialize_params.disk_type) or None,
         service_account_email=emails[0] if emails else None,
         autoscaling=autoscaling,
+        named_ports=description.named_ports or None,
     )
 
 

@@ -457,6 +457,7 @@ def test_backend_services_and_target_pools(
     assert list(pool.instances) == []
 
     emulator.add_backend_service("web")
+    where_lb = {"project": PROJECT, "zone": ZONE, "instance_group_manager": "lb"}
     services = client("BackendServicesClient")
     service = services.get(project=PROJECT, backend_service="web")
     service.backends = [v1.Backend(group=group.instance_group, balancing_mode="UTILIZATION")]
@@ -469,6 +470,29 @@ def test_backend_services_and_target_pools(
         )
     )
     wait_done(client("GlobalOperationsClient"), op)
+    health = services.get_health(
+        project=PROJECT,
+        backend_service="web",
+        resource_group_reference_resource=v1.ResourceGroupReference(group=group.instance_group),
+    )
+    # Health checks probe the service's portName ("http"): unhealthy until the instance group
+    # names that port (InstanceGroupManager.namedPorts is output only).
+    assert {s.health_state for s in health.health_status} == {"UNHEALTHY"}
+    instance_groups = client("InstanceGroupsClient")
+    named = instance_groups.get(project=PROJECT, zone=ZONE, instance_group="lb")
+    op = instance_groups.set_named_ports_unary(
+        request=v1.SetNamedPortsInstanceGroupRequest(
+            project=PROJECT,
+            zone=ZONE,
+            instance_group="lb",
+            instance_groups_set_named_ports_request_resource=v1.InstanceGroupsSetNamedPortsRequest(
+                named_ports=[v1.NamedPort(name="http", port=8080)], fingerprint=named.fingerprint
+            ),
+            request_id=rid(),
+        )
+    )
+    wait_done(client("ZoneOperationsClient"), op, zone=ZONE)
+    assert [(p.name, p.port) for p in groups.get(**where_lb).named_ports] == [("http", 8080)]
     health = services.get_health(
         project=PROJECT,
         backend_service="web",

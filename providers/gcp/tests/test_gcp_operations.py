@@ -58,6 +58,8 @@ async def test_create_adds_the_group_to_its_load_balancers(
     found = gcp_emulator.group(name)
     assert found is not None
     assert [p.rsplit("/", 1)[-1] for p in found["targetPools"]] == [group["pool"]]
+    # The backend service's portName ("http") is a named port of the instance group.
+    assert found["namedPorts"] == [{"name": "http", "port": 80}]
     template = gcp_emulator.template(group["template"])
     assert template is not None
     metadata = {i["key"]: i["value"] for i in template["properties"]["metadata"]["items"]}

@@ -28,6 +28,7 @@ from cloudops_testing.gcp_emulator.errors import (
     not_found,
     resource_in_use,
 )
+from cloudops_testing.gcp_emulator.instance_groups import health_state
 from cloudops_testing.gcp_emulator.instances import Instance
 from cloudops_testing.gcp_emulator.links import NAME_RE, link, relative, timestamp
 from cloudops_testing.gcp_emulator.operations import Operation, OperationBook, Scope, Timing
@@ -59,7 +60,6 @@ _GROUP_PATCHABLE = (
     "updatePolicy",
     "distributionPolicy",
     "autoHealingPolicies",
-    "namedPorts",
 )
 
 GroupScope = Scope
@@ -357,7 +357,7 @@ class ComputeState:
             "fingerprint": _fingerprint(self.rng),
             "targetSize": size,
             "targetPools": pools,
-            "namedPorts": list(body.get("namedPorts") or []),
+            "namedPorts": [],  # output only: set on the instance group (setNamedPorts)
             "updatePolicy": body.get("updatePolicy")
             or {"type": "OPPORTUNISTIC", "minimalAction": "REPLACE"},
             "selfLink": link(path),
@@ -820,7 +820,7 @@ class ComputeState:
                 "instance": link(i.path),
                 "ipAddress": i.address,
                 "port": 80,
-                "healthState": "HEALTHY" if i.status == "RUNNING" else "UNHEALTHY",
+                "healthState": health_state(service, self.groups.get(manager), i),
             }
             for i in self.members(manager)
             if i.action != "DELETING"

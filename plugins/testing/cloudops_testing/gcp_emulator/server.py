@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
-from cloudops_testing.gcp_emulator import autoscalers
+from cloudops_testing.gcp_emulator import autoscalers, instance_groups
 from cloudops_testing.gcp_emulator.compute import ComputeState
 from cloudops_testing.gcp_emulator.errors import ApiError, invalid, not_found
 from cloudops_testing.gcp_emulator.instances import apply_filter, page
@@ -200,6 +200,17 @@ def _list_managed(state: ComputeState, r: Request) -> Any:
     if token:
         body["nextPageToken"] = token
     return body
+
+
+@route("GET", _SCOPED + r"/instanceGroups/(?P<name>[^/]+)")
+def _get_instance_group(state: ComputeState, r: Request) -> Any:
+    return instance_groups.render_instance_group(state, _scope(r), r.params["name"])
+
+
+@route("POST", _SCOPED + r"/instanceGroups/(?P<name>[^/]+)/setNamedPorts")
+def _set_named_ports(state: ComputeState, r: Request) -> Any:
+    scope, name, request_id = _scope(r), r.params["name"], r.query.get("requestId")
+    return _op(instance_groups.set_named_ports(state, scope, name, r.body, request_id))
 
 
 # -- autoscalers (zonal and regional) ---------------------------------------------------------
