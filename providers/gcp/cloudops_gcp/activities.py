@@ -38,7 +38,7 @@ from cloudops.servergroups.models import (
 )
 from cloudops.servergroups.translate import activity_maker, name_parts, require_ours
 from cloudops_gcp.clients import GcpClients, gcp_clients
-from cloudops_gcp.errors import classify, classify_operation_error
+from cloudops_gcp.errors import RETRY, classify, classify_operation_error
 from cloudops_gcp.models import (
     META_BACKEND_SERVICES,
     META_REQUEST_ID,
@@ -1040,6 +1040,7 @@ def _group_ready(clients: GcpClients, groups: _Groups, arg: WaitGroupInput) -> G
         raise _group_not_found(arg.name)
     managed = groups.managed()
     alive = [m for m in managed if m.current_action not in ("DELETING", "ABANDONING")]
+    _creation_errors(arg.name, alive)
     running = [m for m in alive if m.instance_status == "RUNNING" and m.current_action == "NONE"]
     healthy = len(running)
     if arg.require_health and running:
@@ -1064,6 +1065,25 @@ def _group_ready(clients: GcpClients, groups: _Groups, arg: WaitGroupInput) -> G
         f"{arg.name}: {len(running)} of {desired} instances running, {healthy} healthy, "
         f"{len(alive)} in the group, stable={status.stable}"
     )
+
+
+def _creation_errors(name: str, managed: list[Any]) -> None:
+    """Fail fast when the group cannot create instances (quota, stockout...).
+
+    GCE does not fail the group's Operation: the instance stays CREATING while the group
+    retries, and the error is in ``ManagedInstance.lastAttempt.errors``. Errors the table
+    calls transient keep the wait going; the others end it with their code.
+    """
+    for m in managed:
+        errors = m.last_attempt.errors.errors if m.current_action == "CREATING" else []
+        for error in errors:
+            outcome = classify_operation_error(error.code, None)
+            if outcome != RETRY:
+                raise BusinessError(
+                    outcome,
+                    f"{name} cannot create instance {m.name}: {error.code}: {error.message}",
+                    {"gcp_code": error.code, "instance": m.name, "server_group": name},
+                )
 
 
 def _lb_states(clients: GcpClients, group: Any) -> list[dict[str, str]]:

@@ -90,13 +90,42 @@ async def test_a_failed_operation_maps_to_its_code_and_rolls_back(
 ) -> None:
     gcp_emulator.fail_next(
         "instanceGroupManagers.insert",
-        ApiError(403, "quotaExceeded", "Quota 'INSTANCES' exceeded. Limit: 8.0", "QUOTA_EXCEEDED"),
+        ApiError(
+            403, "quotaExceeded", "Quota 'INSTANCE_GROUP_MANAGERS' exceeded.", "QUOTA_EXCEEDED"
+        ),
     )
     result = await gcp_ops.execute("gcp.createServerGroup", create_input(app), **WHERE)
     assert not result.ok
     assert result.error.code == "QUOTA_EXCEEDED"
     assert result.error.details["gcp_code"] == "QUOTA_EXCEEDED"
     assert result.error.details["http_status"] == 403
+    assert [r.ok for r in result.error.rollbacks] == [True]
+    assert made_by(gcp_emulator, app) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("quota", "stockout", "code"),
+    [(0, None, "QUOTA_EXCEEDED"), (None, "us-central1-a", "ZONE_RESOURCE_POOL_EXHAUSTED")],
+)
+async def test_instances_that_cannot_be_created_fail_the_wait_fast(
+    gcp_ops: CloudOpsClient,
+    gcp_emulator: GcpEmulator,
+    app: str,
+    quota: int | None,
+    stockout: str | None,
+    code: str,
+) -> None:
+    """GCE's group Operations succeed; the errors are in ManagedInstance.lastAttempt."""
+    gcp_emulator.limit_instances(quota, {stockout} if stockout else None)
+    try:
+        result = await gcp_ops.execute(
+            "gcp.createServerGroup", create_input(app, wait_timeout_seconds=30), **WHERE
+        )
+    finally:
+        gcp_emulator.limit_instances(None)
+    assert not result.ok
+    assert result.error.code == "QUOTA_EXCEEDED", result.error
+    assert result.error.details["gcp_code"] == code
     assert [r.ok for r in result.error.rollbacks] == [True]
     assert made_by(gcp_emulator, app) == ([], [])
 

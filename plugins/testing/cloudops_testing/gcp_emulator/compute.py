@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cloudops_testing.gcp_emulator.autoscalers import enforce_bounds
+from cloudops_testing.gcp_emulator.capacity import retry_creations
 from cloudops_testing.gcp_emulator.errors import (
     ApiError,
     already_exists,
@@ -108,6 +109,9 @@ class ComputeState:
         #: ``projects/p/zones/z/autoscalers/NAME`` (or regional) -> stored autoscaler.
         self.autoscalers: dict[str, dict[str, Any]] = {}
         self.reserved: set[str] = set()
+        #: ``INSTANCES`` quota per region (None: unlimited) and zones out of resources.
+        self.instance_quota: int | None = None
+        self.stockout_zones: set[str] = set()
 
     # -- paths and scopes ----------------------------------------------------------------
 
@@ -588,6 +592,7 @@ class ComputeState:
         """Advance operations, instances, and groups towards their target sizes."""
         self.ops.tick()
         enforce_bounds(self)
+        retry_creations(self, _now())
         for path, instance in list(self.instances.items()):
             if not instance.advance(self.timing.instance_seconds):
                 del self.instances[path]
@@ -630,7 +635,7 @@ class ComputeState:
         self.region_of(zone)
         path = f"projects/{self.project}/zones/{zone}/instances/{name}"
         found = self.instances.get(path)
-        if found is None:
+        if found is None or found.last_error is not None:
             raise not_found(path)
         return found
 
@@ -642,7 +647,11 @@ class ComputeState:
         found = list(pool.get("_manual", []))
         for group_path, group in self.groups.items():
             if link(path) in group.get("targetPools", []):
-                found += [link(i.path) for i in self.members(group_path) if i.action != "DELETING"]
+                found += [
+                    link(i.path)
+                    for i in self.members(group_path)
+                    if i.action != "DELETING" and i.last_error is None
+                ]
         return found
 
     def render_pool(self, path: str) -> dict[str, Any]:
@@ -823,7 +832,7 @@ class ComputeState:
                 "healthState": health_state(service, self.groups.get(manager), i),
             }
             for i in self.members(manager)
-            if i.action != "DELETING"
+            if i.action != "DELETING" and i.last_error is None
         ]
         answer: dict[str, Any] = {"kind": "compute#backendServiceGroupHealth"}
         if statuses:

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
-from cloudops_testing.gcp_emulator import autoscalers, instance_groups
+from cloudops_testing.gcp_emulator import autoscalers, capacity, instance_groups
 from cloudops_testing.gcp_emulator.compute import ComputeState
 from cloudops_testing.gcp_emulator.errors import ApiError, invalid, not_found
 from cloudops_testing.gcp_emulator.instances import apply_filter, page
@@ -200,6 +200,13 @@ def _list_managed(state: ComputeState, r: Request) -> Any:
     if token:
         body["nextPageToken"] = token
     return body
+
+
+@route("GET", _IGM + r"/listErrors")
+def _list_errors(state: ComputeState, r: Request) -> Any:
+    group = state.get_group(_scope(r), r.params["name"])
+    chunk, token = page(capacity.list_errors(state, group), r.query)
+    return {"items": chunk, **({"nextPageToken": token} if token else {})}
 
 
 @route("GET", _SCOPED + r"/instanceGroups/(?P<name>[^/]+)")
