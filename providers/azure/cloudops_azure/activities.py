@@ -153,6 +153,16 @@ def _vms(where: _Where, name: str) -> list[dict[str, Any]]:
     return [dict(vm.as_dict()) for vm in pages]
 
 
+def _stale(where: _Where, name: str) -> list[str]:
+    """Instance ids of the VMs (not being deleted) that run an older model than the scale set."""
+    return [
+        str(vm["instanceId"])
+        for vm in _vms(where, name)
+        if (vm.get("properties") or {}).get("latestModelApplied") is False
+        and (vm.get("properties") or {}).get("provisioningState") != "Deleting"
+    ]
+
+
 def _unchanged(where: _Where, scale_set: dict[str, Any]) -> Begun:
     """Nothing to send: wait (without a token) only if an operation is still running."""
     return Begun(
@@ -281,6 +291,13 @@ def poll_operation(arg: PollInput) -> PollOutput:
             activity.logger.warning("unreadable continuation token; polling %s by state", arg.name)
         else:
             data = dict(result.as_dict()) if hasattr(result, "as_dict") else {}
+            policy = (data.get("properties") or {}).get("upgradePolicy") or {}
+            if arg.kind == "update" and policy.get("mode") == "Rolling":
+                # Rolling: the update Succeeded, but the VMs follow in batches (and, e.g., leave
+                # a backend pool only then): wait until every VM runs the latest model.
+                behind = _stale(where, arg.name)
+                if behind:
+                    raise NotReady(f"rolling upgrade of {arg.name}: {len(behind)} VMs to go")
             return PollOutput(
                 status="Succeeded",
                 provisioning_state=_state(data) or None,
@@ -428,12 +445,7 @@ def begin_upgrade_instances(arg: ScaleSetCall) -> Begun:
     """
     where = _Where(arg)
     _require(where, arg.name)
-    stale = [
-        str(vm["instanceId"])
-        for vm in _vms(where, arg.name)
-        if (vm.get("properties") or {}).get("latestModelApplied") is False
-        and (vm.get("properties") or {}).get("provisioningState") != "Deleting"
-    ]
+    stale = _stale(where, arg.name)
     if not stale:
         return Begun(done=True, changed=False, resource_group=where.resource_group)
     token, done = lro.begin(

@@ -82,16 +82,21 @@ def subnet_id(ref: str, subscription: str, resource_group: str) -> str:
     )
 
 
-def pool_id(ref: str, subscription: str, resource_group: str) -> str:
-    """A backend pool id from an id or ``loadBalancer/pool`` in the resource group."""
-    ref = _reference(ref, "loadBalancer/pool", "backend pool", "load_balancers")
+def _balancer_part(ref: str, subscription: str, resource_group: str, part: str) -> str:
+    what, field = {"probes": ("health probe", "health_probe")}.get(
+        part, ("backend pool", "load_balancers")
+    )
+    ref = _reference(ref, f"loadBalancer/{what.split()[-1]}", what, field)
     if ref.startswith("/"):
         return ref
-    balancer, pool = ref.split("/")
-    return (
-        f"{_prefix(subscription, resource_group)}/Microsoft.Network/loadBalancers/{balancer}"
-        f"/backendAddressPools/{pool}"
-    )
+    balancer, name = ref.split("/")
+    lb = f"{_prefix(subscription, resource_group)}/Microsoft.Network/loadBalancers/{balancer}"
+    return f"{lb}/{part}/{name}"
+
+
+def pool_id(ref: str, subscription: str, resource_group: str) -> str:
+    """A backend pool id from an id or ``loadBalancer/pool`` in the resource group."""
+    return _balancer_part(ref, subscription, resource_group, "backendAddressPools")
 
 
 def _nsg_id(ref: str, subscription: str, resource_group: str) -> str:
@@ -210,6 +215,17 @@ def build_scale_set(
         nic["properties"]["networkSecurityGroup"] = {
             "id": _nsg_id(spec.security_groups[0], subscription, resource_group)
         }
+    network: dict[str, Any] = {"networkInterfaceConfigurations": [nic]}
+    if spec.health_probe:
+        probe = _balancer_part(spec.health_probe, subscription, resource_group, "probes")
+        network["healthProbe"] = {"id": probe}
+    elif spec.upgrade_policy == "Rolling":
+        # Azure refuses Rolling without a health signal (400 InvalidParameter).
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            "the Rolling upgrade policy needs a health probe: give health_probe",
+            {"errors": [{"field": "health_probe", "reason": "required by Rolling"}]},
+        )
     profile: dict[str, Any] = {
         "osProfile": {
             "computerNamePrefix": _computer_name_prefix(spec.name),
@@ -224,7 +240,7 @@ def build_scale_set(
                 "managedDisk": {"storageAccountType": "Standard_LRS"},
             },
         },
-        "networkProfile": {"networkInterfaceConfigurations": [nic]},
+        "networkProfile": network,
     }
     user_data = user_data_base64(spec.user_data, spec.user_data_base64)
     if user_data is not None:
@@ -474,4 +490,5 @@ def clone_source(
         upgrade_policy=described.upgrade_policy
         if described.upgrade_policy in ("Automatic", "Manual", "Rolling")
         else None,
+        health_probe=((profile.get("networkProfile") or {}).get("healthProbe") or {}).get("id"),
     )

@@ -188,6 +188,13 @@ class AzureServerGroupSettings(InResourceGroup):
     upgrade_policy: Literal["Automatic", "Manual", "Rolling"] | None = Field(
         default=None, description="how model changes reach running VMs (default Automatic)"
     )
+    health_probe: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=1000,
+        description="load balancer probe (id or loadBalancer/probe) that tells Azure a VM is "
+        "healthy; required by the Rolling upgrade policy",
+    )
 
 
 def _check_azure_fields(
@@ -335,6 +342,7 @@ class ScaleSetSpec(ScaleSetCall):
     admin_username: str | None = None
     ssh_public_key: str | None = None
     upgrade_policy: str | None = None
+    health_probe: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
 
 

@@ -273,6 +273,11 @@ def put_load_balancer(state: ArmState, request: Request) -> Reply:
         for p in (body.get("properties") or {}).get("backendAddressPools") or []
         if isinstance(p, dict) and p.get("name")
     ]
+    probes = [
+        str(p.get("name"))
+        for p in (body.get("properties") or {}).get("probes") or []
+        if isinstance(p, dict) and p.get("name")
+    ]
     key = (sub.lower(), rg.lower(), request.groups["lb"].lower())
     created = key not in state.load_balancers
     balancer = LoadBalancer(
@@ -281,6 +286,7 @@ def put_load_balancer(state: ArmState, request: Request) -> Reply:
         name=request.groups["lb"],
         location=location,
         pools={n.lower(): n for n in names},
+        probes={n.lower(): n for n in probes},
     )
     state.load_balancers[key] = balancer
     return Reply(

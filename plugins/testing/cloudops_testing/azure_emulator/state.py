@@ -34,6 +34,7 @@ from cloudops_testing.azure_emulator.resources import (
 from cloudops_testing.azure_emulator.resources import (
     now as utc_now,
 )
+from cloudops_testing.azure_emulator.rolling import check_rolling, is_rolling, roll
 
 __all__ = ["ArmState"]
 
@@ -78,6 +79,8 @@ class ArmState(ArmChecks):
                     op.polls >= self.settings.lro_polls
                 ):
                     self._complete(op)
+            for scale_set in self.scale_sets.values():
+                roll(scale_set, now, self.settings.lro_seconds)
 
     def _complete(self, op: Operation) -> None:
         op.end_time = utc_now()
@@ -120,6 +123,8 @@ class ArmState(ArmChecks):
             for instance in scale_set.instances.values():
                 instance.network = copy.deepcopy(scale_set.network)
                 instance.model_version = scale_set.model_version
+        elif op.status == "Succeeded" and is_rolling(scale_set.properties):
+            scale_set.rolling_at = self.clock()  # the first batch after one more step
         scale_set.provisioning_state = "Succeeded" if op.status == "Succeeded" else "Failed"
 
     def _start(
@@ -241,6 +246,7 @@ class ArmState(ArmChecks):
             f"{VMSS_TYPE}/{name}"
         )
         self._check_references(scale_id, network)
+        check_rolling(properties, self.probe_ids(), scale_id)
         properties.pop("provisioningState", None)
         properties.setdefault("orchestrationMode", "Uniform")
         if existing is not None:
@@ -308,6 +314,7 @@ class ArmState(ArmChecks):
             (profile.get("networkProfile") or {}).get("networkInterfaceConfigurations") or []
         )
         self._check_references(scale_set.id, network)
+        check_rolling(properties, self.probe_ids(), scale_set.id)
         self._check_quota(scale_set, int(sku["capacity"]))
         op = self._start("update", subscription, resource_group, scale_set.name, scale_set.location)
         if profile != scale_set.properties.get("virtualMachineProfile"):
@@ -452,6 +459,14 @@ class ArmState(ArmChecks):
         if found is None:
             raise not_found("Microsoft.Network/loadBalancers", name, resource_group)
         return found
+
+    def probe_ids(self) -> dict[str, LoadBalancer]:
+        """Lower-cased ids of every load balancer probe, with their load balancer."""
+        return {
+            f"{lb.id}/probes/{name}".lower(): lb
+            for lb in self.load_balancers.values()
+            for name in lb.probes.values()
+        }
 
     def pool_members(self, pool_id: str) -> list[tuple[ScaleSet, Instance, str, str]]:
         """(scale set, VM, NIC name, IP configuration name) of every VM NIC in a backend pool."""

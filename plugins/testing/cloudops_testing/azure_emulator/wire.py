@@ -143,7 +143,10 @@ def load_balancer_json(balancer: LoadBalancer, pools: list[dict[str, Any]]) -> d
             "provisioningState": "Succeeded",
             "frontendIPConfigurations": [],
             "loadBalancingRules": [],
-            "probes": [],
+            "probes": [
+                {"name": n, "id": f"{balancer.id}/probes/{n}", "properties": {"protocol": "Tcp"}}
+                for n in sorted(balancer.probes.values(), key=str.lower)
+            ],
             "backendAddressPools": pools,
         },
     }
