@@ -654,7 +654,7 @@ def _template_body(spec: TemplateSpec, project: str) -> Any:
     if spec.disk_type:
         params.disk_type = spec.disk_type
     properties = v1.InstanceProperties(
-        machine_type=spec.machine_type,
+        machine_type=last(spec.machine_type),  # a name: a URL here is an INTERNAL_ERROR on GCE
         disks=[
             v1.AttachedDisk(
                 boot=True, auto_delete=True, type_="PERSISTENT", initialize_params=params

@@ -239,3 +239,16 @@ async def _until(condition: Any, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached")
         await asyncio.sleep(0.05)
+
+
+async def test_a_machine_type_url_is_sent_as_a_name(
+    gcp_ops: CloudOpsClient, gcp_emulator: GcpEmulator, app: str
+) -> None:
+    """GCE answers INTERNAL_ERROR to a machineType URL in an instance template."""
+    url = "projects/cloudops-emu/zones/us-central1-a/machineTypes/e2-small"
+    result = await gcp_ops.execute(
+        "gcp.createServerGroup", create_input(app, instance_type=url), **WHERE
+    )
+    assert result.ok, result.error
+    template = gcp_emulator.template(result.value["resources"]["instance_template"])
+    assert template is not None and template["properties"]["machineType"] == "e2-small"

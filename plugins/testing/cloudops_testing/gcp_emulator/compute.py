@@ -220,7 +220,7 @@ class ComputeState:
             self.reserved.discard(path)
             self.templates[name] = resource
 
-        return self._op(
+        op = self._op(
             Scope("global", None),
             "instanceTemplates.insert",
             "insert",
@@ -229,6 +229,12 @@ class ComputeState:
             request_id,
             apply,
         )
+        if "/" in str(properties["machineType"]):
+            # Discovery document, InstanceProperties.machineType: "only accepts a machine type
+            # name ... If you use the machine type full or partial URL ... the request will
+            # result in an INTERNAL_ERROR" (the Operation fails; nothing refuses it up front).
+            op.fail_with = ApiError(500, "backendError", "Internal error.", "INTERNAL_ERROR")
+        return op
 
     def _check_disks(self, disks: Any) -> None:
         if not isinstance(disks, list) or not disks:
