@@ -520,3 +520,21 @@ def test_links_point_at_the_fault_proxy_in_front(
         )
     assert base != emulator.url
     assert found.self_link.startswith(f"{base}/compute/v1/projects/{PROJECT}/")
+
+
+def test_group_deletion_is_not_atomic(emulator: GcpEmulator, client: Callable[..., Any]) -> None:
+    """The group stays while its instances are deleted; its Operation is DONE when they are."""
+    insert_template(client, "del-tpl")
+    insert_group(client, "del", "del-tpl", 2)
+    stable(client, "del")
+    groups = client("InstanceGroupManagersClient")
+    op = groups.delete_unary(
+        request=v1.DeleteInstanceGroupManagerRequest(
+            project=PROJECT, zone=ZONE, instance_group_manager="del", request_id=rid()
+        )
+    )
+    going = groups.get(project=PROJECT, zone=ZONE, instance_group_manager="del")
+    assert going.current_actions.deleting == 2 and going.target_size == 2
+    wait_done(client("ZoneOperationsClient"), op, zone=ZONE)
+    with pytest.raises(api.NotFound):
+        groups.get(project=PROJECT, zone=ZONE, instance_group_manager="del")

@@ -436,15 +436,20 @@ class ComputeState:
 
         def apply() -> None:
             self.groups.pop(path, None)
-            for instance in self.members(path):
-                instance.group = None
-                if instance.action != "DELETING":
-                    instance.action = "DELETING"
-                    instance.since = _now()
 
-        return self._op(
+        op = self._op(
             scope, "instanceGroupManagers.delete", "delete", path, group["id"], request_id, apply
         )
+        # Not atomic (Google Cloud docs, "Deleting a managed instance group": the group deletes
+        # its instances first): while the Operation runs the group is still there, every
+        # instance DELETING; the group goes once they are gone. A failure leaves what is left.
+        group["_deleting"] = True
+        for instance in self.members(path):
+            if instance.action != "DELETING":
+                instance.action, instance.since = "DELETING", _now()
+        op.ready = lambda: not self.members(path)
+        op.release = lambda: group.pop("_deleting", None)  # failed: the group goes on
+        return op
 
     def resize_group(
         self, scope: Scope, name: str, size: str | None, request_id: str | None
@@ -603,6 +608,8 @@ class ComputeState:
             if not instance.advance(self.timing.instance_seconds):
                 del self.instances[path]
         for path, group in self.groups.items():
+            if group.get("_deleting"):
+                continue
             alive = [i for i in self.members(path) if i.action != "DELETING"]
             missing = group["targetSize"] - len(alive)
             for _ in range(missing):

@@ -77,6 +77,9 @@ class Operation:
     error: ApiError | None = None
     fail_with: ApiError | None = None
     release: Callable[[], None] | None = None
+    #: When set, the Operation stays RUNNING until it answers True (e.g. a group's instances
+    #: are gone before the group's delete is DONE).
+    ready: Callable[[], bool] | None = None
 
     @property
     def path(self) -> str:
@@ -236,6 +239,7 @@ class OperationBook:
                 and age >= op.delay
                 and op.reads >= op.polls
                 and op.kind not in self.held
+                and (op.ready is None or op.fail_with is not None or op.ready())
             ):
                 self._finish(op)
 
