@@ -219,7 +219,7 @@ def begin_create_scale_set(spec: ScaleSetSpec) -> Begun:
         ssh_public_key=where.settings.ssh_public_key,
     )
     token, done = lro.begin(
-        where.scale_sets.begin_create_or_update, where.resource_group, spec.name, body
+        where.scale_sets.begin_create_or_update, where.resource_group, spec.name, body, etag="*"
     )
     return Begun(token=token, done=done, resource_group=where.resource_group)
 
@@ -389,7 +389,11 @@ def begin_resize(arg: ResizeInput) -> ResizeBegun:
         return ResizeBegun(**same.model_dump(), before=before, disabled=disabled)
     sku = {**(scale_set.get("sku") or {}), "capacity": arg.capacity.desired}
     token, done = lro.begin(
-        where.scale_sets.begin_update, where.resource_group, arg.name, {"sku": sku, "tags": wanted}
+        where.scale_sets.begin_update,
+        where.resource_group,
+        arg.name,
+        {"sku": sku, "tags": wanted},
+        etag=scale_set.get("etag"),  # tags are rewritten whole: only over what was read
     )
     return ResizeBegun(
         token=token,
@@ -432,7 +436,13 @@ def begin_set_traffic(arg: TrafficInput) -> TrafficBegun:
         patch["properties"] = {
             "virtualMachineProfile": {"networkProfile": {"networkInterfaceConfigurations": network}}
         }
-    token, done = lro.begin(where.scale_sets.begin_update, where.resource_group, arg.name, patch)
+    token, done = lro.begin(
+        where.scale_sets.begin_update,
+        where.resource_group,
+        arg.name,
+        patch,
+        etag=scale_set.get("etag"),  # tags and NIC arrays are rewritten whole
+    )
     return TrafficBegun(token=token, done=done, resource_group=where.resource_group, **result)
 
 

@@ -30,15 +30,17 @@ What it covers, on the real wire format (checked against azure-mgmt-compute's ow
   ``InvalidResourceReference`` (missing subnet or backend pool), 400 ``InvalidParameter``
   (missing image or required field), 400 ``InvalidResourceName``, 409
   ``InvalidResourceLocation``/``PropertyChangeNotAllowed``, 409 ``OperationNotAllowed`` (quota,
-  scale set being deleted), 409 ``SkuNotAvailable``, 409 ``AnotherOperationInProgress`` (a PUT
-  or PATCH while another model update runs: a simplification, real Compute may preempt the
-  older one instead; VM-level deletes and upgrades run beside model updates).
+  scale set being created or deleted, an action beside a running update), 409
+  ``SkuNotAvailable``; a PUT or PATCH while a model update runs preempts it (the older operation
+  ends Canceled with ``OperationPreempted``); VM-level deletes run beside model updates; 400
+  ``InvalidParameter`` for an instance id that is no longer active; ``etag`` on scale sets with
+  ``If-Match`` / ``If-None-Match: *`` (412 ``PreconditionFailed``).
 
 Modules: ``resources`` (the dataclasses), ``checks`` (validation, as ARM answers it), ``state``
 (the rules and long-running operations), ``wire`` (JSON bodies and LRO headers), ``routes``
 (URLs and the HTTP handler), ``emulator`` (:class:`AzureEmulator`).
 
-Not covered: other resource types and actions, etags/If-Match, Flexible orchestration,
+Not covered: other resource types and actions, Flexible orchestration,
 autoscale settings, network security groups (referenced ids are not checked), the health a
 probe or extension reports (VMs are healthy once running). Throttling and 5xx are not
 produced here: put a ``FaultProxy`` (flavor ``azure``) in front.

@@ -127,6 +127,7 @@ class ScaleSet:
     instances: dict[str, Instance] = field(default_factory=dict)
     operation: str | None = None
     rolling_at: float | None = None  # a Rolling upgrade's last batch (see rolling.py)
+    etag: int = 1  # changes with every PUT and PATCH (If-Match, see ArmState.check_etag)
 
     @property
     def id(self) -> str:

@@ -14,7 +14,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -41,6 +41,7 @@ class Request:
     body: bytes
     base: str
     groups: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
 
     def json(self) -> dict[str, Any]:
         """The JSON object body, or 400 ``InvalidRequestContent``."""
@@ -135,6 +136,7 @@ def get_scale_set(state: ArmState, request: Request) -> Reply:
 def put_scale_set(state: ArmState, request: Request) -> Reply:
     """PUT: 201 (created) or 200 (replaced), with Azure-AsyncOperation and Retry-After."""
     sub, rg = _sub_rg(request)
+    state.check_etag(sub, rg, request.groups["name"], request.headers)
     created, scale_set, op = state.put(sub, rg, request.groups["name"], request.json())
     headers = wire.async_headers(
         request.base, op, request.api_version, state.settings.retry_after, location=False
@@ -145,6 +147,7 @@ def put_scale_set(state: ArmState, request: Request) -> Reply:
 def patch_scale_set(state: ArmState, request: Request) -> Reply:
     """PATCH: 200 only (the client refuses 202), with Azure-AsyncOperation and Retry-After."""
     sub, rg = _sub_rg(request)
+    state.check_etag(sub, rg, request.groups["name"], request.headers)
     scale_set, op = state.patch(sub, rg, request.groups["name"], request.json())
     headers = wire.async_headers(
         request.base, op, request.api_version, state.settings.retry_after, location=False
@@ -382,7 +385,14 @@ def _page(state: ArmState, request: Request, items: list[dict[str, Any]]) -> dic
     )
 
 
-def route(state: ArmState, method: str, raw_path: str, body: bytes, host: str) -> Reply:
+def route(
+    state: ArmState,
+    method: str,
+    raw_path: str,
+    body: bytes,
+    host: str,
+    headers: dict[str, str] | None = None,
+) -> Reply:
     """Answer one request: authentication and api-version checks, then the matching route."""
     parts = urlsplit(raw_path)
     path = parts.path.rstrip("/") or "/"
@@ -402,7 +412,7 @@ def route(state: ArmState, method: str, raw_path: str, body: bytes, host: str) -
                 "MissingApiVersionParameter",
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
-        request = Request(method, path, query, body, base, found.groupdict())
+        request = Request(method, path, query, body, base, found.groupdict(), headers or {})
         with state.lock:
             state.requests[(method, path.lower())] += 1
             state.advance()
@@ -436,7 +446,12 @@ class ArmHandler(BaseHTTPRequestHandler):
                     "Authentication failed. The 'Authorization' header is missing.",
                 )
             reply = route(
-                self.state, self.command, self.path, body, self.headers.get("Host", "localhost")
+                self.state,
+                self.command,
+                self.path,
+                body,
+                self.headers.get("Host", "localhost"),
+                {k.lower(): v for k, v in self.headers.items()},
             )
         except ArmError as err:
             reply = Reply(err.status, err.body())

@@ -164,22 +164,54 @@ class ArmState(ArmChecks):
         )
 
     def _busy(self, scale_set: ScaleSet, action: str) -> None:
+        """Refuse ``action`` while another operation runs, as Compute does, or preempt it.
+
+        Compute answers 409 ``OperationNotAllowed`` while a scale set is being created or
+        deleted, or for an action beside a running model update; a new PUT or PATCH instead
+        preempts a running *update*, which then ends Canceled with ``OperationPreempted``
+        (Microsoft Learn, "Troubleshoot common Azure deployment errors", OperationPreempted;
+        ``AnotherOperationInProgress`` is Microsoft.Network's code, not Compute's).
+        """
         op = self.operations.get(scale_set.operation or "")
         if op is None or op.status != "InProgress":
             return
-        if op.kind == "delete":
-            raise ArmError(
-                409,
-                "OperationNotAllowed",
-                f"Operation '{action}' is not allowed on VM scale set '{scale_set.name}' since "
-                "the VM scale set is being deleted.",
-            )
+        if op.kind == "update" and action in ("PUT", "PATCH"):
+            for instance_id in op.instance_ids:  # its scale-in is done; the new one goes on
+                scale_set.instances.pop(instance_id, None)
+            op.status, op.end_time = "Canceled", utc_now()
+            op.error = {
+                "code": "OperationPreempted",
+                "message": "Operation execution has been preempted by a more recent operation.",
+            }
+            return
+        state = {"delete": "being deleted", "create": "being created"}.get(
+            op.kind, f"in the middle of operation '{op.id}'"
+        )
         raise ArmError(
             409,
-            "AnotherOperationInProgress",
-            f"Operation '{action}' on VM scale set '{scale_set.name}' conflicts with operation "
-            f"'{op.id}' that is still in progress. Retry after it completes.",
+            "OperationNotAllowed",
+            f"Operation '{action}' is not allowed on VM scale set '{scale_set.name}' since "
+            f"the VM scale set is {state}.",
         )
+
+    def check_etag(
+        self, subscription: str, resource_group: str, name: str, headers: dict[str, str]
+    ) -> None:
+        """412 ``PreconditionFailed`` for a stale ``If-Match`` or an ``If-None-Match: *`` hit.
+
+        azure-rest-api-specs: VirtualMachineScaleSets_CreateOrUpdate and _Update take
+        ``If-Match`` / ``If-None-Match`` and the resource carries ``etag``.
+        """
+        found = self.scale_sets.get((subscription.lower(), resource_group.lower(), name.lower()))
+        wanted, absent = headers.get("if-match"), headers.get("if-none-match")
+        current = f'"{found.etag}"' if found else None
+        if (wanted and wanted != "*" and wanted != current) or (absent == "*" and found):
+            raise ArmError(
+                412,
+                "PreconditionFailed",
+                f"The specified precondition for VM scale set '{name}' is not met: etag "
+                f"{current or 'none'}.",
+            )
 
     def put(
         self, subscription: str, resource_group: str, name: str, body: dict[str, Any]
@@ -274,6 +306,7 @@ class ArmState(ArmChecks):
             existing.sku = copy.deepcopy(sku)
             existing.provisioning_state = "Updating"
             existing.operation = op.id
+            existing.etag += 1
             self._scale(existing, int(sku["capacity"]), op)
             return False, existing, op
         scale_set = ScaleSet(
@@ -322,6 +355,7 @@ class ArmState(ArmChecks):
         scale_set.properties, scale_set.tags, scale_set.sku = properties, tags, sku
         scale_set.provisioning_state = "Updating"
         scale_set.operation = op.id
+        scale_set.etag += 1
         self._scale(scale_set, int(sku["capacity"]), op)
         return scale_set, op
 
@@ -396,12 +430,19 @@ class ArmState(ArmChecks):
                 "Required parameter 'instanceIds' is missing (null).",
                 "instanceIds",
             )
-        unknown = [i for i in instance_ids if i not in scale_set.instances]
-        if unknown:
+        inactive = [
+            i
+            for i in instance_ids
+            if i not in scale_set.instances or scale_set.instances[i].state == "Deleting"
+        ]
+        if inactive:
+            # What Compute answers for an id that is gone or going (not 404).
             raise ArmError(
-                404,
-                "NotFound",
-                f"The instance ids {unknown} were not found in VM scale set '{scale_set.name}'.",
+                400,
+                "InvalidParameter",
+                f"The provided instanceId {inactive[0]} is not an active Virtual Machine Scale "
+                "Set VM instanceId.",
+                "instanceIds",
             )
         op = self._start(
             "deleteInstances", subscription, resource_group, scale_set.name, scale_set.location
