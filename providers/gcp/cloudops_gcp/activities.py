@@ -460,16 +460,32 @@ def _locate(clients: GcpClients, call: GcpCall, name: str) -> tuple[Any, str | N
     return found[0]
 
 
-def _get_template(clients: GcpClients, name: str) -> Any:
-    client = clients.get("InstanceTemplatesClient")
-    return _or_none(
-        lambda: client.get(
-            project=clients.project,
-            instance_template=name,
-            retry=clients.read_retry,
-            timeout=clients.timeout,
-        )
-    )
+def _template_api(clients: GcpClients, ref: str) -> tuple[Any, dict[str, str]]:
+    """The client and request fields of a template (a name, or ``regions/r/.../NAME``).
+
+    Regional templates (regionInstanceTemplates) serve only groups of their region.
+    """
+    parts = ref.split("/")
+    if "regions" in parts:
+        region = parts[parts.index("regions") + 1]
+        where = {"project": clients.project, "region": region, "instance_template": parts[-1]}
+        return clients.get("RegionInstanceTemplatesClient"), where
+    return clients.get("InstanceTemplatesClient"), {
+        "project": clients.project,
+        "instance_template": parts[-1],
+    }
+
+
+def _template_ref(link: str) -> str:
+    """A group's template as ``_template_api`` takes it (and describe reports it)."""
+    rel = relative(link)
+    return last(rel) if "/global/" in rel else rel.split("/", 2)[-1]
+
+
+def _get_template(clients: GcpClients, ref: str) -> Any:
+    client, where = _template_api(clients, ref)
+    read = {"retry": clients.read_retry, "timeout": clients.timeout}
+    return _or_none(lambda: client.get(**where, **read))
 
 
 def _find_service(clients: GcpClients, name: str) -> Any:
@@ -729,14 +745,14 @@ def delete_instance_template(arg: DeleteTemplateInput) -> Started:
     meta = _metadata(found)
     if arg.only_if_request_id is not None and meta.get(META_REQUEST_ID) != arg.only_if_request_id:
         return Started(changed=False, reason="not created by this request")
-    group = arg.only_if_server_group
-    ours = group is None or group in (meta.get(META_SERVER_GROUP), arg.name)
-    if not ours and not arg.name.startswith(f"{group}-"):
+    group, name = arg.only_if_server_group, last(arg.name)
+    ours = group is None or group in (meta.get(META_SERVER_GROUP), name)
+    if not ours and not name.startswith(f"{group}-"):
         return Started(changed=False, reason="belongs to another server group")
-    v1 = _v1()
-    client = clients.get("InstanceTemplatesClient")
-    request = v1.DeleteInstanceTemplateRequest(
-        project=clients.project, instance_template=arg.name, request_id=arg.gcp_request_id
+    client, where = _template_api(clients, arg.name)
+    kind = "Region" if "region" in where else ""
+    request = getattr(_v1(), f"Delete{kind}InstanceTemplateRequest")(
+        **where, request_id=arg.gcp_request_id
     )
     try:
         op = client.delete_unary(request=request, retry=None, timeout=clients.timeout)
@@ -1088,7 +1104,7 @@ def _creation_errors(name: str, managed: list[Any]) -> None:
 
 def _lb_states(clients: GcpClients, group: Any) -> list[dict[str, str]]:
     """For each backend service the group is in: instance link -> health state."""
-    template = _get_template(clients, last(group.instance_template))
+    template = _get_template(clients, _template_ref(group.instance_template))
     states = []
     for name in _names(_metadata(template).get(META_BACKEND_SERVICES)):
         service = _find_service(clients, name)
@@ -1113,7 +1129,7 @@ def _describe(
 ) -> tuple[GcpServerGroupDescription, Any]:
     """The description of ``group`` (and its template); ``autoscalers``: its scope's, if listed."""
     name = group.name
-    template = _get_template(clients, last(group.instance_template))
+    template = _get_template(clients, _template_ref(group.instance_template))
     meta = _metadata(template)
     backend_services = _names(meta.get(META_BACKEND_SERVICES))
     pools = _names(meta.get(META_TARGET_POOLS))
@@ -1170,7 +1186,7 @@ def _describe(
         tags=dict(properties.labels) if properties is not None else {},
         zone=zone,
         regional=zone is None,
-        instance_template=last(group.instance_template),
+        instance_template=_template_ref(group.instance_template),
         target_pools=pools,
         active_target_pools=active_pools,
         active_backend_services=active_services,

@@ -173,25 +173,45 @@ class ComputeState:
 
     # -- instance templates ----------------------------------------------------------------
 
-    def template_path(self, name: str) -> str:
-        """``projects/p/global/instanceTemplates/NAME``."""
-        return f"projects/{self.project}/global/instanceTemplates/{name}"
+    def template_path(self, name: str, region: str | None = None) -> str:
+        """``projects/p/global/instanceTemplates/NAME`` (or ``regions/r`` for a regional one)."""
+        where = f"regions/{region}" if region else "global"
+        return f"projects/{self.project}/{where}/instanceTemplates/{name}"
 
-    def get_template(self, name: str) -> dict[str, Any]:
-        """The template ``name`` or 404."""
-        found = self.templates.get(name)
+    def _template_key(self, name: str, region: str | None) -> str:
+        # Global templates are kept by name, regional ones by path (regionInstanceTemplates:
+        # the discovery document's regional variant, usable only by groups of that region).
+        return self.template_path(name, region) if region else name
+
+    def get_template(self, name: str, region: str | None = None) -> dict[str, Any]:
+        """The template ``name`` (global, or of ``region``) or 404."""
+        found = self.templates.get(self._template_key(name, region))
         if found is None:
-            raise not_found(self.template_path(name))
+            raise not_found(self.template_path(name, region))
         return found
 
-    def insert_template(self, body: dict[str, Any], request_id: str | None) -> Operation:
-        """Validate and schedule the creation of an instance template."""
+    def template_at(self, path: str, field: str, region: str | None = None) -> str:
+        """The key of the template at ``path``; 404, or 400 for a template of another region."""
+        parts = path.split("/")
+        name, where = parts[-1], (parts[3] if len(parts) == 6 and parts[2] == "regions" else None)
+        if path != self.template_path(name, where) or (where and region and where != region):
+            raise invalid(f"Invalid value for field '{field}': '{path}'.")
+        self.get_template(name, where)
+        return self._template_key(name, where)
+
+    def insert_template(
+        self, body: dict[str, Any], request_id: str | None, region: str | None = None
+    ) -> Operation:
+        """Validate and schedule the creation of a global (or regional) instance template."""
         again = self.ops.dedupe(self.project, request_id, "instanceTemplates.insert")
         if again is not None:
             return again
+        scope = Scope("regions", region) if region else Scope("global", None)
+        self.check_scope(scope)
         name = _check_name(body.get("name"))
-        path = self.template_path(name)
-        if name in self.templates or path in self.reserved:
+        path = self.template_path(name, region)
+        key = self._template_key(name, region)
+        if key in self.templates or path in self.reserved:
             raise already_exists(path)
         properties = body.get("properties")
         if not isinstance(properties, dict):
@@ -214,14 +234,16 @@ class ComputeState:
             creationTimestamp=timestamp(),
             selfLink=link(path),
         )
+        if region:
+            resource["region"] = link(scope.path(self.project))
         self.reserved.add(path)
 
         def apply() -> None:
             self.reserved.discard(path)
-            self.templates[name] = resource
+            self.templates[key] = resource
 
         op = self._op(
-            Scope("global", None),
+            scope,
             "instanceTemplates.insert",
             "insert",
             path,
@@ -249,13 +271,15 @@ class ComputeState:
         if path not in self.images:
             raise not_found(path)
 
-    def delete_template(self, name: str, request_id: str | None) -> Operation:
+    def delete_template(
+        self, name: str, request_id: str | None, region: str | None = None
+    ) -> Operation:
         """Schedule the deletion of a template; 404 if absent, 400 if a group still uses it."""
         again = self.ops.dedupe(self.project, request_id, "instanceTemplates.delete")
         if again is not None:
             return again
-        found = self.get_template(name)
-        path = self.template_path(name)
+        found = self.get_template(name, region)
+        path = self.template_path(name, region)
         for group_path, group in self.groups.items():
             used = {group.get("instanceTemplate")} | {
                 v.get("instanceTemplate") for v in group.get("versions", [])
@@ -264,10 +288,10 @@ class ComputeState:
                 raise resource_in_use(path, group_path)
 
         def apply() -> None:
-            self.templates.pop(name, None)
+            self.templates.pop(self._template_key(name, region), None)
 
         return self._op(
-            Scope("global", None),
+            Scope("regions", region) if region else Scope("global", None),
             "instanceTemplates.delete",
             "delete",
             path,
@@ -347,11 +371,8 @@ class ComputeState:
             "instanceTemplate"
         )
         template_path = self._rel(template, "resource.instanceTemplate")
-        template_name = template_path.rsplit("/", 1)[-1]
-        if template_path != self.template_path(template_name):
-            raise invalid(f"Invalid value for field 'resource.instanceTemplate': '{template}'.")
-        self.get_template(template_name)
         region = self.region_of(str(scope.location)) if scope.kind == "zones" else scope.location
+        self.template_at(template_path, "resource.instanceTemplate", region)
         pools = [self._pool_link(p, str(region)) for p in body.get("targetPools") or []]
         zones = self._distribution(scope, body)
         resource: dict[str, Any] = {
@@ -503,7 +524,7 @@ class ComputeState:
         for key in ("instanceTemplate",):
             if key in changes:
                 template = self._rel(changes[key], f"resource.{key}")
-                self.get_template(template.rsplit("/", 1)[-1])
+                self.template_at(template, f"resource.{key}", region)
                 changes[key] = link(template)
                 changes["versions"] = [{"instanceTemplate": changes[key], "name": ""}]
 
@@ -624,7 +645,7 @@ class ComputeState:
         zones = group["_zones"]
         zone = min(zones, key=lambda z: sum(1 for i in alive if i.zone == z))
         template_path = self._rel(group["instanceTemplate"], "instanceTemplate")
-        template = self.templates.get(template_path.rsplit("/", 1)[-1], {})
+        template = self.templates.get(self.template_at(template_path, "instanceTemplate"), {})
         alphabet = string.ascii_lowercase + string.digits
         while True:
             name = f"{group['baseInstanceName']}-{''.join(self.rng.choices(alphabet, k=4))}"

@@ -82,26 +82,30 @@ def _listing(
 # -- instance templates ----------------------------------------------------------------------
 
 
-@route("GET", _P + r"/global/instanceTemplates")
+_TEMPLATES = _P + r"/(?:global|regions/(?P<region>[^/]+))/instanceTemplates"
+
+
+@route("GET", _TEMPLATES)
 def _list_templates(state: ComputeState, r: Request) -> Any:
-    path = f"projects/{state.project}/global/instanceTemplates"
-    items = list(state.templates.values())
+    path = state.template_path("", r.params.get("region")).rstrip("/")
+    items = [t for t in state.templates.values() if t["selfLink"].rsplit("/", 1)[0].endswith(path)]
     return _listing("compute#instanceTemplateList", path, items, r.query)
 
 
-@route("POST", _P + r"/global/instanceTemplates")
+@route("POST", _TEMPLATES)
 def _insert_template(state: ComputeState, r: Request) -> Any:
-    return _op(state.insert_template(r.body, r.query.get("requestId")))
+    return _op(state.insert_template(r.body, r.query.get("requestId"), r.params.get("region")))
 
 
-@route("GET", _P + r"/global/instanceTemplates/(?P<name>[^/]+)")
+@route("GET", _TEMPLATES + r"/(?P<name>[^/]+)")
 def _get_template(state: ComputeState, r: Request) -> Any:
-    return state.get_template(r.params["name"])
+    return state.get_template(r.params["name"], r.params.get("region"))
 
 
-@route("DELETE", _P + r"/global/instanceTemplates/(?P<name>[^/]+)")
+@route("DELETE", _TEMPLATES + r"/(?P<name>[^/]+)")
 def _delete_template(state: ComputeState, r: Request) -> Any:
-    return _op(state.delete_template(r.params["name"], r.query.get("requestId")))
+    request_id, region = r.query.get("requestId"), r.params.get("region")
+    return _op(state.delete_template(r.params["name"], request_id, region))
 
 
 # -- managed instance groups -----------------------------------------------------------------
