@@ -1075,8 +1075,11 @@ def _group_ready(clients: GcpClients, groups: _Groups, arg: WaitGroupInput) -> G
         healthy=healthy,
         stable=group.status.is_stable,
     )
+    low, high = arg.bounds or (0, group.target_size)
     if status.stable and healthy >= desired and len(alive) <= desired:
-        return status
+        if low <= group.target_size <= high:
+            return status
+        raise NotReady(f"{arg.name}: the autoscaler has not yet sized it to {low}..{high}")
     raise NotReady(
         f"{arg.name}: {len(running)} of {desired} instances running, {healthy} healthy, "
         f"{len(alive)} in the group, stable={status.stable}"

@@ -456,6 +456,9 @@ class WaitGroupInput(GroupRef):
     desired: int | None = None
     require_health: bool = False
     settle_seconds: float = Field(default=1.0, ge=0, le=10)
+    #: An autoscaler's new (min, max): wait until it has moved the target size within them
+    #: (it acts on its next evaluation, not when its bounds change).
+    bounds: tuple[int, int] | None = None
 
 
 class GroupStatus(cloudops.Output):

@@ -436,6 +436,7 @@ class GcpServerGroups(ServerGroupCloud):
                     zone=current.zone,
                     desired=None if policy is not None and policy.scales else desired,
                     require_health=bool(current.active_backend_services),
+                    bounds=(wanted.min, wanted.max) if policy is not None else None,
                 )
             if policy is not None and policy.scales:
                 desired = min(max(status.target_size, wanted.min), wanted.max)

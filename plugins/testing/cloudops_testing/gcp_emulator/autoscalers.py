@@ -15,13 +15,16 @@ How the emulator scales: there is no load, so an autoscaler that scales (mode ON
 ONLY_SCALE_OUT) only keeps its group's ``targetSize`` within its bounds: ON raises it to
 ``minNumReplicas`` and lowers it to ``maxNumReplicas``, the scale-out-only modes only raise it;
 ``recommendedSize`` is that size. A manual ``resize`` of such a group is accepted and then put
-back within bounds. OFF leaves the size alone. Not covered: ``aggregatedList``, scaling
+back within bounds, not at once: on the autoscaler's next evaluation, and scale-in only after a
+stabilisation period (``Timing.autoscaler_seconds``, ``Timing.scale_in_seconds``). OFF leaves
+the size alone. Not covered: ``aggregatedList``, scaling
 schedules' and custom metrics' effects, ``statusDetails`` beyond none.
 """
 
 from __future__ import annotations
 
 import copy
+import time
 from typing import TYPE_CHECKING, Any
 
 from cloudops_testing.gcp_emulator.errors import (
@@ -292,11 +295,25 @@ def delete_autoscaler(
 
 
 def enforce_bounds(state: ComputeState) -> None:
-    """Keep every autoscaled group's target size within its autoscaler's bounds."""
-    for scaler in state.autoscalers.values():
+    """Bring every autoscaled group's target size within its autoscaler's bounds, later.
+
+    The real autoscaler is not synchronous: it acts on its next evaluation (Timing
+    ``autoscaler_seconds``), and it scales in only after a stabilisation period (Google Cloud
+    docs, "Autoscaler decisions": "the autoscaler ... uses a 10-minute stabilization period"
+    before it removes instances; Timing ``scale_in_seconds``). A client must wait for it.
+    """
+    now = time.monotonic()
+    due: dict[str, float] = state.__dict__.setdefault("_autoscale_due", {})
+    for path, scaler in state.autoscalers.items():
         group = state.groups.get(scaler["_target"])
-        if group is None:
+        size = None if group is None else _bounded(scaler["autoscalingPolicy"], group["targetSize"])
+        if group is None or size == group["targetSize"]:
+            due.pop(path, None)
             continue
-        size = _bounded(scaler["autoscalingPolicy"], group["targetSize"])
-        if size != group["targetSize"]:
+        timing = state.timing
+        wait = timing.autoscaler_seconds + (
+            timing.scale_in_seconds if size < group["targetSize"] else 0
+        )
+        if now >= due.setdefault(path, now + wait):
             group["targetSize"] = size
+            due.pop(path, None)

@@ -210,8 +210,8 @@ class ComputeState:
         self.check_scope(scope)
         name = _check_name(body.get("name"))
         path = self.template_path(name, region)
-        key = self._template_key(name, region)
-        if key in self.templates or path in self.reserved:
+        stored_as = self._template_key(name, region)
+        if stored_as in self.templates or path in self.reserved:
             raise already_exists(path)
         properties = body.get("properties")
         if not isinstance(properties, dict):
@@ -240,7 +240,7 @@ class ComputeState:
 
         def apply() -> None:
             self.reserved.discard(path)
-            self.templates[key] = resource
+            self.templates[stored_as] = resource
 
         op = self._op(
             scope,

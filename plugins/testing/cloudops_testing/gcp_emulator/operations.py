@@ -50,6 +50,9 @@ class Timing:
     instance_seconds: float = 0.3
     wait_seconds: float = 2.0
     by_kind: dict[str, float] = field(default_factory=dict)
+    #: The autoscaler's next evaluation, and its extra scale-in stabilisation (real: ~10 min).
+    autoscaler_seconds: float = 0.3
+    scale_in_seconds: float = 0.6
 
 
 @dataclass
