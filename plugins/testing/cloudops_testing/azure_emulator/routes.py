@@ -23,6 +23,7 @@ from cloudops_testing.azure_emulator import wire
 from cloudops_testing.azure_emulator.errors import ArmError, not_found
 from cloudops_testing.azure_emulator.resources import LoadBalancer
 from cloudops_testing.azure_emulator.state import ArmState
+from cloudops_testing.specs import check_azure
 
 __all__ = ["Reply", "Request", "route"]
 
@@ -455,7 +456,21 @@ class ArmHandler(BaseHTTPRequestHandler):
             )
         except ArmError as err:
             reply = Reply(err.status, err.body())
+        self._spec(body, reply)
         self._send(reply)
+
+    def _spec(self, body: bytes, reply: Reply) -> None:
+        """Record where this exchange breaks the vendored Microsoft.Compute spec (tests fail)."""
+        try:
+            request = json.loads(body) if body else None
+        except ValueError:
+            request = None
+        found = check_azure(
+            self.command, urlsplit(self.path).path, request, reply.status, reply.body
+        )
+        if found:
+            with self.state.lock:
+                self.state.spec_violations.extend(found)
 
     def _send(self, reply: Reply) -> None:
         payload = b"" if reply.body is None else json.dumps(reply.body).encode()

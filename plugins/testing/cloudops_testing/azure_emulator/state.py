@@ -65,6 +65,8 @@ class ArmState(ArmChecks):
         self.pending_failures: dict[str, tuple[str, str]] = {}
         self.unavailable_skus: set[str] = set()
         self.requests: Counter[tuple[str, str]] = Counter()
+        #: Exchanges that broke the vendored API spec (see cloudops_testing.specs).
+        self.spec_violations: list[str] = []
 
     # -- time ----------------------------------------------------------------------------------
 

@@ -112,6 +112,8 @@ class ComputeState:
         #: ``INSTANCES`` quota per region (None: unlimited) and zones out of resources.
         self.instance_quota: int | None = None
         self.stockout_zones: set[str] = set()
+        #: Exchanges that broke the vendored API spec (see cloudops_testing.specs).
+        self.spec_violations: list[str] = []
 
     # -- paths and scopes ----------------------------------------------------------------
 

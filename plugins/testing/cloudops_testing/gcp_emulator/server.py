@@ -21,6 +21,7 @@ from cloudops_testing.gcp_emulator.errors import ApiError, invalid, not_found
 from cloudops_testing.gcp_emulator.instances import apply_filter, page
 from cloudops_testing.gcp_emulator.links import link, render
 from cloudops_testing.gcp_emulator.operations import Operation, Scope
+from cloudops_testing.specs import check_gcp
 
 __all__ = ["EmulatorServer", "RequestRecord"]
 
@@ -455,9 +456,19 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 payload = self._route(state, parts.path, query, body)
         except ApiError as err:
+            self._spec(parts.path, body, err.status, None)
             self._answer(err.status, err.body(), base, parts.path)
             return
+        self._spec(parts.path, body, 200, payload)
         self._answer(200, payload, base, parts.path)
+
+    def _spec(self, path: str, body: dict[str, Any], status: int, payload: Any) -> None:
+        """Record where this exchange breaks the compute v1 discovery document (tests fail)."""
+        answer = json.loads(render(payload, "http://emulator")) if payload is not None else None
+        found = check_gcp(self.command, path, body, status, answer)
+        if found:
+            with self.server.state.lock:
+                self.server.state.spec_violations.extend(found)
 
     def _route(
         self, state: ComputeState, path: str, query: dict[str, str], body: dict[str, Any]
