@@ -89,10 +89,13 @@ def gcp(document: Path) -> dict[str, Any]:
                 depth[ref] = depth[name] + 1
                 todo.append(ref)
     keep = set(depth)
-    out = {
-        name: {p: _gcp_type(v, keep) for p, v in sorted(schemas[name]["properties"].items())}
-        for name in sorted(keep)
-    }
+    out = {}
+    for name in sorted(keep):
+        props = schemas[name]["properties"]
+        out[name] = {p: _gcp_type(v, keep) for p, v in sorted(props.items())}
+        required = {p: v["annotations"]["required"] for p, v in props.items() if "annotations" in v}
+        if required:  # fields a method needs (e.g. name on insert): annotations.required
+            out[name]["_requiredFor"] = required
     return {
         "source": "https://compute.googleapis.com/$discovery/rest?version=v1 (as shipped in "
         "google-api-python-client, googleapiclient/discovery_cache/documents/compute.v1.json)",

@@ -27,6 +27,11 @@ def test_unknown_fields_types_and_enums_are_caught() -> None:
         "answer.status: 'WEIRD' is not one of ['DONE', 'PENDING', 'RUNNING']",
         "answer.id: 12 is not of type int64",  # a uint64 travels as a decimal string
     ]
+    # The discovery document's annotations.required: fields an insert needs.
+    regional = "/compute/v1/projects/p/regions/r/instanceGroupManagers"
+    assert check_gcp("POST", regional, {"name": "g"}, 200, {"status": "DONE"}) == [
+        f"POST {regional}: request.targetSize: required field of InstanceGroupManager missing"
+    ]
     managed = {"managedInstances": [{"currentAction": "FLYING"}]}
     path = "/compute/v1/projects/p/zones/z/instanceGroupManagers/g/listManagedInstances"
     assert "FLYING" in check_gcp("POST", path, {}, 200, managed)[0]

@@ -48,34 +48,50 @@ def schemas(cloud: str) -> dict[str, dict[str, Any]]:
     name = "compute-v1-excerpt.json" if cloud == "gcp" else "azure-compute-excerpt.json"
     loaded = json.loads((_HERE / name).read_text())["schemas"]
     if cloud == "gcp":
-        return {n: {p: {"type": t} for p, t in props.items()} for n, props in loaded.items()}
+        return {
+            n: {
+                p: {"type": t, "requiredFor": props.get("_requiredFor", {}).get(p, [])}
+                for p, t in props.items()
+                if p != "_requiredFor"
+            }
+            for n, props in loaded.items()
+        }
     for schema, props in _AZURE_OVERLAY.items():
         loaded[schema] = {**loaded.get(schema, {}), **props}
     return dict(loaded)
 
 
-def check(cloud: str, schema: str, value: Any, where: str = "", *, answer: bool) -> list[str]:
-    """What in ``value`` does not fit ``schema``: one message per problem."""
+def check(
+    cloud: str, schema: str, value: Any, where: str = "", *, answer: bool, method: str = ""
+) -> list[str]:
+    """What in ``value`` does not fit ``schema``: one message per problem.
+
+    ``method`` (a discovery method id such as ``compute.instanceTemplates.insert``) adds the
+    fields that method requires.
+    """
     props = schemas(cloud)[schema]
-    problems = _fields(cloud, props, value, where, answer=answer, owner=f" of {schema}")
+    problems = _fields(cloud, props, value, where, answer=answer, owner=f" of {schema}", m=method)
     if isinstance(value, dict):
         for key, spec in props.items():
-            if spec.get("required") and key not in value and not (answer and spec.get("readonly")):
+            needed = spec.get("required") or method in spec.get("requiredFor", ())
+            if needed and key not in value and not (answer and spec.get("readonly")):
                 problems.append(f"{where}.{key}: required field of {schema} missing")
     return problems
 
 
-def _check_type(cloud: str, kind: Any, value: Any, where: str, *, answer: bool) -> list[str]:
+def _check_type(
+    cloud: str, kind: Any, value: Any, where: str, *, answer: bool, m: str = ""
+) -> list[str]:
     if isinstance(kind, dict):
         if "$ref" in kind:
-            return check(cloud, kind["$ref"], value, where, answer=answer)
+            return check(cloud, kind["$ref"], value, where, answer=answer, method=m)
         if "array" in kind:
             if not isinstance(value, list):
                 return [f"{where}: expected an array, got {type(value).__name__}"]
             return [
                 p
                 for i, v in enumerate(value)
-                for p in _check_type(cloud, kind["array"], v, f"{where}[{i}]", answer=answer)
+                for p in _check_type(cloud, kind["array"], v, f"{where}[{i}]", answer=answer, m=m)
             ]
         if "map" in kind:
             if not isinstance(value, dict):
@@ -86,7 +102,7 @@ def _check_type(cloud: str, kind: Any, value: Any, where: str, *, answer: bool) 
                 for p in _check_type(cloud, kind["map"], v, f"{where}.{k}", answer=answer)
             ]
         if "object" in kind:  # Azure's nested "properties" of a flattened definition
-            return _fields(cloud, kind["object"], value, where, answer=answer)
+            return _fields(cloud, kind["object"], value, where, answer=answer, m=m)
         if value not in kind["enum"]:
             return [f"{where}: {value!r} is not one of {kind['enum']}"]
         return []
@@ -105,7 +121,14 @@ def _check_type(cloud: str, kind: Any, value: Any, where: str, *, answer: bool) 
 
 
 def _fields(
-    cloud: str, props: dict[str, Any], value: Any, where: str, *, answer: bool, owner: str = ""
+    cloud: str,
+    props: dict[str, Any],
+    value: Any,
+    where: str,
+    *,
+    answer: bool,
+    owner: str = "",
+    m: str = "",
 ) -> list[str]:
     if not isinstance(value, dict):
         return [f"{where}: expected an object, got {type(value).__name__}"]
@@ -115,7 +138,7 @@ def _fields(
         if spec is None:
             problems.append(f"{where}.{key}: unknown field{owner}")
         else:
-            problems += _check_type(cloud, spec["type"], item, f"{where}.{key}", answer=answer)
+            problems += _check_type(cloud, spec["type"], item, f"{where}.{key}", answer=answer, m=m)
     return problems
 
 
@@ -210,14 +233,29 @@ def _named(name: str, path: str) -> str:
     return name.replace("{Region}", "Region" if regional else "")
 
 
+def _insert_method(method: str, path: str) -> str:
+    """The discovery method id of an insert (``compute.regionAutoscalers.insert``), or ""."""
+    collection = path.rsplit("/", 1)[-1]
+    if method != "POST" or collection not in (
+        "instanceTemplates",
+        "instanceGroupManagers",
+        "autoscalers",
+    ):
+        return ""
+    if "/regions/" in path:
+        collection = "region" + collection[0].upper() + collection[1:]
+    return f"compute.{collection}.insert"
+
+
 def check_gcp(method: str, path: str, request: Any, status: int, answer: Any) -> list[str]:
     """Problems of one exchange with the compute v1 discovery document's schemas."""
     for verb, pattern, asked, answered in _GCP_ROUTES:
         if verb == method and re.fullmatch(pattern, path):
             problems = []
             if asked is not None and request:
-                found = check("gcp", _named(asked, path), request, "request", answer=False)
-                problems += found
+                insert = _insert_method(method, path)
+                schema = _named(asked, path)
+                problems += check("gcp", schema, request, "request", answer=False, method=insert)
             if status < 300:
                 problems += check("gcp", _named(answered, path), answer, "answer", answer=True)
             return [f"{method} {path}: {p}" for p in problems]
