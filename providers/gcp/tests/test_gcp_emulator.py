@@ -538,3 +538,29 @@ def test_group_deletion_is_not_atomic(emulator: GcpEmulator, client: Callable[..
     wait_done(client("ZoneOperationsClient"), op, zone=ZONE)
     with pytest.raises(api.NotFound):
         groups.get(project=PROJECT, zone=ZONE, instance_group_manager="del")
+
+
+def test_instances_over_quota_stay_creating_with_their_errors(
+    emulator: GcpEmulator, client: Callable[..., Any]
+) -> None:
+    """The group's insert succeeds; the instances carry lastAttempt errors and listErrors."""
+    insert_template(client, "quota-tpl")
+    emulator.limit_instances(0)
+    try:
+        done = insert_group(client, "quota", "quota-tpl", 1)
+        assert not done.error.errors  # the group's Operation does not fail
+        groups = client("InstanceGroupManagersClient")
+        where = {"project": PROJECT, "zone": ZONE, "instance_group_manager": "quota"}
+        for _ in range(100):
+            (managed,) = groups.list_managed_instances(**where)
+            if managed.last_attempt.errors.errors:
+                break
+            time.sleep(0.02)
+        assert managed.current_action == "CREATING" and not managed.instance_status
+        assert managed.last_attempt.errors.errors[0].code == "QUOTA_EXCEEDED"
+        (listed,) = groups.list_errors(**where)
+        assert listed.error.code == "QUOTA_EXCEEDED"
+        assert listed.instance_action_details.action == "CREATING"
+    finally:
+        emulator.limit_instances(None)
+    stable(client, "quota")  # created once the quota allows it
