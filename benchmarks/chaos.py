@@ -151,7 +151,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    status = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)  # temporalio may abort at interpreter exit (sdk-python#300)
+    from cloudops.shutdown import hard_exit
+
+    hard_exit(main())  # temporalio may abort at interpreter exit (sdk-python#300)

@@ -437,25 +437,25 @@ IDLE_SECONDS = 11.0
 async def end_to_end(server: Any, quick: bool) -> str:
     """Section 3: AWS create + destroy through cloudops vs a direct boto3 script."""
     from cloudops.client import CloudOpsClient, connect_client
+    from cloudops_testing.clouds.aws import LOCAL_AWS
     from cloudops_testing.faults import FaultRules
     from cloudops_testing.processes import WorkerProcess
-    from cloudops_testing.stack import DUMMY_AWS_ENV, LocalCloud
+    from cloudops_testing.stack import write_config
 
     repeat, seeds = (3, 3) if quick else (7, 6)
     faults = lambda seed: FaultRules(throttle=0.10, unavailable=0.05, server_error=0.05, seed=seed)  # noqa: E731
-    cloud = LocalCloud().start()
+    cloud = LOCAL_AWS.start()
+    aws_env = cloud.env  # moto's dummy credentials
     tmp = Path(tempfile.mkdtemp(prefix="cloudops-bench-"))
     worker = WorkerProcess(
         server.target,
         "bench-e2e",
-        config=cloud.write_config(tmp / "cloudops.toml"),
+        config=write_config(tmp / "cloudops.toml", {"accounts": cloud.accounts()}),
         plugins=["aws"],
-        env=DUMMY_AWS_ENV,
+        env=aws_env,
     ).start()
     baseline = (
-        cli_worker(
-            BASELINE[0], server.target, "bench-e2e-base", tmp / "cloudops.toml", DUMMY_AWS_ENV
-        )
+        cli_worker(BASELINE[0], server.target, "bench-e2e-base", tmp / "cloudops.toml", aws_env)
         if BASELINE
         else None
     )
@@ -532,7 +532,7 @@ async def end_to_end(server: Any, quick: bool) -> str:
             ],
             capture_output=True,
             text=True,
-            env={**os.environ, **DUMMY_AWS_ENV},
+            env={**os.environ, **aws_env},
             check=True,
         ).stdout
         return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
@@ -938,5 +938,6 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
-    sys.stdout.flush()
-    os._exit(0)  # sdk-python#300
+    from cloudops.shutdown import hard_exit
+
+    hard_exit(0)  # sdk-python#300

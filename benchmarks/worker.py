@@ -12,7 +12,6 @@ Prints ``worker ready`` once polling; stops on SIGTERM.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from typing import Any
@@ -95,5 +94,6 @@ if __name__ == "__main__":
     kind, address, task_queue, *rest = sys.argv[1:]
     opts = {k: int(v) for k, v in (item.split("=") for item in rest)}
     asyncio.run(main(kind, address, task_queue, opts))
-    sys.stdout.flush()
-    os._exit(0)  # sdk-python#300: never let interpreter exit abort after a Worker ran
+    from cloudops.shutdown import hard_exit
+
+    hard_exit(0)  # sdk-python#300: never let interpreter exit abort after a Worker ran

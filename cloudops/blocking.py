@@ -1,11 +1,12 @@
-"""Turn a blocking cloud-SDK function into a Temporal activity that heartbeats while it runs.
+"""Turn a blocking cloud-SDK function into a Temporal activity that runs in a thread.
 
 Why one helper for every provider: boto3, google-cloud-compute and azure-mgmt-compute all block.
 An async activity must not block the worker's event loop, so the function runs in a thread (no
 activity executor needed on the worker, and context variables, such as the operation context
-used by logs and metrics, travel with it). While the thread works, the activity heartbeats, so
-that when a worker is SIGKILLed mid-call the attempt is retried elsewhere after the heartbeat
-timeout (seconds), not after the start-to-close timeout (minutes). SDK exceptions are mapped onto
+used by logs and metrics, travel with it). While the thread works, the worker heartbeats the
+activity (:mod:`cloudops.heartbeat`, for every activity with a heartbeat timeout), so that when
+a worker is SIGKILLed mid-call the attempt is retried elsewhere after the heartbeat timeout
+(seconds), not after the start-to-close timeout (minutes). SDK exceptions are mapped onto
 cloudops' taxonomy in one place by the provider's ``classify`` function.
 """
 
@@ -18,6 +19,8 @@ from typing import TypeVar
 
 from temporalio import activity
 
+from cloudops.heartbeat import heartbeat_interval
+
 __all__ = ["blocking_activity", "heartbeat_interval"]
 
 InT = TypeVar("InT")
@@ -26,22 +29,14 @@ OutT = TypeVar("OutT")
 Classifier = Callable[[BaseException], BaseException]
 
 
-def heartbeat_interval(timeout_seconds: float) -> float:
-    """How often to heartbeat for a heartbeat timeout: a quarter of it, within 0.5 to 5 s.
-
-    Temporal's SDK throttles heartbeats it sends to 80% of the timeout anyway; beating more often
-    than that only costs a little CPU, beating less often risks a spurious timeout.
-    """
-    return max(0.5, min(5.0, timeout_seconds / 4))
-
-
 def blocking_activity(
     name: str, classify: Classifier
 ) -> Callable[[Callable[[InT], OutT]], Callable[[InT], Awaitable[OutT]]]:
     """Make ``fn(arg) -> result`` (blocking) an async Temporal activity called ``name``.
 
     ``classify(err)`` returns the cloudops error to raise instead of ``err`` (or ``err`` itself
-    to let it through unchanged).
+    to let it through unchanged). Heartbeats come from the cloudops worker, which beats every
+    activity while it runs.
     """
 
     def decorate(fn: Callable[[InT], OutT]) -> Callable[[InT], Awaitable[OutT]]:
@@ -56,13 +51,7 @@ def blocking_activity(
 
         @functools.wraps(fn)
         async def run(arg: InT) -> OutT:
-            call = asyncio.ensure_future(asyncio.to_thread(classified, arg))
-            timeout = activity.info().heartbeat_timeout if activity.in_activity() else None
-            if timeout:
-                interval = heartbeat_interval(timeout.total_seconds())
-                while not (await asyncio.wait({call}, timeout=interval))[0]:
-                    activity.heartbeat()
-            return await call
+            return await asyncio.to_thread(classified, arg)
 
         return activity.defn(name=name)(run)
 

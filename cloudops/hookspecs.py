@@ -47,6 +47,20 @@ def register_activities(register: Callable[[Callable[..., Any]], None]) -> None:
     """
 
 
+@hookspec(firstresult=True)
+def authorize(request: Any) -> Any:
+    """Decide whether a verified caller may run one operation (a policy engine's hook).
+
+    ``request`` is a :class:`cloudops.permissions.AuthorizationRequest` (subject, issuer, groups,
+    operation, provider, account, region, application, access ``READ`` or ``WRITE``). Return a
+    :class:`cloudops.permissions.AuthorizationDecision` to allow or deny, or ``None`` to leave
+    the decision to the next plugin and finally to the ``[[permissions]]`` table of
+    ``cloudops.toml``. It runs on the worker in a local activity (I/O such as asking OPA is
+    fine; raise :class:`cloudops.RetryableError` when the policy service is unreachable: the
+    request then fails closed). Only called when authorization is on.
+    """
+
+
 @hookspec
 def register_providers(register: Callable[[Any], None]) -> None:
     """Register cloud providers as :class:`cloudops.Provider` objects.
@@ -54,4 +68,25 @@ def register_providers(register: Callable[[Any], None]) -> None:
     A provider names the cloud (``aws``), the pydantic model that validates its accounts'
     settings in ``cloudops.toml``, and optionally a function that classifies its SDK's exceptions.
     Operations whose ``provider`` is a registered provider need an ``account`` of that provider.
+    """
+
+
+@hookspec
+def register_local_clouds(register: Callable[[Any], None]) -> None:
+    """Register local cloud profiles as :class:`cloudops.localcloud.LocalCloud` objects.
+
+    A provider offers the cloud that stands in for its own on this machine (an emulator behind
+    a fault proxy): ``cloudops dev``, ``cloudops demo``, the chaos harness and the test fixtures
+    loop over the registered profiles. Import the emulator inside ``start()``, never at module
+    level: the plugin module is imported by every ``cloudops`` command.
+    """
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add commands to the ``cloudops`` command line.
+
+    ``cli`` is its ``typer.Typer`` application: ``@cli.command()`` adds one. The hook runs only
+    when the command line asks for something that is not a built-in command (or for the list
+    of commands), so a plugin's commands cost nothing to the others.
     """

@@ -18,13 +18,15 @@ from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import Priority, RetryPolicy
 
+from cloudops.budgets import BASE_RATE, budget_family, budget_queue, fairness_key
 from cloudops.errors import BusinessError, ErrorCode
 from cloudops.models import Input, OperationSignal, Output, StepRecord
 from cloudops.validation import validation_details
 
 if typing.TYPE_CHECKING:
+    from cloudops.accounts import AccountCheckResult
     from cloudops.registry import Catalogue
 
 __all__ = [
@@ -52,11 +54,16 @@ class ActivityDefaults:
 
     Temporal owns durable retrying: the cloud SDKs' own retries should stay small, and a
     :class:`~cloudops.errors.RetryableError` is retried here with backoff, honouring Retry-After.
+
+    The worker heartbeats every running activity on its own (:mod:`cloudops.heartbeat`), so with
+    the default ``heartbeat_timeout`` an attempt lost with its worker is retried elsewhere
+    about 10 s after the worker died, whatever the start-to-close timeout. ``None`` turns that
+    off (the attempt then waits for its start-to-close timeout).
     """
 
     start_to_close_timeout: timedelta = timedelta(minutes=5)
     schedule_to_close_timeout: timedelta | None = timedelta(minutes=30)
-    heartbeat_timeout: timedelta | None = None
+    heartbeat_timeout: timedelta | None = timedelta(seconds=10)
     retry_policy: RetryPolicy = field(default_factory=lambda: DEFAULT_RETRY)
 
 
@@ -126,6 +133,10 @@ ResolveAccount = Callable[
     ["type[CloudOperation[Any, Any]]", str | None, str | None], Awaitable[str | None]
 ]
 
+Authorize = Callable[
+    ["type[CloudOperation[Any, Any]]", Any, str | None, str | None], Awaitable[None]
+]
+
 
 @dataclass
 class Session:
@@ -142,6 +153,36 @@ class Session:
     rollbacks: list[RollbackStep]
     resolve_account: ResolveAccount
     mailbox: Mailbox = field(default_factory=Mailbox)
+    #: Checks the caller may run an operation (cls, input, account, region); None: no check.
+    authorize: Authorize | None = None
+    #: (account, region) -> the recorded account check, for budgets (cloudops.budgets).
+    checks: dict[tuple[str | None, str | None], AccountCheckResult] = field(default_factory=dict)
+
+
+def budget_route(
+    session: Session, account: str | None, region: str | None, activity: str
+) -> dict[str, Any]:
+    """Options that schedule ``activity`` under its account's budget, or none.
+
+    Only the account's own provider's activities are budgeted. The budget comes from the
+    account check recorded in the history, so a replay routes as the run did.
+    """
+    check = session.checks.get((account, region))
+    if check is None or not check.budget or not check.provider or account is None:
+        return {}
+    if not activity.startswith(f"{check.provider}."):
+        return {}
+    entry = session.catalogue.providers.get(check.provider)
+    family = budget_family(check.budget, entry.provider.family(activity) if entry else "mutations")
+    if family is None:
+        return {}
+    return {
+        "task_queue": budget_queue(workflow.info().task_queue),
+        "priority": Priority(
+            fairness_key=fairness_key(account, check.budget_region, family),
+            fairness_weight=check.budget[family] / BASE_RATE,
+        ),
+    }
 
 
 @dataclass
@@ -184,6 +225,8 @@ class CloudOperation(Generic[InT, OutT]):
     output_model: ClassVar[type[Output]]
     activity_defaults: ClassVar[ActivityDefaults] = ActivityDefaults()
     timeout: ClassVar[timedelta | None] = None
+    #: True when the operation only reads: callers then need READ permission, not WRITE.
+    read_only: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -378,6 +421,7 @@ class OperationContext:
                 or defaults.schedule_to_close_timeout,
                 heartbeat_timeout=heartbeat_timeout or defaults.heartbeat_timeout,
                 retry_policy=retry_policy or defaults.retry_policy,
+                **budget_route(self._session, self.account, self.region, name),
             )
         finally:
             self._progress.current_activity = None
@@ -517,6 +561,8 @@ class OperationContext:
             or cls.provider != self._operation.provider
         ):
             cloud = await self._session.resolve_account(cls, account, region)
+        if self._session.authorize is not None:
+            await self._session.authorize(cls, model, account, region)
         child = OperationContext(self._session, cls, account=account, region=region, cloud=cloud)
         parent = self._progress.open_step()
         child._parent_step = parent.name if parent else self._parent_step
@@ -549,6 +595,23 @@ class OperationContext:
         """
         dropped = 0
         for step in self._rollbacks[self._rollback_mark :]:
+            if step.active:
+                step.active = False
+                dropped += 1
+        return dropped
+
+    def rollback_mark(self) -> int:
+        """A mark of the compensations registered so far, for :meth:`discard_rollbacks`."""
+        return len(self._rollbacks)
+
+    def discard_rollbacks(self, since: int) -> int:
+        """Forget the compensations registered since ``since`` (a :meth:`rollback_mark`).
+
+        E.g. a deploy that keeps a failed new group for debugging drops the destroy its create
+        registered. Returns how many were dropped.
+        """
+        dropped = 0
+        for step in self._rollbacks[max(since, self._rollback_mark) :]:
             if step.active:
                 step.active = False
                 dropped += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -64,6 +64,17 @@ class Provider:
     #: provider runs it in a background thread once it polls: a replacement for a killed worker
     #: then resumes the lost attempt without first paying seconds of SDK import.
     warm_up: Callable[[], None] | None = None
+    #: Conservative calls per second per API family (``reads``, ``mutations``) from the cloud's
+    #: published limits: what an empty ``[accounts.NAME.budget]`` table gives (cloudops.budgets).
+    budget_defaults: Mapping[str, float] = field(default_factory=dict)
+    #: Whether the cloud meters each region apart (AWS, Azure) or the whole account (GCP).
+    budget_per_region: bool = True
+    #: The provider's activities that only read; its others count as mutations.
+    read_activities: frozenset[str] = frozenset()
+
+    def family(self, activity: str) -> str:
+        """The API family an activity's calls are budgeted under."""
+        return "reads" if activity in self.read_activities else "mutations"
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from cloudops.localcloud import Audit, reported_groups
 from cloudops.server import DevServer
-from cloudops_testing.chaos import Audit, ChaosConfig, _reported_groups, measure_recovery, run_chaos
-from cloudops_testing.stack import LocalCloud
+from cloudops_testing.chaos import ChaosConfig, measure_recovery, run_chaos
+from cloudops_testing.stack import local_clouds_of
 
 COUNTS = {"aws": 24, "gcp": 12, "azure": 12}
 
@@ -69,13 +70,12 @@ async def test_a_worker_killed_mid_call_is_retried_within_seconds(
     """SIGKILL during a slow cloud call: the next attempt starts after the heartbeat timeout
     (10 s), on a replacement worker, long before the start-to-close timeout (2 min)."""
     saved = dict(os.environ)
-    cloud = await asyncio.to_thread(LocalCloud().start)
+    cloud = await asyncio.to_thread(local_clouds_of(["aws"]).start)
     try:
         figures = await measure_recovery(
-            "aws",
+            cloud["aws"],
             client=temporal_client,
             server_address=temporal_server.address,
-            cloud=cloud,
             workdir=tmp_path,
         )
     finally:
@@ -94,7 +94,7 @@ def test_audits_count_unreported_groups_as_leaks_and_absent_ones_as_missing() ->
     audit = Audit()
     found = {"a-v000": {"id": 0}, "a-v009": {"id": 9}}  # v009: made, never reported
     state = {"a-v000": {"desired": 1}, "a-v001": {"desired": 2}}  # v001: reported, not there
-    present = list(_reported_groups(audit, "scale set", found, state))
+    present = list(reported_groups(audit, "scale set", found, state))
     assert present == [("a-v000", {"desired": 1}, {"id": 0})]
     assert audit.leaks == ["scale set a-v009 that no operation reported"]
     assert audit.missing == ["scale set a-v001 reported but absent"]

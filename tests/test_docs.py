@@ -31,6 +31,29 @@ def _examples() -> list[tuple[str, str]]:
     return found
 
 
+def _commented_output(code: str) -> list[str]:
+    """What the example's comments say its top-level ``print(...)  # output`` lines print."""
+    said = re.findall(r"^print\(.*\)  # (.+)$", code, re.M)
+    assert said, "the example shows its output in a comment"
+    return [re.escape(line) for line in said]
+
+
+#: How the embedding example of docs/plugins.md names its worker's task queue.
+_EMBEDDED = 'f"embedded-{os.getpid()}"'
+
+
+def _expected_output(where: str, code: str, task_queue: str) -> list[str] | None:
+    """The lines (regular expressions) an example must print, or None if not checked."""
+    worker = r"'worker': '[^']+:{}'"  # the activity says which worker's task queue ran it
+    if where == "README.md#0":
+        return [r"True \{'text': 'hello hello', " + worker.format(re.escape(task_queue)) + r"\}"]
+    if where == "docs/plugins.md#0":
+        return _commented_output(code)
+    if where.startswith("docs/plugins.md") and _EMBEDDED in code:  # its own worker's queue
+        return [r"\{'text': 'embedded', " + worker.format(r"embedded-\d+") + r"\}"]
+    return None
+
+
 @pytest.mark.parametrize(("where", "code"), _examples(), ids=[w for w, _ in _examples()])
 async def test_python_examples_run(
     where: str, code: str, temporal_server: DevServer, ops: CloudOpsClient, tmp_path: Path
@@ -58,11 +81,33 @@ async def test_python_examples_run(
     assert done.returncode == 0 or exit_abort, f"{where}\n{done.stdout}\n{done.stderr}"
     if exit_abort:
         assert "Traceback" not in done.stderr, f"{where}\n{done.stderr}"
+    expected = _expected_output(where, code, ops.task_queue)
+    if expected is not None:
+        printed = done.stdout.splitlines()
+        assert len(printed) == len(expected), f"{where} printed:\n{done.stdout}"
+        for line, pattern in zip(printed, expected, strict=True):
+            assert re.fullmatch(pattern, line), f"{where} printed {line!r}, not /{pattern}/"
+
+
+def test_the_checked_examples_exist() -> None:
+    found = [where for where, _ in _examples()]
+    for where in ("README.md#0", "docs/plugins.md#0"):
+        assert where in found, f"{where} moved: update _expected_output"
+    embedded = [
+        w for w, code in _examples() if w.startswith("docs/plugins.md") and _EMBEDDED in code
+    ]
+    assert len(embedded) == 1, f"the embedded-worker example of docs/plugins.md: {embedded}"
 
 
 def test_every_hook_is_documented() -> None:
     text = (ROOT / "docs" / "plugins.md").read_text()
     hooks = [name for name in dir(hookspecs) if name.startswith("register_")]
-    assert hooks == ["register_activities", "register_operations", "register_providers"]
+    assert hooks == [
+        "register_activities",
+        "register_commands",
+        "register_local_clouds",
+        "register_operations",
+        "register_providers",
+    ]
     for hook in hooks:
         assert f"### {hook}" in text, f"{hook} is not documented in docs/plugins.md"

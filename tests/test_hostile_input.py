@@ -27,7 +27,8 @@ from temporalio.service import RPCError
 
 from cli_helpers import run_cli
 from cloudops.client import CloudOpsClient
-from cloudops.models import WorkflowResult
+from cloudops.models import OperationError, WorkflowResult
+from cloudops.registry import CloudOps
 from cloudops_testing.faults import FaultProxy, FaultRules
 from cloudops_testing.fixtures_aws import aws_account_config
 from cloudops_testing.fixtures_gcp import gcp_account_config
@@ -108,9 +109,12 @@ def _check(result: WorkflowResult[Any], seconds: float, payload: Any) -> None:
 
 
 def _drive(ops: CloudOpsClient, strategy: st.SearchStrategy[Any]) -> Any:
-    """Run a hypothesis property on a thread; each example runs on the test's event loop."""
+    """Run a hypothesis property on a thread; each example runs on the test's event loop.
+
+    Returns the errors the runner answered, one per example.
+    """
     loop = asyncio.get_running_loop()
-    seen: list[str] = []
+    seen: list[OperationError] = []
 
     @HYPOTHESIS
     @given(strategy)
@@ -119,9 +123,9 @@ def _drive(ops: CloudOpsClient, strategy: st.SearchStrategy[Any]) -> Any:
         result, seconds = future.result(120)
         _check(result, seconds, payload)
         assert result.error is not None
-        seen.append(result.error.code)
+        seen.append(result.error)
 
-    async def go() -> list[str]:
+    async def go() -> list[OperationError]:
         await asyncio.to_thread(prop)
         return seen
 
@@ -238,24 +242,32 @@ async def test_non_objects_and_wrong_types_are_invalid_input(
     ops: CloudOpsClient, proxy: FaultProxy
 ) -> None:
     strategy = json_values.filter(lambda v: not isinstance(v, dict)) | envelope_wrong_types
-    codes = await _drive(ops, strategy)
-    assert set(codes) == {"INVALID_INPUT"}
+    errors = await _drive(ops, strategy)
+    assert {e.code for e in errors} == {"INVALID_INPUT"}
     assert proxy.counts.get("forwarded", 0) == 0
 
 
 async def test_malformed_operation_inputs_never_reach_the_cloud(
     ops: CloudOpsClient, proxy: FaultProxy
 ) -> None:
-    codes = await _drive(ops, bad_operation_inputs())
-    assert set(codes) == {"INVALID_INPUT"}
+    errors = await _drive(ops, bad_operation_inputs())
+    assert {e.code for e in errors} == {"INVALID_INPUT"}
     assert sum(proxy.counts.values()) == 0, proxy.counts
 
 
 async def test_unknown_operations_list_what_is_known(
     ops: CloudOpsClient, proxy: FaultProxy
 ) -> None:
-    codes = await _drive(ops, unknown_operations)
-    assert set(codes) <= {"UNKNOWN_OPERATION"}
+    errors = await _drive(ops, unknown_operations)
+    assert errors and {e.code for e in errors} == {"UNKNOWN_OPERATION"}
+    # What the worker has: the plugins it loaded, every one of their operations.
+    known = sorted(CloudOps(allow=PLUGINS).catalogue.operations)
+    assert set(AWS_OPERATIONS) < set(known)
+    assert any(name.startswith("gcp.") for name in known)
+    for error in errors:
+        assert error.details["known"] == known, error.details
+        assert error.message.endswith("; known operations: " + ", ".join(known)), error.message
+        assert error.message.startswith(f"unknown operation {error.details['operation']!r}")
     assert sum(proxy.counts.values()) == 0
 
 

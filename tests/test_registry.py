@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pluggy import PluginValidationError
 from temporalio import activity
 
 import cloudops
@@ -59,7 +60,9 @@ def test_a_misspelt_hook_fails_loudly() -> None:
         pass
 
     plugin = types.SimpleNamespace(__name__="typo", register_operation=register_operation)
-    with pytest.raises(Exception, match="register_operation"):
+    with pytest.raises(
+        PluginValidationError, match=r"^unknown hook 'register_operation' in plugin "
+    ):
         CloudOps([plugin], load_entrypoints=False)
 
 
@@ -89,8 +92,24 @@ def test_environment_allow_and_block_lists(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("CLOUDOPS_LOAD_PLUGINS", "example")
     assert list(CloudOps().catalogue.operations) == ["example.echo"]
     monkeypatch.delenv("CLOUDOPS_LOAD_PLUGINS")
-    monkeypatch.setenv("CLOUDOPS_DISABLED_PLUGINS", "example,aws,gcp,azure,deploy")
-    assert "example.echo" not in CloudOps().catalogue.operations
+    everything = {e.plugin for e in CloudOps().catalogue.operations.values()}
+    assert everything == {"example", "aws", "gcp", "azure", "deploy", "reference"}
+    # A block list skips the plugins it names, and only those.
+    monkeypatch.setenv("CLOUDOPS_DISABLED_PLUGINS", "example")
+    operations = CloudOps().catalogue.operations
+    assert "example.echo" not in operations
+    assert {e.plugin for e in operations.values()} == everything - {"example"}
+    monkeypatch.setenv("CLOUDOPS_DISABLED_PLUGINS", "example,gcp")
+    assert {e.plugin for e in CloudOps().catalogue.operations.values()} == everything - {
+        "example",
+        "gcp",
+    }
+    monkeypatch.setenv("CLOUDOPS_DISABLED_PLUGINS", "example,aws,gcp,azure,deploy,reference")
+    assert CloudOps().catalogue.operations == {}
+    # Both lists: allowed and not blocked.
+    monkeypatch.setenv("CLOUDOPS_LOAD_PLUGINS", "example,aws")
+    monkeypatch.setenv("CLOUDOPS_DISABLED_PLUGINS", "example")
+    assert {e.plugin for e in CloudOps().catalogue.operations.values()} == {"aws"}
 
 
 def test_models_come_from_the_generic_arguments() -> None:

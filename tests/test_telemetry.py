@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import urllib.request
 import uuid
@@ -13,7 +14,13 @@ import fake_plugin
 from cloudops.client import CloudOpsClient, connect_client
 from cloudops.registry import CloudOps
 from cloudops.server import DevServer, free_port
-from cloudops.telemetry import ContextFilter, runtime_with_prometheus
+from cloudops.telemetry import (
+    ContextFilter,
+    JsonFormatter,
+    configure_logging,
+    operation_context,
+    runtime_with_prometheus,
+)
 from cloudops.worker import build_worker
 from cloudops_testing.pytest_plugin import accounts_from
 from fake_plugin import ACCOUNTS
@@ -135,6 +142,54 @@ async def test_activity_logs_carry_operation_account_region_and_workflow_id(
     assert record.cloudops_account == "lab"
     assert record.cloudops_region == "us-east-1"
     assert record.cloudops_workflow_id == request_id
+    # --log-format json: the same record as one JSON object, the context as fields.
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry.pop("time")
+    assert entry == {
+        "level": "INFO",
+        "logger": "fakecloud",
+        "message": "touching t",
+        "operation": "fakecloud.touch",
+        "account": "lab",
+        "region": "us-east-1",
+        "workflow_id": request_id,
+    }
+
+
+def test_json_logs_are_one_object_per_line_with_the_exception_and_only_known_context(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging("json", "debug")
+        log = logging.getLogger("cloudops.test")
+        log.debug("outside any operation")
+        with operation_context({"operation": "aws.resizeServerGroup", "region": "eu-west-1"}):
+            try:
+                raise ValueError("multi\nline")
+            except ValueError:
+                log.exception("failed: %s", "resize")
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2, lines
+    plain, failed = (json.loads(line) for line in lines)
+    assert plain.keys() == {"time", "level", "logger", "message"}
+    assert (plain["level"], plain["logger"], plain["message"]) == (
+        "DEBUG",
+        "cloudops.test",
+        "outside any operation",
+    )
+    assert failed["message"] == "failed: resize" and failed["level"] == "ERROR"
+    assert (failed["operation"], failed["region"]) == ("aws.resizeServerGroup", "eu-west-1")
+    assert "account" not in failed and "workflow_id" not in failed  # empty fields are left out
+    assert (
+        failed["exception"].startswith("Traceback")
+        and "ValueError: multi\nline" in failed["exception"]
+    )
 
 
 class _Collector:

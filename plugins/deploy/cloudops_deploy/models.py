@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -30,14 +30,80 @@ class JudgementOptions(cloudops.Input):
     )
 
 
-class RedBlackInput(WaitOptions, JudgementOptions):
+Directive = Literal["continue", "wait", "rollback", "abort"]
+
+
+class MonitorOptions(cloudops.Input):
+    """A deployment monitor consulted after each step and during the bake time.
+
+    ``url``: the built-in HTTP monitor, in the shape of Spinnaker's deployment monitor API (a
+    POST per step answered ``{"nextStep": {"directive": "continue|wait|rollback|abort"},
+    "statusReason": "..."}``); or ``activity``: any installed activity taking a
+    :class:`MonitorRequest` and answering a :class:`MonitorAnswer` (a plugin's monitor).
+    """
+
+    url: str | None = Field(default=None, max_length=2000)
+    activity: str | None = Field(default=None, max_length=200)
+    max_analysis_minutes: float = Field(default=30, gt=0, le=24 * 60)
+    bake_seconds: float = Field(default=0, ge=0, le=86_400, description="consult while baking")
+    on_failure: Literal["rollback", "continue"] = Field(
+        default="rollback", description="what an unreachable monitor or a timeout does"
+    )
+
+
+class MonitorRequest(cloudops.Input):
+    """What a monitor is told at each step (Spinnaker's EvaluateHealthRequest)."""
+
+    application: str
+    cluster: str
+    new_server_group: str
+    old_server_groups: list[str]
+    current_progress: int
+    stage: str
+    url: str | None = None
+
+
+class MonitorAnswer(cloudops.Output):
+    """A monitor's directive (Spinnaker's EvaluateHealthResponse)."""
+
+    directive: Directive
+    reason: str = ""
+
+
+class DeployOptions(WaitOptions, JudgementOptions):
+    """The options every strategy takes (Orca's names in the docs)."""
+
+    server_group: dict[str, Any] = Field(description="the provider's createServerGroup input")
+    use_source_capacity: bool = Field(
+        default=False, description="the new group takes the current group's capacity"
+    )
+    pin_capacity: bool = Field(
+        default=True,
+        description="create the new group with min = desired so that copied scaling policies "
+        "cannot shrink it while traffic moves; its min is restored before the deploy ends, "
+        "and by the rollback if it fails or is cancelled",
+    )
+    target_healthy_percentage: int = Field(
+        default=100, ge=1, le=100, description="share of instances that must be healthy"
+    )
+    delay_before_disable_seconds: float = Field(default=0, ge=0, le=86_400)
+    delay_before_scale_down_seconds: float = Field(default=0, ge=0, le=86_400)
+    max_initial_server_groups: int | None = Field(
+        default=None, ge=0, le=100, description="refuse to start if the cluster has more"
+    )
+    rollback_mode: Literal["destroy", "disable"] = Field(
+        default="destroy", description="on failure, destroy the new group or keep it disabled"
+    )
+    monitor: MonitorOptions | None = None
+
+
+class RedBlackInput(DeployOptions):
     """Deploy a new server group and move all traffic to it at once (a.k.a. blue/green).
 
     ``server_group`` is the input of the account's provider's ``createServerGroup`` (its
     application, stack and detail name the cluster; the next ``vNNN`` is chosen for it).
     """
 
-    server_group: dict[str, Any] = Field(description="the provider's createServerGroup input")
     scale_down_old: bool = Field(default=False, description="resize old groups to 0 afterwards")
     scale_down_delay_seconds: float = Field(default=0, ge=0, le=86_400)
     max_remaining_server_groups: int | None = Field(
@@ -46,9 +112,15 @@ class RedBlackInput(WaitOptions, JudgementOptions):
 
 
 class RollingRedBlackInput(RedBlackInput):
-    """Move traffic in percentage steps, waiting for health at each step."""
+    """Move traffic in percentage steps, waiting for health at each step.
+
+    At each percentage the new group grows to that share of its capacity and the same share
+    of the old groups' instances leaves the load balancers, still running: a rollback puts the
+    traffic back at once. ``scale_down`` resizes the old groups to 0 once done.
+    """
 
     percentages: list[int] = Field(default_factory=lambda: [25, 50, 100], min_length=1)
+    scale_down: bool = Field(default=False, description="resize the old groups to 0 at the end")
 
     @field_validator("percentages")
     @classmethod
@@ -60,6 +132,19 @@ class RollingRedBlackInput(RedBlackInput):
         if value[-1] != 100:
             raise ValueError("the last percentage must be 100")
         return value
+
+
+class MonitoredInput(RollingRedBlackInput):
+    """``deploy.monitored``: a rolling red/black that needs a deployment monitor."""
+
+    monitor: MonitorOptions
+
+
+class CustomInput(RedBlackInput):
+    """``deploy.custom``: run ``strategy``, any installed operation taking the deploy input."""
+
+    strategy: str = Field(min_length=3, max_length=200, description="e.g. mycorp.canary")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="strategy's own fields")
 
 
 class RollbackInput(WaitOptions):
@@ -75,6 +160,11 @@ class RollbackInput(WaitOptions):
         description="provider fields that locate the groups, sent to each of the provider's "
         'operations (Azure: {"resource_group": "..."}); a red/black takes them from '
         "server_group",
+    )
+    recreate: dict[str, Any] | None = Field(
+        default=None,
+        description="previous-image rollback: the createServerGroup input to re-create the "
+        "group with when it no longer exists (a deploy's previous_launch_settings)",
     )
 
 
@@ -93,3 +183,10 @@ class DeployOutput(cloudops.Output):
     destroyed: list[str] = Field(default_factory=list)
     judged_by: str | None = None
     cleanup_errors: list[str] = Field(default_factory=list)
+    traffic_steps: list[str] = Field(
+        default_factory=list, description="rolling: the share of each old group out per step"
+    )
+    monitor_reasons: list[str] = Field(default_factory=list)
+    previous_launch_settings: dict[str, Any] | None = Field(
+        default=None, description="the previous group's settings, for a previous-image rollback"
+    )

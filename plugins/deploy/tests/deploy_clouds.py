@@ -29,6 +29,8 @@ fault proxy in front of the cloud rewrites that group's health answers, and only
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.metadata
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
@@ -40,7 +42,7 @@ import pytest
 
 from cloudops_testing.faults import FaultProxy, ProxyRequest, ProxyResponse
 
-__all__ = ["CLOUDS", "AzureCloud", "Cloud", "GroupState", "cloud_for"]
+__all__ = ["CLOUDS", "AzureCloud", "Cloud", "GroupState", "cloud_for", "require_provider"]
 
 #: Every cloud the deploy scenarios run on (each skipped when its provider is not installed).
 CLOUDS = ("aws", "gcp", "azure")
@@ -78,6 +80,14 @@ class Cloud(Protocol):
 
     def never_healthy(self, group: str) -> dict[str, Any]:
         """Accounts on which the instances of server group ``group`` never become healthy."""
+        ...
+
+    def balanced(self, app: str) -> dict[str, Any]:
+        """Overrides putting the cluster's groups behind a per-instance load balancer."""
+        ...
+
+    def traffic_share(self, app: str, group: str) -> float:
+        """The share of ``group``'s traffic its load balancer gives it, read from the cloud."""
         ...
 
 
@@ -140,6 +150,7 @@ class AwsCloud:
         self.where = {"account": MOTO_ACCOUNT, "region": MOTO_REGION}
         self.scope: dict[str, str] = {}
         self.request = request
+        self.arns: dict[str, str] = {}
 
     def server_group(self, app: str, **overrides: Any) -> dict[str, Any]:
         return {
@@ -155,6 +166,32 @@ class AwsCloud:
 
     def broken_server_group(self, app: str) -> dict[str, Any]:
         return self.server_group(app, target_groups=["no-such-target-group"])
+
+    def balanced(self, app: str) -> dict[str, Any]:
+        elbv2 = self.client("elbv2")
+        name = f"{app}-tg"[:32]
+        try:
+            arn = elbv2.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
+        except Exception:
+            arn = elbv2.create_target_group(
+                Name=name, Protocol="HTTP", Port=80, VpcId=self.network.vpc_id
+            )["TargetGroups"][0]["TargetGroupArn"]
+        self.arns[app] = arn
+        return {"target_groups": [name]}
+
+    def traffic_share(self, app: str, group: str) -> float:
+        arn = self.arns[app]
+        found = self.client("autoscaling").describe_auto_scaling_groups(
+            AutoScalingGroupNames=[group]
+        )["AutoScalingGroups"]
+        ids = {i["InstanceId"] for i in found[0]["Instances"]} if found else set()
+        health = self.client("elbv2").describe_target_health(TargetGroupArn=arn)
+        serving = {
+            t["Target"]["Id"]
+            for t in health["TargetHealthDescriptions"]
+            if t["TargetHealth"]["State"] not in ("unused", "draining")
+        }
+        return len(ids & serving) / len(ids) if ids else 0.0
 
     async def groups(self, cluster: str) -> dict[str, GroupState]:
         return await asyncio.to_thread(self._groups, cluster)
@@ -244,6 +281,16 @@ class GcpCloud:
 
     def broken_server_group(self, app: str) -> dict[str, Any]:
         return self.server_group(app, load_balancers=[f"{app}-no-such-service"])
+
+    def balanced(self, app: str) -> dict[str, Any]:
+        return {}
+
+    def traffic_share(self, app: str, group: str) -> float:
+        service = self.emulator.backend_service(f"{app}-web") or {}
+        for backend in service.get("backends", []):
+            if backend["group"].rsplit("/", 1)[-1] == group:
+                return float(backend.get("capacityScaler", 1.0))
+        return 0.0
 
     async def groups(self, cluster: str) -> dict[str, GroupState]:
         found = {}
@@ -346,6 +393,18 @@ class AzureCloud:
     def broken_server_group(self, app: str) -> dict[str, Any]:
         return self.server_group(app, load_balancers=[f"{self.balancer}/no-such-pool"])
 
+    def balanced(self, app: str) -> dict[str, Any]:
+        return {}
+
+    def traffic_share(self, app: str, group: str) -> float:
+        members = set(self.emulator.pool_members(self.pool))
+        vms = {
+            f"{group}_{vm['instanceId']}"
+            for vm in self.emulator.instances(self.resource_group, group)
+            if vm["properties"]["provisioningState"] != "Deleting"
+        }
+        return len(vms & members) / len(vms) if vms else 0.0
+
     async def groups(self, cluster: str) -> dict[str, GroupState]:
         found = {}
         members = set(self.emulator.pool_members(self.pool))
@@ -396,7 +455,19 @@ _ADAPTERS: dict[str, type[AwsCloud] | type[GcpCloud] | type[AzureCloud]] = {
 }
 
 
+def require_provider(name: str) -> None:
+    """Skip the test if the distribution ``cloudops-{name}`` is not installed.
+
+    An installed provider that fails to import fails the test: a skip would hide it.
+    """
+    try:
+        importlib.metadata.distribution(f"cloudops-{name}")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip(f"cloudops-{name} is not installed")
+    importlib.import_module(f"cloudops_{name}.plugin")
+
+
 def cloud_for(name: str, request: pytest.FixtureRequest) -> Cloud:
     """The adapter of cloud ``name``; the test is skipped if its provider is not installed."""
-    pytest.importorskip(f"cloudops_{name}")
+    require_provider(name)
     return _ADAPTERS[name](request)

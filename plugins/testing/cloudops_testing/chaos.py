@@ -8,9 +8,10 @@ seeded mix of creates, resizes, disables, enables, destroys and ``deploy.redBlac
 each scenario on an application of its own, while it SIGKILLs workers and kills and restarts the
 Temporal server. At the end it audits moto against what the operations reported.
 
-``ChaosConfig.clouds`` adds the GCP and Azure emulators (each behind a fault proxy of its own
-flavor): the same seeded plan runs on each cloud (``gcp.*``/``azure.*`` operations and
-``deploy.redBlack`` on their accounts), and each cloud is audited from the emulator's own state.
+``ChaosConfig.clouds`` names the local clouds to run on (the providers' registered
+:class:`~cloudops.localcloud.LocalCloud` profiles, each behind a fault proxy of its own flavor):
+the same seeded plan runs on each cloud (``{cloud}.*`` operations and ``deploy.redBlack`` on its
+account), and each cloud is audited by its profile from the emulator's own state.
 
 ``benchmarks/chaos.py`` is the command line; ``tests/test_chaos.py`` runs a CI-sized round.
 """
@@ -19,16 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from cloudops.localcloud import Audit, RunningCloud
 
 __all__ = [
     "Audit",
@@ -38,28 +40,14 @@ __all__ = [
     "Op",
     "Recovery",
     "Scenario",
-    "audit_azure",
-    "audit_cloud",
-    "audit_gcp",
     "create_input",
     "measure_recovery",
     "plan_scenarios",
     "run_chaos",
 ]
 
-TAG_APPLICATION = "cloudops:application"
-TAG_SERVER_GROUP = "cloudops:server-group"
-TAG_REQUEST_ID = "cloudops:request-id"
-
 #: Codes a scenario provokes on purpose (an operation on a group that does not exist).
 EXPECTED_FAILURES = frozenset({"NOT_FOUND"})
-
-#: Clouds the harness can run on, and the prefix of their applications' names.
-CLOUDS = ("aws", "gcp", "azure")
-_PREFIX = {"aws": "chaos", "gcp": "gchaos", "azure": "zchaos"}
-#: The accounts LocalCloud configures for the emulators, and their regions.
-_ACCOUNTS = {"gcp": ("local-gcp", "us-central1"), "azure": ("local-azure", "eastus")}
-GCP_IMAGE = "projects/debian-cloud/global/images/family/debian-12"
 
 
 @dataclass
@@ -68,7 +56,7 @@ class ChaosConfig:
 
     #: Operations per cloud.
     operations: int = 100
-    #: Clouds to run the plan on (each gets ``operations`` operations): aws, gcp, azure.
+    #: Local clouds to run the plan on (each gets ``operations`` operations): aws, gcp, azure...
     clouds: tuple[str, ...] = ("aws",)
     #: Per-cloud operation counts that replace ``operations`` for those clouds.
     cloud_operations: dict[str, int] = field(default_factory=dict)
@@ -121,31 +109,6 @@ class Outcome:
     message: str | None = None
     seconds: float = 0.0
     cloud: str = "aws"
-
-
-@dataclass
-class Audit:
-    """moto's state against the operations' reports."""
-
-    groups_expected: int = 0
-    groups_found: int = 0
-    duplicates: list[str] = field(default_factory=list)
-    leaks: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    mismatches: list[str] = field(default_factory=list)
-
-    @classmethod
-    def merged(cls, audits: list[Audit]) -> Audit:
-        """One audit adding up several clouds' audits."""
-        total = cls()
-        for audit in audits:
-            total.groups_expected += audit.groups_expected
-            total.groups_found += audit.groups_found
-            total.duplicates += audit.duplicates
-            total.leaks += audit.leaks
-            total.missing += audit.missing
-            total.mismatches += audit.mismatches
-        return total
 
 
 @dataclass
@@ -356,7 +319,7 @@ class _Chaos:
             }
         )
         self.server: Any = None
-        self.cloud: Any = None
+        self.clouds: Any = None
         self.workers: list[Any] = []
         self.client: Any = None
         self.ops: Any = None
@@ -367,8 +330,6 @@ class _Chaos:
         self.expected: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
             cloud: {} for cloud in config.clouds
         }
-        self.network: Any = None
-        self.proxies: dict[str, Any] = {}
         self.config_file: Path | None = None
         self.planned = {
             cloud: config.cloud_operations.get(cloud, config.operations) for cloud in config.clouds
@@ -380,12 +341,12 @@ class _Chaos:
 
     def start_infrastructure(self) -> None:
         from cloudops.server import DevServer
-        from cloudops_testing.faults import FaultProxy, FaultRules
-        from cloudops_testing.stack import LocalCloud, toml_accounts
+        from cloudops_testing.faults import FaultRules
+        from cloudops_testing.stack import local_clouds_of, write_config
 
-        unknown = set(self.config.clouds) - set(CLOUDS)
-        if unknown or not self.config.clouds:
-            raise ValueError(f"clouds must be among {', '.join(CLOUDS)}, got {unknown or 'none'}")
+        if not self.config.clouds:
+            raise ValueError("clouds must name at least one local cloud")
+        clouds = local_clouds_of(self.config.clouds, FaultRules(seed=self.config.seed))
         rate = self.config.fault_rate
         faults = FaultRules(
             throttle=rate * 0.35,
@@ -403,37 +364,25 @@ class _Chaos:
         self.server.start()
         # a killed worker drops its connections to the proxy mid-request: expected, not news
         logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
-        self.cloud = LocalCloud(
-            faults=FaultRules(seed=self.config.seed),
-            gcp="gcp" in self.config.clouds,
-            azure="azure" in self.config.clouds,
+        self.clouds = clouds.start()
+        for cloud in self.clouds:
+            cloud.placement("warm")  # what the inputs need is read now (AWS: moto's network)
+            # each cloud behind its fault proxy, answering in its cloud's dialect
+            cloud.proxy.rules = replace(faults, flavor=cloud.profile.flavor)
+            cloud.proxy.reset_counts()
+        self.config_file = write_config(
+            self.workdir / "cloudops.toml", {"accounts": self.clouds.accounts()}
         )
-        self.cloud.start()
-        self.network = self.cloud.network()
-        self.proxies["aws"] = self.cloud.proxy
-        self.cloud.proxy.rules = faults  # no faults while discovering the network
-        self.cloud.proxy.reset_counts()
-        accounts = self.cloud.accounts()
-        for cloud, emulator in self.cloud.emulators.items():
-            # each emulator behind a fault proxy of its own, answering in its cloud's dialect
-            proxy = FaultProxy(emulator.url, replace(faults, flavor=cloud))
-            proxy.start()
-            self.proxies[cloud] = proxy
-            accounts["accounts"][_ACCOUNTS[cloud][0]]["endpoint"] = proxy.url
-        self.config_file = self.workdir / "cloudops.toml"
-        self.config_file.write_text(toml_accounts(accounts))
 
     def start_worker(self, index: int) -> Any:
         from cloudops_testing.processes import WorkerProcess
-        from cloudops_testing.stack import DUMMY_AWS_ENV
 
-        plugins = ["aws", *(c for c in self.config.clouds if c != "aws"), "deploy"]
         worker = WorkerProcess(
             self.server.address,
             self.config.task_queue,
             config=self.config_file,
-            plugins=plugins,
-            env={**DUMMY_AWS_ENV, "PYTHONFAULTHANDLER": "1"},
+            plugins=[*self.config.clouds, "deploy"],
+            env={**self.clouds.env, "PYTHONFAULTHANDLER": "1"},
             log_file=self.workdir / f"worker-{index}.log",
             args=["--log-level", "WARNING"],
         )
@@ -454,13 +403,9 @@ class _Chaos:
         for worker in self.workers:
             with contextlib.suppress(Exception):
                 worker.kill()
-        for cloud, proxy in self.proxies.items():
-            if cloud != "aws":  # the local cloud stops its own
-                with contextlib.suppress(Exception):
-                    proxy.stop()
-        if self.cloud is not None:
+        if self.clouds is not None:
             with contextlib.suppress(Exception):
-                self.cloud.stop()
+                self.clouds.stop()
         if self.server is not None:
             with contextlib.suppress(Exception):
                 self.server.stop()
@@ -482,12 +427,6 @@ class _Chaos:
                 await asyncio.sleep(0.5)
                 await self.server_up.wait()
 
-    def _where(self, cloud: str) -> tuple[str, str]:
-        """The (account, region) of a cloud's operations."""
-        if cloud == "aws":
-            return self.cloud.account, self.cloud.region
-        return _ACCOUNTS[cloud]
-
     async def run_op(
         self, cloud: str, scenario: Scenario, op: Op, number: int, groups: list[str]
     ) -> tuple[Outcome, dict[str, Any] | None]:
@@ -496,7 +435,7 @@ class _Chaos:
         app = scenario.application
         request_id = f"{app}-{number}-{op.kind}"
         operation, payload = self._request(cloud, scenario, op, groups)
-        account, region = self._where(cloud)
+        account, region = self.clouds[cloud].account, self.clouds[cloud].region
         started = time.monotonic()
         deadline = started + self.config.operation_timeout
         outcome = Outcome(app, op.kind, request_id, None, cloud=cloud)
@@ -545,15 +484,11 @@ class _Chaos:
             )
         return outcome
 
-    def _create_input(self, cloud: str, app: str, desired: int) -> dict[str, Any]:
-        """The cloud's createServerGroup input for one of the scenario's groups."""
-        return create_input(cloud, app, desired, self.network)
-
     def _request(
         self, cloud: str, scenario: Scenario, op: Op, groups: list[str]
     ) -> tuple[str, dict[str, Any]]:
         wait = {"poll_interval_seconds": 1, "wait_timeout_seconds": 600}
-        create = self._create_input(cloud, scenario.application, op.desired)
+        create = create_input(self.clouds[cloud], scenario.application, op.desired)
         if op.kind == "create":
             return f"{cloud}.createServerGroup", {**create, **wait}
         if op.kind == "redBlack":
@@ -586,8 +521,10 @@ class _Chaos:
             groups: list[str] = []  # created, in order
             state: dict[str, dict[str, Any]] = {}  # name -> {"disabled": bool, "desired": int}
             self.expected[cloud][scenario.application] = state
-            if cloud == "gcp":  # the application's load balancer: a backend service
-                self.cloud.emulators["gcp"].add_backend_service(f"{scenario.application}-web")
+            # the application's load balancer, where the cloud needs one made beforehand
+            await asyncio.to_thread(
+                self.clouds[cloud].prepare_application, scenario.application, small=True
+            )
             for number, op in enumerate(scenario.ops):
                 outcome, value = await self.run_op(cloud, scenario, op, number, groups)
                 if not outcome.ok or value is None:
@@ -707,18 +644,16 @@ class _Chaos:
         self.server_up.set()
         config.log(
             f"Temporal {self.server.address} (db {self.server.db_file}), "
-            f"moto {self.cloud.moto.url} behind fault proxy {self.cloud.proxy.url}"
-            + "".join(
-                f", {cloud} emulator {self.cloud.emulators[cloud].url} behind {proxy.url}"
-                for cloud, proxy in self.proxies.items()
-                if cloud != "aws"
+            + ", ".join(
+                f"{cloud.profile.label} {cloud.upstream} behind fault proxy {cloud.proxy.url}"
+                for cloud in self.clouds
             )
         )
         for index in range(config.workers):
             self.workers.append(await asyncio.to_thread(self.start_worker, index))
         await self.connect()
         plans = {
-            cloud: plan_scenarios(count, config.seed, _PREFIX[cloud])
+            cloud: plan_scenarios(count, config.seed, self.clouds[cloud].profile.app_prefix)
             for cloud, count in self.planned.items()
         }
         # interleaved, so that every cloud has operations in flight when something breaks
@@ -748,20 +683,12 @@ class _Chaos:
         # the chaos tasks may have ended with an error (a worker that cannot be replaced)
         faults: Counter[str] = Counter()
         for cloud in config.clouds:
-            counts = dict(self.proxies[cloud].counts)
+            counts = self.clouds[cloud].fault_counts()
             self.report.cloud_faults[cloud] = counts
             faults.update(counts)
-            if cloud == "aws":
-                audit = await asyncio.to_thread(audit_cloud, self.cloud, self.expected[cloud])
-            elif cloud == "gcp":
-                audit = await asyncio.to_thread(
-                    audit_gcp, self.cloud.emulators["gcp"], self.expected[cloud]
-                )
-            else:
-                audit = await asyncio.to_thread(
-                    audit_azure, self.cloud.emulators["azure"], self.expected[cloud]
-                )
-            self.report.audits[cloud] = audit
+            self.report.audits[cloud] = await asyncio.to_thread(
+                self.clouds[cloud].audit, self.expected[cloud]
+            )
         self.report.faults = dict(faults)
         self.report.audit = Audit.merged(list(self.report.audits.values()))
         self.report.activity_retries = await self.count_activity_retries()
@@ -785,272 +712,15 @@ async def run_chaos(config: ChaosConfig) -> ChaosReport:
 
 
 # --------------------------------------------------------------------------------------------
-# The audit
-# --------------------------------------------------------------------------------------------
-
-
-def _tags(items: Any) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in items or []}
-
-
-def audit_cloud(cloud: Any, expected: dict[str, dict[str, dict[str, Any]]]) -> Audit:
-    """Compare moto (read directly, without faults) with the expected server groups.
-
-    For every application of the run: each expected group exists exactly once with its
-    launch template, its reported capacity and traffic state; no other group, launch template
-    or live instance carries the application's tag; no create request made two groups.
-    """
-    asg = cloud.client("autoscaling")
-    ec2 = cloud.client("ec2")
-    audit = Audit()
-    groups = [
-        g
-        for page in asg.get_paginator("describe_auto_scaling_groups").paginate()
-        for g in page["AutoScalingGroups"]
-    ]
-    # moto answers one page of launch templates (MaxResults) and no NextToken: ask for the
-    # run's applications a few at a time, each holding a handful of templates.
-    apps = sorted(expected)
-    templates = [
-        t
-        for start in range(0, len(apps), 40)
-        for t in ec2.describe_launch_templates(
-            Filters=[{"Name": f"tag:{TAG_APPLICATION}", "Values": apps[start : start + 40]}],
-            MaxResults=200,
-        )["LaunchTemplates"]
-    ]
-    instances = [
-        i
-        for page in ec2.get_paginator("describe_instances").paginate(
-            Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]
-        )
-        for r in page["Reservations"]
-        for i in r["Instances"]
-    ]
-    in_groups = {i["InstanceId"] for g in groups for i in g.get("Instances", [])}
-    by_app: dict[str, list[dict[str, Any]]] = {}
-    for group in groups:
-        app = _tags(group.get("Tags")).get(TAG_APPLICATION)
-        if app in expected:
-            by_app.setdefault(app, []).append(group)
-    per_request: Counter[tuple[str, str]] = Counter()
-    for group in groups:
-        tags = _tags(group.get("Tags"))
-        if tags.get(TAG_APPLICATION) in expected:
-            per_request[(tags.get(TAG_REQUEST_ID, "?"), tags[TAG_APPLICATION])] += 1
-    for (request, _app), count in per_request.items():
-        if count > 1:
-            audit.duplicates.append(f"request {request} made {count} Auto Scaling groups")
-    template_names: Counter[str] = Counter()
-    for template in templates:
-        tags = _tags(template.get("Tags"))
-        if tags.get(TAG_APPLICATION) not in expected:
-            continue
-        name = tags.get(TAG_SERVER_GROUP, template["LaunchTemplateName"])
-        template_names[name] += 1
-        if name not in expected[tags[TAG_APPLICATION]]:
-            audit.leaks.append(f"launch template {template['LaunchTemplateName']} of no group")
-    for instance in instances:
-        tags = _tags(instance.get("Tags"))
-        if tags.get(TAG_APPLICATION) in expected and instance["InstanceId"] not in in_groups:
-            audit.leaks.append(
-                f"instance {instance['InstanceId']} of {tags.get(TAG_SERVER_GROUP)} "
-                "belongs to no Auto Scaling group"
-            )
-    for app, state in expected.items():
-        found = {g["AutoScalingGroupName"]: g for g in by_app.get(app, [])}
-        for name, want, group in _reported_groups(audit, "Auto Scaling group", found, state):
-            if template_names[name] > 1:
-                audit.duplicates.append(f"{template_names[name]} launch templates for {name}")
-            elif template_names[name] == 0:
-                audit.missing.append(f"launch template of {name}")
-            suspended = {p["ProcessName"] for p in group.get("SuspendedProcesses", [])}
-            disabled = "AddToLoadBalancer" in suspended
-            if disabled != want["disabled"]:
-                audit.mismatches.append(f"{name}: disabled={disabled}, reported {want}")
-            if group["DesiredCapacity"] != want["desired"]:
-                audit.mismatches.append(
-                    f"{name}: desired {group['DesiredCapacity']}, reported {want['desired']}"
-                )
-    return audit
-
-
-def _reported_groups(
-    audit: Audit, kind: str, found: dict[str, Any], state: dict[str, dict[str, Any]]
-) -> Iterator[tuple[str, dict[str, Any], Any]]:
-    """The reported groups the cloud has, as (name, reported state, the cloud's record).
-
-    Shared by the three audits: counts expected and found groups, and records a group the cloud
-    has but no operation reported as a leak, one reported but absent as missing.
-    """
-    audit.groups_expected += len(state)
-    audit.groups_found += len(found)
-    for name in sorted(set(found) - set(state)):
-        audit.leaks.append(f"{kind} {name} that no operation reported")
-    for name, want in sorted(state.items()):
-        group = found.get(name)
-        if group is None:
-            audit.missing.append(f"{kind} {name} reported but absent")
-            continue
-        yield name, want, group
-
-
-def _app_of(name: str, apps: dict[str, Any]) -> str | None:
-    """The run's application a resource name (``{app}-web-v001...``) belongs to, if any."""
-    app = name.split("-", 1)[0]
-    return app if app in apps else None
-
-
-def audit_gcp(emulator: Any, expected: dict[str, dict[str, dict[str, Any]]]) -> Audit:
-    """Compare the Compute Engine emulator's state with the expected managed instance groups.
-
-    Read from the emulator's state (no proxy, no faults). For every application of the run: each
-    expected group exists exactly once, with exactly one instance template, its reported target
-    size, and in its backend service (enabled) or out of it (disabled); no other group,
-    template, instance or backend carries the application's name; no request made two groups.
-    """
-    audit = Audit()
-    groups = [g for g in emulator.groups() if _app_of(g["name"], expected)]
-    templates = [t for t in emulator.templates() if _app_of(t["name"], expected)]
-    instances = [i for i in emulator.instances() if _app_of(i["name"], expected)]
-    group_names = {g["name"] for g in groups}
-    per_request: Counter[str] = Counter()
-    for group in groups:
-        try:
-            request = json.loads(group.get("description") or "{}").get(TAG_REQUEST_ID, "?")
-        except ValueError:
-            request = "?"
-        per_request[request] += 1
-    for request, count in per_request.items():
-        if count > 1:
-            audit.duplicates.append(f"request {request} made {count} managed instance groups")
-    template_names: Counter[str] = Counter()
-    for template in templates:
-        metadata = {
-            item["key"]: item.get("value", "")
-            for item in template.get("properties", {}).get("metadata", {}).get("items", [])
-        }
-        name = metadata.get("cloudops-server-group", template["name"])
-        template_names[name] += 1
-        app = _app_of(template["name"], expected)
-        if app is None or name not in expected[app]:
-            audit.leaks.append(f"instance template {template['name']} of no group")
-    for instance in instances:
-        if instance.get("group") not in group_names:
-            audit.leaks.append(f"instance {instance['name']} belongs to no managed instance group")
-    for app, state in expected.items():
-        found = {g["name"]: g for g in groups if _app_of(g["name"], expected) == app}
-        service = emulator.backend_service(f"{app}-web") or {}
-        backends = [b["group"].rsplit("/", 1)[-1] for b in service.get("backends", [])]
-        for name in sorted(set(backends) - set(found)):
-            audit.leaks.append(f"backend service {app}-web still serves deleted group {name}")
-        for name, want, group in _reported_groups(audit, "managed instance group", found, state):
-            if template_names[name] > 1:
-                audit.duplicates.append(f"{template_names[name]} instance templates for {name}")
-            elif template_names[name] == 0:
-                audit.missing.append(f"instance template of {name}")
-            disabled = name not in backends
-            if disabled != want["disabled"]:
-                audit.mismatches.append(f"{name}: disabled={disabled}, reported {want}")
-            if backends.count(name) > 1:
-                audit.duplicates.append(f"{name} is {backends.count(name)} backends of {app}-web")
-            if group["targetSize"] != want["desired"]:
-                audit.mismatches.append(
-                    f"{name}: target size {group['targetSize']}, reported {want['desired']}"
-                )
-    return audit
-
-
-def audit_azure(emulator: Any, expected: dict[str, dict[str, dict[str, Any]]]) -> Audit:
-    """Compare the ARM emulator's scale sets with the expected server groups.
-
-    Read from the emulator's state (no proxy, no faults). For every application of the run: each
-    expected scale set exists exactly once with its reported capacity; disabled ones carry the
-    ``cloudops:traffic=disabled`` tag and no backend pool, enabled ones are in their pools; no
-    other scale set carries the application's tag; no request made two scale sets.
-    """
-    from cloudops_testing.fixtures_azure import AZURE_RESOURCE_GROUP
-
-    audit = Audit()
-    scale_sets = [
-        s
-        for s in emulator.scale_sets(AZURE_RESOURCE_GROUP)
-        if (s.get("tags") or {}).get(TAG_APPLICATION) in expected
-    ]
-    per_request = Counter((s["tags"].get(TAG_REQUEST_ID, "?")) for s in scale_sets)
-    for request, count in per_request.items():
-        if count > 1:
-            audit.duplicates.append(f"request {request} made {count} scale sets")
-    for app, state in expected.items():
-        found = {s["name"]: s for s in scale_sets if s["tags"][TAG_APPLICATION] == app}
-        for name, want, scale_set in _reported_groups(audit, "scale set", found, state):
-            disabled = scale_set["tags"].get("cloudops:traffic") == "disabled"
-            pools = [
-                pool
-                for nic in scale_set["properties"]["virtualMachineProfile"]["networkProfile"][
-                    "networkInterfaceConfigurations"
-                ]
-                for ip in nic["properties"]["ipConfigurations"]
-                for pool in ip["properties"].get("loadBalancerBackendAddressPools") or []
-            ]
-            if disabled != want["disabled"] or disabled == bool(pools):
-                audit.mismatches.append(
-                    f"{name}: disabled={disabled} with {len(pools)} backend pools, reported {want}"
-                )
-            if scale_set["sku"]["capacity"] != want["desired"]:
-                audit.mismatches.append(
-                    f"{name}: capacity {scale_set['sku']['capacity']}, reported {want['desired']}"
-                )
-    return audit
-
-
-# --------------------------------------------------------------------------------------------
 # Recovery after a SIGKILL mid-call
 # --------------------------------------------------------------------------------------------
 
 
-def create_input(cloud: str, app: str, desired: int, network: Any = None) -> dict[str, Any]:
-    """A small createServerGroup input for ``cloud`` (AWS needs moto's ``network``)."""
-    common = {
-        "application": app,
-        "stack": "web",
-        "capacity": {"min": 0, "max": 3, "desired": desired},
-        "tags": {"chaos": "1"},
-    }
-    if cloud == "gcp":
-        return {
-            **common,
-            "image": GCP_IMAGE,
-            "instance_type": "e2-small",
-            "zones": [f"{_ACCOUNTS['gcp'][1]}-a"],
-            "load_balancers": [f"{app}-web"],  # its backend service: made by the caller
-        }
-    if cloud == "azure":
-        from cloudops_testing.fixtures_azure import AZURE_IMAGE, AZURE_LOAD_BALANCER
-
-        return {
-            **common,
-            "image": AZURE_IMAGE,
-            "instance_type": "Standard_B1s",
-            "zones": ["1"],
-            "load_balancers": [f"{AZURE_LOAD_BALANCER}/web"],
-        }
-    return {
-        **common,
-        "image": network.image_id,
-        "instance_type": "t3.micro",
-        "zones": network.zones[:1],
-        "security_groups": [network.security_group_id],
-    }
-
-
-def _is_group_creation(cloud: str, request: Any) -> bool:
-    """Whether this request creates the server group itself (the call held mid-flight)."""
-    if cloud == "aws":
-        return bool(request.action == "CreateAutoScalingGroup")
-    if cloud == "gcp":
-        return bool(request.method == "POST" and request.path.endswith("/instanceGroupManagers"))
-    return bool(request.method == "PUT" and "/virtualMachineScaleSets/" in request.path)
+def create_input(cloud: RunningCloud, app: str, desired: int) -> dict[str, Any]:
+    """A small createServerGroup input (one zone, ``{app}-web``) on a started local cloud."""
+    return cloud.server_group(
+        app, capacity={"min": 0, "max": 3, "desired": desired}, tags={"chaos": "1"}, small=True
+    )
 
 
 class HoldCall:
@@ -1114,20 +784,19 @@ class Recovery:
 
 
 async def measure_recovery(
-    cloud_name: str,
+    cloud: RunningCloud,
     *,
     client: Any,
     server_address: str,
-    cloud: Any,
     workdir: Path,
     kill_after: float = 1.0,
     timeout: float = 240.0,
     log: Callable[[str], None] = lambda message: None,
 ) -> Recovery:
-    """SIGKILL the worker while ``{cloud_name}.createServerGroup`` waits on its creation call.
+    """SIGKILL the worker while ``{cloud}.createServerGroup`` waits on its creation call.
 
-    ``cloud`` is a started :class:`~cloudops_testing.stack.LocalCloud` (with the emulator of
-    ``cloud_name``); a fault proxy holding the group's creation call goes in front of it. A
+    ``cloud`` is a started local cloud (:class:`~cloudops.localcloud.RunningCloud`); a fault
+    proxy holding the group's creation call goes in front of its emulator. A
     replacement worker is started right after the SIGKILL; the figures are timed from it, on
     the server's clock for the attempts.
     """
@@ -1136,26 +805,23 @@ async def measure_recovery(
     from temporalio.api.enums.v1 import EventType, PendingActivityState
 
     from cloudops.client import CloudOpsClient
-    from cloudops_testing.faults import FaultProxy, FaultRules, aws_reject_duplicate_asg
+    from cloudops_testing.faults import FaultProxy, FaultRules
     from cloudops_testing.processes import WorkerProcess
-    from cloudops_testing.stack import DUMMY_AWS_ENV, toml_accounts
+    from cloudops_testing.stack import write_config
 
-    hold = HoldCall(lambda request: _is_group_creation(cloud_name, request))
-    if cloud_name == "aws":
-        upstream, fidelity = cloud.moto.url, [hold, aws_reject_duplicate_asg]
-        account, region = cloud.account, cloud.region
-    else:
-        upstream, fidelity = cloud.emulators[cloud_name].url, [hold]
-        account, region = _ACCOUNTS[cloud_name]
-    proxy = FaultProxy(upstream, FaultRules(flavor=cloud_name), fidelity=fidelity)  # type: ignore[arg-type]
+    cloud_name, account, region = cloud.name, cloud.account, cloud.region
+    hold = HoldCall(cloud.is_group_creation)
+    rules = FaultRules(flavor=cloud.profile.flavor)
+    proxy = FaultProxy(cloud.upstream, rules, fidelity=[hold, *cloud.fidelity])
     proxy.start()
     tag = uuid.uuid4().hex[:8]
     queue = f"recovery-{cloud_name}-{tag}"
     app = f"rec{tag}"
     # only this cloud's account (and plugin), its endpoint the proxy
-    table = {**cloud.accounts()["accounts"][account], "endpoint": proxy.url}
-    config = workdir / f"recovery-{cloud_name}-{tag}.toml"
-    config.write_text(toml_accounts({"accounts": {account: table}}))
+    config = write_config(
+        workdir / f"recovery-{cloud_name}-{tag}.toml",
+        {"accounts": {account: cloud.account_settings(proxy.url)}},
+    )
     plugins = [cloud_name]
 
     def worker(index: int) -> WorkerProcess:
@@ -1164,7 +830,7 @@ async def measure_recovery(
             queue,
             config=config,
             plugins=plugins,
-            env=dict(DUMMY_AWS_ENV),
+            env=dict(cloud.env),
             log_file=workdir / f"recovery-{cloud_name}-{tag}-{index}.log",
             args=["--log-level", "WARNING"],
         ).start(timeout=120)
@@ -1172,12 +838,10 @@ async def measure_recovery(
     first = await asyncio.to_thread(worker, 0)
     workers = [first]
     try:
-        if cloud_name == "gcp":
-            cloud.emulators["gcp"].add_backend_service(f"{app}-web")
-        network = cloud.network() if cloud_name == "aws" else None
+        await asyncio.to_thread(cloud.prepare_application, app, small=True)
         ops = CloudOpsClient(client, task_queue=queue)
         data = {
-            **create_input(cloud_name, app, 1, network),
+            **create_input(cloud, app, 1),
             "poll_interval_seconds": 0.5,
             "wait_timeout_seconds": 120,
         }

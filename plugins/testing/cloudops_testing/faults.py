@@ -33,7 +33,8 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 from multidict import CIMultiDict
 
-Flavor: TypeAlias = Literal["aws", "gcp", "azure"]
+#: A key of :data:`FLAVORS` (these three, or one a cloud added).
+Flavor: TypeAlias = str
 FaultKind: TypeAlias = Literal["throttle", "unavailable", "server_error", "reset", "delay"]
 
 # Order in which one uniform draw is mapped onto the rates (cumulatively); part of the replay
@@ -199,8 +200,8 @@ class FaultRules:
             raise ValueError(f"fault rates add up to {sum(rates)}, more than 1")
         if self.delay_seconds < 0 or (self.retry_after is not None and self.retry_after < 0):
             raise ValueError("delay_seconds and retry_after must not be negative")
-        if self.flavor not in ("aws", "gcp", "azure"):
-            raise ValueError(f"unknown flavor {self.flavor!r}")
+        if self.flavor not in FLAVORS:
+            raise ValueError(f"unknown flavor {self.flavor!r}; known: {', '.join(FLAVORS)}")
 
     def rate(self, kind: FaultKind) -> float:
         """The configured probability of ``kind``."""
@@ -341,39 +342,12 @@ def fault_response(kind: FaultKind, request: ProxyRequest, rules: FaultRules) ->
     """The answer a real cloud of ``rules.flavor`` gives for an HTTP-level fault ``kind``."""
     if kind not in ("throttle", "unavailable", "server_error"):
         raise ValueError(f"{kind!r} is not answered with a response")
-    if rules.flavor == "gcp":
-        status, grpc_status, reason, domain, message = _GCP[kind]
-        error = {"message": message, "domain": domain, "reason": reason}
-        payload = {
-            "error": {"code": status, "message": message, "errors": [error], "status": grpc_status}
-        }
-        headers = {"Content-Type": "application/json; charset=UTF-8"}
-        base = ProxyResponse(status, headers, json.dumps(payload).encode())
-    elif rules.flavor == "azure":
-        status, code, message = _AZURE[kind]
-        request_id = str(uuid.uuid4())
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            "x-ms-request-id": request_id,
-            "x-ms-correlation-request-id": request_id,
-        }
-        error: dict[str, object] = {"code": code, "message": message}
-        if kind == "throttle":
-            error["details"] = [
-                {"code": "TooManyRequests", "target": "HighCostGet3Min", "message": message}
-            ]
-            headers["x-ms-ratelimit-remaining-resource"] = (
-                "Microsoft.Compute/HighCostGet3Min;0,Microsoft.Compute/HighCostGet30Min;97"
-            )
-        body = json.dumps({"error": error}).encode()
-        base = ProxyResponse(status, headers, body)
-    else:
-        base = _aws_fault(kind, request)
+    base = FLAVORS[rules.flavor](kind, request)
     headers = dict(base.headers)
     gcp_throttle = rules.flavor == "gcp" and kind == "throttle"  # GCP sends no Retry-After
     if rules.retry_after is not None and kind in ("throttle", "unavailable") and not gcp_throttle:
         headers["Retry-After"] = str(rules.retry_after)
-        if rules.flavor == "aws":
+        if rules.flavor == "aws":  # botocore's standard retry mode reads this one
             headers["x-amz-retry-after"] = str(rules.retry_after * 1000)
     return ProxyResponse(base.status, headers, base.body)
 
@@ -386,6 +360,45 @@ def _aws_fault(kind: FaultKind, request: ProxyRequest) -> ProxyResponse:
     ec2 = request.aws_service == "ec2"
     status, code, message = (_AWS_EC2 if ec2 else _AWS_QUERY)[kind]
     return aws_query_error(status, code, message, ec2=ec2, sender=status < 500)
+
+
+def _gcp_fault(kind: FaultKind, request: ProxyRequest) -> ProxyResponse:
+    status, grpc_status, reason, domain, message = _GCP[kind]
+    error = {"message": message, "domain": domain, "reason": reason}
+    payload = {
+        "error": {"code": status, "message": message, "errors": [error], "status": grpc_status}
+    }
+    headers = {"Content-Type": "application/json; charset=UTF-8"}
+    return ProxyResponse(status, headers, json.dumps(payload).encode())
+
+
+def _azure_fault(kind: FaultKind, request: ProxyRequest) -> ProxyResponse:
+    status, code, message = _AZURE[kind]
+    request_id = str(uuid.uuid4())
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "x-ms-request-id": request_id,
+        "x-ms-correlation-request-id": request_id,
+    }
+    error: dict[str, object] = {"code": code, "message": message}
+    if kind == "throttle":
+        error["details"] = [
+            {"code": "TooManyRequests", "target": "HighCostGet3Min", "message": message}
+        ]
+        headers["x-ms-ratelimit-remaining-resource"] = (
+            "Microsoft.Compute/HighCostGet3Min;0,Microsoft.Compute/HighCostGet30Min;97"
+        )
+    return ProxyResponse(status, headers, json.dumps({"error": error}).encode())
+
+
+#: Flavour name -> the error answer of that cloud for a fault kind (throttle, unavailable,
+#: server_error). A local cloud profile names its flavour; a cloud with an error format of its
+#: own adds its function here before starting its proxy.
+FLAVORS: dict[str, Callable[[FaultKind, ProxyRequest], ProxyResponse]] = {
+    "aws": _aws_fault,
+    "gcp": _gcp_fault,
+    "azure": _azure_fault,
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -421,6 +434,41 @@ async def aws_reject_duplicate_asg(request: ProxyRequest) -> ProxyResponse | Non
         f"A group with the name {name} already exists"
     )
     return aws_query_error(400, "AlreadyExists", message)
+
+
+async def aws_create_lifecycle_hooks(request: ProxyRequest) -> ProxyResponse | None:
+    """Create the hooks of a CreateAutoScalingGroup's ``LifecycleHookSpecificationList``.
+
+    Why: AWS creates them with the group, so no instance launches before its hook exists;
+    moto ignores the list. The create is sent upstream, then one PutLifecycleHook per hook.
+    """
+    form = request.form
+    prefix = "LifecycleHookSpecificationList.member."
+    if request.action != "CreateAutoScalingGroup" or not any(k.startswith(prefix) for k in form):
+        return None
+    answer = await request.send_upstream()
+    if answer.status != 200:
+        return answer
+    hooks: dict[str, dict[str, str]] = {}
+    for key, value in form.items():
+        if key.startswith(prefix):
+            index, _, field_name = key[len(prefix) :].partition(".")
+            hooks.setdefault(index, {})[field_name] = value
+    for hook in hooks.values():
+        put = {
+            "Action": "PutLifecycleHook",
+            "Version": form.get("Version", "2011-01-01"),
+            "AutoScalingGroupName": form.get("AutoScalingGroupName", ""),
+            **hook,
+        }
+        made = await request.send_upstream(path_qs=request.path, body=urlencode(put).encode())
+        if made.status != 200:
+            return made
+    return answer
+
+
+#: The fidelity rules that hold moto to AWS's behaviour, in the order they apply.
+AWS_FIDELITY = (aws_reject_duplicate_asg, aws_create_lifecycle_hooks)
 
 
 def _xml_texts(body: bytes, local_name: str) -> set[str]:
@@ -754,6 +802,7 @@ def _to_web(answer: ProxyResponse) -> web.Response:
 
 __all__ = [
     "FAULT_KINDS",
+    "FLAVORS",
     "FaultKind",
     "FaultProxy",
     "FaultRules",

@@ -11,7 +11,8 @@ Fixtures (loaded by the ``cloudops`` pytest plugin):
 - ``aws_accounts``: a ``cloudops.toml``-shaped dict with one account ``moto`` on moto; pass it
   to ``cloudops_worker(accounts=...)``.
 - ``aws_fault_proxy``: factory of :class:`~cloudops_testing.faults.FaultProxy` in front of
-  moto (with the ``AlreadyExists`` fidelity rule for Auto Scaling groups); stopped at teardown.
+  moto (with the fidelity rules of ``AWS_FIDELITY``: AlreadyExists, lifecycle hooks);
+  stopped at teardown.
 - ``moto_client``: factory of boto3 clients straight to moto, for arranging and asserting.
 - ``moto_network``: the default VPC, its subnets, a security group and an image to boot.
 
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from cloudops_testing.moto_server import AwsNetwork, discover_moto_network
 
 if TYPE_CHECKING:
     from cloudops_testing.faults import FaultProxy, FaultRules
@@ -117,11 +120,12 @@ def aws_fault_proxy(moto_server: MotoServer) -> Iterator[Callable[..., FaultProx
     """Factory of fault proxies in front of moto.
 
     ``proxy = aws_fault_proxy(FaultRules(throttle=0.3, seed=1))`` starts one.
-    The proxy also answers ``AlreadyExists`` to a second CreateAutoScalingGroup of one name,
+    The proxy also answers ``AlreadyExists`` to a second CreateAutoScalingGroup of one name and
+    creates the hooks of its LifecycleHookSpecificationList,
     as AWS does and moto does not (pass ``fidelity=[]`` to turn that off). Point an account at
     it with ``aws_account_config(proxy.url)``. Every proxy is stopped when the test ends.
     """
-    from cloudops_testing.faults import FaultProxy, aws_reject_duplicate_asg
+    from cloudops_testing.faults import AWS_FIDELITY, FaultProxy
 
     started: list[FaultProxy] = []
 
@@ -129,7 +133,7 @@ def aws_fault_proxy(moto_server: MotoServer) -> Iterator[Callable[..., FaultProx
         proxy = FaultProxy(
             moto_server.url,
             rules,
-            fidelity=[aws_reject_duplicate_asg] if fidelity is None else fidelity,
+            fidelity=list(AWS_FIDELITY) if fidelity is None else fidelity,
         )
         proxy.start()
         started.append(proxy)
@@ -159,42 +163,14 @@ def moto_client(moto_server: MotoServer) -> Callable[[str], Any]:
     return client
 
 
-@dataclass(frozen=True)
-class MotoNetwork:
-    """Default network resources moto provides in ``us-east-1``, for building inputs."""
-
-    vpc_id: str
-    subnets: dict[str, str]  # availability zone -> subnet id
-    security_group_id: str
-    image_id: str
-
-    @property
-    def zones(self) -> list[str]:
-        """Availability zones, sorted."""
-        return sorted(self.subnets)
+#: moto's default network (the ``moto_network`` fixture's value).
+MotoNetwork = AwsNetwork
 
 
 @pytest.fixture
 def moto_network(moto_client: Callable[[str], Any]) -> MotoNetwork:
     """The default VPC, its subnets, its ``default`` security group and a bootable image."""
-    ec2 = moto_client("ec2")
-    vpc = next(v for v in ec2.describe_vpcs()["Vpcs"] if v.get("IsDefault"))
-    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])
-    groups = ec2.describe_security_groups(
-        Filters=[
-            {"Name": "vpc-id", "Values": [vpc["VpcId"]]},
-            {"Name": "group-name", "Values": ["default"]},
-        ]
-    )["SecurityGroups"]
-    # Listing all of moto's ~1300 images takes seconds; a name filter answers in milliseconds.
-    images = ec2.describe_images(Filters=[{"Name": "name", "Values": ["amzn2-ami-hvm-*"]}])
-    images = images["Images"] or ec2.describe_images()["Images"]
-    return MotoNetwork(
-        vpc_id=vpc["VpcId"],
-        subnets={s["AvailabilityZone"]: s["SubnetId"] for s in subnets["Subnets"]},
-        security_group_id=groups[0]["GroupId"],
-        image_id=sorted(i["ImageId"] for i in images)[0],
-    )
+    return discover_moto_network(moto_client("ec2"))
 
 
 @dataclass(frozen=True)

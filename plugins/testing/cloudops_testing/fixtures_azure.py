@@ -28,6 +28,20 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from cloudops_testing.azure_stack import (
+    AZURE_ACCOUNT,
+    AZURE_IMAGE,
+    AZURE_LOAD_BALANCER,
+    AZURE_POOLS,
+    AZURE_REGION,
+    AZURE_RESOURCE_GROUP,
+    AZURE_SSH_KEY,
+    AZURE_SUBNET,
+    AZURE_SUBSCRIPTION,
+    azure_account_config,
+    new_azure_emulator,
+)
+
 if TYPE_CHECKING:
     from cloudops_testing.azure_emulator import AzureEmulator
     from cloudops_testing.faults import FaultProxy, FaultRules
@@ -49,46 +63,6 @@ __all__ = [
     "emulator_compute_client",
 ]
 
-#: Name of the account the fixtures configure, its region (Azure location) and resources.
-AZURE_ACCOUNT = "azure-emu"
-AZURE_REGION = "eastus"
-AZURE_SUBSCRIPTION = "00000000-0000-0000-0000-00000000c10d"
-AZURE_RESOURCE_GROUP = "cloudops-rg"
-AZURE_SUBNET = "cloudops-vnet/default"
-AZURE_LOAD_BALANCER = "cloudops-lb"
-AZURE_POOLS = ("web", "api")
-#: The admin SSH key of the fixtures' account (Azure refuses a Linux scale set without one).
-AZURE_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEmulatorTestKeyForLocalTests cloudops@test"
-#: A marketplace image the emulator knows.
-AZURE_IMAGE = "Canonical:ubuntu-24_04-lts:server:latest"
-
-
-def azure_account_config(
-    endpoint: str,
-    *,
-    name: str = AZURE_ACCOUNT,
-    regions: tuple[str, ...] = (AZURE_REGION,),
-    **settings: Any,
-) -> dict[str, Any]:
-    """A ``cloudops.toml``-shaped dict with one Azure account whose ARM API is at ``endpoint``.
-
-    The account uses the test-only ``emulator`` credential, the fixtures' subscription, resource
-    group and default subnet; ``settings`` override or add Azure account keys.
-    """
-    account: dict[str, Any] = {
-        "provider": "azure",
-        "regions": list(regions),
-        "endpoint": endpoint,
-        "subscription_id": AZURE_SUBSCRIPTION,
-        "resource_group": AZURE_RESOURCE_GROUP,
-        "credential": "emulator",
-        "default_subnet": AZURE_SUBNET,
-        "ssh_public_key": AZURE_SSH_KEY,
-        "polling_interval_seconds": 0.2,
-        **settings,
-    }
-    return {"accounts": {name: account}}
-
 
 @pytest.fixture(scope="session")
 def azure_emulator() -> Iterator[AzureEmulator]:
@@ -97,8 +71,6 @@ def azure_emulator() -> Iterator[AzureEmulator]:
     Its state is shared by the whole session: give each test its own names (application) or
     call ``azure_emulator.reset()`` and arrange again.
     """
-    from cloudops_testing.stack import new_azure_emulator
-
     emulator = new_azure_emulator()
     emulator.start()
     try:

@@ -27,6 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from cloudops_testing.gcp_stack import (
+    GCP_ACCOUNT,
+    GCP_PROJECT,
+    GCP_REGION,
+    gcp_account_config,
+    new_gcp_emulator,
+)
+
 if TYPE_CHECKING:
     from cloudops_testing.faults import FaultProxy, FaultRules
     from cloudops_testing.gcp_emulator import GcpEmulator
@@ -42,43 +50,10 @@ __all__ = [
     "gcp_fault_proxy",
 ]
 
-#: Name of the account the fixtures configure, its project and region.
-GCP_ACCOUNT = "gcp-emu"
-GCP_PROJECT = "cloudops-emu"
-GCP_REGION = "us-central1"
-
-
-def gcp_account_config(
-    endpoint: str,
-    *,
-    name: str = GCP_ACCOUNT,
-    project: str = GCP_PROJECT,
-    regions: tuple[str, ...] = (GCP_REGION,),
-    **settings: Any,
-) -> dict[str, Any]:
-    """A ``cloudops.toml``-shaped dict with one GCP account whose API is at ``endpoint``.
-
-    The account uses anonymous credentials (allowed only with an endpoint override) and short
-    read retries; ``settings`` are extra GCP account keys.
-    """
-    account = {
-        "provider": "gcp",
-        "regions": list(regions),
-        "endpoint": endpoint,
-        "project": project,
-        "credentials": "anonymous",
-        "read_retry_seconds": 5.0,
-        "request_timeout_seconds": 30.0,
-        **settings,
-    }
-    return {"accounts": {name: account}}
-
 
 @pytest.fixture(scope="session")
 def gcp_emulator() -> Iterator[GcpEmulator]:
     """The Compute Engine emulator for the whole session, with fast operations and boots."""
-    from cloudops_testing.stack import new_gcp_emulator
-
     emulator = new_gcp_emulator()
     emulator.start()
     try:

@@ -2,10 +2,62 @@
 
 from __future__ import annotations
 
+import os
 import urllib.request
+from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from moto.server import ThreadedMotoServer
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
+
+__all__ = ["DUMMY_AWS_ENV", "AwsNetwork", "MotoServer", "discover_moto_network"]
+
+#: boto3 settings for emulators: dummy keys, and no way to find real credentials.
+DUMMY_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+
+
+@dataclass(frozen=True)
+class AwsNetwork:
+    """moto's default network in ``us-east-1``: what a createServerGroup input needs."""
+
+    vpc_id: str
+    subnets: dict[str, str]  # availability zone -> subnet id
+    security_group_id: str
+    image_id: str
+
+    @property
+    def zones(self) -> list[str]:
+        """Availability zones, sorted."""
+        return sorted(self.subnets)
+
+
+def discover_moto_network(ec2: Any) -> AwsNetwork:
+    """The default VPC, its zones, its ``default`` security group and a bootable image."""
+    vpc = next(v for v in ec2.describe_vpcs()["Vpcs"] if v.get("IsDefault"))
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])
+    groups = ec2.describe_security_groups(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc["VpcId"]]},
+            {"Name": "group-name", "Values": ["default"]},
+        ]
+    )["SecurityGroups"]
+    # Listing all of moto's ~1300 images takes seconds; a name filter answers in milliseconds.
+    images = ec2.describe_images(Filters=[{"Name": "name", "Values": ["amzn2-ami-hvm-*"]}])
+    images = images["Images"] or ec2.describe_images()["Images"]
+    return AwsNetwork(
+        vpc_id=vpc["VpcId"],
+        subnets={s["AvailabilityZone"]: s["SubnetId"] for s in subnets["Subnets"]},
+        security_group_id=groups[0]["GroupId"],
+        image_id=sorted(i["ImageId"] for i in images)[0],
+    )
 
 
 class MotoServer:
@@ -33,6 +85,8 @@ class MotoServer:
 
     def start(self) -> None:
         """Start the server; port 0 lets the OS pick a free port without a race."""
+        from moto.server import ThreadedMotoServer
+
         if self._server is not None:
             raise RuntimeError("MotoServer already started")
         server = ThreadedMotoServer(ip_address=self._host, port=0, verbose=False)

@@ -42,6 +42,7 @@ class WorkerProcess:
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
         self._ready = threading.Event()
+        self._reader: threading.Thread | None = None
 
     def start(self, timeout: float = 30.0) -> WorkerProcess:
         """Start the worker and wait until it polls its task queue."""
@@ -56,7 +57,8 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-        threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
+        self._reader = threading.Thread(target=self._read, args=(self.process,), daemon=True)
+        self._reader.start()
         if not self._ready.wait(timeout):
             self.kill()
             raise RuntimeError("worker did not start:\n" + "".join(self.output[-40:]))
@@ -79,7 +81,7 @@ class WorkerProcess:
             self.process.wait()
 
     def stop(self, timeout: float = 20.0) -> int | None:
-        """SIGTERM and wait: a clean shutdown. Returns the exit code."""
+        """SIGTERM and wait: a clean shutdown. Returns the exit code; ``output`` is complete."""
         if self.process is None:
             return None
         if self.process.poll() is None:
@@ -89,6 +91,8 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._reader is not None:  # the output is complete once the pipe is drained
+            self._reader.join(timeout)
         return self.process.returncode
 
     def restart(self) -> WorkerProcess:

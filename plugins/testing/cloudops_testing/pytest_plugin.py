@@ -8,6 +8,8 @@ Fixtures:
 - ``cloudops_worker``: a factory; ``async with cloudops_worker(plugins=[...]) as ops`` runs a
   worker in this process on a task queue of its own and gives a ``CloudOpsClient`` bound to it.
 - ``worker_process``: a factory of ``cloudops worker`` child processes, for crash tests.
+- ``local_cloud`` (session): a factory of the local clouds the installed providers register
+  (``local_cloud("gcp")``: the emulator behind a fault proxy, with its account), any provider's.
 
 Async fixtures run on the session event loop: set ``asyncio_default_fixture_loop_scope`` and
 ``asyncio_default_test_loop_scope`` to ``"session"`` in your pytest configuration.
@@ -16,7 +18,6 @@ Async fixtures run on the session event loop: set ``asyncio_default_fixture_loop
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -29,8 +30,10 @@ from temporalio.client import Client
 
 from cloudops.accounts import AccountBook, FileConfig
 from cloudops.client import CloudOpsClient, connect_client
+from cloudops.localcloud import RunningCloud
 from cloudops.registry import CloudOps
 from cloudops.server import DevServer
+from cloudops.shutdown import hard_exit
 from cloudops.worker import account_book, build_worker
 from cloudops_testing.processes import WorkerProcess
 
@@ -98,14 +101,6 @@ def cloudops_worker(temporal_client: Client) -> WorkerFactory:
     return start
 
 
-def write_config(path: Path, config: dict[str, Any]) -> Path:
-    """Write a ``{"accounts": {name: {key: value}}}`` dict as a ``cloudops.toml`` file."""
-    from cloudops_testing.stack import toml_accounts
-
-    path.write_text(toml_accounts(config))
-    return path
-
-
 @pytest.fixture
 def worker_process(
     temporal_server: DevServer, tmp_path: Path
@@ -115,6 +110,8 @@ def worker_process(
     ``worker_process(task_queue, accounts={...}, plugins=["aws"], env={...})`` starts one and
     waits until it polls; every one started is killed at the end of the test.
     """
+    from cloudops_testing.stack import write_config
+
     started: list[WorkerProcess] = []
 
     def start(
@@ -143,6 +140,37 @@ def worker_process(
         process.kill()
 
 
+@pytest.fixture(scope="session")
+def local_cloud() -> Iterator[Callable[[str], RunningCloud]]:
+    """Factory of registered local clouds, each started once for the session.
+
+    ``cloud = local_cloud("aws")`` gives a :class:`~cloudops.localcloud.RunningCloud`: its
+    ``accounts()`` for ``cloudops_worker(accounts={"accounts": ...})``, ``server_group(...)``
+    for a sample input, ``cluster_state``/``audit`` to read the cloud back, ``proxy.rules`` to
+    inject faults. Every cloud started is stopped at the end of the session.
+    """
+    from cloudops.localcloud import local_clouds
+
+    profiles = local_clouds(CloudOps())
+    started: dict[str, RunningCloud] = {}
+    saved = dict(os.environ)  # a local cloud may set dummy credentials in this process
+
+    def start(name: str) -> RunningCloud:
+        if name not in profiles:
+            raise LookupError(f"no local cloud {name!r}; registered: {', '.join(profiles)}")
+        if name not in started:
+            started[name] = profiles[name].start()
+        return started[name]
+
+    try:
+        yield start
+    finally:
+        for cloud in started.values():
+            cloud.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Remember the exit status for :func:`pytest_unconfigure`."""
     _exit_status[:] = [int(exitstatus)]
@@ -156,9 +184,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     which would turn a green run red; everything has been reported by now.
     """
     if _ran_worker and _exit_status and not os.environ.get("CLOUDOPS_TESTING_NO_HARD_EXIT"):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(_exit_status[0])
+        hard_exit(_exit_status[0])
 
 
 from cloudops_testing.fixtures_aws import *  # noqa: E402, F403  (AWS fixtures)

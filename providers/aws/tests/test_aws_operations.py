@@ -152,7 +152,11 @@ async def test_terminate_instances(
     found = asg_of(moto_client, name)
     assert found is not None
     assert found["DesiredCapacity"] == 1
-    assert [i["InstanceId"] for i in found["Instances"]] != [second]
+    assert shrunk.value["terminated"] == [second]
+    # Only the instance launched to replace the first one is left: nothing replaced the second.
+    assert [i["InstanceId"] for i in found["Instances"]] == sorted(ids - {second})
+    state = moto_client("ec2").describe_instances(InstanceIds=[second])
+    assert state["Reservations"][0]["Instances"][0]["State"]["Name"] == "terminated"
 
     # Terminating an instance that is already gone is done, not an error.
     repeat = await aws_ops.execute(

@@ -223,7 +223,25 @@ async def test_a_create_cancelled_while_creating_is_deleted_once_the_creation_en
         assert time.monotonic() < deadline
         await asyncio.sleep(0.1)
     await handle.cancel()
-    await asyncio.sleep(4)  # the rollback has run a few times meanwhile
+    # Wait until the rollback has checked the scale set twice and held back its DELETE each time:
+    # its activity is pending at attempt 3 or later, having failed with NotReady.
+    polls = None
+    deadline = time.monotonic() + 60
+    while True:
+        description = await handle.handle.describe()
+        polls = next(
+            (
+                a
+                for a in description.raw_description.pending_activities
+                if a.activity_type.name == "azure.delete_scale_set"
+            ),
+            None,
+        )
+        if polls is not None and polls.attempt >= 3:
+            break
+        assert time.monotonic() < deadline, f"the rollback did not poll: {polls}"
+        await asyncio.sleep(0.1)
+    assert "Creating" in polls.last_failure.message, polls
     found = scale_set(azure_emulator, name)
     assert found is not None and found["properties"]["provisioningState"] == "Creating"
     assert azure_emulator.request_count("DELETE", path) == 0  # no DELETE doomed to a 409

@@ -460,20 +460,16 @@ def _locate(clients: GcpClients, call: GcpCall, name: str) -> tuple[Any, str | N
     return found[0]
 
 
-def _template_api(clients: GcpClients, ref: str) -> tuple[Any, dict[str, str]]:
+def _template_api(ref: str) -> tuple[str, dict[str, str]]:
     """The client and request fields of a template (a name, or ``regions/r/.../NAME``).
 
     Regional templates (regionInstanceTemplates) serve only groups of their region.
     """
     parts = ref.split("/")
     if "regions" in parts:
-        region = parts[parts.index("regions") + 1]
-        where = {"project": clients.project, "region": region, "instance_template": parts[-1]}
-        return clients.get("RegionInstanceTemplatesClient"), where
-    return clients.get("InstanceTemplatesClient"), {
-        "project": clients.project,
-        "instance_template": parts[-1],
-    }
+        where = {"region": parts[parts.index("regions") + 1], "instance_template": parts[-1]}
+        return "RegionInstanceTemplatesClient", where
+    return "InstanceTemplatesClient", {"instance_template": parts[-1]}
 
 
 def _template_ref(link: str) -> str:
@@ -483,22 +479,13 @@ def _template_ref(link: str) -> str:
 
 
 def _get_template(clients: GcpClients, ref: str) -> Any:
-    client, where = _template_api(clients, ref)
-    read = {"retry": clients.read_retry, "timeout": clients.timeout}
-    return _or_none(lambda: client.get(**where, **read))
+    client, where = _template_api(ref)
+    return _or_none(lambda: clients.read(client, "get", **where))
 
 
 def _find_service(clients: GcpClients, name: str) -> Any:
     """The global backend service ``name``, or None."""
-    client = clients.get("BackendServicesClient")
-    return _or_none(
-        lambda: client.get(
-            project=clients.project,
-            backend_service=name,
-            retry=clients.read_retry,
-            timeout=clients.timeout,
-        )
-    )
+    return _or_none(lambda: clients.read("BackendServicesClient", "get", backend_service=name))
 
 
 def _get_service(clients: GcpClients, name: str) -> Any:
@@ -516,13 +503,11 @@ def _get_service(clients: GcpClients, name: str) -> Any:
 def _service_health(clients: GcpClients, service: str, group_link: str) -> dict[str, str]:
     """Instance link (relative) -> HEALTHY/UNHEALTHY in one backend service."""
     v1 = _v1()
-    client = clients.get("BackendServicesClient")
-    answer = client.get_health(
-        project=clients.project,
+    answer = clients.read(
+        "BackendServicesClient",
+        "get_health",
         backend_service=service,
         resource_group_reference_resource=v1.ResourceGroupReference(group=group_link),
-        retry=clients.read_retry,
-        timeout=clients.timeout,
     )
     return {relative(s.instance): s.health_state for s in answer.health_status}
 
@@ -610,18 +595,11 @@ def wait_operations(arg: WaitOperationsInput) -> OperationOutcome:
 
 
 def _get_operation(clients: GcpClients, ref: OperationRef) -> Any:
-    read = {"retry": clients.read_retry, "timeout": clients.timeout}
+    scope = {ref.scope: ref.location} if ref.scope in ("zone", "region") else {}
+    client = {"zone": "ZoneOperationsClient", "region": "RegionOperationsClient"}
     try:
-        if ref.scope == "zone":
-            return clients.get("ZoneOperationsClient").get(
-                project=clients.project, zone=ref.location, operation=ref.name, **read
-            )
-        if ref.scope == "region":
-            return clients.get("RegionOperationsClient").get(
-                project=clients.project, region=ref.location, operation=ref.name, **read
-            )
-        return clients.get("GlobalOperationsClient").get(
-            project=clients.project, operation=ref.name, **read
+        return clients.read(
+            client.get(ref.scope, "GlobalOperationsClient"), "get", operation=ref.name, **scope
         )
     except _not_found_type():
         raise BusinessError(
@@ -749,13 +727,13 @@ def delete_instance_template(arg: DeleteTemplateInput) -> Started:
     ours = group is None or group in (meta.get(META_SERVER_GROUP), name)
     if not ours and not name.startswith(f"{group}-"):
         return Started(changed=False, reason="belongs to another server group")
-    client, where = _template_api(clients, arg.name)
+    client, where = _template_api(arg.name)
     kind = "Region" if "region" in where else ""
     request = getattr(_v1(), f"Delete{kind}InstanceTemplateRequest")(
-        **where, request_id=arg.gcp_request_id
+        project=clients.project, **where, request_id=arg.gcp_request_id
     )
     try:
-        op = client.delete_unary(request=request, retry=None, timeout=clients.timeout)
+        op = clients.get(client).delete_unary(request=request, retry=None, timeout=clients.timeout)
     except _not_found_type():
         return Started(changed=False, reason="not found")
     return Started(operations=[_op_ref(op)])
@@ -960,7 +938,8 @@ def set_traffic(arg: TrafficInput) -> Started:
     """Add the group to (or remove it from) its backend services and target pools.
 
     Spinnaker's enable and disable on GCE: a backend service gets (or loses) the group's
-    instance group as a backend (an ``update`` with the service's fingerprint), and the group's
+    instance group as a backend (an ``update`` with the service's fingerprint; with
+    ``capacity_scaler``, a traffic share, the backend's scaler is set to it), and the group's
     ``setTargetPools`` is set to its pools (or none). Only what is not yet in the wanted state is
     touched, so a rerun does nothing; each change has its own requestId derived from the
     workflow's, so a retried call is deduplicated.
@@ -981,9 +960,11 @@ def set_traffic(arg: TrafficInput) -> Started:
     if missing:
         ports = {port: arg.named_ports.get(port, 80) for port in missing}
         operations.append(_op_ref(_named_ports(clients, groups, ports, arg)))
+    scaler = 1.0 if arg.capacity_scaler is None else arg.capacity_scaler
+    share = "" if arg.capacity_scaler is None else f":{scaler}"
     for name, service in found:
-        present = any(same_resource(b.group, group.instance_group) for b in service.backends)
-        if present == arg.enabled:
+        mine = [b for b in service.backends if same_resource(b.group, group.instance_group)]
+        if bool(mine) == arg.enabled and (not mine or mine[0].capacity_scaler == scaler):
             continue
         backends = [b for b in service.backends if not same_resource(b.group, group.instance_group)]
         if arg.enabled:
@@ -991,7 +972,7 @@ def set_traffic(arg: TrafficInput) -> Started:
                 v1.Backend(
                     group=group.instance_group,
                     balancing_mode="UTILIZATION",
-                    capacity_scaler=1.0,
+                    capacity_scaler=scaler,
                     max_utilization=0.8,
                 )
             )
@@ -1002,7 +983,7 @@ def set_traffic(arg: TrafficInput) -> Started:
             project=clients.project,
             backend_service=name,
             backend_service_resource=service,
-            request_id=_sub_request_id(arg.gcp_request_id, f"backend:{name}:{arg.enabled}"),
+            request_id=_sub_request_id(arg.gcp_request_id, f"backend:{name}:{arg.enabled}{share}"),
         )
         op = services.update_unary(request=request, retry=None, timeout=clients.timeout)
         operations.append(_op_ref(op))
@@ -1378,17 +1359,9 @@ def terminate_instances(arg: TerminateInput) -> TerminateStarted:
 def _outsider(clients: GcpClients, arg: TerminateInput, group: Any, name: str) -> str:
     """An id that is not a member: already gone (ours), another group's, or unknown."""
     zones = [arg.zone] if arg.zone else [last(z.zone) for z in group.distribution_policy.zones]
-    client = clients.get("InstancesClient")
     for zone in zones:
         found = _or_none(
-            functools.partial(
-                client.get,
-                project=clients.project,
-                zone=zone,
-                instance=name,
-                retry=clients.read_retry,
-                timeout=clients.timeout,
-            )
+            functools.partial(clients.read, "InstancesClient", "get", zone=zone, instance=name)
         )
         if found is not None:
             raise BusinessError(

@@ -443,6 +443,7 @@ class TrafficInput(GroupRef):
     target_pools: list[str] = Field(default_factory=list)
     named_ports: dict[str, int] = Field(default_factory=dict)
     gcp_request_id: str
+    capacity_scaler: float | None = None  # a traffic share of the backends (default 1.0)
 
 
 class WaitGroupInput(GroupRef):

@@ -24,7 +24,6 @@ schedules' and custom metrics' effects, ``statusDetails`` beyond none.
 from __future__ import annotations
 
 import copy
-import time
 from typing import TYPE_CHECKING, Any
 
 from cloudops_testing.gcp_emulator.errors import (
@@ -32,8 +31,9 @@ from cloudops_testing.gcp_emulator.errors import (
     invalid,
     not_found,
 )
-from cloudops_testing.gcp_emulator.links import link, timestamp
+from cloudops_testing.gcp_emulator.links import check_name, link, timestamp
 from cloudops_testing.gcp_emulator.operations import Operation, Scope
+from cloudops_testing.gcp_emulator.policy import bounded_size
 
 if TYPE_CHECKING:
     from cloudops_testing.gcp_emulator.compute import ComputeState
@@ -42,7 +42,6 @@ __all__ = [
     "MODES",
     "change_autoscaler",
     "delete_autoscaler",
-    "enforce_bounds",
     "get_autoscaler",
     "insert_autoscaler",
     "list_autoscalers",
@@ -51,7 +50,6 @@ __all__ = [
 
 #: ``AutoscalingPolicy.mode`` values the API accepts.
 MODES = ("ON", "OFF", "ONLY_SCALE_OUT", "ONLY_UP")
-_SCALE_OUT_ONLY = ("ONLY_SCALE_OUT", "ONLY_UP")
 _SIGNALS = ("cpuUtilization", "loadBalancingUtilization", "customMetricUtilizations")
 
 
@@ -75,7 +73,7 @@ def render_autoscaler(state: ComputeState, scaler: dict[str, Any]) -> dict[str, 
     body = {k: copy.deepcopy(v) for k, v in scaler.items() if not k.startswith("_")}
     group = state.groups.get(scaler["_target"])
     if group is not None:
-        body["recommendedSize"] = _bounded(scaler["autoscalingPolicy"], group["targetSize"])
+        body["recommendedSize"] = bounded_size(scaler["autoscalingPolicy"], group["targetSize"])
     return body
 
 
@@ -149,17 +147,6 @@ def _policy(raw: Any) -> dict[str, Any]:
     return policy
 
 
-def _bounded(policy: dict[str, Any], size: int) -> int:
-    """The size an autoscaler keeps a group of ``size`` at (no load: only the bounds act)."""
-    mode = policy.get("mode", "ON")
-    if mode == "OFF":
-        return size
-    size = max(size, int(policy["minNumReplicas"]))
-    if mode in _SCALE_OUT_ONLY:
-        return size
-    return min(size, int(policy["maxNumReplicas"]))
-
-
 def _target(state: ComputeState, scope: Scope, value: Any) -> str:
     """The group an autoscaler targets: of the same zone or region, existing, not autoscaled."""
     path = state._rel(value, "resource.target")
@@ -184,9 +171,7 @@ def insert_autoscaler(
     if again is not None:
         return again
     state.check_scope(scope)
-    from cloudops_testing.gcp_emulator.compute import _check_name
-
-    name = _check_name(body.get("name"))
+    name = check_name(body.get("name"))
     path = autoscaler_path(state, scope, name)
     if path in state.autoscalers or path in state.reserved:
         raise already_exists(path)
@@ -219,7 +204,7 @@ def insert_autoscaler(
         if target not in state.groups:
             raise not_found(target)
         state.autoscalers[path] = resource
-        enforce_bounds(state)
+        state.enforce_bounds()
 
     return state._op(scope, "autoscalers.insert", "insert", path, resource["id"], request_id, apply)
 
@@ -271,7 +256,7 @@ def change_autoscaler(
     def apply() -> None:
         scaler["autoscalingPolicy"] = policy
         scaler["description"] = description
-        enforce_bounds(state)
+        state.enforce_bounds()
 
     return state._op(
         scope, kind, "update" if replace else "patch", path, scaler["id"], request_id, apply
@@ -292,28 +277,3 @@ def delete_autoscaler(
         state.autoscalers.pop(path, None)
 
     return state._op(scope, "autoscalers.delete", "delete", path, scaler["id"], request_id, apply)
-
-
-def enforce_bounds(state: ComputeState) -> None:
-    """Bring every autoscaled group's target size within its autoscaler's bounds, later.
-
-    The real autoscaler is not synchronous: it acts on its next evaluation (Timing
-    ``autoscaler_seconds``), and it scales in only after a stabilisation period (Google Cloud
-    docs, "Autoscaler decisions": "the autoscaler ... uses a 10-minute stabilization period"
-    before it removes instances; Timing ``scale_in_seconds``). A client must wait for it.
-    """
-    now = time.monotonic()
-    due: dict[str, float] = state.__dict__.setdefault("_autoscale_due", {})
-    for path, scaler in state.autoscalers.items():
-        group = state.groups.get(scaler["_target"])
-        size = None if group is None else _bounded(scaler["autoscalingPolicy"], group["targetSize"])
-        if group is None or size == group["targetSize"]:
-            due.pop(path, None)
-            continue
-        timing = state.timing
-        wait = timing.autoscaler_seconds + (
-            timing.scale_in_seconds if size < group["targetSize"] else 0
-        )
-        if now >= due.setdefault(path, now + wait):
-            group["targetSize"] = size
-            due.pop(path, None)

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cloudops_testing.gcp_emulator.autoscalers import enforce_bounds
 from cloudops_testing.gcp_emulator.capacity import retry_creations
 from cloudops_testing.gcp_emulator.errors import (
     ApiError,
@@ -31,8 +30,9 @@ from cloudops_testing.gcp_emulator.errors import (
 )
 from cloudops_testing.gcp_emulator.instance_groups import health_state
 from cloudops_testing.gcp_emulator.instances import Instance
-from cloudops_testing.gcp_emulator.links import NAME_RE, link, relative, timestamp
+from cloudops_testing.gcp_emulator.links import NAME_RE, check_name, link, relative, timestamp
 from cloudops_testing.gcp_emulator.operations import Operation, OperationBook, Scope, Timing
+from cloudops_testing.gcp_emulator.policy import bounded_size
 
 __all__ = ["DEFAULT_IMAGES", "DEFAULT_ZONES", "ComputeState", "GroupScope"]
 
@@ -52,7 +52,6 @@ DEFAULT_IMAGES = frozenset(
 )
 _LABEL_KEY = r"^[a-z][a-z0-9_-]{0,62}$"
 _LABEL_VALUE = r"^[a-z0-9_-]{0,63}$"
-_NAME_HINT = "Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'"
 _GROUP_PATCHABLE = (
     "instanceTemplate",
     "versions",
@@ -64,14 +63,6 @@ _GROUP_PATCHABLE = (
 )
 
 GroupScope = Scope
-
-
-def _check_name(name: Any, field: str = "resource.name") -> str:
-    if not isinstance(name, str) or not name:
-        raise invalid(f"Required field '{field}' not specified", reason="required")
-    if not NAME_RE.match(name):
-        raise invalid(f"Invalid value for field '{field}': '{name}'. {_NAME_HINT}")
-    return name
 
 
 def _fingerprint(rng: random.Random) -> str:
@@ -114,6 +105,8 @@ class ComputeState:
         self.stockout_zones: set[str] = set()
         #: Exchanges that broke the vendored API spec (see cloudops_testing.specs).
         self.spec_violations: list[str] = []
+        #: When each autoscaler acts next on a group outside its bounds (see enforce_bounds).
+        self.autoscale_due: dict[str, float] = {}
 
     # -- paths and scopes ----------------------------------------------------------------
 
@@ -210,7 +203,7 @@ class ComputeState:
             return again
         scope = Scope("regions", region) if region else Scope("global", None)
         self.check_scope(scope)
-        name = _check_name(body.get("name"))
+        name = check_name(body.get("name"))
         path = self.template_path(name, region)
         stored_as = self._template_key(name, region)
         if stored_as in self.templates or path in self.reserved:
@@ -358,7 +351,7 @@ class ComputeState:
         if again is not None:
             return again
         self.check_scope(scope)
-        name = _check_name(body.get("name"))
+        name = check_name(body.get("name"))
         path = self.group_path(scope, name)
         if path in self.groups or path in self.reserved:
             raise already_exists(path)
@@ -622,10 +615,32 @@ class ComputeState:
 
     # -- instances and reconciliation ----------------------------------------------------------
 
+    def enforce_bounds(self) -> None:
+        """Bring every autoscaled group's target size within its autoscaler's bounds, later.
+
+        The real autoscaler is not synchronous: it acts on its next evaluation (Timing
+        ``autoscaler_seconds``), and it scales in only after a stabilisation period (Google Cloud
+        docs, "Autoscaler decisions": a 10-minute stabilization period before it removes
+        instances; Timing ``scale_in_seconds``). A client must wait for it.
+        """
+        now = _now()
+        for path, scaler in self.autoscalers.items():
+            group = self.groups.get(scaler["_target"])
+            size = group and bounded_size(scaler["autoscalingPolicy"], group["targetSize"])
+            if group is None or size == group["targetSize"]:
+                self.autoscale_due.pop(path, None)
+                continue
+            wait = self.timing.autoscaler_seconds
+            if size < group["targetSize"]:
+                wait += self.timing.scale_in_seconds
+            if now >= self.autoscale_due.setdefault(path, now + wait):
+                group["targetSize"] = size
+                self.autoscale_due.pop(path, None)
+
     def tick(self) -> None:
         """Advance operations, instances, and groups towards their target sizes."""
         self.ops.tick()
-        enforce_bounds(self)
+        self.enforce_bounds()
         retry_creations(self, _now())
         for path, instance in list(self.instances.items()):
             if not instance.advance(self.timing.instance_seconds):
@@ -704,7 +719,7 @@ class ComputeState:
             return again
         scope = Scope("regions", region)
         self.check_scope(scope)
-        name = _check_name(body.get("name"))
+        name = check_name(body.get("name"))
         path = f"{scope.path(self.project)}/targetPools/{name}"
         if path in self.target_pools or path in self.reserved:
             raise already_exists(path)
@@ -781,7 +796,7 @@ class ComputeState:
         again = self.ops.dedupe(self.project, request_id, "backendServices.insert")
         if again is not None:
             return again
-        name = _check_name(body.get("name"))
+        name = check_name(body.get("name"))
         path = self.service_path(name)
         if name in self.backend_services or path in self.reserved:
             raise already_exists(path)

@@ -13,13 +13,25 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["BASE", "link", "relative", "render", "timestamp"]
+from cloudops_testing.gcp_emulator.errors import invalid
+
+__all__ = ["BASE", "NAME_RE", "check_name", "link", "relative", "render", "timestamp"]
 
 #: Placeholder for ``scheme://host:port`` in stored links.
 BASE = "@@cloudops-emulator-base@@"
 _PREFIX = f"{BASE}/compute/v1/"
 _LINK = re.compile(r"^(?:[a-z]+://[^/]+)?/?(?:compute/(?:v1|beta|alpha)/)?(projects/.+)$")
 NAME_RE = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+_NAME_HINT = "Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'"
+
+
+def check_name(name: Any, field: str = "resource.name") -> str:
+    """``name`` if it is a valid resource name, else the 400 Compute answers."""
+    if not isinstance(name, str) or not name:
+        raise invalid(f"Required field '{field}' not specified", reason="required")
+    if not NAME_RE.match(name):
+        raise invalid(f"Invalid value for field '{field}': '{name}'. {_NAME_HINT}")
+    return name
 
 
 def link(path: str) -> str:

@@ -1,21 +1,21 @@
 """``cloudops demo``: the main job on embedded defaults, with nothing to set up.
 
-With cloudops-deploy, cloudops-aws and cloudops-testing installed (the workspace default), it
-starts a local Temporal server (with its UI), moto and, when cloudops-gcp / cloudops-azure are
-installed, the GCP and Azure emulators, each behind its own fault-injecting proxy (transient
-throttling, 5xx and resets), and a worker process; then deploys a sample app red/black twice on
-every cloud at once (v000, then v001 replacing it) with live progress and retries shown,
-SIGKILLs the worker in the middle of the second deploys and starts a new one, and prints the
-final WorkflowResults, what each proxy injected, each cluster's final state as the cloud holds
-it and the Temporal UI links. Without those plugins it runs ``example.echo``. No cloud account
-and no network are needed.
+cloudops-testing adds the command to the ``cloudops`` CLI (``register_commands``). With
+cloudops-deploy and provider plugins that register a local cloud (cloudops-aws, cloudops-gcp,
+cloudops-azure: the workspace default), it starts a local Temporal server (with its UI), each
+provider's local cloud (moto, the GCP and Azure emulators) behind its own fault-injecting proxy
+(transient throttling, 5xx and resets), and a worker process; then deploys a sample app
+red/black twice on every cloud at once (v000, then v001 replacing it) with live progress and
+retries shown, SIGKILLs the worker in the middle of the second deploys and starts a new one, and
+prints the final WorkflowResults, what each proxy injected, each cluster's final state as the
+cloud holds it and the Temporal UI links. Without those plugins it runs ``example.echo``. No
+cloud account and no network are needed, and nothing here imports pytest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,18 +30,16 @@ from rich.table import Table
 
 from cloudops.accounts import AccountBook
 from cloudops.client import CloudOpsClient, OperationHandle, connect_client
+from cloudops.localcloud import LocalCloud, LocalClouds, RunningCloud, local_clouds
 from cloudops.models import ProgressReport, WorkflowResult
 from cloudops.registry import CloudOps
 from cloudops.render import print_result, progress_line
 from cloudops.serve import serve
 from cloudops.server import DevServer
 
-__all__ = ["CLOUDS", "DEFAULT_FAULT_RATE", "DemoUsageError", "run_demo"]
+__all__ = ["DEFAULT_FAULT_RATE", "DemoUsageError", "available_clouds", "run_demo"]
 
 DEMO_TASK_QUEUE = "cloudops-demo"
-DEPLOY_MODULES = ("cloudops_deploy", "cloudops_aws", "cloudops_testing")
-#: The clouds the demo can deploy to, each when its provider plugin is installed.
-CLOUDS = ("aws", "gcp", "azure")
 #: Share of cloud API calls the fault proxies answer with a transient fault by default.
 DEFAULT_FAULT_RATE = 0.2
 #: Seconds into the second deploys at which the worker is killed.
@@ -188,78 +186,12 @@ async def _follow_all(
         console.line()  # the last render ends without a newline
 
 
-def _server_group(cloud: Any, name: str, app: str) -> dict[str, Any]:
-    """A small sample app on cloud ``name``: a cluster ``{app}-web`` of two instances.
-
-    On GCP and Azure it sits behind a load balancer; on AWS traffic is the Auto Scaling group's
-    ``AddToLoadBalancer`` process.
-    """
-    if name == "aws":
-        network = cloud.network()
-        return {
-            "application": app,
-            "stack": "web",
-            "image": network.image_id,
-            "instance_type": "t3.micro",
-            "capacity": {"min": 1, "max": 4, "desired": 2},
-            "zones": network.zones[:2],
-            "security_groups": [network.security_group_id],
-            "tags": {"team": "demo"},
-        }
-    if name == "gcp":
-        from cloudops_testing.fixtures_gcp import GCP_REGION
-
-        emulator = cloud.emulators["gcp"]
-        emulator.add_backend_service(f"{app}-web")
-        emulator.add_target_pool(GCP_REGION, f"{app}-pool")
-        return {
-            "application": app,
-            "stack": "web",
-            "image": "projects/debian-cloud/global/images/family/debian-12",
-            "instance_type": "e2-small",
-            "capacity": {"min": 1, "max": 4, "desired": 2},
-            "zones": [f"{GCP_REGION}-a", f"{GCP_REGION}-b"],
-            "load_balancers": [f"{app}-web"],
-            "target_pools": [f"{app}-pool"],
-            "tags": {"team": "demo"},
-        }
-    from cloudops_testing.fixtures_azure import AZURE_IMAGE, AZURE_LOAD_BALANCER
-
-    return {
-        "application": app,
-        "stack": "web",
-        "image": AZURE_IMAGE,
-        "instance_type": "Standard_B1s",
-        "capacity": {"min": 1, "max": 4, "desired": 2},
-        "zones": ["1", "2"],
-        "load_balancers": [f"{AZURE_LOAD_BALANCER}/web"],
-        "tags": {"team": "demo"},
-    }
-
-
-def _where(cloud: Any, name: str) -> dict[str, str]:
-    """The demo account and region of cloud ``name``."""
-    if name == "aws":
-        return {"account": cloud.account, "region": cloud.region}
-    if name == "gcp":
-        from cloudops_testing.fixtures_gcp import GCP_REGION
-
-        return {"account": "local-gcp", "region": GCP_REGION}
-    from cloudops_testing.fixtures_azure import AZURE_REGION
-
-    return {"account": "local-azure", "region": AZURE_REGION}
-
-
-def _proxy(cloud: Any, name: str) -> Any:
-    return cloud.proxy if name == "aws" else cloud.proxies.get(name)
-
-
 async def _deploy_demo(
-    console: Console, clouds: Sequence[str], fault_rate: float, kill: bool, keep: bool
+    console: Console, profiles: Sequence[LocalCloud], fault_rate: float, kill: bool, keep: bool
 ) -> bool:
     from cloudops_testing.faults import FaultRules
     from cloudops_testing.processes import WorkerProcess
-    from cloudops_testing.stack import DUMMY_AWS_ENV, LocalCloud
+    from cloudops_testing.stack import write_config
 
     faults = FaultRules(
         throttle=fault_rate * 0.5,
@@ -275,30 +207,37 @@ async def _deploy_demo(
             db_file=Path(folder) / "temporal.sqlite",
             log_file=Path(folder) / "temporal.log",
         )
-        emulated = ", ".join(_EMULATORS[c] for c in clouds)
+        clouds = [profile.name for profile in profiles]
+        emulated = ", ".join(profile.label for profile in profiles)
         with console.status(f"starting a local Temporal server, {emulated}"):
             server.start()
-            # The sample apps are arranged straight on the clouds, not through the proxies.
-            cloud = LocalCloud(faults=faults, gcp="gcp" in clouds, azure="azure" in clouds).start()
+            local = LocalClouds(profiles, faults)
+            try:
+                local.start()
+            except BaseException:
+                server.stop()
+                raise
         worker: WorkerProcess | None = None
         try:
-            config = cloud.write_config(Path(folder) / "cloudops.toml")
+            # A local demo: authorization explicitly off (docs/security.md).
+            settings = {"authorization": "off", "accounts": local.accounts()}
+            config = write_config(Path(folder) / "cloudops.toml", settings)
             app = f"demo{uuid.uuid4().hex[:4]}"
-            requests = {
-                name: await asyncio.to_thread(_server_group, cloud, name, app) for name in clouds
-            }
+            # The sample apps are arranged straight on the clouds, not through the proxies.
+            requests = {name: await asyncio.to_thread(_sample, local[name], app) for name in clouds}
             console.print(f"Temporal server {server.address}, UI [link]{server.ui_url}[/link]")
             console.print(
                 f"local clouds: {', '.join(clouds)}, each behind a fault proxy answering "
                 f"~{fault_rate:.0%} of API calls with a transient fault (throttling with "
                 "Retry-After, 500/503, connection resets)"
             )
+            console.print("authorization: off (a local demo; production: docs/security.md)")
             worker = WorkerProcess(
                 server.address,
                 DEMO_TASK_QUEUE,
                 config=config,
-                plugins=[*dict.fromkeys(["aws", *clouds]), "deploy", "example"],
-                env=DUMMY_AWS_ENV,
+                plugins=[*clouds, "deploy", "example"],
+                env=local.env,
                 log_file=Path(folder) / "worker.log",
             )
             with console.status("starting a worker process"):
@@ -307,7 +246,7 @@ async def _deploy_demo(
             ops = CloudOpsClient(client, task_queue=DEMO_TASK_QUEUE)
 
             def injected(name: str) -> int:
-                counts = _proxy(cloud, name).counts
+                counts = local[name].fault_counts()
                 return sum(v for k, v in counts.items() if k in _FAULT_KINDS)
 
             async def crash_and_replace() -> None:
@@ -336,7 +275,8 @@ async def _deploy_demo(
                             "max_remaining_server_groups": 2,
                         },
                         labels={"application": app},
-                        **_where(cloud, name),
+                        account=local[name].account,
+                        region=local[name].region,
                     )
                     deploys.append(_Deploy(name, handle))
                 await _follow_all(
@@ -366,15 +306,16 @@ async def _deploy_demo(
                 print_result(console, deploy.result, as_json=False, full=False)
             console.rule("what happened")
             for name in clouds:
-                counts = _proxy(cloud, name).counts
+                counts = local[name].fault_counts()
                 faults_seen = {k: v for k, v in counts.items() if k in _FAULT_KINDS and v}
                 console.print(
                     f"{name}: cloud API calls forwarded: {counts.get('forwarded', 0)}; "
                     f"faults injected and survived: {faults_seen or 'none'}"
                 )
-                state = await asyncio.to_thread(_cluster_state, cloud, name, f"{app}-web")
-                for group, described in state.items():
-                    console.print(f"  {group}: {described}")
+                # each group as the cloud itself holds it (not what cloudops says)
+                state = await asyncio.to_thread(local[name].cluster_state, f"{app}-web")
+                for group in state:
+                    console.print(f"  {group.name}: {group.describe()}")
             console.print(f"Temporal UI: [link]{server.ui_url}[/link]")
             ok = len(finals) == len(clouds) and all(
                 d.result is not None and d.result.ok for d in finals
@@ -388,79 +329,42 @@ async def _deploy_demo(
         finally:
             if worker is not None:
                 worker.stop()
-            cloud.stop()
+            local.stop()
             server.stop()
 
 
 _FAULT_KINDS = ("throttle", "unavailable", "server_error", "reset", "delay")
-_EMULATORS = {"aws": "moto", "gcp": "the GCP emulator", "azure": "the Azure emulator"}
 
 
-def _cluster_state(cloud: Any, name: str, cluster: str) -> dict[str, str]:
-    """Each server group of ``cluster`` as the cloud itself holds it (not what cloudops says)."""
-    states: dict[str, str] = {}
-
-    def member(group: str) -> bool:
-        head, _, sequence = group.rpartition("-v")
-        return head == cluster and sequence.isdigit()
-
-    if name == "aws":
-        asg = cloud.client("autoscaling")
-        for group in asg.describe_auto_scaling_groups()["AutoScalingGroups"]:
-            if member(group["AutoScalingGroupName"]):
-                suspended = {p["ProcessName"] for p in group.get("SuspendedProcesses", [])}
-                serving = "disabled" if "AddToLoadBalancer" in suspended else "serving"
-                states[group["AutoScalingGroupName"]] = (
-                    f"{serving}, {len(group['Instances'])} instance(s)"
-                )
-    elif name == "gcp":
-        emulator = cloud.emulators["gcp"]
-        app = cluster.rsplit("-", 1)[0]
-        service = emulator.backend_service(f"{app}-web") or {}
-        backends = {b["group"].rsplit("/", 1)[-1] for b in service.get("backends", [])}
-        for group in emulator.groups():
-            if member(group["name"]):
-                serving = "serving" if group["name"] in backends else "disabled"
-                count = len(emulator.instances(group["name"]))
-                states[group["name"]] = f"{serving}, {count} instance(s)"
-    else:
-        from cloudops_testing.fixtures_azure import AZURE_RESOURCE_GROUP
-
-        emulator = cloud.emulators["azure"]
-        for scale_set in emulator.scale_sets(AZURE_RESOURCE_GROUP):
-            if member(scale_set["name"]):
-                nics = scale_set["properties"]["virtualMachineProfile"]["networkProfile"]
-                pools = [
-                    pool
-                    for nic in nics["networkInterfaceConfigurations"]
-                    for ip in nic["properties"]["ipConfigurations"]
-                    for pool in ip["properties"].get("loadBalancerBackendAddressPools") or []
-                ]
-                serving = "serving" if pools else "disabled"
-                count = len(emulator.instances(AZURE_RESOURCE_GROUP, scale_set["name"]))
-                states[scale_set["name"]] = f"{serving}, {count} instance(s)"
-    return dict(sorted(states.items()))
+def _sample(cloud: RunningCloud, app: str) -> dict[str, Any]:
+    """A small sample app on ``cloud``: a cluster ``{app}-web`` of two instances."""
+    cloud.prepare_application(app)
+    return cloud.server_group(
+        app, capacity={"min": 1, "max": 4, "desired": 2}, tags={"team": "demo"}
+    )
 
 
 class DemoUsageError(ValueError):
     """The demo was asked for something it cannot do here; raised before anything starts."""
 
 
-def available_clouds(cloudops: CloudOps) -> list[str]:
-    """The clouds the deploy demo can use here: provider plugin and its emulator installed."""
-    if not all(importlib.util.find_spec(m) for m in DEPLOY_MODULES):
-        return []
+def available_clouds(cloudops: CloudOps) -> dict[str, LocalCloud]:
+    """The local clouds the deploy demo can use here (sorted by name).
+
+    Each is registered by a provider plugin whose operations are installed, and can start here;
+    the deploy plugin must be installed too.
+    """
     if cloudops.catalogue.operation("deploy.redBlack") is None:
-        return []
-    return [
-        name
-        for name in CLOUDS
-        if importlib.util.find_spec(f"cloudops_{name}")
+        return {}
+    return {
+        name: profile
+        for name, profile in local_clouds(cloudops).items()
+        if not profile.missing()
         and all(
             cloudops.catalogue.operation(f"{name}.{verb}")
             for verb in ("createServerGroup", "listServerGroups")
         )
-    ]
+    }
 
 
 async def run_demo(
@@ -483,7 +387,7 @@ async def run_demo(
     if not 0 <= fault_rate <= 1:
         raise DemoUsageError("--fault-rate must be between 0 and 1")
     installed = available_clouds(cloudops)
-    wanted = list(clouds) if clouds else installed
+    wanted = list(clouds) if clouds else list(installed)
     unknown = [c for c in wanted if c not in installed]
     if unknown:
         raise DemoUsageError(
@@ -491,13 +395,14 @@ async def run_demo(
             f"{', '.join(installed) or 'no cloud'} (each needs cloudops-deploy, cloudops-testing "
             "and the cloud's provider plugin)"
         )
-    if "aws" in installed and wanted:
-        ordered = [c for c in CLOUDS if c in wanted]
-        return await _deploy_demo(console, ordered, fault_rate, kill, keep)
+    if wanted:
+        profiles = [profile for name, profile in installed.items() if name in wanted]
+        return await _deploy_demo(console, profiles, fault_rate, kill, keep)
     if cloudops.catalogue.operation("example.echo") is None:
         console.print(
-            "[red]the demo needs cloudops-deploy with cloudops-aws and cloudops-testing, or "
-            "cloudops-example[/red]: pip install cloudops-deploy cloudops-aws cloudops-testing"
+            "[red]the demo needs cloudops-deploy with a provider plugin that has a local cloud "
+            "(cloudops-aws...), or cloudops-example[/red]: pip install cloudops-deploy "
+            "cloudops-aws cloudops-testing"
         )
         return False
     return await _echo_demo(console, cloudops, keep)

@@ -1,0 +1,1 @@
+"""cloudops-reference: the smallest complete server-group provider, its cloud a SQLite file."""
