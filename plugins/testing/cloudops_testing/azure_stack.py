@@ -18,6 +18,7 @@ __all__ = [
     "AZURE_POOLS",
     "AZURE_REGION",
     "AZURE_RESOURCE_GROUP",
+    "AZURE_SSH_KEY",
     "AZURE_SUBNET",
     "AZURE_SUBSCRIPTION",
     "azure_account_config",
@@ -30,6 +31,8 @@ AZURE_REGION = "eastus"
 AZURE_SUBSCRIPTION = "00000000-0000-0000-0000-00000000c10d"
 AZURE_RESOURCE_GROUP = "cloudops-rg"
 AZURE_SUBNET = "cloudops-vnet/default"
+#: The admin SSH key of the local account (Azure refuses a Linux scale set without one).
+AZURE_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEmulatorTestKeyForLocalTests cloudops@test"
 AZURE_LOAD_BALANCER = "cloudops-lb"
 AZURE_POOLS = ("web", "api")
 #: A marketplace image the emulator knows.
@@ -56,6 +59,7 @@ def azure_account_config(
         "resource_group": AZURE_RESOURCE_GROUP,
         "credential": "emulator",
         "default_subnet": AZURE_SUBNET,
+        "ssh_public_key": AZURE_SSH_KEY,
         "polling_interval_seconds": 0.2,
         **settings,
     }

@@ -276,19 +276,31 @@ _AWS_JSON = {
     "unavailable": (503, "ServiceUnavailable", "Service is unavailable. Please try again later."),
     "server_error": (500, "InternalFailure", "An internal error has occurred."),
 }
+# Compute Engine's own rate limit answer is 403 ``rateLimitExceeded`` (domain usageLimits) with
+# no Retry-After (Google Cloud docs, "Rate quotas" / "API rate limits": "returns an HTTP 403
+# error with the reason rateLimitExceeded"; the client raises Forbidden, not TooManyRequests).
 _GCP = {  # kind -> (status, google.rpc status, reason, domain, message)
     "throttle": (
-        429,
-        "RESOURCE_EXHAUSTED",
+        403,
+        "PERMISSION_DENIED",
         "rateLimitExceeded",
         "usageLimits",
-        "Rate Limit Exceeded",
+        "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute' of service "
+        "'compute.googleapis.com'.",
     ),
     "unavailable": (503, "UNAVAILABLE", "backendError", "global", "The service is unavailable."),
     "server_error": (500, "INTERNAL", "backendError", "global", "Internal error."),
 }
+# Compute's throttling (Microsoft Learn, "Troubleshooting API throttling errors"): 429 with
+# code OperationNotAllowed, a TooManyRequests detail naming the exhausted policy, Retry-After,
+# and x-ms-ratelimit-remaining-resource counters of the policies the call falls under.
 _AZURE = {
-    "throttle": (429, "TooManyRequests", "The request is being throttled. Retry after a while."),
+    "throttle": (
+        429,
+        "OperationNotAllowed",
+        "The server rejected the request because too many requests have been received for "
+        "this subscription.",
+    ),
     "unavailable": (503, "ServiceUnavailable", "The service is temporarily unavailable."),
     "server_error": (500, "InternalServerError", "The server encountered an internal error."),
 }
@@ -332,7 +344,8 @@ def fault_response(kind: FaultKind, request: ProxyRequest, rules: FaultRules) ->
         raise ValueError(f"{kind!r} is not answered with a response")
     base = FLAVORS[rules.flavor](kind, request)
     headers = dict(base.headers)
-    if rules.retry_after is not None and kind in ("throttle", "unavailable"):
+    gcp_throttle = rules.flavor == "gcp" and kind == "throttle"  # GCP sends no Retry-After
+    if rules.retry_after is not None and kind in ("throttle", "unavailable") and not gcp_throttle:
         headers["Retry-After"] = str(rules.retry_after)
         if rules.flavor == "aws":  # botocore's standard retry mode reads this one
             headers["x-amz-retry-after"] = str(rules.retry_after * 1000)
@@ -367,8 +380,15 @@ def _azure_fault(kind: FaultKind, request: ProxyRequest) -> ProxyResponse:
         "x-ms-request-id": request_id,
         "x-ms-correlation-request-id": request_id,
     }
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    return ProxyResponse(status, headers, body)
+    error: dict[str, object] = {"code": code, "message": message}
+    if kind == "throttle":
+        error["details"] = [
+            {"code": "TooManyRequests", "target": "HighCostGet3Min", "message": message}
+        ]
+        headers["x-ms-ratelimit-remaining-resource"] = (
+            "Microsoft.Compute/HighCostGet3Min;0,Microsoft.Compute/HighCostGet30Min;97"
+        )
+    return ProxyResponse(status, headers, json.dumps({"error": error}).encode())
 
 
 #: Flavour name -> the error answer of that cloud for a fault kind (throttle, unavailable,

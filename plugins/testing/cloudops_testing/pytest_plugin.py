@@ -190,3 +190,4 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 from cloudops_testing.fixtures_aws import *  # noqa: E402, F403  (AWS fixtures)
 from cloudops_testing.fixtures_azure import *  # noqa: E402, F403  (Azure fixtures)
 from cloudops_testing.fixtures_gcp import *  # noqa: E402, F403  (GCP fixtures)
+from cloudops_testing.fixtures_specs import *  # noqa: E402, F403  (spec conformance)

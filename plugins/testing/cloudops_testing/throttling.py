@@ -15,9 +15,10 @@ What each cloud meters (the bucket sizes are settings; the defaults are stated w
   refilled at 20/s); Auto Scaling one bucket for all its calls; ELB one bucket. Answer:
   ``Throttling`` / ``RequestLimitExceeded`` (EC2), as :mod:`cloudops_testing.faults` sends.
 - GCP: per project (from the URL), reads (GET) and writes apart, whatever the region. Answer:
-  429 ``rateLimitExceeded``.
+  403 ``rateLimitExceeded`` without Retry-After, as Compute Engine answers.
 - Azure: per subscription (from the URL), reads (GET) and writes apart. Answer: 429
-  ``TooManyRequests`` with ``x-ms-ratelimit-remaining-subscription-*`` headers.
+  ``OperationNotAllowed`` with a ``TooManyRequests`` detail and
+  ``x-ms-ratelimit-remaining-subscription-*`` headers.
 
 Use :func:`install` to put a :class:`CloudThrottle` first among a proxy's fidelity rules.
 """
@@ -201,7 +202,8 @@ class CloudThrottle:
         base = FLAVORS[self.flavor]("throttle", request)
         headers = dict(base.headers)
         seconds = max(1, math.ceil(wait))
-        headers["Retry-After"] = str(seconds)
+        if self.flavor != "gcp":  # Compute Engine sends no Retry-After with its 403
+            headers["Retry-After"] = str(seconds)
         if self.flavor == "aws":
             headers["x-amz-retry-after"] = str(max(1, math.ceil(wait * 1000)))
         if self.flavor == "azure":

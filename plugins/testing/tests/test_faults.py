@@ -401,7 +401,7 @@ def test_plain_http_pass_through_keeps_request_and_streams(echo_url: str) -> Non
 @pytest.mark.parametrize(
     ("kind", "status", "grpc_status", "reason"),
     [
-        ("throttle", 429, "RESOURCE_EXHAUSTED", "rateLimitExceeded"),
+        ("throttle", 403, "PERMISSION_DENIED", "rateLimitExceeded"),
         ("unavailable", 503, "UNAVAILABLE", "backendError"),
         ("server_error", 500, "INTERNAL", "backendError"),
     ],
@@ -421,13 +421,13 @@ def test_gcp_error_shapes(
     assert error["status"] == grpc_status
     assert error["errors"][0]["reason"] == reason
     assert error["message"]
-    assert ("Retry-After" in headers) == (kind != "server_error")
+    assert ("Retry-After" in headers) == (kind == "unavailable")
 
 
 @pytest.mark.parametrize(
     ("kind", "status", "code"),
     [
-        ("throttle", 429, "TooManyRequests"),
+        ("throttle", 429, "OperationNotAllowed"),
         ("unavailable", 503, "ServiceUnavailable"),
         ("server_error", 500, "InternalServerError"),
     ],
@@ -447,6 +447,8 @@ def test_azure_error_shapes(echo_url: str, kind: str, status: int, code: str) ->
     if kind == "throttle":
         assert headers["Retry-After"] == "7"
         assert "x-amz-retry-after" not in headers
+        assert json.loads(body)["error"]["details"][0]["code"] == "TooManyRequests"
+        assert headers["x-ms-ratelimit-remaining-resource"].startswith("Microsoft.Compute/")
 
 
 def test_predicate_and_regex_matchers(echo_url: str) -> None:
@@ -456,7 +458,7 @@ def test_predicate_and_regex_matchers(echo_url: str) -> None:
     for match in (only_resize, [re.compile(r"^POST .*/resize$")]):
         with FaultProxy(echo_url, FaultRules(throttle=1.0, match=match, flavor="gcp")) as proxy:
             assert _call(f"{proxy.url}/groups/g")[0] == 201
-            assert _call(f"{proxy.url}/groups/g/resize?size=2", "POST", b"")[0] == 429
+            assert _call(f"{proxy.url}/groups/g/resize?size=2", "POST", b"")[0] == 403
             assert outcomes(proxy) == ["forwarded", "throttle"]
 
 

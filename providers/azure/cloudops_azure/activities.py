@@ -155,6 +155,16 @@ def _vms(where: _Where, name: str) -> list[dict[str, Any]]:
     return [dict(vm.as_dict()) for vm in pages]
 
 
+def _stale(where: _Where, name: str) -> list[str]:
+    """Instance ids of the VMs (not being deleted) that run an older model than the scale set."""
+    return [
+        str(vm["instanceId"])
+        for vm in _vms(where, name)
+        if (vm.get("properties") or {}).get("latestModelApplied") is False
+        and (vm.get("properties") or {}).get("provisioningState") != "Deleting"
+    ]
+
+
 def _unchanged(where: _Where, scale_set: dict[str, Any]) -> Begun:
     """Nothing to send: wait (without a token) only if an operation is still running."""
     return Begun(
@@ -208,9 +218,10 @@ def begin_create_scale_set(spec: ScaleSetSpec) -> Begun:
         resource_group=where.resource_group,
         default_subnet=where.settings.default_subnet,
         admin_username=where.settings.admin_username,
+        ssh_public_key=where.settings.ssh_public_key,
     )
     token, done = lro.begin(
-        where.scale_sets.begin_create_or_update, where.resource_group, spec.name, body
+        where.scale_sets.begin_create_or_update, where.resource_group, spec.name, body, etag="*"
     )
     return Begun(token=token, done=done, resource_group=where.resource_group)
 
@@ -282,6 +293,13 @@ def poll_operation(arg: PollInput) -> PollOutput:
             activity.logger.warning("unreadable continuation token; polling %s by state", arg.name)
         else:
             data = dict(result.as_dict()) if hasattr(result, "as_dict") else {}
+            policy = (data.get("properties") or {}).get("upgradePolicy") or {}
+            if arg.kind == "update" and policy.get("mode") == "Rolling":
+                # Rolling: the update Succeeded, but the VMs follow in batches (and, e.g., leave
+                # a backend pool only then): wait until every VM runs the latest model.
+                behind = _stale(where, arg.name)
+                if behind:
+                    raise NotReady(f"rolling upgrade of {arg.name}: {len(behind)} VMs to go")
             return PollOutput(
                 status="Succeeded",
                 provisioning_state=_state(data) or None,
@@ -373,7 +391,11 @@ def begin_resize(arg: ResizeInput) -> ResizeBegun:
         return ResizeBegun(**same.model_dump(), before=before, disabled=disabled)
     sku = {**(scale_set.get("sku") or {}), "capacity": arg.capacity.desired}
     token, done = lro.begin(
-        where.scale_sets.begin_update, where.resource_group, arg.name, {"sku": sku, "tags": wanted}
+        where.scale_sets.begin_update,
+        where.resource_group,
+        arg.name,
+        {"sku": sku, "tags": wanted},
+        etag=scale_set.get("etag"),  # tags are rewritten whole: only over what was read
     )
     return ResizeBegun(
         token=token,
@@ -416,7 +438,13 @@ def begin_set_traffic(arg: TrafficInput) -> TrafficBegun:
         patch["properties"] = {
             "virtualMachineProfile": {"networkProfile": {"networkInterfaceConfigurations": network}}
         }
-    token, done = lro.begin(where.scale_sets.begin_update, where.resource_group, arg.name, patch)
+    token, done = lro.begin(
+        where.scale_sets.begin_update,
+        where.resource_group,
+        arg.name,
+        patch,
+        etag=scale_set.get("etag"),  # tags and NIC arrays are rewritten whole
+    )
     return TrafficBegun(token=token, done=done, resource_group=where.resource_group, **result)
 
 
@@ -467,12 +495,7 @@ def begin_upgrade_instances(arg: ScaleSetCall) -> Begun:
     """
     where = _Where(arg)
     _require(where, arg.name)
-    stale = [
-        str(vm["instanceId"])
-        for vm in _vms(where, arg.name)
-        if (vm.get("properties") or {}).get("latestModelApplied") is False
-        and (vm.get("properties") or {}).get("provisioningState") != "Deleting"
-    ]
+    stale = _stale(where, arg.name)
     if not stale:
         return Begun(done=True, changed=False, resource_group=where.resource_group)
     token, done = lro.begin(

@@ -82,16 +82,21 @@ def subnet_id(ref: str, subscription: str, resource_group: str) -> str:
     )
 
 
-def pool_id(ref: str, subscription: str, resource_group: str) -> str:
-    """A backend pool id from an id or ``loadBalancer/pool`` in the resource group."""
-    ref = _reference(ref, "loadBalancer/pool", "backend pool", "load_balancers")
+def _balancer_part(ref: str, subscription: str, resource_group: str, part: str) -> str:
+    what, field = {"probes": ("health probe", "health_probe")}.get(
+        part, ("backend pool", "load_balancers")
+    )
+    ref = _reference(ref, f"loadBalancer/{what.split()[-1]}", what, field)
     if ref.startswith("/"):
         return ref
-    balancer, pool = ref.split("/")
-    return (
-        f"{_prefix(subscription, resource_group)}/Microsoft.Network/loadBalancers/{balancer}"
-        f"/backendAddressPools/{pool}"
-    )
+    balancer, name = ref.split("/")
+    lb = f"{_prefix(subscription, resource_group)}/Microsoft.Network/loadBalancers/{balancer}"
+    return f"{lb}/{part}/{name}"
+
+
+def pool_id(ref: str, subscription: str, resource_group: str) -> str:
+    """A backend pool id from an id or ``loadBalancer/pool`` in the resource group."""
+    return _balancer_part(ref, subscription, resource_group, "backendAddressPools")
 
 
 def _nsg_id(ref: str, subscription: str, resource_group: str) -> str:
@@ -150,6 +155,7 @@ def build_scale_set(
     resource_group: str,
     default_subnet: str | None,
     admin_username: str,
+    ssh_public_key: str | None = None,
 ) -> dict[str, Any]:
     """The PUT body of a new scale set (Uniform orchestration, one NIC, one IP configuration).
 
@@ -179,13 +185,20 @@ def build_scale_set(
                 {"errors": [{"field": "load_balancers", "reason": "too long for a tag"}]},
             )
     user = spec.admin_username or admin_username
-    linux: dict[str, Any] = {"disablePasswordAuthentication": True}
-    if spec.ssh_public_key:
-        linux["ssh"] = {
-            "publicKeys": [
-                {"path": f"/home/{user}/.ssh/authorized_keys", "keyData": spec.ssh_public_key}
-            ]
-        }
+    key = spec.ssh_public_key or ssh_public_key
+    if not key:
+        # ARM refuses a Linux profile with password authentication disabled and no SSH key
+        # (400 InvalidParameter on linuxConfiguration), and cloudops never sends a password.
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            "an Azure Linux scale set needs an SSH key: give ssh_public_key or set "
+            "ssh_public_key on the account",
+            {"errors": [{"field": "ssh_public_key", "reason": "required on Azure"}]},
+        )
+    linux: dict[str, Any] = {
+        "disablePasswordAuthentication": True,
+        "ssh": {"publicKeys": [{"path": f"/home/{user}/.ssh/authorized_keys", "keyData": key}]},
+    }
     ip_configuration: dict[str, Any] = {
         "name": f"{spec.name}-ipconfig",
         "properties": {
@@ -202,6 +215,17 @@ def build_scale_set(
         nic["properties"]["networkSecurityGroup"] = {
             "id": _nsg_id(spec.security_groups[0], subscription, resource_group)
         }
+    network: dict[str, Any] = {"networkInterfaceConfigurations": [nic]}
+    if spec.health_probe:
+        probe = _balancer_part(spec.health_probe, subscription, resource_group, "probes")
+        network["healthProbe"] = {"id": probe}
+    elif spec.upgrade_policy == "Rolling":
+        # Azure refuses Rolling without a health signal (400 InvalidParameter).
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            "the Rolling upgrade policy needs a health probe: give health_probe",
+            {"errors": [{"field": "health_probe", "reason": "required by Rolling"}]},
+        )
     profile: dict[str, Any] = {
         "osProfile": {
             "computerNamePrefix": _computer_name_prefix(spec.name),
@@ -216,7 +240,7 @@ def build_scale_set(
                 "managedDisk": {"storageAccountType": "Standard_LRS"},
             },
         },
-        "networkProfile": {"networkInterfaceConfigurations": [nic]},
+        "networkProfile": network,
     }
     user_data = user_data_base64(spec.user_data, spec.user_data_base64)
     if user_data is not None:
@@ -458,4 +482,5 @@ def clone_source(
         upgrade_policy=described.upgrade_policy
         if described.upgrade_policy in ("Automatic", "Manual", "Rolling")
         else None,
+        health_probe=((profile.get("networkProfile") or {}).get("healthProbe") or {}).get("id"),
     )

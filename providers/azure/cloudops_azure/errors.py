@@ -32,9 +32,14 @@ ERROR_TABLE: tuple[Rule, ...] = (
     Rule(
         r"TooManyRequests|SubscriptionRequestsThrottled|TenantRequestsThrottled|"
         r"ResourceRequestsThrottled|ServerBusy|ServiceUnavailable|InternalServerError|"
-        r"GatewayTimeout|RetryableError|AnotherOperationInProgress|ExpiredAuthenticationToken",
+        r"GatewayTimeout|RetryableError|AnotherOperationInProgress|ExpiredAuthenticationToken|"
+        r"PreconditionFailed",  # 412: the etag we sent is stale; the rerun reads it again
         RETRY,
     ),
+    # Compute's "not now": busy with another operation (the rerun waits for it), or an instance
+    # id that is no longer active (the rerun reads the VMs again and counts it as gone).
+    Rule(r"OperationNotAllowed", RETRY, message=r"being created|middle of operation"),
+    Rule(r"InvalidParameter", RETRY, message=r"not an active Virtual Machine Scale Set VM"),
     # Quotas and limits.
     Rule(r"OperationNotAllowed", ErrorCode.QUOTA_EXCEEDED, message=r"quota|limit"),
     Rule(r".*QuotaExceeded.*|.*LimitExceeded.*|QuotaReached", ErrorCode.QUOTA_EXCEEDED),
@@ -81,7 +86,6 @@ _BY_STATUS = {
     403: ErrorCode.CLOUD_REJECTED,
     404: ErrorCode.NOT_FOUND,
     409: ErrorCode.CONFLICT,
-    412: ErrorCode.CONFLICT,
 }
 
 

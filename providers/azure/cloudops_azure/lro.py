@@ -64,12 +64,23 @@ def _polling_classes() -> tuple[type[Any], type[Any]]:
     return BeginOnly, CheckOnce
 
 
-def begin(start: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[str, bool]:
+def begin(
+    start: Callable[..., Any], *args: Any, etag: str | None = None, **kwargs: Any
+) -> tuple[str, bool]:
     """Send a mutation with an SDK ``begin_*`` method; return (continuation token, finished).
 
     ``finished`` is true when the first answer already ended the operation (e.g. a DELETE of
     nothing answered 204). Nothing is polled: no background thread outlives the activity.
+    ``etag``: ``"*"`` sends ``If-None-Match: *`` (create only if absent), another value
+    ``If-Match`` (change only what was read); a mismatch is 412, retried after a new read.
     """
+    if etag is not None:
+        from azure.core import MatchConditions
+
+        kwargs["match_condition"] = (
+            MatchConditions.IfMissing if etag == "*" else MatchConditions.IfNotModified
+        )
+        kwargs["etag"] = None if etag == "*" else etag
     begin_only, _ = _polling_classes()
     poller = start(*args, polling=begin_only(0), **kwargs)
     token = str(poller.continuation_token())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 import cloudops
 from cloudops.servergroups import contract
@@ -83,6 +83,26 @@ SCALE_SET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _IMAGE_URN = re.compile(r"^[^:/\s]+:[^:/\s]+:[^:/\s]+:[^:/\s]+$")
 
+#: Administrator names Azure refuses (Microsoft Learn, "What are the username requirements when
+#: creating a VM?"): a create with one of them would fail at the PUT.
+_DISALLOWED_USERS = re.compile(
+    r"administrator|admin[12]?|user[1-5]?|test[1-3]?|1|123|a|actuser|adm|aspnet|backup|console|"
+    r"david|guest|john|owner|root|server|sql|support(_388945a0)?|sys"
+)
+
+
+def _allowed_user(name: str) -> str:
+    if _DISALLOWED_USERS.fullmatch(name):
+        raise ValueError(f"Azure does not allow {name!r} as a VM's administrator name")
+    return name
+
+
+AdminUsername = Annotated[
+    str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$"), AfterValidator(_allowed_user)
+]
+#: An OpenSSH public key: Linux scale sets are created with SSH authentication only.
+SshPublicKey = Annotated[str, Field(min_length=16, max_length=8192)]
+
 ResourceGroupName = Annotated[
     str,
     Field(
@@ -119,7 +139,10 @@ class AzureAccountSettings(BaseModel):
     default_subnet: str | None = Field(
         default=None, min_length=3, description="subnet for inputs that give none"
     )
-    admin_username: str = Field(default="cloudops", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    admin_username: AdminUsername = "cloudops"
+    ssh_public_key: SshPublicKey | None = Field(
+        default=None, description="admin SSH key of creates that give none"
+    )
     retry_total: int = Field(default=1, ge=0, le=10)
     polling_interval_seconds: float = Field(default=5.0, gt=0, le=60)
     connection_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
@@ -165,11 +188,18 @@ class AzureServerGroupSettings(InResourceGroup):
     public key (not a secret); ``user_data_base64`` carries binary user data.
     """
 
-    admin_username: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
-    ssh_public_key: str | None = Field(default=None, min_length=16, max_length=8192)
+    admin_username: AdminUsername | None = None
+    ssh_public_key: SshPublicKey | None = None
     user_data_base64: str | None = Field(default=None, max_length=87_384)
     upgrade_policy: Literal["Automatic", "Manual", "Rolling"] | None = Field(
         default=None, description="how model changes reach running VMs (default Automatic)"
+    )
+    health_probe: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=1000,
+        description="load balancer probe (id or loadBalancer/probe) that tells Azure a VM is "
+        "healthy; required by the Rolling upgrade policy",
     )
 
     @model_validator(mode="after")
@@ -299,6 +329,7 @@ class ScaleSetSpec(ScaleSetCall):
     admin_username: str | None = None
     ssh_public_key: str | None = None
     upgrade_policy: str | None = None
+    health_probe: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
 
 

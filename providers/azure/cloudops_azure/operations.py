@@ -200,6 +200,7 @@ class AzureServerGroups(ServerGroupCloud):
                     admin_username=input.admin_username,
                     ssh_public_key=input.ssh_public_key,
                     upgrade_policy=input.upgrade_policy,
+                    health_probe=input.health_probe,
                     tags=tags,
                 ),
                 result_type=Begun,

@@ -6,6 +6,7 @@ from azure_testkit import RG, WHERE, create_input, in_pool, scale_set, tagged, v
 
 from cloudops.client import CloudOpsClient
 from cloudops_testing.azure_emulator import AzureEmulator
+from cloudops_testing.fixtures_azure import AZURE_SSH_KEY
 
 
 async def test_create_server_group(
@@ -51,3 +52,26 @@ async def test_create_server_group(
     )
     assert second.ok, second.error
     assert second.value["name"] == f"{app}-test-v001"
+
+
+async def test_create_needs_an_ssh_key_and_an_allowed_admin_name(
+    azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    """Real ARM refuses a Linux profile without an SSH key and names such as ``admin``."""
+    keyless = await azure_ops.execute(
+        "azure.createServerGroup",
+        create_input(app),
+        **WHERE,
+    )
+    assert keyless.ok, keyless.error  # the account's key is used
+    found = scale_set(azure_emulator, keyless.value["name"])
+    assert found is not None
+    linux = found["properties"]["virtualMachineProfile"]["osProfile"]["linuxConfiguration"]
+    assert linux["ssh"]["publicKeys"][0]["keyData"] == AZURE_SSH_KEY
+
+    refused = await azure_ops.execute(
+        "azure.createServerGroup", create_input(app, admin_username="admin"), **WHERE
+    )
+    assert not refused.ok and refused.error.code == "INVALID_INPUT"
+    assert "administrator name" in str(refused.error.details)
+    assert len(tagged(azure_emulator, "cloudops:cluster", f"{app}-test")) == 1  # nothing sent

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
 from cloudops import BusinessError, ErrorCode, RetryableError
@@ -307,12 +308,43 @@ def test_conflicts(emu: AzureEmulator, client: Any) -> None:
     assert caught.value.error.code == "InvalidResourceLocation"
     assert classify(caught.value).code == ErrorCode.CONFLICT  # type: ignore[attr-defined]
     emu.hold("c")
-    ops.begin_update(RG, "c", {"sku": {"capacity": 2}})
+    # A PATCH preempts a running update: the older operation ends Canceled (Compute's
+    # OperationPreempted, not Network's AnotherOperationInProgress).
+    first = ops.begin_update(RG, "c", {"sku": {"capacity": 2}})
+    ops.begin_update(RG, "c", {"sku": {"capacity": 3}})
+    with pytest.raises(HttpResponseError) as caught:
+        first.result()
+    assert caught.value.error.code == "OperationPreempted"
+    assert classify(caught.value).code == ErrorCode.CONFLICT  # type: ignore[attr-defined]
+    # An action beside a running update is 409 OperationNotAllowed, retried.
     with pytest.raises(ResourceExistsError) as caught:
-        ops.begin_update(RG, "c", {"sku": {"capacity": 3}})
-    assert caught.value.error.code == "AnotherOperationInProgress"
+        ops.begin_update_instances(RG, "c", {"instanceIds": ["0"]})
+    assert caught.value.error.code == "OperationNotAllowed"
     assert isinstance(classify(caught.value), RetryableError)
     emu.release("c")
+    # ETags: a stale If-Match and an If-None-Match: * on an existing scale set are 412.
+    current = ops.get(RG, "c")
+    assert current.etag
+    with pytest.raises(HttpResponseError) as caught:
+        ops.begin_update(
+            RG, "c", {"tags": {}}, etag='"0"', match_condition=MatchConditions.IfNotModified
+        )
+    assert caught.value.status_code == 412
+    assert isinstance(classify(caught.value), RetryableError)
+    with pytest.raises(HttpResponseError) as caught:
+        ops.begin_create_or_update(
+            RG, "c", body(1, pools=False), match_condition=MatchConditions.IfMissing
+        )
+    assert caught.value.status_code == 412
+    ops.begin_update(
+        RG, "c", {"tags": {}}, etag=current.etag, match_condition=MatchConditions.IfNotModified
+    ).result()
+    # An instance id that is not active any more: 400 InvalidParameter, retried (the rerun
+    # reads the VMs again).
+    with pytest.raises(HttpResponseError) as caught:
+        ops.begin_delete_instances(RG, "c", {"instanceIds": ["99"]})
+    assert (caught.value.status_code, caught.value.error.code) == (400, "InvalidParameter")
+    assert isinstance(classify(caught.value), RetryableError)
 
 
 def test_bad_references_quota_and_sku(emu: AzureEmulator, client: Any) -> None:

@@ -11,6 +11,7 @@ from azure_testkit import FAST, RG, WHERE, create_input, in_pool, pool_id, scale
 
 from cloudops.client import CloudOpsClient
 from cloudops_testing.azure_emulator import AzureEmulator
+from cloudops_testing.fixtures_azure import AZURE_LOAD_BALANCER
 
 
 async def _create(ops: CloudOpsClient, app: str, **overrides: Any) -> str:
@@ -215,6 +216,30 @@ async def test_disable_under_the_manual_upgrade_policy_upgrades_the_vms(
     )
     assert enabled.ok, enabled.error
     assert in_pool(azure_emulator, "web", name) == {f"{name}_0", f"{name}_1"}
+
+
+async def test_rolling_upgrade_policy_needs_a_probe_and_disable_waits_for_the_batches(
+    azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    """Rolling needs a health probe; a model change reaches the VMs in batches, later."""
+    refused = await azure_ops.execute(
+        "azure.createServerGroup", create_input(app, upgrade_policy="Rolling"), **WHERE
+    )
+    assert not refused.ok and refused.error.code == "INVALID_INPUT"
+    assert refused.error.details["errors"][0]["field"] == "health_probe"
+    name = await _create(
+        azure_ops, app, upgrade_policy="Rolling", health_probe=f"{AZURE_LOAD_BALANCER}/health"
+    )
+    found = scale_set(azure_emulator, name)
+    assert found is not None
+    network = found["properties"]["virtualMachineProfile"]["networkProfile"]
+    assert network["healthProbe"]["id"].endswith(f"/{AZURE_LOAD_BALANCER}/probes/health")
+    assert in_pool(azure_emulator, "web", name) == {f"{name}_0", f"{name}_1"}
+    disabled = await azure_ops.execute(
+        "azure.disableServerGroup", {"server_group": name, **FAST}, **WHERE
+    )
+    assert disabled.ok, disabled.error
+    assert in_pool(azure_emulator, "web", name) == set()  # every batch is done
 
 
 async def test_list_server_groups(

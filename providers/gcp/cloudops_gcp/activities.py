@@ -38,7 +38,7 @@ from cloudops.servergroups.models import (
 )
 from cloudops.servergroups.translate import activity_maker, clone_source, name_parts, require_ours
 from cloudops_gcp.clients import GcpClients, gcp_clients
-from cloudops_gcp.errors import classify, classify_operation_error
+from cloudops_gcp.errors import RETRY, classify, classify_operation_error
 from cloudops_gcp.models import (
     META_BACKEND_SERVICES,
     META_REQUEST_ID,
@@ -460,8 +460,27 @@ def _locate(clients: GcpClients, call: GcpCall, name: str) -> tuple[Any, str | N
     return found[0]
 
 
-def _get_template(clients: GcpClients, name: str) -> Any:
-    return _or_none(lambda: clients.read("InstanceTemplatesClient", "get", instance_template=name))
+def _template_api(ref: str) -> tuple[str, dict[str, str]]:
+    """The client and request fields of a template (a name, or ``regions/r/.../NAME``).
+
+    Regional templates (regionInstanceTemplates) serve only groups of their region.
+    """
+    parts = ref.split("/")
+    if "regions" in parts:
+        where = {"region": parts[parts.index("regions") + 1], "instance_template": parts[-1]}
+        return "RegionInstanceTemplatesClient", where
+    return "InstanceTemplatesClient", {"instance_template": parts[-1]}
+
+
+def _template_ref(link: str) -> str:
+    """A group's template as ``_template_api`` takes it (and describe reports it)."""
+    rel = relative(link)
+    return last(rel) if "/global/" in rel else rel.split("/", 2)[-1]
+
+
+def _get_template(clients: GcpClients, ref: str) -> Any:
+    client, where = _template_api(ref)
+    return _or_none(lambda: clients.read(client, "get", **where))
 
 
 def _find_service(clients: GcpClients, name: str) -> Any:
@@ -629,7 +648,7 @@ def _template_body(spec: TemplateSpec, project: str) -> Any:
     if spec.disk_type:
         params.disk_type = spec.disk_type
     properties = v1.InstanceProperties(
-        machine_type=spec.machine_type,
+        machine_type=last(spec.machine_type),  # a name: a URL here is an INTERNAL_ERROR on GCE
         disks=[
             v1.AttachedDisk(
                 boot=True, auto_delete=True, type_="PERSISTENT", initialize_params=params
@@ -704,17 +723,17 @@ def delete_instance_template(arg: DeleteTemplateInput) -> Started:
     meta = _metadata(found)
     if arg.only_if_request_id is not None and meta.get(META_REQUEST_ID) != arg.only_if_request_id:
         return Started(changed=False, reason="not created by this request")
-    group = arg.only_if_server_group
-    ours = group is None or group in (meta.get(META_SERVER_GROUP), arg.name)
-    if not ours and not arg.name.startswith(f"{group}-"):
+    group, name = arg.only_if_server_group, last(arg.name)
+    ours = group is None or group in (meta.get(META_SERVER_GROUP), name)
+    if not ours and not name.startswith(f"{group}-"):
         return Started(changed=False, reason="belongs to another server group")
-    v1 = _v1()
-    client = clients.get("InstanceTemplatesClient")
-    request = v1.DeleteInstanceTemplateRequest(
-        project=clients.project, instance_template=arg.name, request_id=arg.gcp_request_id
+    client, where = _template_api(arg.name)
+    kind = "Region" if "region" in where else ""
+    request = getattr(_v1(), f"Delete{kind}InstanceTemplateRequest")(
+        project=clients.project, **where, request_id=arg.gcp_request_id
     )
     try:
-        op = client.delete_unary(request=request, retry=None, timeout=clients.timeout)
+        op = clients.get(client).delete_unary(request=request, retry=None, timeout=clients.timeout)
     except _not_found_type():
         return Started(changed=False, reason="not found")
     return Started(operations=[_op_ref(op)])
@@ -933,10 +952,17 @@ def set_traffic(arg: TrafficInput) -> Started:
     v1 = _v1()
     services = clients.get("BackendServicesClient")
     operations: list[OperationRef] = []
+    found = [(name, _get_service(clients, name)) for name in arg.backend_services]
+    # A service reaches (and health-checks) the group on its portName, which must be a named
+    # port of the instance group (the manager's namedPorts are output only): set them first.
+    named = {p.name for p in group.named_ports}
+    missing = {s.port_name or "http" for _, s in found} - named if arg.enabled else set()
+    if missing:
+        ports = {port: arg.named_ports.get(port, 80) for port in missing}
+        operations.append(_op_ref(_named_ports(clients, groups, ports, arg)))
     scaler = 1.0 if arg.capacity_scaler is None else arg.capacity_scaler
     share = "" if arg.capacity_scaler is None else f":{scaler}"
-    for name in arg.backend_services:
-        service = _get_service(clients, name)
+    for name, service in found:
         mine = [b for b in service.backends if same_resource(b.group, group.instance_group)]
         if bool(mine) == arg.enabled and (not mine or mine[0].capacity_scaler == scaler):
             continue
@@ -974,6 +1000,25 @@ def set_traffic(arg: TrafficInput) -> Started:
     return Started(operations=operations, changed=bool(operations))
 
 
+def _named_ports(clients: GcpClients, groups: _Groups, ports: dict[str, int], arg: Any) -> Any:
+    """Start ``instanceGroups.setNamedPorts`` (the whole list) on the group's instance group."""
+    v1, kind = _v1(), "" if groups.zonal else "Region"
+    client = clients.get(f"{kind}InstanceGroupsClient")
+    where = {**groups.where, "instance_group": arg.name}
+    current = client.get(**where, retry=clients.read_retry, timeout=clients.timeout)
+    ports = {**{p.name: p.port for p in current.named_ports}, **ports}
+    body = getattr(v1, f"{kind}InstanceGroupsSetNamedPortsRequest")(
+        named_ports=[v1.NamedPort(name=k, port=v) for k, v in sorted(ports.items())],
+        fingerprint=current.fingerprint,
+    )
+    request = getattr(v1, f"SetNamedPorts{kind}InstanceGroupRequest")(
+        **where,
+        request_id=_sub_request_id(arg.gcp_request_id, f"ports:{','.join(sorted(ports))}"),
+        **{f"{_snake(kind + 'InstanceGroups')}_set_named_ports_request_resource": body},
+    )
+    return client.set_named_ports_unary(request=request, retry=None, timeout=clients.timeout)
+
+
 @gcp_activity("gcp.wait_for_group")
 def wait_for_group(arg: WaitGroupInput) -> GroupStatus:
     """Answer once the group is stable with its desired instances RUNNING; NotReady until then.
@@ -992,6 +1037,7 @@ def _group_ready(clients: GcpClients, groups: _Groups, arg: WaitGroupInput) -> G
         raise _group_not_found(arg.name)
     managed = groups.managed()
     alive = [m for m in managed if m.current_action not in ("DELETING", "ABANDONING")]
+    _creation_errors(arg.name, alive)
     running = [m for m in alive if m.instance_status == "RUNNING" and m.current_action == "NONE"]
     healthy = len(running)
     if arg.require_health and running:
@@ -1010,17 +1056,39 @@ def _group_ready(clients: GcpClients, groups: _Groups, arg: WaitGroupInput) -> G
         healthy=healthy,
         stable=group.status.is_stable,
     )
+    low, high = arg.bounds or (0, group.target_size)
     if status.stable and healthy >= desired and len(alive) <= desired:
-        return status
+        if low <= group.target_size <= high:
+            return status
+        raise NotReady(f"{arg.name}: the autoscaler has not yet sized it to {low}..{high}")
     raise NotReady(
         f"{arg.name}: {len(running)} of {desired} instances running, {healthy} healthy, "
         f"{len(alive)} in the group, stable={status.stable}"
     )
 
 
+def _creation_errors(name: str, managed: list[Any]) -> None:
+    """Fail fast when the group cannot create instances (quota, stockout...).
+
+    GCE does not fail the group's Operation: the instance stays CREATING while the group
+    retries, and the error is in ``ManagedInstance.lastAttempt.errors``. Errors the table
+    calls transient keep the wait going; the others end it with their code.
+    """
+    for m in managed:
+        errors = m.last_attempt.errors.errors if m.current_action == "CREATING" else []
+        for error in errors:
+            outcome = classify_operation_error(error.code, None)
+            if outcome != RETRY:
+                raise BusinessError(
+                    outcome,
+                    f"{name} cannot create instance {m.name}: {error.code}: {error.message}",
+                    {"gcp_code": error.code, "instance": m.name, "server_group": name},
+                )
+
+
 def _lb_states(clients: GcpClients, group: Any) -> list[dict[str, str]]:
     """For each backend service the group is in: instance link -> health state."""
-    template = _get_template(clients, last(group.instance_template))
+    template = _get_template(clients, _template_ref(group.instance_template))
     states = []
     for name in _names(_metadata(template).get(META_BACKEND_SERVICES)):
         service = _find_service(clients, name)
@@ -1045,7 +1113,7 @@ def _describe(
 ) -> tuple[GcpServerGroupDescription, Any]:
     """The description of ``group`` (and its template); ``autoscalers``: its scope's, if listed."""
     name = group.name
-    template = _get_template(clients, last(group.instance_template))
+    template = _get_template(clients, _template_ref(group.instance_template))
     meta = _metadata(template)
     backend_services = _names(meta.get(META_BACKEND_SERVICES))
     pools = _names(meta.get(META_TARGET_POOLS))
@@ -1102,7 +1170,7 @@ def _describe(
         tags=dict(properties.labels) if properties is not None else {},
         zone=zone,
         regional=zone is None,
-        instance_template=last(group.instance_template),
+        instance_template=_template_ref(group.instance_template),
         target_pools=pools,
         active_target_pools=active_pools,
         active_backend_services=active_services,
@@ -1112,6 +1180,7 @@ def _describe(
             for key in ("creating", "deleting", "none", "recreating", "abandoning", "verifying")
         },
         network=last(interfaces[0].network) if interfaces and interfaces[0].network else None,
+        named_ports={p.name: p.port for p in group.named_ports},
         request_id=owner_of(group.description) or meta.get(META_REQUEST_ID),
         self_link=group.self_link,
         autoscaling=autoscaling,
@@ -1238,6 +1307,7 @@ def read_server_group_template(arg: GroupRef) -> GcpCreateServerGroupInput:
         disk_type=last(boot.initialize_params.disk_type) or None,
         service_account_email=emails[0] if emails else None,
         autoscaling=autoscaling,
+        named_ports=description.named_ports or None,
     )
 
 

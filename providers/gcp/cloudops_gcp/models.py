@@ -8,7 +8,7 @@ sandbox must stay light), so this module imports pydantic and cloudops only.
 from __future__ import annotations
 
 import re
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -187,6 +187,11 @@ class GcpServerGroupSettings(BaseModel):
     disk_type: str | None = Field(default=None, pattern=r"^[a-z0-9-]{1,63}$")
     service_account_email: str | None = Field(default=None, max_length=320)
     autoscaling: GcpAutoscalingPolicy | None = None
+    named_ports: dict[str, Annotated[int, Field(ge=1, le=65535)]] | None = Field(
+        default=None,
+        description="named ports of the instance group, e.g. {'http': 8080}; each backend "
+        "service's port name is added on port 80 when not given",
+    )
 
 
 def _check_gcp(model: CreateServerGroupInput | CloneServerGroupInput) -> None:
@@ -274,6 +279,7 @@ class GcpServerGroupDescription(ServerGroupDescription):
     is_stable: bool = False
     current_actions: dict[str, int] = Field(default_factory=dict)
     network: str | None = None
+    named_ports: dict[str, int] = Field(default_factory=dict)
     request_id: str | None = Field(default=None, description="the cloudops request that made it")
     self_link: str | None = None
     autoscaling: GcpAutoscalingPolicy | None = Field(
@@ -435,6 +441,7 @@ class TrafficInput(GroupRef):
     enabled: bool
     backend_services: list[str] = Field(default_factory=list)
     target_pools: list[str] = Field(default_factory=list)
+    named_ports: dict[str, int] = Field(default_factory=dict)
     gcp_request_id: str
     capacity_scaler: float | None = None  # a traffic share of the backends (default 1.0)
 
@@ -450,6 +457,9 @@ class WaitGroupInput(GroupRef):
     desired: int | None = None
     require_health: bool = False
     settle_seconds: float = Field(default=1.0, ge=0, le=10)
+    #: An autoscaler's new (min, max): wait until it has moved the target size within them
+    #: (it acts on its next evaluation, not when its bounds change).
+    bounds: tuple[int, int] | None = None
 
 
 class GroupStatus(cloudops.Output):

@@ -371,6 +371,7 @@ class GcpServerGroups(ServerGroupCloud):
                     enabled=True,
                     backend_services=input.load_balancers,
                     target_pools=input.target_pools or [],
+                    named_ports=input.named_ports or {},
                 )
         desired = input.capacity.desired
         status: GroupStatus | None = None
@@ -465,6 +466,7 @@ class GcpServerGroups(ServerGroupCloud):
                     zone=current.zone,
                     desired=None if policy is not None and policy.scales else desired,
                     require_health=bool(current.active_backend_services),
+                    bounds=(wanted.min, wanted.max) if policy is not None else None,
                 )
             if policy is not None and policy.scales:
                 desired = min(max(status.target_size, wanted.min), wanted.max)
@@ -495,6 +497,7 @@ class GcpServerGroups(ServerGroupCloud):
                 enabled=enabled,
                 backend_services=current.load_balancers,
                 target_pools=current.target_pools,
+                named_ports=current.named_ports,
             )
         healthy: int | None = 0
         if enabled:

@@ -446,7 +446,11 @@ def test_emulated_autoscalers_speak_the_rest_api(
     assert got.autoscaling_policy.cpu_utilization.utilization_target == pytest.approx(0.6)
     assert got.autoscaling_policy.cool_down_period_sec == 60
     assert got.recommended_size == 2
-    assert gcp_emulator.group(app)["targetSize"] == 2  # type: ignore[index]  # raised to min
+    # Raised to min, not at once: on the autoscaler's next evaluation.
+    deadline = time.monotonic() + 10
+    while gcp_emulator.group(app)["targetSize"] != 2:  # type: ignore[index]
+        assert time.monotonic() < deadline, "the autoscaler never raised the group to its min"
+        time.sleep(0.05)
     assert [
         a.name
         for a in scalers.list(request=v1.ListAutoscalersRequest(**where, filter=f'name = "{app}"'))

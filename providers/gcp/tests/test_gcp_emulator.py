@@ -457,6 +457,7 @@ def test_backend_services_and_target_pools(
     assert list(pool.instances) == []
 
     emulator.add_backend_service("web")
+    where_lb = {"project": PROJECT, "zone": ZONE, "instance_group_manager": "lb"}
     services = client("BackendServicesClient")
     service = services.get(project=PROJECT, backend_service="web")
     service.backends = [v1.Backend(group=group.instance_group, balancing_mode="UTILIZATION")]
@@ -469,6 +470,29 @@ def test_backend_services_and_target_pools(
         )
     )
     wait_done(client("GlobalOperationsClient"), op)
+    health = services.get_health(
+        project=PROJECT,
+        backend_service="web",
+        resource_group_reference_resource=v1.ResourceGroupReference(group=group.instance_group),
+    )
+    # Health checks probe the service's portName ("http"): unhealthy until the instance group
+    # names that port (InstanceGroupManager.namedPorts is output only).
+    assert {s.health_state for s in health.health_status} == {"UNHEALTHY"}
+    instance_groups = client("InstanceGroupsClient")
+    named = instance_groups.get(project=PROJECT, zone=ZONE, instance_group="lb")
+    op = instance_groups.set_named_ports_unary(
+        request=v1.SetNamedPortsInstanceGroupRequest(
+            project=PROJECT,
+            zone=ZONE,
+            instance_group="lb",
+            instance_groups_set_named_ports_request_resource=v1.InstanceGroupsSetNamedPortsRequest(
+                named_ports=[v1.NamedPort(name="http", port=8080)], fingerprint=named.fingerprint
+            ),
+            request_id=rid(),
+        )
+    )
+    wait_done(client("ZoneOperationsClient"), op, zone=ZONE)
+    assert [(p.name, p.port) for p in groups.get(**where_lb).named_ports] == [("http", 8080)]
     health = services.get_health(
         project=PROJECT,
         backend_service="web",
@@ -496,3 +520,47 @@ def test_links_point_at_the_fault_proxy_in_front(
         )
     assert base != emulator.url
     assert found.self_link.startswith(f"{base}/compute/v1/projects/{PROJECT}/")
+
+
+def test_group_deletion_is_not_atomic(emulator: GcpEmulator, client: Callable[..., Any]) -> None:
+    """The group stays while its instances are deleted; its Operation is DONE when they are."""
+    insert_template(client, "del-tpl")
+    insert_group(client, "del", "del-tpl", 2)
+    stable(client, "del")
+    groups = client("InstanceGroupManagersClient")
+    op = groups.delete_unary(
+        request=v1.DeleteInstanceGroupManagerRequest(
+            project=PROJECT, zone=ZONE, instance_group_manager="del", request_id=rid()
+        )
+    )
+    going = groups.get(project=PROJECT, zone=ZONE, instance_group_manager="del")
+    assert going.current_actions.deleting == 2 and going.target_size == 2
+    wait_done(client("ZoneOperationsClient"), op, zone=ZONE)
+    with pytest.raises(api.NotFound):
+        groups.get(project=PROJECT, zone=ZONE, instance_group_manager="del")
+
+
+def test_instances_over_quota_stay_creating_with_their_errors(
+    emulator: GcpEmulator, client: Callable[..., Any]
+) -> None:
+    """The group's insert succeeds; the instances carry lastAttempt errors and listErrors."""
+    insert_template(client, "quota-tpl")
+    emulator.limit_instances(0)
+    try:
+        done = insert_group(client, "quota", "quota-tpl", 1)
+        assert not done.error.errors  # the group's Operation does not fail
+        groups = client("InstanceGroupManagersClient")
+        where = {"project": PROJECT, "zone": ZONE, "instance_group_manager": "quota"}
+        for _ in range(100):
+            (managed,) = groups.list_managed_instances(**where)
+            if managed.last_attempt.errors.errors:
+                break
+            time.sleep(0.02)
+        assert managed.current_action == "CREATING" and not managed.instance_status
+        assert managed.last_attempt.errors.errors[0].code == "QUOTA_EXCEEDED"
+        (listed,) = groups.list_errors(**where)
+        assert listed.error.code == "QUOTA_EXCEEDED"
+        assert listed.instance_action_details.action == "CREATING"
+    finally:
+        emulator.limit_instances(None)
+    stable(client, "quota")  # created once the quota allows it

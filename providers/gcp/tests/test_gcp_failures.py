@@ -67,13 +67,42 @@ async def test_a_failed_operation_maps_to_its_code_and_rolls_back(
 ) -> None:
     gcp_emulator.fail_next(
         "instanceGroupManagers.insert",
-        ApiError(403, "quotaExceeded", "Quota 'INSTANCES' exceeded. Limit: 8.0", "QUOTA_EXCEEDED"),
+        ApiError(
+            403, "quotaExceeded", "Quota 'INSTANCE_GROUP_MANAGERS' exceeded.", "QUOTA_EXCEEDED"
+        ),
     )
     result = await gcp_ops.execute("gcp.createServerGroup", create_input(app), **WHERE)
     assert not result.ok
     assert result.error.code == "QUOTA_EXCEEDED"
     assert result.error.details["gcp_code"] == "QUOTA_EXCEEDED"
     assert result.error.details["http_status"] == 403
+    assert [r.ok for r in result.error.rollbacks] == [True]
+    assert made_by(gcp_emulator, app) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("quota", "stockout", "code"),
+    [(0, None, "QUOTA_EXCEEDED"), (None, "us-central1-a", "ZONE_RESOURCE_POOL_EXHAUSTED")],
+)
+async def test_instances_that_cannot_be_created_fail_the_wait_fast(
+    gcp_ops: CloudOpsClient,
+    gcp_emulator: GcpEmulator,
+    app: str,
+    quota: int | None,
+    stockout: str | None,
+    code: str,
+) -> None:
+    """GCE's group Operations succeed; the errors are in ManagedInstance.lastAttempt."""
+    gcp_emulator.limit_instances(quota, {stockout} if stockout else None)
+    try:
+        result = await gcp_ops.execute(
+            "gcp.createServerGroup", create_input(app, wait_timeout_seconds=30), **WHERE
+        )
+    finally:
+        gcp_emulator.limit_instances(None)
+    assert not result.ok
+    assert result.error.code == "QUOTA_EXCEEDED", result.error
+    assert result.error.details["gcp_code"] == code
     assert [r.ok for r in result.error.rollbacks] == [True]
     assert made_by(gcp_emulator, app) == ([], [])
 
@@ -168,3 +197,16 @@ async def _until(condition: Any, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached")
         await asyncio.sleep(0.05)
+
+
+async def test_a_machine_type_url_is_sent_as_a_name(
+    gcp_ops: CloudOpsClient, gcp_emulator: GcpEmulator, app: str
+) -> None:
+    """GCE answers INTERNAL_ERROR to a machineType URL in an instance template."""
+    url = "projects/cloudops-emu/zones/us-central1-a/machineTypes/e2-small"
+    result = await gcp_ops.execute(
+        "gcp.createServerGroup", create_input(app, instance_type=url), **WHERE
+    )
+    assert result.ok, result.error
+    template = gcp_emulator.template(result.value["resources"]["instance_template"])
+    assert template is not None and template["properties"]["machineType"] == "e2-small"

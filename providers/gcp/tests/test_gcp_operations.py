@@ -61,6 +61,8 @@ async def test_create_adds_the_group_to_its_load_balancers_and_describe_shows_it
     found = gcp_emulator.group(name)
     assert found is not None
     assert [p.rsplit("/", 1)[-1] for p in found["targetPools"]] == [group["pool"]]
+    # The backend service's portName ("http") is a named port of the instance group.
+    assert found["namedPorts"] == [{"name": "http", "port": 80}]
     template = gcp_emulator.template(group["template"])
     assert template is not None
     metadata = {i["key"]: i["value"] for i in template["properties"]["metadata"]["items"]}
@@ -266,3 +268,47 @@ def test_a_group_being_deleted_is_told_from_one_scaling_in() -> None:
     assert not _being_deleted(group(2, deleting=1, none=2))  # scaling in from 3
     assert not _being_deleted(group(0, deleting=2))  # resized to 0: kept
     assert not _being_deleted(group(2, none=2))
+
+
+async def test_a_group_on_a_regional_instance_template(
+    gcp_ops: CloudOpsClient, gcp_emulator: GcpEmulator, gcp_client: Any, app: str
+) -> None:
+    """Groups may use regionInstanceTemplates: describe reads it, destroy deletes it."""
+    from google.cloud import compute_v1 as v1
+
+    from cloudops_testing.fixtures_gcp import GCP_PROJECT
+
+    name, where = f"{app}-test-v000", {"project": GCP_PROJECT, "region": GCP_REGION}
+    image = "projects/debian-cloud/global/images/family/debian-12"
+    disk = v1.AttachedDisk(
+        boot=True, initialize_params=v1.AttachedDiskInitializeParams(source_image=image)
+    )
+    body = v1.InstanceTemplate(
+        name=name, properties=v1.InstanceProperties(machine_type="e2-small", disks=[disk])
+    )
+    op = gcp_client("RegionInstanceTemplatesClient").insert_unary(
+        **where, instance_template_resource=body
+    )
+    gcp_client("RegionOperationsClient").wait(**where, operation=op.name)
+    group = v1.InstanceGroupManager(
+        name=name,
+        base_instance_name=name,
+        target_size=1,
+        instance_template=f"projects/{GCP_PROJECT}/regions/{GCP_REGION}/instanceTemplates/{name}",
+    )
+    op = gcp_client("InstanceGroupManagersClient").insert_unary(
+        project=GCP_PROJECT, zone="us-central1-a", instance_group_manager_resource=group
+    )
+    gcp_client("ZoneOperationsClient").wait(
+        project=GCP_PROJECT, zone="us-central1-a", operation=op.name
+    )
+    described = await gcp_ops.execute("gcp.describeServerGroup", {"server_group": name}, **WHERE)
+    assert described.ok, described.error
+    template = f"regions/{GCP_REGION}/instanceTemplates/{name}"
+    assert (described.value["instance_template"], described.value["image"]) == (template, image)
+    destroyed = await gcp_ops.execute(
+        "gcp.destroyServerGroup", {"server_group": name, **FAST}, **WHERE
+    )
+    assert destroyed.ok, destroyed.error
+    assert destroyed.value["resources"]["instance_template"] == template
+    assert f"projects/{GCP_PROJECT}/{template}" not in gcp_emulator.state.templates

@@ -16,8 +16,10 @@ What it covers, on the real wire format (checked against azure-mgmt-compute's ow
 - ``.../virtualMachines`` of a scale set (list, paged; GET one; ``$expand=instanceView`` gives
   ``ProvisioningState/*`` and ``PowerState/*``): VMs are created ``Creating`` and become
   ``Succeeded``/running when the operation that made them completes; scale-in removes the
-  highest instance ids after balancing zones; ``upgradePolicy`` Automatic/Rolling applies model
-  changes (e.g. backend pools) to existing VMs, Manual does not (``latestModelApplied``).
+  highest instance ids after balancing zones; ``upgradePolicy`` Automatic applies model
+  changes (e.g. backend pools) to existing VMs when the update completes, Rolling in batches
+  after it (and needs a health probe or the Application Health extension: ``rolling``), Manual
+  not at all (``latestModelApplied``).
 - The operation-status resource (``{"status": InProgress|Succeeded|Failed|Canceled,
   "error": ...}``) and its ``monitor=true`` Location form (202 until done).
 - ``Microsoft.Network/loadBalancers`` (PUT, GET) and their ``backendAddressPools`` (list, GET)
@@ -28,18 +30,20 @@ What it covers, on the real wire format (checked against azure-mgmt-compute's ow
   ``InvalidResourceReference`` (missing subnet or backend pool), 400 ``InvalidParameter``
   (missing image or required field), 400 ``InvalidResourceName``, 409
   ``InvalidResourceLocation``/``PropertyChangeNotAllowed``, 409 ``OperationNotAllowed`` (quota,
-  scale set being deleted), 409 ``SkuNotAvailable``, 409 ``AnotherOperationInProgress`` (a PUT
-  or PATCH while another model update runs: a simplification, real Compute may preempt the
-  older one instead; VM-level deletes and upgrades run beside model updates).
+  scale set being created or deleted, an action beside a running update), 409
+  ``SkuNotAvailable``; a PUT or PATCH while a model update runs preempts it (the older operation
+  ends Canceled with ``OperationPreempted``); VM-level deletes run beside model updates; 400
+  ``InvalidParameter`` for an instance id that is no longer active; ``etag`` on scale sets with
+  ``If-Match`` / ``If-None-Match: *`` (412 ``PreconditionFailed``).
 
 Modules: ``resources`` (the dataclasses), ``checks`` (validation, as ARM answers it), ``state``
 (the rules and long-running operations), ``wire`` (JSON bodies and LRO headers), ``routes``
 (URLs and the HTTP handler), ``emulator`` (:class:`AzureEmulator`).
 
-Not covered: other resource types and actions, etags/If-Match, Flexible orchestration,
-autoscale settings, network security groups (referenced ids are not checked), instance health
-probes. Throttling and 5xx are not produced here: put a ``FaultProxy`` (flavor ``azure``) in
-front.
+Not covered: other resource types and actions, Flexible orchestration,
+autoscale settings, network security groups (referenced ids are not checked), the health a
+probe or extension reports (VMs are healthy once running). Throttling and 5xx are not
+produced here: put a ``FaultProxy`` (flavor ``azure``) in front.
 """
 
 from cloudops_testing.azure_emulator.emulator import DEFAULT_SUBSCRIPTION, AzureEmulator

@@ -30,6 +30,44 @@ _POOL = re.compile(
     r"loadBalancers/([^/]+)/backendAddressPools/([^/]+)$",
     re.IGNORECASE,
 )
+#: User names Azure refuses for a VM's administrator (Microsoft Learn, "What are the username
+#: requirements when creating a VM?", learn.microsoft.com/azure/virtual-machines/linux/faq).
+DISALLOWED_ADMIN_USERNAMES = frozenset(
+    [
+        "administrator",
+        "admin",
+        "user",
+        "user1",
+        "test",
+        "user2",
+        "test1",
+        "user3",
+        "admin1",
+        "1",
+        "123",
+        "a",
+        "actuser",
+        "adm",
+        "admin2",
+        "aspnet",
+        "backup",
+        "console",
+        "david",
+        "guest",
+        "john",
+        "owner",
+        "root",
+        "server",
+        "sql",
+        "support",
+        "support_388945a0",
+        "sys",
+        "test2",
+        "test3",
+        "user4",
+        "user5",
+    ]
+)
 #: Platform images every emulator knows (``publisher:offer:sku``; any version is accepted).
 DEFAULT_IMAGES = (
     "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2",
@@ -101,6 +139,44 @@ class ArmChecks:
                 "The following list of images referenced from the deployment template are not "
                 f"found: {label}. Please refer to https://aka.ms/azure-vm-images for details.",
                 "imageReference",
+            )
+
+    @staticmethod
+    def _check_os_profile(os_profile: dict[str, Any]) -> None:
+        """A Linux profile must enable SSH keys or a password; some admin names are refused.
+
+        Follows azure-rest-api-specs (Microsoft.Compute ``LinuxConfiguration``:
+        ``disablePasswordAuthentication`` and ``ssh.publicKeys``) and real ARM's answer to a
+        profile with password authentication disabled and no key: 400 ``InvalidParameter``,
+        target ``linuxConfiguration``. A password, when enabled, is required too.
+        """
+        user = str(os_profile.get("adminUsername"))
+        if user.lower() in DISALLOWED_ADMIN_USERNAMES:
+            raise ArmError(
+                400,
+                "InvalidParameter",
+                "The Admin Username specified is not allowed.",
+                "adminUsername",
+            )
+        linux = os_profile.get("linuxConfiguration")
+        if not isinstance(linux, dict):
+            return
+        keys = (linux.get("ssh") or {}).get("publicKeys") or []
+        no_password = linux.get("disablePasswordAuthentication") is True
+        if no_password and not keys:
+            raise ArmError(
+                400,
+                "InvalidParameter",
+                "Authentication using either SSH or by user name and password must be enabled "
+                "in Linux profile.",
+                "linuxConfiguration",
+            )
+        if not no_password and not os_profile.get("adminPassword"):
+            raise ArmError(
+                400,
+                "InvalidParameter",
+                "Required parameter 'adminPassword' is missing (null).",
+                "adminPassword",
             )
 
     def _check_sku(self, sku: Any, location: str) -> None:

@@ -149,8 +149,9 @@ class AzureEmulator:
         *,
         location: str = "eastus",
         subscription: str | None = None,
+        probes: tuple[str, ...] | list[str] = ("health",),
     ) -> list[str]:
-        """Create a load balancer with backend pools; returns the pools' ids."""
+        """Create a load balancer with backend pools and health probes; returns the pools' ids."""
         sub = self._sub(subscription)
         balancer = LoadBalancer(
             subscription=sub,
@@ -158,6 +159,7 @@ class AzureEmulator:
             name=name,
             location=location,
             pools={p.lower(): p for p in pools},
+            probes={p.lower(): p for p in probes},
         )
         with self.state.lock:
             self.state.load_balancers[(sub.lower(), resource_group.lower(), name.lower())] = (

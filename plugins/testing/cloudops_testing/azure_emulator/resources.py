@@ -126,6 +126,8 @@ class ScaleSet:
     next_instance: int = 0
     instances: dict[str, Instance] = field(default_factory=dict)
     operation: str | None = None
+    rolling_at: float | None = None  # a Rolling upgrade's last batch (see rolling.py)
+    etag: int = 1  # changes with every PUT and PATCH (If-Match, see ArmState.check_etag)
 
     @property
     def id(self) -> str:
@@ -152,7 +154,7 @@ class ScaleSet:
     def automatic_upgrades(self) -> bool:
         """Whether model changes reach existing instances without a manual upgrade."""
         mode = (self.properties.get("upgradePolicy") or {}).get("mode", "Manual")
-        return str(mode).lower() in ("automatic", "rolling")
+        return str(mode).lower() == "automatic"
 
 
 @dataclass
@@ -164,6 +166,7 @@ class LoadBalancer:
     name: str
     location: str
     pools: dict[str, str]  # lower-cased name -> name
+    probes: dict[str, str] = field(default_factory=dict)  # lower-cased name -> name
 
     @property
     def id(self) -> str:

@@ -14,7 +14,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -23,6 +23,7 @@ from cloudops_testing.azure_emulator import wire
 from cloudops_testing.azure_emulator.errors import ArmError, not_found
 from cloudops_testing.azure_emulator.resources import LoadBalancer
 from cloudops_testing.azure_emulator.state import ArmState
+from cloudops_testing.specs import check_azure
 
 __all__ = ["Reply", "Request", "route"]
 
@@ -41,6 +42,7 @@ class Request:
     body: bytes
     base: str
     groups: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
 
     def json(self) -> dict[str, Any]:
         """The JSON object body, or 400 ``InvalidRequestContent``."""
@@ -135,6 +137,7 @@ def get_scale_set(state: ArmState, request: Request) -> Reply:
 def put_scale_set(state: ArmState, request: Request) -> Reply:
     """PUT: 201 (created) or 200 (replaced), with Azure-AsyncOperation and Retry-After."""
     sub, rg = _sub_rg(request)
+    state.check_etag(sub, rg, request.groups["name"], request.headers)
     created, scale_set, op = state.put(sub, rg, request.groups["name"], request.json())
     headers = wire.async_headers(
         request.base, op, request.api_version, state.settings.retry_after, location=False
@@ -145,6 +148,7 @@ def put_scale_set(state: ArmState, request: Request) -> Reply:
 def patch_scale_set(state: ArmState, request: Request) -> Reply:
     """PATCH: 200 only (the client refuses 202), with Azure-AsyncOperation and Retry-After."""
     sub, rg = _sub_rg(request)
+    state.check_etag(sub, rg, request.groups["name"], request.headers)
     scale_set, op = state.patch(sub, rg, request.groups["name"], request.json())
     headers = wire.async_headers(
         request.base, op, request.api_version, state.settings.retry_after, location=False
@@ -286,6 +290,11 @@ def put_load_balancer(state: ArmState, request: Request) -> Reply:
         for p in (body.get("properties") or {}).get("backendAddressPools") or []
         if isinstance(p, dict) and p.get("name")
     ]
+    probes = [
+        str(p.get("name"))
+        for p in (body.get("properties") or {}).get("probes") or []
+        if isinstance(p, dict) and p.get("name")
+    ]
     key = (sub.lower(), rg.lower(), request.groups["lb"].lower())
     created = key not in state.load_balancers
     balancer = LoadBalancer(
@@ -294,6 +303,7 @@ def put_load_balancer(state: ArmState, request: Request) -> Reply:
         name=request.groups["lb"],
         location=location,
         pools={n.lower(): n for n in names},
+        probes={n.lower(): n for n in probes},
     )
     state.load_balancers[key] = balancer
     return Reply(
@@ -390,7 +400,14 @@ def _page(state: ArmState, request: Request, items: list[dict[str, Any]]) -> dic
     )
 
 
-def route(state: ArmState, method: str, raw_path: str, body: bytes, host: str) -> Reply:
+def route(
+    state: ArmState,
+    method: str,
+    raw_path: str,
+    body: bytes,
+    host: str,
+    headers: dict[str, str] | None = None,
+) -> Reply:
     """Answer one request: authentication and api-version checks, then the matching route."""
     parts = urlsplit(raw_path)
     path = parts.path.rstrip("/") or "/"
@@ -410,7 +427,7 @@ def route(state: ArmState, method: str, raw_path: str, body: bytes, host: str) -
                 "MissingApiVersionParameter",
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
-        request = Request(method, path, query, body, base, found.groupdict())
+        request = Request(method, path, query, body, base, found.groupdict(), headers or {})
         with state.lock:
             state.requests[(method, path.lower())] += 1
             state.advance()
@@ -444,11 +461,30 @@ class ArmHandler(BaseHTTPRequestHandler):
                     "Authentication failed. The 'Authorization' header is missing.",
                 )
             reply = route(
-                self.state, self.command, self.path, body, self.headers.get("Host", "localhost")
+                self.state,
+                self.command,
+                self.path,
+                body,
+                self.headers.get("Host", "localhost"),
+                {k.lower(): v for k, v in self.headers.items()},
             )
         except ArmError as err:
             reply = Reply(err.status, err.body())
+        self._spec(body, reply)
         self._send(reply)
+
+    def _spec(self, body: bytes, reply: Reply) -> None:
+        """Record where this exchange breaks the vendored Microsoft.Compute spec (tests fail)."""
+        try:
+            request = json.loads(body) if body else None
+        except ValueError:
+            request = None
+        found = check_azure(
+            self.command, urlsplit(self.path).path, request, reply.status, reply.body
+        )
+        if found:
+            with self.state.lock:
+                self.state.spec_violations.extend(found)
 
     def _send(self, reply: Reply) -> None:
         payload = b"" if reply.body is None else json.dumps(reply.body).encode()

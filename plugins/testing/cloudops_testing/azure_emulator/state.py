@@ -34,6 +34,7 @@ from cloudops_testing.azure_emulator.resources import (
 from cloudops_testing.azure_emulator.resources import (
     now as utc_now,
 )
+from cloudops_testing.azure_emulator.rolling import check_rolling, is_rolling, roll
 
 __all__ = ["ArmState"]
 
@@ -64,6 +65,8 @@ class ArmState(ArmChecks):
         self.pending_failures: dict[str, tuple[str, str]] = {}
         self.unavailable_skus: set[str] = set()
         self.requests: Counter[tuple[str, str]] = Counter()
+        #: Exchanges that broke the vendored API spec (see cloudops_testing.specs).
+        self.spec_violations: list[str] = []
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -78,6 +81,8 @@ class ArmState(ArmChecks):
                     op.polls >= self.settings.lro_polls
                 ):
                     self._complete(op)
+            for scale_set in self.scale_sets.values():
+                roll(scale_set, now, self.settings.lro_seconds)
 
     def _complete(self, op: Operation) -> None:
         op.end_time = utc_now()
@@ -122,6 +127,8 @@ class ArmState(ArmChecks):
             for instance in scale_set.instances.values():
                 instance.network = copy.deepcopy(scale_set.network)
                 instance.model_version = scale_set.model_version
+        elif op.status == "Succeeded" and is_rolling(scale_set.properties):
+            scale_set.rolling_at = self.clock()  # the first batch after one more step
         scale_set.provisioning_state = "Succeeded" if op.status == "Succeeded" else "Failed"
 
     def _start(
@@ -161,22 +168,54 @@ class ArmState(ArmChecks):
         )
 
     def _busy(self, scale_set: ScaleSet, action: str) -> None:
+        """Refuse ``action`` while another operation runs, as Compute does, or preempt it.
+
+        Compute answers 409 ``OperationNotAllowed`` while a scale set is being created or
+        deleted, or for an action beside a running model update; a new PUT or PATCH instead
+        preempts a running *update*, which then ends Canceled with ``OperationPreempted``
+        (Microsoft Learn, "Troubleshoot common Azure deployment errors", OperationPreempted;
+        ``AnotherOperationInProgress`` is Microsoft.Network's code, not Compute's).
+        """
         op = self.operations.get(scale_set.operation or "")
         if op is None or op.status != "InProgress":
             return
-        if op.kind == "delete":
-            raise ArmError(
-                409,
-                "OperationNotAllowed",
-                f"Operation '{action}' is not allowed on VM scale set '{scale_set.name}' since "
-                "the VM scale set is being deleted.",
-            )
+        if op.kind == "update" and action in ("PUT", "PATCH"):
+            for instance_id in op.instance_ids:  # its scale-in is done; the new one goes on
+                scale_set.instances.pop(instance_id, None)
+            op.status, op.end_time = "Canceled", utc_now()
+            op.error = {
+                "code": "OperationPreempted",
+                "message": "Operation execution has been preempted by a more recent operation.",
+            }
+            return
+        state = {"delete": "being deleted", "create": "being created"}.get(
+            op.kind, f"in the middle of operation '{op.id}'"
+        )
         raise ArmError(
             409,
-            "AnotherOperationInProgress",
-            f"Operation '{action}' on VM scale set '{scale_set.name}' conflicts with operation "
-            f"'{op.id}' that is still in progress. Retry after it completes.",
+            "OperationNotAllowed",
+            f"Operation '{action}' is not allowed on VM scale set '{scale_set.name}' since "
+            f"the VM scale set is {state}.",
         )
+
+    def check_etag(
+        self, subscription: str, resource_group: str, name: str, headers: dict[str, str]
+    ) -> None:
+        """412 ``PreconditionFailed`` for a stale ``If-Match`` or an ``If-None-Match: *`` hit.
+
+        azure-rest-api-specs: VirtualMachineScaleSets_CreateOrUpdate and _Update take
+        ``If-Match`` / ``If-None-Match`` and the resource carries ``etag``.
+        """
+        found = self.scale_sets.get((subscription.lower(), resource_group.lower(), name.lower()))
+        wanted, absent = headers.get("if-match"), headers.get("if-none-match")
+        current = f'"{found.etag}"' if found else None
+        if (wanted and wanted != "*" and wanted != current) or (absent == "*" and found):
+            raise ArmError(
+                412,
+                "PreconditionFailed",
+                f"The specified precondition for VM scale set '{name}' is not met: etag "
+                f"{current or 'none'}.",
+            )
 
     def put(
         self, subscription: str, resource_group: str, name: str, body: dict[str, Any]
@@ -218,6 +257,7 @@ class ArmState(ArmChecks):
                     f"Required parameter 'osProfile.{field_name}' is missing (null).",
                     f"osProfile.{field_name}",
                 )
+        self._check_os_profile(os_profile)
         self._check_image(profile)
         zones = [str(z) for z in body.get("zones") or []]
         if any(z not in ("1", "2", "3") for z in zones):
@@ -242,6 +282,7 @@ class ArmState(ArmChecks):
             f"{VMSS_TYPE}/{name}"
         )
         self._check_references(scale_id, network)
+        check_rolling(properties, self.probe_ids(), scale_id)
         properties.pop("provisioningState", None)
         properties.setdefault("orchestrationMode", "Uniform")
         if existing is not None:
@@ -269,6 +310,7 @@ class ArmState(ArmChecks):
             existing.sku = copy.deepcopy(sku)
             existing.provisioning_state = "Updating"
             existing.operation = op.id
+            existing.etag += 1
             self._scale(existing, int(sku["capacity"]), op)
             return False, existing, op
         scale_set = ScaleSet(
@@ -309,6 +351,7 @@ class ArmState(ArmChecks):
             (profile.get("networkProfile") or {}).get("networkInterfaceConfigurations") or []
         )
         self._check_references(scale_set.id, network)
+        check_rolling(properties, self.probe_ids(), scale_set.id)
         self._check_quota(scale_set, int(sku["capacity"]))
         op = self._start("update", subscription, resource_group, scale_set.name, scale_set.location)
         if profile != scale_set.properties.get("virtualMachineProfile"):
@@ -316,6 +359,7 @@ class ArmState(ArmChecks):
         scale_set.properties, scale_set.tags, scale_set.sku = properties, tags, sku
         scale_set.provisioning_state = "Updating"
         scale_set.operation = op.id
+        scale_set.etag += 1
         self._scale(scale_set, int(sku["capacity"]), op)
         return scale_set, op
 
@@ -390,12 +434,19 @@ class ArmState(ArmChecks):
                 "Required parameter 'instanceIds' is missing (null).",
                 "instanceIds",
             )
-        unknown = [i for i in instance_ids if i not in scale_set.instances]
-        if unknown:
+        inactive = [
+            i
+            for i in instance_ids
+            if i not in scale_set.instances or scale_set.instances[i].state == "Deleting"
+        ]
+        if inactive:
+            # What Compute answers for an id that is gone or going (not 404).
             raise ArmError(
-                404,
-                "NotFound",
-                f"The instance ids {unknown} were not found in VM scale set '{scale_set.name}'.",
+                400,
+                "InvalidParameter",
+                f"The provided instanceId {inactive[0]} is not an active Virtual Machine Scale "
+                "Set VM instanceId.",
+                "instanceIds",
             )
         op = self._start(
             "deleteInstances", subscription, resource_group, scale_set.name, scale_set.location
@@ -476,6 +527,14 @@ class ArmState(ArmChecks):
         if found is None:
             raise not_found("Microsoft.Network/loadBalancers", name, resource_group)
         return found
+
+    def probe_ids(self) -> dict[str, LoadBalancer]:
+        """Lower-cased ids of every load balancer probe, with their load balancer."""
+        return {
+            f"{lb.id}/probes/{name}".lower(): lb
+            for lb in self.load_balancers.values()
+            for name in lb.probes.values()
+        }
 
     def pool_members(self, pool_id: str) -> list[tuple[ScaleSet, Instance, str, str]]:
         """(scale set, VM, NIC name, IP configuration name) of every VM NIC in a backend pool."""

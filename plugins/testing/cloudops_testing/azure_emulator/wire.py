@@ -50,6 +50,7 @@ def scale_set_json(scale_set: ScaleSet, *, user_data: bool = False) -> dict[str,
         "id": scale_set.id,
         "type": "Microsoft.Compute/virtualMachineScaleSets",
         "location": scale_set.location,
+        "etag": f'"{scale_set.etag}"',
         "tags": dict(scale_set.tags),
         "sku": dict(scale_set.sku),
         "properties": properties,
@@ -143,7 +144,10 @@ def load_balancer_json(balancer: LoadBalancer, pools: list[dict[str, Any]]) -> d
             "provisioningState": "Succeeded",
             "frontendIPConfigurations": [],
             "loadBalancingRules": [],
-            "probes": [],
+            "probes": [
+                {"name": n, "id": f"{balancer.id}/probes/{n}", "properties": {"protocol": "Tcp"}}
+                for n in sorted(balancer.probes.values(), key=str.lower)
+            ],
             "backendAddressPools": pools,
         },
     }

@@ -165,6 +165,16 @@ class GcpEmulator:
         with self.state.lock:
             self.state.ops.failures.setdefault(kind, []).append(error)
 
+    def limit_instances(self, quota: int | None, stockout_zones: set[str] | None = None) -> None:
+        """Set the per-region ``INSTANCES`` quota (None: unlimited) and zones out of resources.
+
+        Instances a group cannot create stay CREATING with ``lastAttempt.errors`` (see
+        :mod:`~cloudops_testing.gcp_emulator.capacity`); the group's Operations still succeed.
+        """
+        with self.state.lock:
+            self.state.instance_quota = quota
+            self.state.stockout_zones = set(stockout_zones or ())
+
     def add_image(self, path: str) -> None:
         """Let templates boot ``projects/p/global/images/NAME`` (or ``.../family/F``)."""
         with self.state.lock:

@@ -15,7 +15,9 @@ How the emulator scales: there is no load, so an autoscaler that scales (mode ON
 ONLY_SCALE_OUT) only keeps its group's ``targetSize`` within its bounds: ON raises it to
 ``minNumReplicas`` and lowers it to ``maxNumReplicas``, the scale-out-only modes only raise it;
 ``recommendedSize`` is that size. A manual ``resize`` of such a group is accepted and then put
-back within bounds. OFF leaves the size alone. Not covered: ``aggregatedList``, scaling
+back within bounds, not at once: on the autoscaler's next evaluation, and scale-in only after a
+stabilisation period (``Timing.autoscaler_seconds``, ``Timing.scale_in_seconds``). OFF leaves
+the size alone. Not covered: ``aggregatedList``, scaling
 schedules' and custom metrics' effects, ``statusDetails`` beyond none.
 """
 

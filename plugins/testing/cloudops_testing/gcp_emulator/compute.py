@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from cloudops_testing.gcp_emulator.capacity import retry_creations
 from cloudops_testing.gcp_emulator.errors import (
     ApiError,
     already_exists,
@@ -27,6 +28,7 @@ from cloudops_testing.gcp_emulator.errors import (
     not_found,
     resource_in_use,
 )
+from cloudops_testing.gcp_emulator.instance_groups import health_state
 from cloudops_testing.gcp_emulator.instances import Instance
 from cloudops_testing.gcp_emulator.links import NAME_RE, check_name, link, relative, timestamp
 from cloudops_testing.gcp_emulator.operations import Operation, OperationBook, Scope, Timing
@@ -58,7 +60,6 @@ _GROUP_PATCHABLE = (
     "updatePolicy",
     "distributionPolicy",
     "autoHealingPolicies",
-    "namedPorts",
 )
 
 GroupScope = Scope
@@ -99,6 +100,13 @@ class ComputeState:
         #: ``projects/p/zones/z/autoscalers/NAME`` (or regional) -> stored autoscaler.
         self.autoscalers: dict[str, dict[str, Any]] = {}
         self.reserved: set[str] = set()
+        #: ``INSTANCES`` quota per region (None: unlimited) and zones out of resources.
+        self.instance_quota: int | None = None
+        self.stockout_zones: set[str] = set()
+        #: Exchanges that broke the vendored API spec (see cloudops_testing.specs).
+        self.spec_violations: list[str] = []
+        #: When each autoscaler acts next on a group outside its bounds (see enforce_bounds).
+        self.autoscale_due: dict[str, float] = {}
 
     # -- paths and scopes ----------------------------------------------------------------
 
@@ -160,25 +168,45 @@ class ComputeState:
 
     # -- instance templates ----------------------------------------------------------------
 
-    def template_path(self, name: str) -> str:
-        """``projects/p/global/instanceTemplates/NAME``."""
-        return f"projects/{self.project}/global/instanceTemplates/{name}"
+    def template_path(self, name: str, region: str | None = None) -> str:
+        """``projects/p/global/instanceTemplates/NAME`` (or ``regions/r`` for a regional one)."""
+        where = f"regions/{region}" if region else "global"
+        return f"projects/{self.project}/{where}/instanceTemplates/{name}"
 
-    def get_template(self, name: str) -> dict[str, Any]:
-        """The template ``name`` or 404."""
-        found = self.templates.get(name)
+    def _template_key(self, name: str, region: str | None) -> str:
+        # Global templates are kept by name, regional ones by path (regionInstanceTemplates:
+        # the discovery document's regional variant, usable only by groups of that region).
+        return self.template_path(name, region) if region else name
+
+    def get_template(self, name: str, region: str | None = None) -> dict[str, Any]:
+        """The template ``name`` (global, or of ``region``) or 404."""
+        found = self.templates.get(self._template_key(name, region))
         if found is None:
-            raise not_found(self.template_path(name))
+            raise not_found(self.template_path(name, region))
         return found
 
-    def insert_template(self, body: dict[str, Any], request_id: str | None) -> Operation:
-        """Validate and schedule the creation of an instance template."""
+    def template_at(self, path: str, field: str, region: str | None = None) -> str:
+        """The key of the template at ``path``; 404, or 400 for a template of another region."""
+        parts = path.split("/")
+        name, where = parts[-1], (parts[3] if len(parts) == 6 and parts[2] == "regions" else None)
+        if path != self.template_path(name, where) or (where and region and where != region):
+            raise invalid(f"Invalid value for field '{field}': '{path}'.")
+        self.get_template(name, where)
+        return self._template_key(name, where)
+
+    def insert_template(
+        self, body: dict[str, Any], request_id: str | None, region: str | None = None
+    ) -> Operation:
+        """Validate and schedule the creation of a global (or regional) instance template."""
         again = self.ops.dedupe(self.project, request_id, "instanceTemplates.insert")
         if again is not None:
             return again
+        scope = Scope("regions", region) if region else Scope("global", None)
+        self.check_scope(scope)
         name = check_name(body.get("name"))
-        path = self.template_path(name)
-        if name in self.templates or path in self.reserved:
+        path = self.template_path(name, region)
+        stored_as = self._template_key(name, region)
+        if stored_as in self.templates or path in self.reserved:
             raise already_exists(path)
         properties = body.get("properties")
         if not isinstance(properties, dict):
@@ -201,14 +229,16 @@ class ComputeState:
             creationTimestamp=timestamp(),
             selfLink=link(path),
         )
+        if region:
+            resource["region"] = link(scope.path(self.project))
         self.reserved.add(path)
 
         def apply() -> None:
             self.reserved.discard(path)
-            self.templates[name] = resource
+            self.templates[stored_as] = resource
 
-        return self._op(
-            Scope("global", None),
+        op = self._op(
+            scope,
             "instanceTemplates.insert",
             "insert",
             path,
@@ -216,6 +246,12 @@ class ComputeState:
             request_id,
             apply,
         )
+        if "/" in str(properties["machineType"]):
+            # Discovery document, InstanceProperties.machineType: "only accepts a machine type
+            # name ... If you use the machine type full or partial URL ... the request will
+            # result in an INTERNAL_ERROR" (the Operation fails; nothing refuses it up front).
+            op.fail_with = ApiError(500, "backendError", "Internal error.", "INTERNAL_ERROR")
+        return op
 
     def _check_disks(self, disks: Any) -> None:
         if not isinstance(disks, list) or not disks:
@@ -230,13 +266,15 @@ class ComputeState:
         if path not in self.images:
             raise not_found(path)
 
-    def delete_template(self, name: str, request_id: str | None) -> Operation:
+    def delete_template(
+        self, name: str, request_id: str | None, region: str | None = None
+    ) -> Operation:
         """Schedule the deletion of a template; 404 if absent, 400 if a group still uses it."""
         again = self.ops.dedupe(self.project, request_id, "instanceTemplates.delete")
         if again is not None:
             return again
-        found = self.get_template(name)
-        path = self.template_path(name)
+        found = self.get_template(name, region)
+        path = self.template_path(name, region)
         for group_path, group in self.groups.items():
             used = {group.get("instanceTemplate")} | {
                 v.get("instanceTemplate") for v in group.get("versions", [])
@@ -245,10 +283,10 @@ class ComputeState:
                 raise resource_in_use(path, group_path)
 
         def apply() -> None:
-            self.templates.pop(name, None)
+            self.templates.pop(self._template_key(name, region), None)
 
         return self._op(
-            Scope("global", None),
+            Scope("regions", region) if region else Scope("global", None),
             "instanceTemplates.delete",
             "delete",
             path,
@@ -328,11 +366,8 @@ class ComputeState:
             "instanceTemplate"
         )
         template_path = self._rel(template, "resource.instanceTemplate")
-        template_name = template_path.rsplit("/", 1)[-1]
-        if template_path != self.template_path(template_name):
-            raise invalid(f"Invalid value for field 'resource.instanceTemplate': '{template}'.")
-        self.get_template(template_name)
         region = self.region_of(str(scope.location)) if scope.kind == "zones" else scope.location
+        self.template_at(template_path, "resource.instanceTemplate", region)
         pools = [self._pool_link(p, str(region)) for p in body.get("targetPools") or []]
         zones = self._distribution(scope, body)
         resource: dict[str, Any] = {
@@ -348,7 +383,7 @@ class ComputeState:
             "fingerprint": _fingerprint(self.rng),
             "targetSize": size,
             "targetPools": pools,
-            "namedPorts": list(body.get("namedPorts") or []),
+            "namedPorts": [],  # output only: set on the instance group (setNamedPorts)
             "updatePolicy": body.get("updatePolicy")
             or {"type": "OPPORTUNISTIC", "minimalAction": "REPLACE"},
             "selfLink": link(path),
@@ -417,15 +452,20 @@ class ComputeState:
 
         def apply() -> None:
             self.groups.pop(path, None)
-            for instance in self.members(path):
-                instance.group = None
-                if instance.action != "DELETING":
-                    instance.action = "DELETING"
-                    instance.since = _now()
 
-        return self._op(
+        op = self._op(
             scope, "instanceGroupManagers.delete", "delete", path, group["id"], request_id, apply
         )
+        # Not atomic (Google Cloud docs, "Deleting a managed instance group": the group deletes
+        # its instances first): while the Operation runs the group is still there, every
+        # instance DELETING; the group goes once they are gone. A failure leaves what is left.
+        group["_deleting"] = True
+        for instance in self.members(path):
+            if instance.action != "DELETING":
+                instance.action, instance.since = "DELETING", _now()
+        op.ready = lambda: not self.members(path)
+        op.release = lambda: group.pop("_deleting", None)  # failed: the group goes on
+        return op
 
     def resize_group(
         self, scope: Scope, name: str, size: str | None, request_id: str | None
@@ -479,7 +519,7 @@ class ComputeState:
         for key in ("instanceTemplate",):
             if key in changes:
                 template = self._rel(changes[key], f"resource.{key}")
-                self.get_template(template.rsplit("/", 1)[-1])
+                self.template_at(template, f"resource.{key}", region)
                 changes[key] = link(template)
                 changes["versions"] = [{"instanceTemplate": changes[key], "name": ""}]
 
@@ -576,23 +616,38 @@ class ComputeState:
     # -- instances and reconciliation ----------------------------------------------------------
 
     def enforce_bounds(self) -> None:
-        """Keep every autoscaled group's target size within its autoscaler's bounds."""
-        for scaler in self.autoscalers.values():
+        """Bring every autoscaled group's target size within its autoscaler's bounds, later.
+
+        The real autoscaler is not synchronous: it acts on its next evaluation (Timing
+        ``autoscaler_seconds``), and it scales in only after a stabilisation period (Google Cloud
+        docs, "Autoscaler decisions": a 10-minute stabilization period before it removes
+        instances; Timing ``scale_in_seconds``). A client must wait for it.
+        """
+        now = _now()
+        for path, scaler in self.autoscalers.items():
             group = self.groups.get(scaler["_target"])
-            if group is None:
+            size = group and bounded_size(scaler["autoscalingPolicy"], group["targetSize"])
+            if group is None or size == group["targetSize"]:
+                self.autoscale_due.pop(path, None)
                 continue
-            size = bounded_size(scaler["autoscalingPolicy"], group["targetSize"])
-            if size != group["targetSize"]:
+            wait = self.timing.autoscaler_seconds
+            if size < group["targetSize"]:
+                wait += self.timing.scale_in_seconds
+            if now >= self.autoscale_due.setdefault(path, now + wait):
                 group["targetSize"] = size
+                self.autoscale_due.pop(path, None)
 
     def tick(self) -> None:
         """Advance operations, instances, and groups towards their target sizes."""
         self.ops.tick()
         self.enforce_bounds()
+        retry_creations(self, _now())
         for path, instance in list(self.instances.items()):
             if not instance.advance(self.timing.instance_seconds):
                 del self.instances[path]
         for path, group in self.groups.items():
+            if group.get("_deleting"):
+                continue
             alive = [i for i in self.members(path) if i.action != "DELETING"]
             missing = group["targetSize"] - len(alive)
             for _ in range(missing):
@@ -607,7 +662,7 @@ class ComputeState:
         zones = group["_zones"]
         zone = min(zones, key=lambda z: sum(1 for i in alive if i.zone == z))
         template_path = self._rel(group["instanceTemplate"], "instanceTemplate")
-        template = self.templates.get(template_path.rsplit("/", 1)[-1], {})
+        template = self.templates.get(self.template_at(template_path, "instanceTemplate"), {})
         alphabet = string.ascii_lowercase + string.digits
         while True:
             name = f"{group['baseInstanceName']}-{''.join(self.rng.choices(alphabet, k=4))}"
@@ -631,7 +686,7 @@ class ComputeState:
         self.region_of(zone)
         path = f"projects/{self.project}/zones/{zone}/instances/{name}"
         found = self.instances.get(path)
-        if found is None:
+        if found is None or found.last_error is not None:
             raise not_found(path)
         return found
 
@@ -643,7 +698,11 @@ class ComputeState:
         found = list(pool.get("_manual", []))
         for group_path, group in self.groups.items():
             if link(path) in group.get("targetPools", []):
-                found += [link(i.path) for i in self.members(group_path) if i.action != "DELETING"]
+                found += [
+                    link(i.path)
+                    for i in self.members(group_path)
+                    if i.action != "DELETING" and i.last_error is None
+                ]
         return found
 
     def render_pool(self, path: str) -> dict[str, Any]:
@@ -821,10 +880,10 @@ class ComputeState:
                 "instance": link(i.path),
                 "ipAddress": i.address,
                 "port": 80,
-                "healthState": "HEALTHY" if i.status == "RUNNING" else "UNHEALTHY",
+                "healthState": health_state(service, self.groups.get(manager), i),
             }
             for i in self.members(manager)
-            if i.action != "DELETING"
+            if i.action != "DELETING" and i.last_error is None
         ]
         answer: dict[str, Any] = {"kind": "compute#backendServiceGroupHealth"}
         if statuses:

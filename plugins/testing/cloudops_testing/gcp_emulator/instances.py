@@ -37,6 +37,9 @@ class Instance:
     since: float = field(default_factory=time.monotonic)
     created: str = field(default_factory=timestamp)
     address: str = "10.128.0.2"
+    #: Why the last creation attempt failed (code, message): the VM does not exist yet.
+    last_error: tuple[str, str] | None = None
+    fresh: bool = True
 
     @property
     def path(self) -> str:
@@ -47,6 +50,8 @@ class Instance:
         """Move the VM along its lifecycle; False once it is gone (deleted)."""
         age = time.monotonic() - self.since
         stop_seconds = boot_seconds / 2
+        if self.action == "CREATING" and self.last_error is not None:
+            return True  # not created: the group retries (see capacity.py)
         if self.action == "CREATING":
             if age >= boot_seconds:
                 self.status, self.action = "RUNNING", "NONE"
@@ -88,7 +93,7 @@ class Instance:
 
     def managed(self) -> dict[str, Any]:
         """The ``ManagedInstance`` entry of ``listManagedInstances``."""
-        return {
+        body: dict[str, Any] = {
             "instance": link(self.path),
             "id": self.id,
             "name": self.name,
@@ -96,6 +101,11 @@ class Instance:
             "currentAction": self.action,
             "version": {"instanceTemplate": link(self.template_path)},
         }
+        if self.last_error is not None:
+            code, message = self.last_error
+            del body["instanceStatus"], body["id"]  # no VM exists yet
+            body["lastAttempt"] = {"errors": {"errors": [{"code": code, "message": message}]}}
+        return body
 
 
 def _token(offset: int) -> str:

@@ -50,6 +50,9 @@ class Timing:
     instance_seconds: float = 0.3
     wait_seconds: float = 2.0
     by_kind: dict[str, float] = field(default_factory=dict)
+    #: The autoscaler's next evaluation, and its extra scale-in stabilisation (real: ~10 min).
+    autoscaler_seconds: float = 0.3
+    scale_in_seconds: float = 0.6
 
 
 @dataclass
@@ -77,6 +80,9 @@ class Operation:
     error: ApiError | None = None
     fail_with: ApiError | None = None
     release: Callable[[], None] | None = None
+    #: When set, the Operation stays RUNNING until it answers True (e.g. a group's instances
+    #: are gone before the group's delete is DONE).
+    ready: Callable[[], bool] | None = None
 
     @property
     def path(self) -> str:
@@ -236,6 +242,7 @@ class OperationBook:
                 and age >= op.delay
                 and op.reads >= op.polls
                 and op.kind not in self.held
+                and (op.ready is None or op.fail_with is not None or op.ready())
             ):
                 self._finish(op)
 

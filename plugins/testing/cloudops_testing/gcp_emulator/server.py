@@ -15,12 +15,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
-from cloudops_testing.gcp_emulator import autoscalers
+from cloudops_testing.gcp_emulator import autoscalers, capacity, instance_groups
 from cloudops_testing.gcp_emulator.compute import ComputeState
 from cloudops_testing.gcp_emulator.errors import ApiError, invalid, not_found
 from cloudops_testing.gcp_emulator.instances import apply_filter, page
 from cloudops_testing.gcp_emulator.links import link, render
 from cloudops_testing.gcp_emulator.operations import Operation, Scope
+from cloudops_testing.specs import check_gcp
 
 __all__ = ["EmulatorServer", "RequestRecord"]
 
@@ -82,26 +83,30 @@ def _listing(
 # -- instance templates ----------------------------------------------------------------------
 
 
-@route("GET", _P + r"/global/instanceTemplates")
+_TEMPLATES = _P + r"/(?:global|regions/(?P<region>[^/]+))/instanceTemplates"
+
+
+@route("GET", _TEMPLATES)
 def _list_templates(state: ComputeState, r: Request) -> Any:
-    path = f"projects/{state.project}/global/instanceTemplates"
-    items = list(state.templates.values())
+    path = state.template_path("", r.params.get("region")).rstrip("/")
+    items = [t for t in state.templates.values() if t["selfLink"].rsplit("/", 1)[0].endswith(path)]
     return _listing("compute#instanceTemplateList", path, items, r.query)
 
 
-@route("POST", _P + r"/global/instanceTemplates")
+@route("POST", _TEMPLATES)
 def _insert_template(state: ComputeState, r: Request) -> Any:
-    return _op(state.insert_template(r.body, r.query.get("requestId")))
+    return _op(state.insert_template(r.body, r.query.get("requestId"), r.params.get("region")))
 
 
-@route("GET", _P + r"/global/instanceTemplates/(?P<name>[^/]+)")
+@route("GET", _TEMPLATES + r"/(?P<name>[^/]+)")
 def _get_template(state: ComputeState, r: Request) -> Any:
-    return state.get_template(r.params["name"])
+    return state.get_template(r.params["name"], r.params.get("region"))
 
 
-@route("DELETE", _P + r"/global/instanceTemplates/(?P<name>[^/]+)")
+@route("DELETE", _TEMPLATES + r"/(?P<name>[^/]+)")
 def _delete_template(state: ComputeState, r: Request) -> Any:
-    return _op(state.delete_template(r.params["name"], r.query.get("requestId")))
+    request_id, region = r.query.get("requestId"), r.params.get("region")
+    return _op(state.delete_template(r.params["name"], request_id, region))
 
 
 # -- managed instance groups -----------------------------------------------------------------
@@ -200,6 +205,24 @@ def _list_managed(state: ComputeState, r: Request) -> Any:
     if token:
         body["nextPageToken"] = token
     return body
+
+
+@route("GET", _IGM + r"/listErrors")
+def _list_errors(state: ComputeState, r: Request) -> Any:
+    group = state.get_group(_scope(r), r.params["name"])
+    chunk, token = page(capacity.list_errors(state, group), r.query)
+    return {"items": chunk, **({"nextPageToken": token} if token else {})}
+
+
+@route("GET", _SCOPED + r"/instanceGroups/(?P<name>[^/]+)")
+def _get_instance_group(state: ComputeState, r: Request) -> Any:
+    return instance_groups.render_instance_group(state, _scope(r), r.params["name"])
+
+
+@route("POST", _SCOPED + r"/instanceGroups/(?P<name>[^/]+)/setNamedPorts")
+def _set_named_ports(state: ComputeState, r: Request) -> Any:
+    scope, name, request_id = _scope(r), r.params["name"], r.query.get("requestId")
+    return _op(instance_groups.set_named_ports(state, scope, name, r.body, request_id))
 
 
 # -- autoscalers (zonal and regional) ---------------------------------------------------------
@@ -433,9 +456,19 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 payload = self._route(state, parts.path, query, body)
         except ApiError as err:
+            self._spec(parts.path, body, err.status, None)
             self._answer(err.status, err.body(), base, parts.path)
             return
+        self._spec(parts.path, body, 200, payload)
         self._answer(200, payload, base, parts.path)
+
+    def _spec(self, path: str, body: dict[str, Any], status: int, payload: Any) -> None:
+        """Record where this exchange breaks the compute v1 discovery document (tests fail)."""
+        answer = json.loads(render(payload, "http://emulator")) if payload is not None else None
+        found = check_gcp(self.command, path, body, status, answer)
+        if found:
+            with self.server.state.lock:
+                self.server.state.spec_violations.extend(found)
 
     def _route(
         self, state: ComputeState, path: str, query: dict[str, str], body: dict[str, Any]
