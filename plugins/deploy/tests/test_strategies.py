@@ -235,7 +235,11 @@ async def test_custom_strategy_plugin_monitor_rollback_mode_disable_and_healthy_
         )
         assert kept.error is not None and kept.error.code == "REJECTED", kept.error
         assert "voted rollback" in kept.error.message
-        assert [r.step for r in kept.error.rollbacks] == [f"disable {v(app, 1)}"]
+        # kept, disabled, and not left pinned: its min goes back to the input's
+        assert [r.step for r in kept.error.rollbacks] == [
+            f"restore the min of {v(app, 1)} to 1",
+            f"disable {v(app, 1)}",
+        ]
         assert "run testdeploy.canary > canary: one" in [s.name for s in kept.metadata.steps]
         assert await cluster_state(ops, cloud, app) == {
             v(app, 0): GroupState(desired=2, serving=True),
