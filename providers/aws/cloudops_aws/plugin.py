@@ -11,6 +11,8 @@ from cloudops.servergroups.plugin import import_later, provider_hooks
 from cloudops_aws.activities import ACTIVITIES
 from cloudops_aws.errors import classify
 from cloudops_aws.models import AwsAccountSettings
+from cloudops_aws.network import NETWORK_OPERATIONS
+from cloudops_aws.network_activities import NETWORK_ACTIVITIES
 from cloudops_aws.operations import OPERATIONS
 
 #: The AWS provider: accounts of ``provider = "aws"`` in cloudops.toml are validated by
@@ -18,12 +20,15 @@ from cloudops_aws.operations import OPERATIONS
 AWS = cloudops.Provider(
     name="aws",
     accounts=AwsAccountSettings,
-    description="Amazon Web Services: Auto Scaling groups, launch templates, ELBv2 (boto3)",
+    description=(
+        "Amazon Web Services: Auto Scaling groups, launch templates, ELBv2 load balancers, "
+        "security groups (boto3)"
+    ),
     classify=classify,
     warm_up=import_later("boto3", "botocore.config"),
 )
 
 
 register_operations, register_activities, register_providers = provider_hooks(
-    AWS, OPERATIONS, ACTIVITIES
+    AWS, (*OPERATIONS, *NETWORK_OPERATIONS), (*ACTIVITIES, *NETWORK_ACTIVITIES)
 )
