@@ -25,6 +25,7 @@ from cloudops_testing.faults import (
     aws_reject_duplicate_asg,
 )
 from cloudops_testing.fixtures_aws import MotoNetwork, aws_account_config
+from cloudops_testing.network_inputs import load_balancer_input, security_group_input
 
 _READS = ("Describe", "Get", "List")
 
@@ -72,31 +73,6 @@ async def net_ops(
         yield ops
 
 
-def _lb(app: str, **overrides: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "application": app,
-        "stack": "web",
-        "listeners": [{"protocol": "HTTP", "port": 80, "target_port": 8080}],
-        "health_check": {"path": "/health"},
-    }
-    data.update(overrides)
-    return data
-
-
-def _sg(app: str, **overrides: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "application": app,
-        "stack": "web",
-        "description": "web tier",
-        "ingress": [
-            {"protocol": "tcp", "from_port": 80, "cidrs": ["10.0.0.0/8"]},
-            {"protocol": "tcp", "from_port": 7000, "to_port": 7100, "from_self": True},
-        ],
-    }
-    data.update(overrides)
-    return data
-
-
 def _group(moto_client: Any, name: str) -> dict[str, Any] | None:
     found = moto_client("ec2").describe_security_groups(
         Filters=[{"Name": "group-name", "Values": [name]}]
@@ -136,15 +112,15 @@ async def test_security_group_upsert_converges_and_is_idempotent(
     net_ops: CloudOpsClient, moto_client: Any, recorder: Recorder, app: str
 ) -> None:
     other = await net_ops.execute(
-        "aws.upsertSecurityGroup", _sg(app, stack="db", ingress=[]), **WHERE
+        "aws.upsertSecurityGroup", security_group_input(app, stack="db", ingress=[]), **WHERE
     )
     assert other.ok, other.error
     result = await net_ops.execute(
         "aws.upsertSecurityGroup",
-        _sg(
+        security_group_input(
             app,
             ingress=[
-                *_sg(app)["ingress"],
+                *security_group_input(app)["ingress"],
                 {"protocol": "tcp", "from_port": 5432, "source_groups": [f"{app}-db"]},
             ],
         ),
@@ -167,10 +143,10 @@ async def test_security_group_upsert_converges_and_is_idempotent(
     recorder.actions.clear()
     again = await net_ops.execute(
         "aws.upsertSecurityGroup",
-        _sg(
+        security_group_input(
             app,
             ingress=[
-                *_sg(app)["ingress"],
+                *security_group_input(app)["ingress"],
                 {"protocol": "tcp", "from_port": 5432, "source_groups": [f"{app}-db"]},
             ],
         ),
@@ -182,11 +158,11 @@ async def test_security_group_upsert_converges_and_is_idempotent(
     # A changed input: one rule revoked, one added.
     changed = await net_ops.execute(
         "aws.upsertSecurityGroup",
-        _sg(
+        security_group_input(
             app,
             ingress=[
                 {"protocol": "tcp", "from_port": 443, "cidrs": ["0.0.0.0/0"]},
-                _sg(app)["ingress"][0],
+                security_group_input(app)["ingress"][0],
             ],
         ),
         **WHERE,
@@ -240,7 +216,9 @@ async def test_security_group_invalid_input_names_the_field(
     rule: dict[str, Any],
     field: str,
 ) -> None:
-    result = await net_ops.execute("aws.upsertSecurityGroup", _sg(app, ingress=[rule]), **WHERE)
+    result = await net_ops.execute(
+        "aws.upsertSecurityGroup", security_group_input(app, ingress=[rule]), **WHERE
+    )
     assert not result.ok
     assert result.error.code == "INVALID_INPUT", result.error
     fields = [e["field"] for e in result.error.details["errors"]]
@@ -256,7 +234,7 @@ async def test_load_balancer_upsert_converges_serves_a_server_group_and_deletes(
     recorder: Recorder,
     app: str,
 ) -> None:
-    result = await net_ops.execute("aws.upsertLoadBalancer", _lb(app), **WHERE)
+    result = await net_ops.execute("aws.upsertLoadBalancer", load_balancer_input(app), **WHERE)
     assert result.ok, result.error
     assert result.value["created"] is True
     balancer = _balancer(moto_client, f"{app}-web")
@@ -271,14 +249,14 @@ async def test_load_balancer_upsert_converges_serves_a_server_group_and_deletes(
     assert action["TargetGroupArn"] == groups[f"{app}-web-8080"]["TargetGroupArn"]
 
     recorder.actions.clear()
-    again = await net_ops.execute("aws.upsertLoadBalancer", _lb(app), **WHERE)
+    again = await net_ops.execute("aws.upsertLoadBalancer", load_balancer_input(app), **WHERE)
     assert again.ok and again.value["changed"] is False, again
     assert recorder.mutations() == []
 
     # Converge: another listener on a new target port, another health check path.
     changed = await net_ops.execute(
         "aws.upsertLoadBalancer",
-        _lb(
+        load_balancer_input(
             app,
             listeners=[
                 {"protocol": "HTTP", "port": 80, "target_port": 8080},
@@ -295,7 +273,7 @@ async def test_load_balancer_upsert_converges_serves_a_server_group_and_deletes(
     assert sorted(_listeners(moto_client, balancer["LoadBalancerArn"])) == [80, 8000]
 
     # Back to one listener: the other listener and its target group go.
-    back = await net_ops.execute("aws.upsertLoadBalancer", _lb(app), **WHERE)
+    back = await net_ops.execute("aws.upsertLoadBalancer", load_balancer_input(app), **WHERE)
     assert back.ok, back.error
     assert sorted(_target_groups(moto_client, f"{app}-web")) == [f"{app}-web-8080"]
     assert sorted(_listeners(moto_client, balancer["LoadBalancerArn"])) == [80]
@@ -343,7 +321,7 @@ async def test_failed_upsert_rolls_back_what_it_changed(
 ) -> None:
     # A first upsert fails at its listener: the target group and load balancer it made go.
     recorder.fail = {"CreateListener"}
-    failed = await net_ops.execute("aws.upsertLoadBalancer", _lb(app), **WHERE)
+    failed = await net_ops.execute("aws.upsertLoadBalancer", load_balancer_input(app), **WHERE)
     assert not failed.ok
     assert [(r.step, r.ok) for r in failed.error.rollbacks] == [
         (f"delete listeners/{app}-web", True),
@@ -355,11 +333,11 @@ async def test_failed_upsert_rolls_back_what_it_changed(
 
     # A converge that fails puts the changed health check back.
     recorder.fail = set()
-    assert (await net_ops.execute("aws.upsertLoadBalancer", _lb(app), **WHERE)).ok
+    assert (await net_ops.execute("aws.upsertLoadBalancer", load_balancer_input(app), **WHERE)).ok
     recorder.fail = {"CreateListener"}
     failed = await net_ops.execute(
         "aws.upsertLoadBalancer",
-        _lb(
+        load_balancer_input(
             app,
             listeners=[
                 {"protocol": "HTTP", "port": 80, "target_port": 8080},
@@ -382,7 +360,7 @@ async def test_failed_upsert_rolls_back_what_it_changed(
 async def test_security_group_in_use_refuses_delete(
     net_ops: CloudOpsClient, moto_client: Any, moto_network: MotoNetwork, app: str
 ) -> None:
-    assert (await net_ops.execute("aws.upsertSecurityGroup", _sg(app), **WHERE)).ok
+    assert (await net_ops.execute("aws.upsertSecurityGroup", security_group_input(app), **WHERE)).ok
     created = await net_ops.execute(
         "aws.createServerGroup",
         create_input(moto_network, app, security_groups=[f"{app}-web"], wait=False),
@@ -419,7 +397,9 @@ async def test_repeated_request_and_killed_worker_make_no_duplicates(
     )
     ops = CloudOpsClient(temporal_client, task_queue=queue)
     request = f"{app}-lb"
-    handle = await ops.submit("aws.upsertLoadBalancer", _lb(app), request_id=request, **WHERE)
+    handle = await ops.submit(
+        "aws.upsertLoadBalancer", load_balancer_input(app), request_id=request, **WHERE
+    )
     assert await asyncio.to_thread(recorder.held.wait, 60), "the upsert never made its listener"
     worker.kill()
     recorder.hold = set()
@@ -427,7 +407,9 @@ async def test_repeated_request_and_killed_worker_make_no_duplicates(
     await asyncio.to_thread(worker.start)
     result = await asyncio.wait_for(handle.result(), 90)
     assert result.ok, result.error
-    again = await ops.submit("aws.upsertLoadBalancer", _lb(app), request_id=request, **WHERE)
+    again = await ops.submit(
+        "aws.upsertLoadBalancer", load_balancer_input(app), request_id=request, **WHERE
+    )
     assert (await again.result()).value == result.value  # the same workflow, not a second run
     balancer = _balancer(moto_client, f"{app}-web")
     assert balancer is not None
