@@ -184,5 +184,5 @@ class SecurityGroupLookup(Output):
 def differences(desired: dict[str, Any], current: dict[str, Any] | None) -> list[str]:
     """The keys of ``desired`` whose value ``current`` does not have (all when it is absent)."""
     if current is None:
-        return sorted(desired)
+        return sorted(desired) or ["(absent)"]
     return sorted(key for key, value in desired.items() if current.get(key) != value)

@@ -24,10 +24,10 @@ from cloudops.network.contract import (
     PartsState,
     differences,
 )
-from cloudops.servergroups.contract import CloudCall
+from cloudops.servergroups.contract import TAG_APPLICATION, CloudCall
 from cloudops.servergroups.translate import activity_maker
 
-__all__ = ["PartHandler", "Where", "part_activities"]
+__all__ = ["PartHandler", "Where", "listed", "part_activities"]
 
 
 class Where(CloudCall):
@@ -60,6 +60,17 @@ class PartHandler:
     def delete(self, where: Where, part: Part, current: dict[str, Any]) -> None:
         """Delete the part (gone already is fine)."""
         raise NotImplementedError
+
+
+def listed(tags: Mapping[str, str], key: str, application: str | None) -> bool:
+    """Whether the list activities keep a resource with ``tags``.
+
+    It must be one cloudops made (its ``key`` tag is set) and, with ``application``, belong to
+    that application.
+    """
+    if key not in tags:
+        return False
+    return application is None or tags.get(TAG_APPLICATION) == application
 
 
 def _handler(handlers: Mapping[str, PartHandler], part: Part) -> PartHandler:

@@ -33,7 +33,7 @@ from cloudops.network.models import (
     SecurityGroupDescription,
     SecurityGroupList,
 )
-from cloudops.network.parts import PartHandler, Where, part_activities
+from cloudops.network.parts import PartHandler, Where, listed, part_activities
 from cloudops.servergroups.contract import TAG_APPLICATION, TAG_REQUEST_ID
 from cloudops.servergroups.translate import activity_maker
 from cloudops_aws.clients import aws_client
@@ -725,9 +725,7 @@ def list_load_balancers(call: NetworkListCall) -> LoadBalancerList:
     found = []
     for balancer in sorted(balancers, key=lambda b: b["LoadBalancerName"]):
         mine = tags.get(balancer["LoadBalancerArn"], {})
-        if TAG_LOAD_BALANCER not in mine:
-            continue
-        if call.application is not None and mine.get(TAG_APPLICATION) != call.application:
+        if not listed(mine, TAG_LOAD_BALANCER, call.application):
             continue
         found.append(_describe_load_balancer(call, balancer, mine))
     return LoadBalancerList(load_balancers=found)

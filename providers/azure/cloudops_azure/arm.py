@@ -83,7 +83,13 @@ def subnet_id(ref: str, subscription: str, resource_group: str) -> str:
 
 
 def pool_id(ref: str, subscription: str, resource_group: str) -> str:
-    """A backend pool id from an id or ``loadBalancer/pool`` in the resource group."""
+    """A backend pool id from an id, ``loadBalancer/pool`` or ``loadBalancer``.
+
+    A bare name is a load balancer of the resource group made by upsertLoadBalancer, whose
+    backend pool is named after it.
+    """
+    if "/" not in ref:
+        ref = f"{ref}/{ref}"
     ref = _reference(ref, "loadBalancer/pool", "backend pool", "load_balancers")
     if ref.startswith("/"):
         return ref

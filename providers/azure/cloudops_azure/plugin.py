@@ -11,6 +11,8 @@ from cloudops.servergroups.plugin import import_later, provider_hooks
 from cloudops_azure.activities import ACTIVITIES
 from cloudops_azure.errors import classify
 from cloudops_azure.models import AzureAccountSettings
+from cloudops_azure.network import NETWORK_OPERATIONS
+from cloudops_azure.network_activities import NETWORK_ACTIVITIES
 from cloudops_azure.operations import OPERATIONS
 
 #: The Azure provider: accounts of ``provider = "azure"`` in cloudops.toml are validated by
@@ -18,13 +20,15 @@ from cloudops_azure.operations import OPERATIONS
 AZURE = cloudops.Provider(
     name="azure",
     accounts=AzureAccountSettings,
-    description="Microsoft Azure: VM scale sets and load balancer backend pools "
-    "(azure-mgmt-compute)",
+    description="Microsoft Azure: VM scale sets, load balancers and network security groups "
+    "(azure-mgmt-compute, azure-mgmt-network)",
     classify=classify,
-    warm_up=import_later("azure.mgmt.compute", "azure.identity", "azure.core.exceptions"),
+    warm_up=import_later(
+        "azure.mgmt.compute", "azure.mgmt.network", "azure.identity", "azure.core.exceptions"
+    ),
 )
 
 
 register_operations, register_activities, register_providers = provider_hooks(
-    AZURE, OPERATIONS, ACTIVITIES
+    AZURE, (*OPERATIONS, *NETWORK_OPERATIONS), (*ACTIVITIES, *NETWORK_ACTIVITIES)
 )

@@ -38,8 +38,8 @@ from cloudops.network.models import (
     SecurityGroupDescription,
     SecurityGroupList,
 )
-from cloudops.network.parts import PartHandler, Where, part_activities
-from cloudops.servergroups.contract import TAG_APPLICATION, TAG_REQUEST_ID
+from cloudops.network.parts import PartHandler, Where, listed, part_activities
+from cloudops.servergroups.contract import TAG_REQUEST_ID
 from cloudops.servergroups.translate import activity_maker
 from cloudops_gcp.activities import _get_operation, _op_ref, _region_groups, _v1
 from cloudops_gcp.clients import GcpClients, gcp_clients
@@ -698,10 +698,7 @@ def list_load_balancers(call: NetworkListCall) -> LoadBalancerList:
     found = []
     for kind, describe in (("backend_service", _describe_http), ("target_pool", _describe_pool)):
         for resource in Compute(call, kind).list():
-            tags = _owner_tags(resource)
-            if TAG_LOAD_BALANCER not in tags:
-                continue
-            if call.application is not None and tags.get(TAG_APPLICATION) != call.application:
+            if not listed(_owner_tags(resource), TAG_LOAD_BALANCER, call.application):
                 continue
             found.append(describe(call, resource))
     return LoadBalancerList(load_balancers=sorted(found, key=lambda d: d.name))
@@ -758,7 +755,7 @@ def list_security_groups(call: NetworkListCall) -> SecurityGroupList:
         tags = _owner_tags(firewall)
         if tags.get(TAG_SECURITY_GROUP) != firewall["name"]:
             continue
-        if call.application is not None and tags.get(TAG_APPLICATION) != call.application:
+        if not listed(tags, TAG_SECURITY_GROUP, call.application):
             continue
         found.append(_describe_group(call, firewall, firewalls))
     return SecurityGroupList(security_groups=found)
