@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cloudops_aws.network import NETWORK_OPERATIONS
 from cloudops_aws.operations import OPERATIONS
 
 DOC = Path(__file__).parents[3] / "docs" / "providers" / "aws.md"
@@ -18,7 +19,7 @@ BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 def test_every_operation_is_documented_with_its_iam_actions() -> None:
     text = DOC.read_text()
-    for operation in OPERATIONS:
+    for operation in (*OPERATIONS, *NETWORK_OPERATIONS):
         heading = f"### {operation.full_name()}"
         assert heading in text, heading
         section = text.split(heading, 1)[1].split("\n### ", 1)[0]
@@ -41,3 +42,5 @@ async def test_the_example_runs(temporal_server: Any, tmp_path: Path) -> None:
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     assert "created shop-prod-v000 healthy: 2" in done.stdout
     assert "after destroy: NOT_FOUND" in done.stdout
+    assert "aws.upsertLoadBalancer shop-prod changed: False" in done.stdout
+    assert "aws.deleteSecurityGroup changed: True" in done.stdout

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cloudops_azure.network import NETWORK_OPERATIONS
 from cloudops_azure.operations import OPERATIONS
 
 DOC = Path(__file__).parents[3] / "docs" / "providers" / "azure.md"
@@ -18,7 +19,7 @@ BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 def test_every_operation_is_documented_with_its_rbac_actions() -> None:
     text = DOC.read_text()
-    for operation in OPERATIONS:
+    for operation in (*OPERATIONS, *NETWORK_OPERATIONS):
         heading = f"### {operation.full_name()}"
         assert heading in text, heading
         section = text.split(heading, 1)[1].split("\n### ", 1)[0]
@@ -42,3 +43,5 @@ async def test_the_example_runs(temporal_server: Any, tmp_path: Path) -> None:
     assert "created shop-prod-v000 running: 2" in done.stdout
     assert "azure.cloneServerGroup -> shop-prod-v001" in done.stdout
     assert "after destroy: NOT_FOUND" in done.stdout
+    assert "azure.upsertLoadBalancer shop-prod changed: False" in done.stdout
+    assert "azure.deleteSecurityGroup changed: True" in done.stdout
