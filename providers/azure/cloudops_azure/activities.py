@@ -60,6 +60,7 @@ from cloudops_azure.models import (
     TrafficInput,
     WaitForInstancesInput,
 )
+from cloudops_azure.network_activities import application_security_groups
 
 __all__ = [
     "ACTIVITIES",
@@ -206,6 +207,9 @@ def begin_create_scale_set(spec: ScaleSetSpec) -> Begun:
         resource_group=where.resource_group,
         default_subnet=where.settings.default_subnet,
         admin_username=where.settings.admin_username,
+        application_security_groups=application_security_groups(
+            spec.account, where.resource_group, spec.security_groups
+        ),
     )
     token, done = lro.begin(
         where.scale_sets.begin_create_or_update, where.resource_group, spec.name, body

@@ -156,8 +156,12 @@ def build_scale_set(
     resource_group: str,
     default_subnet: str | None,
     admin_username: str,
+    application_security_groups: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The PUT body of a new scale set (Uniform orchestration, one NIC, one IP configuration).
+
+    ``application_security_groups`` (names in the resource group) are the groups whose rules
+    must match the instances: those of the security groups made by upsertSecurityGroup.
 
     Capacity min and max and the backend pools are also written as ``cloudops:`` tags: a scale
     set has only one size, and enable must know which pools to go back to.
@@ -200,6 +204,12 @@ def build_scale_set(
             "loadBalancerBackendAddressPools": [{"id": p} for p in pools],
         },
     }
+    asgs = [
+        f"{_prefix(subscription, resource_group)}/Microsoft.Network/applicationSecurityGroups/{g}"
+        for g in application_security_groups
+    ]
+    if asgs:
+        ip_configuration["properties"]["applicationSecurityGroups"] = [{"id": a} for a in asgs]
     nic: dict[str, Any] = {
         "name": f"{spec.name}-nic",
         "properties": {"primary": True, "ipConfigurations": [ip_configuration]},

@@ -44,7 +44,7 @@ from cloudops_azure.clients import (
 from cloudops_azure.errors import classify
 from cloudops_azure.models import TAG_POOLS
 
-__all__ = ["NETWORK_ACTIVITIES"]
+__all__ = ["NETWORK_ACTIVITIES", "application_security_groups"]
 
 azure_activity = activity_maker(classify)
 
@@ -331,6 +331,27 @@ HANDLERS: dict[str, PartHandler] = {
     "application_security_group": ApplicationSecurityGroups(),
     "security_group": SecurityGroups(),
 }
+
+
+def application_security_groups(account: str, resource_group: str, names: list[str]) -> list[str]:
+    """Those of the security groups ``names`` that have an application security group.
+
+    upsertSecurityGroup makes one per group; a scale set's instances join it so that rules
+    naming the group (or ``from_self``) match them. Ids and groups made elsewhere are skipped.
+    """
+    from azure.core.exceptions import ResourceNotFoundError
+
+    found = []
+    groups = network_client(account).application_security_groups
+    for name in names:
+        if "/" in name:
+            continue
+        try:
+            groups.get(resource_group, name)
+        except ResourceNotFoundError:
+            continue
+        found.append(name)
+    return found
 
 
 # --------------------------------------------------------------------------------------------

@@ -218,6 +218,12 @@ async def test_security_group_converges_and_refuses_delete_while_used(
         "azure.createServerGroup", create_input(app, security_groups=[name], wait=False), **WHERE
     )
     assert created.ok, created.error
+    profile = azure_emulator.scale_set(RG, created.value["name"])["properties"][
+        "virtualMachineProfile"
+    ]  # type: ignore[index]
+    ip = profile["networkProfile"]["networkInterfaceConfigurations"][0]["properties"]
+    asgs = ip["ipConfigurations"][0]["properties"]["applicationSecurityGroups"]
+    assert [a["id"].rsplit("/", 1)[-1] for a in asgs] == [name]  # rules naming the group match
     refused = await azure_ops.execute("azure.deleteSecurityGroup", {"name": name}, **WHERE)
     assert not refused.ok and refused.error.code == "CONFLICT", refused
     destroyed = await azure_ops.execute(
