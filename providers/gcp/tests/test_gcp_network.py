@@ -6,15 +6,19 @@ identical upsert changes nothing.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from gcp_testkit import WHERE, create_input
+from temporalio.client import Client
 
 from cloudops.client import CloudOpsClient
 from cloudops_testing.gcp_emulator import GcpEmulator
 from cloudops_testing.gcp_emulator.errors import ApiError
 from cloudops_testing.gcp_emulator.network import network_resources
 from cloudops_testing.network_inputs import load_balancer_input, security_group_input
+from cloudops_testing.processes import WorkerProcess
 
 
 def _resources(emulator: GcpEmulator, collection: str, prefix: str) -> dict[str, dict[str, Any]]:
@@ -229,3 +233,46 @@ async def test_network_load_balancer_and_rollback(
     await gcp_ops.execute(
         "gcp.destroyServerGroup", {"server_group": created.value["name"], "wait": False}, **WHERE
     )
+
+
+async def test_killed_worker_and_repeated_request_make_no_duplicates(
+    worker_process: Callable[..., WorkerProcess],
+    temporal_client: Client,
+    gcp_emulator: GcpEmulator,
+    gcp_accounts: dict[str, Any],
+    app: str,
+) -> None:
+    name, kind = f"{app}-web", "urlMaps.insert"
+    queue = f"gcp-lb-crash-{app}"
+
+    def sent() -> list[Any]:
+        return [m for m in gcp_emulator.mutations(kind) if m.target.endswith(f"/{name}")]
+
+    gcp_emulator.hold(kind)  # the URL map's insert stays RUNNING: kill the worker meanwhile
+    try:
+        first = await asyncio.to_thread(
+            worker_process, queue, accounts=gcp_accounts, plugins=["gcp"]
+        )
+        ops = CloudOpsClient(temporal_client, task_queue=queue)
+        request = {"request_id": f"{app}-lb", **WHERE}
+        handle = await ops.submit("gcp.upsertLoadBalancer", load_balancer_input(app), **request)
+        for _ in range(300):
+            if sent():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(first.kill)
+        await asyncio.to_thread(worker_process, queue, accounts=gcp_accounts, plugins=["gcp"])
+        for _ in range(600):  # the new worker resends the insert with the same requestId
+            if len(sent()) > 1:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        gcp_emulator.release(kind)
+    result = await asyncio.wait_for(handle.result(), timeout=90)
+    assert result.ok, result.error
+    again = await ops.submit("gcp.upsertLoadBalancer", load_balancer_input(app), **request)
+    assert (await again.result()).value == result.value  # the same workflow, not a second run
+    assert [m.deduplicated for m in sent()] == [False, True]  # resent, answered by requestId
+    for collection in ("healthChecks", "backendServices", "urlMaps", "targetHttpProxies"):
+        assert gcp_emulator.applied(f"{collection}.insert", name) == 1, collection
+    assert gcp_emulator.applied("forwardingRules.insert", f"{name}-80") == 1
