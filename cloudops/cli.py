@@ -39,6 +39,32 @@ operations_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(operations_app, name="operations")
+token_app = typer.Typer(
+    help="Seal tokens for other clients (docs/security.md).", no_args_is_help=True
+)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("seal")
+def token_seal(
+    workflow_id: Annotated[str, typer.Option(help="The workflow id the request will use.")],
+    update_id: Annotated[
+        str | None,
+        typer.Option(help="Seal for this one update (an approval sent with temporal's update)."),
+    ] = None,
+    token_file: TokenFileOpt = None,
+    seal_key: Annotated[
+        str | None, typer.Option(envvar="CLOUDOPS_SEAL_KEY", help="The workers' public seal key.")
+    ] = None,
+) -> None:
+    """Print the 'cloudops-identity' header value for a request (temporal --headers)."""
+    from cloudops.identity import TOKEN_ENV, seal
+
+    token = token_file.read_text().strip() if token_file else os.environ.get(TOKEN_ENV)
+    if not token or not seal_key:
+        raise _fail(f"need a token (--token-file or {TOKEN_ENV}) and --seal-key")
+    typer.echo(seal(token, workflow_id, seal_key, update_id))
+
 
 AddressOpt = Annotated[
     str | None,
@@ -77,7 +103,10 @@ def _console(stderr: bool = False) -> Console:
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    _console(stderr=True).print(f"[red]error:[/red] {message}")
+    from rich.markup import escape
+
+    # one line however narrow the terminal (80 columns when piped), and the message verbatim
+    _console(stderr=True).print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -106,16 +135,39 @@ def _cloudops() -> CloudOps:
 def _accounts(
     cloudops: CloudOps, config: Path | None, extra: dict[str, Any] | None = None
 ) -> AccountBook:
+    """The config's accounts; with ``extra`` (``cloudops dev``'s local clouds) authorization off."""
     from cloudops.accounts import ConfigError, FileConfig, load_config
     from cloudops.worker import account_book
 
     try:
         loaded = load_config(config)
-        if extra:
+        if extra is not None:
             merged = {**extra, **{k: v.model_dump() for k, v in loaded.accounts.items()}}
-            loaded = FileConfig.model_validate({"accounts": merged})
+            accounts = FileConfig.model_validate({"accounts": merged}).accounts
+            loaded = loaded.model_copy(update={"accounts": accounts, "authorization": "off"})
         return account_book(cloudops, loaded)
     except ConfigError as err:
+        raise _fail(str(err)) from None
+
+
+TokenFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file",
+        envvar="CLOUDOPS_TOKEN_FILE",
+        help="File holding your token (sealed with $CLOUDOPS_SEAL_KEY); see docs/security.md.",
+    ),
+]
+
+
+def _identity(token_file: Path | None) -> Any:
+    """The identity interceptor for ``--token-file`` (else ``CLOUDOPS_TOKEN``), or None."""
+    from cloudops.identity import identity_interceptor_from_env
+
+    token = (lambda: token_file.read_text().strip()) if token_file else None
+    try:
+        return identity_interceptor_from_env(token)
+    except (OSError, ValueError) as err:
         raise _fail(str(err)) from None
 
 
@@ -136,10 +188,13 @@ def _parse_input(raw: str | None) -> dict[str, Any]:
         return {}
     if raw == "-":
         text = sys.stdin.read()
-    elif raw.startswith("@"):
-        text = Path(raw[1:]).read_text()
-    elif not raw.lstrip().startswith("{") and Path(raw).is_file():
-        text = Path(raw).read_text()
+    elif raw.startswith("@") or (not raw.lstrip().startswith("{") and Path(raw).is_file()):
+        path = Path(raw.removeprefix("@"))
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as err:
+            reason = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
+            raise _fail(f"--input {raw}: cannot read {path} ({reason})") from None
     else:
         text = raw
     try:
@@ -214,6 +269,7 @@ def run(
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
     task_queue: QueueOpt = "cloudops",
+    token_file: TokenFileOpt = None,
 ) -> None:
     """Run an operation, show its progress and print its WorkflowResult.
 
@@ -224,7 +280,7 @@ def run(
     labels = _parse_labels(label)
 
     async def go() -> WorkflowResult[Any]:
-        ops = await _client(address, namespace, task_queue)
+        ops = await _client(address, namespace, task_queue, identity=_identity(token_file))
         handle = await ops.submit(
             operation,
             payload,
@@ -251,13 +307,14 @@ def submit(
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
     task_queue: QueueOpt = "cloudops",
+    token_file: TokenFileOpt = None,
 ) -> None:
     """Start an operation without waiting; print its id (use it with status, watch, cancel)."""
     payload = _parse_input(input)
     labels = _parse_labels(label)
 
     async def go() -> str:
-        ops = await _client(address, namespace, task_queue)
+        ops = await _client(address, namespace, task_queue, identity=_identity(token_file))
         handle = await ops.submit(
             operation,
             payload,
@@ -353,13 +410,14 @@ def _judge(
     user: str | None,
     address: str | None,
     namespace: str | None,
+    token_file: Path | None,
 ) -> None:
     async def go() -> str:
         from temporalio.service import RPCError
 
         from cloudops.client import InputRejected
 
-        ops = await _client(address, namespace, "cloudops")
+        ops = await _client(address, namespace, "cloudops", identity=_identity(token_file))
         value: dict[str, Any] = {"approved": approved}
         if comment:
             value["comment"] = comment
@@ -386,9 +444,10 @@ def approve(
     user: UserOpt = None,
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
+    token_file: TokenFileOpt = None,
 ) -> None:
     """Approve an operation waiting for a manual judgement (e.g. a deploy before cut-over)."""
-    _judge(workflow_id, True, comment, user, address, namespace)
+    _judge(workflow_id, True, comment, user, address, namespace, token_file)
 
 
 @app.command()
@@ -398,9 +457,10 @@ def reject(
     user: UserOpt = None,
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
+    token_file: TokenFileOpt = None,
 ) -> None:
     """Reject an operation waiting for a manual judgement: it rolls back."""
-    _judge(workflow_id, False, comment, user, address, namespace)
+    _judge(workflow_id, False, comment, user, address, namespace, token_file)
 
 
 @app.command("list")
@@ -415,6 +475,9 @@ def list_(
     outcome: Annotated[
         str | None,
         typer.Option(help="running, ok, or an error code such as CANCELLED or INVALID_INPUT."),
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="Only operations run by this verified caller.")
     ] = None,
     limit: Annotated[int, typer.Option(help="How many to show.")] = 20,
     ui: Annotated[
@@ -436,6 +499,7 @@ def list_(
         sa.REGION: region,
         sa.APPLICATION: application,
         sa.OUTCOME: outcome,
+        sa.SUBJECT: subject,
     }
     if any(value and ("'" in value or "\\" in value) for value in wanted.values()):
         raise _fail("filter values cannot contain quotes or backslashes")
@@ -456,6 +520,7 @@ def list_(
                     "region": attrs.get(sa.REGION),
                     "provider": attrs.get(sa.PROVIDER),
                     "application": attrs.get(sa.APPLICATION),
+                    "subject": attrs.get(sa.SUBJECT),
                     "status": execution.status.name if execution.status else None,
                     "started": execution.start_time.isoformat(),
                     "url": f"{ui}/namespaces/{ops.client.namespace}/workflows/{execution.id}",
@@ -617,6 +682,10 @@ def worker(
         raise _fail("--log-format must be text or json")
     if grace_period < 0:
         raise _fail("--grace-period must be 0 or more seconds")
+    import logging
+
+    if not isinstance(logging.getLevelName(log_level.upper()), int):
+        raise _fail(f"--log-level {log_level!r}: use DEBUG, INFO, WARNING or ERROR")
     configure_logging(log_format, log_level)
     cloudops = _cloudops()
     book = _accounts(cloudops, config)
@@ -637,7 +706,13 @@ def worker(
     async def go() -> None:
         options: dict[str, Any] = {}
         if metrics_port is not None:
-            options["runtime"] = runtime_with_prometheus(f"{metrics_host}:{metrics_port}")
+            try:
+                options["runtime"] = runtime_with_prometheus(f"{metrics_host}:{metrics_port}")
+            except ValueError as err:  # a bad address, or the port is taken
+                raise _fail(
+                    f"cannot serve metrics on {metrics_host}:{metrics_port} ({err}); "
+                    "check --metrics-host and --metrics-port"
+                ) from None
         ops = await _client(address, namespace, task_queue, **options)
 
         def ready() -> None:
@@ -714,13 +789,19 @@ def codec_server(
         raise _fail(str(err)) from None
     if not codec.key_ids:
         raise _fail("set CLOUDOPS_PAYLOAD_KEY (and CLOUDOPS_PAYLOAD_OLD_KEYS) to the workers' keys")
-    server = make_server(
-        codec,
-        host=host,
-        port=port,
-        origins=origin or ["http://localhost:8233"],
-        authorization=auth,
-    )
+    try:
+        server = make_server(
+            codec,
+            host=host,
+            port=port,
+            origins=origin or ["http://localhost:8233"],
+            authorization=auth,
+        )
+    except OSError as err:  # the port is taken, or the host is not this machine's
+        raise _fail(
+            f"cannot listen on {host}:{port} ({err.strerror or err}); "
+            "choose another --port or --host"
+        ) from None
     bound_host, bound_port = server.server_address[:2]
     _console(stderr=True).print(
         f"codec server on http://{bound_host!s}:{bound_port} with key id(s) "
@@ -758,7 +839,7 @@ def dev(
     """
     from cloudops.localcloud import LocalClouds, local_clouds
     from cloudops.serve import serve
-    from cloudops.server import DevServer, DevServerError
+    from cloudops.server import DevServer, DevServerError, DevServerPathError
 
     global _ran_worker
     cloudops = _cloudops()
@@ -777,6 +858,8 @@ def dev(
         server.start()
     except DevServerError as err:
         cloud.stop()
+        if isinstance(err, DevServerPathError):
+            raise _fail(f"{err}; choose a writable location with --db") from None
         raise _fail(str(err)) from None
 
     async def go() -> None:
@@ -788,6 +871,10 @@ def dev(
             console.print(f"Temporal UI:     {server.ui_url}")
             if extra:
                 console.print(f"local cloud accounts: {', '.join(sorted(extra))}")
+            console.print(
+                "authorization: off (local development: any client may run any operation; "
+                "production workers configure [identity], see docs/security.md)"
+            )
             console.print(
                 f"worker ready on task queue [bold]{task_queue}[/bold] with "
                 f"{len(cloudops.catalogue.operations)} operation(s). "
@@ -839,24 +926,18 @@ def main() -> None:
     status = 0
     _add_plugin_commands(sys.argv[1:])
     try:
-        returned = app(standalone_mode=False)
-        status = returned if isinstance(returned, int) else 0
-    except typer.Exit as exit_:
-        status = exit_.exit_code
-    except typer.Abort:
-        status = 130
+        # Standalone mode: typer itself turns its (vendored) click's usage errors into the usage
+        # message, a hint and exit 2, typer.Exit into its code, Ctrl-C into 130. Whatever click
+        # classes the installed typer uses, it catches its own.
+        app(standalone_mode=True)
     except SystemExit as exit_:
-        status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        if exit_.code is None or isinstance(exit_.code, int):
+            status = exit_.code or 0
+        else:
+            print(exit_.code, file=sys.stderr)
+            status = 1
     except KeyboardInterrupt:
         status = 130
-    except Exception as err:  # click usage errors and friends
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            status = err.exit_code
-        else:
-            raise
     if _ran_worker or used_temporal():
         hard_exit(status)  # sdk-python#300: an abort at interpreter exit would change the status
     sys.exit(status)

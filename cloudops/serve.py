@@ -56,7 +56,8 @@ async def ensure_search_attributes(client: Client) -> list[str]:
         )
     except RPCError as err:
         commands = "; ".join(
-            f"temporal operator search-attribute create --name {name} --type Keyword"
+            f"temporal operator search-attribute create --namespace {namespace} --name {name} "
+            "--type Keyword"
             for name in missing
         )
         raise SearchAttributesError(

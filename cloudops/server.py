@@ -16,14 +16,23 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 from cloudops.search_attributes import dev_server_flags
 
-__all__ = ["DevServer", "DevServerError", "find_temporal", "free_port"]
+__all__ = ["DevServer", "DevServerError", "DevServerPathError", "find_temporal", "free_port"]
 
 
 class DevServerError(RuntimeError):
     """The dev server could not be found or did not start; the message says what to do."""
+
+
+class DevServerPathError(DevServerError):
+    """The server's database or log file cannot be created or written at ``path``."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot write {path}: {reason}")
+        self.path = path
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -123,7 +132,6 @@ class DevServer:
         else:
             cmd += ["--headless"]
         if self.db_file:
-            self.db_file.parent.mkdir(parents=True, exist_ok=True)
             cmd += ["--db-filename", str(self.db_file)]
         return cmd + self.extra_args
 
@@ -136,21 +144,62 @@ class DevServer:
                 f"port {self.port} is already in use: is another Temporal server running? "
                 "Stop it or choose another port with --port"
             )
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT)
+        command = self.command()
+        out = self._open_log()
+        try:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        finally:
+            if not isinstance(out, int):
+                out.close()  # the child has its own copy
+        see = f"; see {self.log_file}" if self.log_file else ""
         deadline = time.monotonic() + timeout
         while not _port_open(self.host, self.port):
             if self.process.poll() is not None:
+                code, self.process = self.process.returncode, None
+                last = self._last_log_line()
                 raise DevServerError(
-                    f"the Temporal dev server exited with code {self.process.returncode} "
-                    f"({' '.join(self.command())})"
-                    + (f"; see {self.log_file}" if self.log_file else "")
+                    f"the Temporal dev server exited with code {code}"
+                    + (f": {last}" if last else f" ({' '.join(command)})")
+                    + see
                 )
             if time.monotonic() > deadline:
                 self.stop()
-                raise DevServerError(f"the Temporal dev server did not start within {timeout}s")
+                raise DevServerError(
+                    f"the Temporal dev server did not start within {timeout}s{see}"
+                )
             time.sleep(0.05)
         return self
+
+    def _open_log(self) -> IO[bytes] | int:
+        """Create the folders of the database and the log, and open the log for the child."""
+        for path in (self.db_file, self.log_file):
+            if path is None:
+                continue
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except FileExistsError:  # a file where the folder should be
+                raise DevServerPathError(path, f"{path.parent} is not a folder") from None
+            except OSError as err:
+                where = err.filename or path.parent
+                raise DevServerPathError(path, f"cannot create {where} ({err.strerror})") from None
+            if path.is_dir():
+                raise DevServerPathError(path, "it is a folder")
+        if self.log_file is None:
+            return subprocess.DEVNULL
+        try:
+            return open(self.log_file, "ab")  # start() closes it once the child has it
+        except OSError as err:
+            raise DevServerPathError(self.log_file, str(err.strerror)) from None
+
+    def _last_log_line(self) -> str:
+        """The server's last words (usually why it stopped), or "" without a log."""
+        if self.log_file is None:
+            return ""
+        try:
+            lines = self.log_file.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1].strip()[:300] if lines else ""
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the server (SIGTERM, then SIGKILL if it does not go)."""

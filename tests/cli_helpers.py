@@ -1,4 +1,8 @@
-"""Run the ``cloudops`` command as a user would: a child process, its output and exit code."""
+"""Run the ``cloudops`` command as a user would: the installed console script in a child process.
+
+The script is the one ``pip install cloudops`` (or ``uv sync``) puts next to this Python, so what
+runs is ``cloudops.cli:main``, as for a user, not a test runner calling the typer app.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,11 @@ import asyncio
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
+
+CLOUDOPS = Path(sys.executable).parent / "cloudops"
+assert CLOUDOPS.is_file(), f"no console script at {CLOUDOPS}: run `uv sync --all-packages`"
 
 
 def cloudops(
@@ -14,7 +22,7 @@ def cloudops(
 ) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "cloudops", *args],
+        [str(CLOUDOPS), *args],
         capture_output=True,
         text=True,
         env=full_env,

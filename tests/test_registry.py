@@ -93,7 +93,7 @@ def test_environment_allow_and_block_lists(monkeypatch: pytest.MonkeyPatch) -> N
     assert list(CloudOps().catalogue.operations) == ["example.echo"]
     monkeypatch.delenv("CLOUDOPS_LOAD_PLUGINS")
     everything = {e.plugin for e in CloudOps().catalogue.operations.values()}
-    assert everything == {"example", "aws", "gcp", "azure", "deploy"}
+    assert everything == {"example", "aws", "gcp", "azure", "deploy", "reference"}
     # A block list skips the plugins it names, and only those.
     monkeypatch.setenv("CLOUDOPS_DISABLED_PLUGINS", "example")
     operations = CloudOps().catalogue.operations
@@ -104,7 +104,7 @@ def test_environment_allow_and_block_lists(monkeypatch: pytest.MonkeyPatch) -> N
         "example",
         "gcp",
     }
-    monkeypatch.setenv("CLOUDOPS_DISABLED_PLUGINS", "example,aws,gcp,azure,deploy")
+    monkeypatch.setenv("CLOUDOPS_DISABLED_PLUGINS", "example,aws,gcp,azure,deploy,reference")
     assert CloudOps().catalogue.operations == {}
     # Both lists: allowed and not blocked.
     monkeypatch.setenv("CLOUDOPS_LOAD_PLUGINS", "example,aws")

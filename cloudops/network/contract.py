@@ -39,6 +39,7 @@ __all__ = [
     "Reference",
     "SecurityGroupLookup",
     "differences",
+    "network_read_activities",
     "part_key",
 ]
 
@@ -186,3 +187,15 @@ def differences(desired: dict[str, Any], current: dict[str, Any] | None) -> list
     if current is None:
         return sorted(desired) or ["(absent)"]
     return sorted(key for key, value in desired.items() if current.get(key) != value)
+
+
+def network_read_activities(provider: str) -> frozenset[str]:
+    """The network activities of ``provider`` that only read (for its ``read_activities``)."""
+    names = (
+        "read_network_parts",
+        "describe_load_balancer",
+        "list_load_balancers",
+        "describe_security_group",
+        "list_security_groups",
+    )
+    return frozenset(f"{provider}.{name}" for name in names)

@@ -7,11 +7,14 @@ conformance suite and the chaos audits must agree on. They are defined here once
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from pydantic import Field
 
 from cloudops.models import Input, Output
 from cloudops.servergroups.models import (
     RESERVED_TAG_PREFIX,
+    ScalingSettings,
     ServerGroupDescription,
     ServerGroupName,
 )
@@ -30,6 +33,8 @@ __all__ = [
     "GroupCall",
     "NextNameInput",
     "NextNameOutput",
+    "ScalingCopyInput",
+    "ScalingCopyOutput",
     "ServerGroupLookup",
     "ownership_tags",
 ]
@@ -127,3 +132,26 @@ class ServerGroupLookup(Output, Generic[DescriptionT]):
     """A described server group, or none when it does not exist."""
 
     description: DescriptionT | None = None
+
+
+class ScalingCopyInput(GroupCall):
+    """Copy a source's autoscaling ``settings`` to the group ``name`` (or delete the copies).
+
+    ``scope`` holds the cloud's fields that locate the group beyond its name (Azure: the
+    resource group). The copies' names derive from ``name`` (``copied_name``), so a repeated
+    copy overwrites its own copies and the delete knows what to delete without a lookup.
+    """
+
+    request_id: str
+    settings: ScalingSettings
+    scope: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScalingCopyOutput(Output):
+    """The names of the copies made (or deleted), by kind."""
+
+    names: dict[str, list[str]] = Field(default_factory=dict)
+
+    def add(self, kind: str, name: str) -> None:
+        """Record one copy."""
+        self.names.setdefault(kind, []).append(name)

@@ -13,22 +13,28 @@ name (``f"{provider}.describe_server_group"``), so the sandbox never imports the
 
 from __future__ import annotations
 
+import builtins
 import inspect
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from cloudops.errors import BusinessError, ErrorCode
 from cloudops.models import Input, Output
 from cloudops.operation import ActivityDefaults, CloudOperation, OperationContext
 from cloudops.servergroups.contract import (
+    READ_VERBS,
     VERBS,
     ClusterCall,
     GroupCall,
     NextNameInput,
     NextNameOutput,
+    ScalingCopyInput,
+    ScalingCopyOutput,
     ServerGroupLookup,
 )
 from cloudops.servergroups.models import (
@@ -36,6 +42,7 @@ from cloudops.servergroups.models import (
     ClusterRef,
     CreateServerGroupInput,
     ResizeServerGroupInput,
+    ScalingSettings,
     ServerGroupChangeInput,
     ServerGroupDescription,
     ServerGroupList,
@@ -50,10 +57,12 @@ from cloudops.servergroups.models import (
 
 __all__ = [
     "CLOUD_ACTIVITY_DEFAULTS",
+    "COPY_SOURCE_SCALING",
     "ServerGroupCloud",
     "ServerGroupModels",
     "not_found",
     "server_group_operations",
+    "share_out",
 ]
 
 
@@ -73,6 +82,11 @@ CLOUD_ACTIVITY_DEFAULTS = ActivityDefaults(
         maximum_attempts=10,
     ),
 )
+
+
+#: ``workflow.patched`` id: creates and clones started before it never copied a source's
+#: autoscaling; started after, a create with a ``source`` (and every clone) copies it.
+COPY_SOURCE_SCALING = "servergroups-copy-source-scaling"
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,13 @@ class ServerGroupCloud:
     scope_fields: ClassVar[tuple[str, ...]] = ()
     #: The location's name in messages (Azure calls a region a location).
     region_note: ClassVar[str] = ""
+    #: Whether :meth:`set_traffic_share` is implemented: enable and disable then take a
+    #: ``desired_percentage`` (a share of the instances in or out of the load balancers).
+    traffic_shares: ClassVar[bool] = False
+    #: Whether the cloud copies a source's autoscaling (``copy_source_scaling``): it then
+    #: registers the activities ``read_scaling``, ``copy_scaling`` and ``delete_copied_scaling``
+    #: (or overrides the methods below). A cloud without any says so in its docs.
+    copies_scaling: ClassVar[bool] = False
     #: Descriptions of the verbs whose skeleton is the kit's own (the others: the docstrings of
     #: :meth:`create`, :meth:`resize`, :meth:`destroy`, :meth:`terminate`...). Say what the
     #: cloud does; the first line is the summary ``cloudops operations`` lists.
@@ -199,6 +220,15 @@ class ServerGroupCloud:
                 result_type=NextNameOutput,
             )
         return chosen
+
+    def output(self, name: str, status: Any = None, **fields: Any) -> ServerGroupOutput:
+        """What a mutating verb answers for group ``name`` of this region.
+
+        ``status`` is the answer of the verb's last wait (``instances`` and ``healthy``), if any.
+        """
+        if status is not None:
+            fields.update(instance_count=status.instances, healthy_count=status.healthy)
+        return ServerGroupOutput.for_name(name, region=self.region, **fields)
 
     async def require(self, input: Any) -> Any:
         """Describe the input's group as a step, or NOT_FOUND when it does not exist."""
@@ -268,6 +298,53 @@ class ServerGroupCloud:
                 {"source": clone.source},
             ) from None
 
+    async def read_scaling(self, input: CreateServerGroupInput) -> ScalingSettings:
+        """The autoscaling of the input's ``source`` that the new group copies."""
+        assert input.source is not None
+        settings: ScalingSettings = await self.ctx.execute_activity(
+            self.activity("read_scaling"),
+            self.group_call(input.source, input),
+            result_type=ScalingSettings,
+        )
+        return settings
+
+    def with_source_scaling(self, input: Any, settings: ScalingSettings) -> Any:
+        """The create input with what must exist from the group's creation on (pure).
+
+        AWS: the source's lifecycle hooks, passed in the create call so that no instance
+        launches before its hook exists. The default changes nothing.
+        """
+        return input
+
+    def without_source_scaling(self, input: Any) -> Any:
+        """A clone's create input when ``copy_source_scaling`` is off (pure).
+
+        For a cloud whose clone source already carries its autoscaling (GCP's autoscaler is
+        part of the group's settings): drop it. The default changes nothing.
+        """
+        return input
+
+    def _copy_call(self, name: str, settings: ScalingSettings, input: Any) -> ScalingCopyInput:
+        return ScalingCopyInput(
+            **self.where(),
+            name=name,
+            request_id=self.ctx.request_id,
+            settings=settings,
+            scope=self.scope(input),
+        )
+
+    async def copy_scaling(self, name: str, settings: ScalingSettings, input: Any) -> None:
+        """Copy ``settings`` to the new group ``name``; the rollback deletes the copies."""
+        call = self._copy_call(name, settings, input)
+        self.ctx.on_rollback(
+            self.activity("delete_copied_scaling"),
+            call,
+            label=f"delete the autoscaling copied to {name}",
+        )
+        await self.ctx.execute_activity(
+            self.activity("copy_scaling"), call, result_type=ScalingCopyOutput
+        )
+
     def traffic_changes(self, current: Any, enabled: bool) -> bool:
         """Whether enabling (or disabling) the described group changes its traffic."""
         return bool(current.disabled == enabled)
@@ -285,6 +362,17 @@ class ServerGroupCloud:
         """Put the described group into traffic, or take it out; its undo is registered."""
         raise NotImplementedError
 
+    async def set_traffic_share(
+        self, input: Any, current: Any, out: builtins.list[str]
+    ) -> ServerGroupOutput:
+        """Take exactly the instances ``out`` out of the group's load balancers, the rest in.
+
+        Optional (:attr:`traffic_shares`). The instances keep running and the group stays
+        enabled; with ``wait``, return once the instances taken out are drained. Idempotent:
+        only instances not yet in the wanted state are touched.
+        """
+        raise NotImplementedError
+
     async def destroy(self, input: Any) -> ServerGroupOutput:
         """Delete a server group and what was made for it; a missing group is success."""
         raise NotImplementedError
@@ -299,14 +387,40 @@ class ServerGroupCloud:
 # ------------------------------------------------------------------------------------------------
 
 
+def _copies(cloud: ServerGroupCloud, input: Any) -> bool:
+    """Whether this create copies its source's autoscaling (recorded as a patch marker)."""
+    return bool(
+        cloud.copies_scaling
+        and getattr(input, "source", None)
+        and getattr(input, "copy_source_scaling", False)
+        and workflow.patched(COPY_SOURCE_SCALING)
+    )
+
+
 async def _create(cloud: ServerGroupCloud, input: Any) -> Any:
-    return await cloud.create(input)
+    if not _copies(cloud, input):
+        return await cloud.create(input)
+    with cloud.ctx.step(f"read the autoscaling of {input.source}"):
+        settings = await cloud.read_scaling(input)
+    output = await cloud.create(cloud.with_source_scaling(input, settings))
+    if settings.resources:
+        with cloud.ctx.step(f"copy the autoscaling of {input.source}"):
+            await cloud.copy_scaling(output.name, settings, input)
+    counts = settings.counts()
+    output.resources["scaling_copied_from"] = input.source
+    output.resources["scaling_copied"] = ",".join(f"{k}={n}" for k, n in sorted(counts.items()))
+    return output
 
 
 async def _clone(cloud: ServerGroupCloud, input: Any) -> Any:
     with cloud.ctx.step("read source"):
         source = await cloud.read_source(input)
-    output = await cloud.create(cloud.merge_clone(source, input))
+    merged = cloud.merge_clone(source, input)
+    if input.copy_source_scaling and cloud.copies_scaling:
+        merged = merged.model_copy(update={"source": input.source})
+    elif not input.copy_source_scaling:
+        merged = cloud.without_source_scaling(merged)
+    output = await _create(cloud, merged)
     output.resources["source"] = input.source
     return output
 
@@ -315,7 +429,51 @@ async def _resize(cloud: ServerGroupCloud, input: Any) -> Any:
     return await cloud.resize(input)
 
 
+def share_out(current: ServerGroupDescription, percent_out: int) -> list[str]:
+    """The instances a traffic share takes out: ``percent_out`` of them, rounded up.
+
+    Always the first ones by id, so a growing share only takes more out (Spinnaker's rolling
+    red/black steps) and a repeated call picks the same ones.
+    """
+    ids = sorted(i.id for i in current.instances)
+    return ids[: math.ceil(len(ids) * percent_out / 100)]
+
+
+async def _set_share(cloud: ServerGroupCloud, input: Any, enabled: bool, percent: int) -> Any:
+    name = input.server_group
+    if not cloud.traffic_shares:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            f"{cloud.label} server groups cannot move a share of their traffic "
+            "(desired_percentage); enable or disable the whole group",
+            {"errors": [{"field": "desired_percentage", "reason": "not supported"}]},
+        )
+    current = await cloud.require(input)
+    if current.disabled:
+        raise BusinessError(
+            ErrorCode.CONFLICT,
+            f"{name} is disabled: enable it before moving a share of its traffic",
+            {"server_group": name},
+        )
+    out = share_out(current, 100 - percent if enabled else percent)
+    if out:
+        # Undo: every instance back in (instant: they kept running).
+        cloud.ctx.on_rollback(
+            f"{cloud.provider}.disableServerGroup",
+            cloud.models.change(
+                server_group=name, wait=False, desired_percentage=0, **cloud.scope(input)
+            ),
+            label=f"put every instance of {name} back in traffic",
+        )
+    output = await cloud.set_traffic_share(input, current, out)
+    output.out_of_traffic = out
+    return output
+
+
 async def _set_enabled(cloud: ServerGroupCloud, input: Any, enabled: bool) -> Any:
+    percent = getattr(input, "desired_percentage", None)
+    if percent is not None and percent < 100:
+        return await _set_share(cloud, input, enabled, percent)
     current = await cloud.require(input)
     if cloud.traffic_changes(current, enabled):
         # Undo by the opposite verb if a later step (or a composing deploy) fails.
@@ -338,6 +496,12 @@ async def _disable(cloud: ServerGroupCloud, input: Any) -> Any:
 
 
 async def _destroy(cloud: ServerGroupCloud, input: Any) -> Any:
+    if getattr(input, "desired_percentage", None) is not None:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            "desired_percentage is for enable and disable, not destroy",
+            {"errors": [{"field": "desired_percentage", "reason": "not allowed here"}]},
+        )
     return await cloud.destroy(input)
 
 
@@ -420,6 +584,7 @@ def server_group_operations(
             "input_model": model_in,
             "output_model": model_out,
             "activity_defaults": cloud.activity_defaults,
+            "read_only": verb in READ_VERBS,
             "run": run,
         }
         operations.append(type(class_name, (CloudOperation,), namespace))

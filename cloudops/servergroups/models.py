@@ -17,6 +17,7 @@ workflow code use the same rules.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -40,6 +41,8 @@ __all__ = [
     "CreateServerGroupInput",
     "HealthState",
     "ResizeServerGroupInput",
+    "ScalingResource",
+    "ScalingSettings",
     "SequenceSlot",
     "ServerGroupChangeInput",
     "ServerGroupDescription",
@@ -52,6 +55,7 @@ __all__ = [
     "TerminateInstancesOutput",
     "WaitSettings",
     "cluster_name",
+    "copied_name",
     "next_sequence",
     "next_server_group_name",
 ]
@@ -310,6 +314,14 @@ class WaitSettings(Input):
     )
 
 
+_COPY_DESCRIPTION = (
+    "copy the source's autoscaling to the new group, as Spinnaker does by default (AWS: "
+    "scaling policies with their alarms, scheduled actions, lifecycle hooks, suspended "
+    "processes, enabled metrics; GCP: the autoscaler; Azure: autoscale settings), under names "
+    "derived from the new group"
+)
+
+
 class CreateServerGroupInput(WaitSettings):
     """Create the next server group of the cluster ``application-stack-detail``.
 
@@ -338,6 +350,12 @@ class CreateServerGroupInput(WaitSettings):
         default=None, max_length=65_536, description="plain-text user data / cloud-init"
     )
     tags: dict[str, str] = Field(default_factory=dict, description="tags for every resource")
+    source: ServerGroupNameStr | None = Field(
+        default=None,
+        description="an existing group whose autoscaling the new group copies (Spinnaker's "
+        "deploy source; a deploy sets the cluster's serving group, a clone its source)",
+    )
+    copy_source_scaling: bool = Field(default=True, description=_COPY_DESCRIPTION)
 
     @field_validator("tags")
     @classmethod
@@ -373,6 +391,7 @@ class CloneServerGroupInput(WaitSettings):
     key_name: str | None = Field(default=None, max_length=255)
     user_data: str | None = Field(default=None, max_length=65_536)
     tags: dict[str, str] | None = None
+    copy_source_scaling: bool = Field(default=True, description=_COPY_DESCRIPTION)
 
     @field_validator("tags")
     @classmethod
@@ -381,7 +400,7 @@ class CloneServerGroupInput(WaitSettings):
 
     def overrides(self) -> dict[str, Any]:
         """The fields to change in the copy: every field given a non-null value, except waits."""
-        skip = {"source", *WaitSettings.model_fields}
+        skip = {"source", "copy_source_scaling", *WaitSettings.model_fields}
         return {
             name: getattr(self, name)
             for name in type(self).model_fields
@@ -396,7 +415,22 @@ class ServerGroupRef(Input):
 
 
 class ServerGroupChangeInput(ServerGroupRef, WaitSettings):
-    """Names one existing server group to enable, disable or destroy, and how to wait for it."""
+    """Names one existing server group to enable, disable or destroy, and how to wait for it.
+
+    ``desired_percentage`` (Spinnaker's ``desiredPercentage``; enable and disable only) moves a
+    share of the group's instances instead of the whole group: a disable with 25 takes a
+    quarter of them (rounded up) out of the group's load balancers and puts the others in, an
+    enable with 25 keeps a quarter in. The instances keep running and the group stays enabled,
+    so putting the traffic back (a disable with 0) starts nothing. 100 (or none) is the plain
+    verb. A provider without per-instance traffic refuses it with ``INVALID_INPUT``.
+    """
+
+    desired_percentage: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="enable/disable only: the share of the instances to put in / take out",
+    )
 
 
 class ResizeServerGroupInput(ServerGroupRef, WaitSettings):
@@ -509,6 +543,9 @@ class ServerGroupOutput(Output):
     healthy_count: int | None = None
     changed: bool = True
     resources: dict[str, str] = Field(default_factory=dict)
+    out_of_traffic: list[str] | None = Field(
+        default=None, description="with desired_percentage: the instances now out of traffic"
+    )
 
     @classmethod
     def for_name(cls, name: str, **fields: Any) -> ServerGroupOutput:
@@ -561,6 +598,58 @@ class ServerGroupList(Output):
             groups, key=lambda d: (d.created_at is None, d.created_at, d.sequence or 0)
         )
         return cls(cluster=cluster, server_groups=ordered)
+
+
+class ScalingResource(Output):
+    """One autoscaling setting of a server group, as its cloud reads it back.
+
+    ``kind`` says what it is (AWS ``policy``, ``alarm``, ``scheduled_action``,
+    ``lifecycle_hook``, ``suspended_processes``, ``enabled_metrics``; GCP ``autoscaler``; Azure
+    ``autoscale_setting``), ``name`` its name on the source group (empty for a setting of the
+    group itself), ``spec`` the cloud's own fields, ready to be written again.
+    """
+
+    kind: str
+    name: str = ""
+    spec: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScalingSettings(Output):
+    """The autoscaling of a source group that a new group copies (``copy_source_scaling``).
+
+    Why one shape for every cloud: the kit reads it before the create, hands it to the cloud's
+    create (settings that must exist from the first instance on, such as AWS lifecycle hooks)
+    and copy, and records what it copied; the audits count it by kind.
+    """
+
+    source: str
+    resources: list[ScalingResource] = Field(default_factory=list)
+
+    def of_kind(self, kind: str) -> list[ScalingResource]:
+        """The resources of one kind, in the order they were read."""
+        return [r for r in self.resources if r.kind == kind]
+
+    def counts(self) -> dict[str, int]:
+        """How many resources of each kind."""
+        counts: dict[str, int] = {}
+        for resource in self.resources:
+            counts[resource.kind] = counts.get(resource.kind, 0) + 1
+        return counts
+
+
+def copied_name(name: str, source: str, target: str, limit: int = 255) -> str:
+    """The deterministic name of the copy, for group ``target``, of ``name`` made for ``source``.
+
+    Why deterministic: a retried or repeated copy must find (and overwrite) its own copy rather
+    than add one; Clouddriver's random names duplicate policies on every retry. The source's
+    name inside ``name`` becomes the target's (``app-v001-cpu`` -> ``app-v002-cpu``), else
+    the target's name is prefixed; a name over ``limit`` keeps a hash of the whole.
+    """
+    copied = name.replace(source, target) if source and source in name else f"{target}-{name}"
+    if len(copied) > limit:
+        digest = hashlib.sha256(copied.encode()).hexdigest()[:8]
+        copied = f"{copied[: limit - 9]}-{digest}"
+    return copied
 
 
 def require_location(ctx: OperationContext, needed_by: str) -> tuple[str, str]:

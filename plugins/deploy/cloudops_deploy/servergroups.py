@@ -117,20 +117,52 @@ class ServerGroups:
         """Put a group in service and wait until it is."""
         await self.ctx.run(self.name("enableServerGroup"), self._change(name))
 
-    async def disable(self, name: str) -> None:
-        """Take a group out of service."""
-        await self.ctx.run(self.name("disableServerGroup"), self._change(name))
+    async def disable(self, name: str, desired_percentage: int | None = None) -> ServerGroupOutput:
+        """Take a group out of service, or that share of its instances (still running)."""
+        change = self._change(name)
+        if desired_percentage is not None:
+            change["desired_percentage"] = desired_percentage
+        out = await self.ctx.run(self.name("disableServerGroup"), change)
+        return ServerGroupOutput.model_validate(out.model_dump())
 
-    async def resize(self, name: str, capacity: Capacity) -> None:
-        """Resize a group and wait for the capacity."""
-        await self.ctx.run(
-            self.name("resizeServerGroup"),
-            {**self._change(name), "capacity": capacity.model_dump()},
-        )
+    async def resize(self, name: str, capacity: Capacity, *, wait: bool = True) -> None:
+        """Resize a group and (by default) wait for the capacity."""
+        change = {**self._change(name), "capacity": capacity.model_dump()}
+        if not wait:
+            change["wait"] = False
+        await self.ctx.run(self.name("resizeServerGroup"), change)
 
     async def destroy(self, name: str) -> None:
         """Destroy a group (gone already is fine)."""
         await self.ctx.run(self.name("destroyServerGroup"), self._change(name))
+
+    def from_source(
+        self, create: CreateServerGroupInput, serving: list[ServerGroupDescription], whole: bool
+    ) -> CreateServerGroupInput:
+        """The create input with the cluster's newest serving group as its ``source``.
+
+        As every Spinnaker deploy stage does, so that the provider copies the source's
+        autoscaling (unless ``copy_source_scaling`` is off or a source is given); with
+        ``whole`` (``use_source_capacity``) the new group also takes the source's capacity.
+        """
+        if not serving:
+            return create
+        source = serving[-1]
+        update: dict[str, Any] = {"capacity": source.capacity} if whole else {}
+        if (
+            "source" in type(create).model_fields
+            and create.source is None
+            and create.copy_source_scaling
+        ):
+            update["source"] = source.name
+        return create.model_copy(update=update)
+
+    async def set_capacity(self, name: str, capacity: Capacity) -> None:
+        """Set a group's capacity without waiting (a pinned min restored)."""
+        await self.ctx.run(
+            self.name("resizeServerGroup"),
+            {"server_group": name, **self.scope, "capacity": capacity.model_dump(), "wait": False},
+        )
 
     def on_rollback(
         self, verb: str, arg: dict[str, Any], label: str

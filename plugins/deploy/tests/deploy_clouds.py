@@ -82,6 +82,14 @@ class Cloud(Protocol):
         """Accounts on which the instances of server group ``group`` never become healthy."""
         ...
 
+    def balanced(self, app: str) -> dict[str, Any]:
+        """Overrides putting the cluster's groups behind a per-instance load balancer."""
+        ...
+
+    def traffic_share(self, app: str, group: str) -> float:
+        """The share of ``group``'s traffic its load balancer gives it, read from the cloud."""
+        ...
+
 
 def _agree(name: str, what: dict[str, bool]) -> bool:
     """Every traffic signal of a group says the same thing; a mix fails the test."""
@@ -142,6 +150,7 @@ class AwsCloud:
         self.where = {"account": MOTO_ACCOUNT, "region": MOTO_REGION}
         self.scope: dict[str, str] = {}
         self.request = request
+        self.arns: dict[str, str] = {}
 
     def server_group(self, app: str, **overrides: Any) -> dict[str, Any]:
         return {
@@ -157,6 +166,32 @@ class AwsCloud:
 
     def broken_server_group(self, app: str) -> dict[str, Any]:
         return self.server_group(app, target_groups=["no-such-target-group"])
+
+    def balanced(self, app: str) -> dict[str, Any]:
+        elbv2 = self.client("elbv2")
+        name = f"{app}-tg"[:32]
+        try:
+            arn = elbv2.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
+        except Exception:
+            arn = elbv2.create_target_group(
+                Name=name, Protocol="HTTP", Port=80, VpcId=self.network.vpc_id
+            )["TargetGroups"][0]["TargetGroupArn"]
+        self.arns[app] = arn
+        return {"target_groups": [name]}
+
+    def traffic_share(self, app: str, group: str) -> float:
+        arn = self.arns[app]
+        found = self.client("autoscaling").describe_auto_scaling_groups(
+            AutoScalingGroupNames=[group]
+        )["AutoScalingGroups"]
+        ids = {i["InstanceId"] for i in found[0]["Instances"]} if found else set()
+        health = self.client("elbv2").describe_target_health(TargetGroupArn=arn)
+        serving = {
+            t["Target"]["Id"]
+            for t in health["TargetHealthDescriptions"]
+            if t["TargetHealth"]["State"] not in ("unused", "draining")
+        }
+        return len(ids & serving) / len(ids) if ids else 0.0
 
     async def groups(self, cluster: str) -> dict[str, GroupState]:
         return await asyncio.to_thread(self._groups, cluster)
@@ -246,6 +281,16 @@ class GcpCloud:
 
     def broken_server_group(self, app: str) -> dict[str, Any]:
         return self.server_group(app, load_balancers=[f"{app}-no-such-service"])
+
+    def balanced(self, app: str) -> dict[str, Any]:
+        return {}
+
+    def traffic_share(self, app: str, group: str) -> float:
+        service = self.emulator.backend_service(f"{app}-web") or {}
+        for backend in service.get("backends", []):
+            if backend["group"].rsplit("/", 1)[-1] == group:
+                return float(backend.get("capacityScaler", 1.0))
+        return 0.0
 
     async def groups(self, cluster: str) -> dict[str, GroupState]:
         found = {}
@@ -347,6 +392,18 @@ class AzureCloud:
 
     def broken_server_group(self, app: str) -> dict[str, Any]:
         return self.server_group(app, load_balancers=[f"{self.balancer}/no-such-pool"])
+
+    def balanced(self, app: str) -> dict[str, Any]:
+        return {}
+
+    def traffic_share(self, app: str, group: str) -> float:
+        members = set(self.emulator.pool_members(self.pool))
+        vms = {
+            f"{group}_{vm['instanceId']}"
+            for vm in self.emulator.instances(self.resource_group, group)
+            if vm["properties"]["provisioningState"] != "Deleting"
+        }
+        return len(vms & members) / len(vms) if vms else 0.0
 
     async def groups(self, cluster: str) -> dict[str, GroupState]:
         found = {}

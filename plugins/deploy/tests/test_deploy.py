@@ -227,23 +227,26 @@ async def test_approved_deploy_and_max_remaining_server_groups(
 async def test_rolling_red_black_moves_capacity_in_steps_and_rolls_back(
     deploy_ops: CloudOpsClient, cloud: Cloud, app: str
 ) -> None:
-    sized = cloud.server_group(app, capacity={"min": 0, "max": 4, "desired": 2})
+    sized = cloud.server_group(
+        app, capacity={"min": 0, "max": 4, "desired": 2}, **cloud.balanced(app)
+    )
     first = await deploy_ops.execute(
         "deploy.redBlack", {"server_group": sized, **FAST}, **cloud.where
     )
     assert first.ok, first.error
     result = await deploy_ops.execute(
         "deploy.rollingRedBlack",
-        {"server_group": sized, "percentages": [50, 100], **FAST},
+        {"server_group": sized, "percentages": [50, 100], "scale_down": True, **FAST},
         **cloud.where,
     )
     assert result.ok, result.error
     steps = [s.name for s in result.metadata.steps]
     for step in (
-        f"50%: {v(app, 1)} to 1 instance(s)",
-        f"50%: {v(app, 0)} to 1 instance(s)",
+        "create the new server group at 50%",
+        f"50%: 50% of {v(app, 0)} out of traffic",
         f"100%: {v(app, 1)} to 2 instance(s)",
-        f"100%: {v(app, 0)} to 0 instance(s)",
+        f"disable {v(app, 0)}",
+        f"scale down {v(app, 0)}",
     ):
         assert step in steps, (step, steps)
     assert await cluster_state(deploy_ops, cloud, app) == {

@@ -416,6 +416,41 @@ async def aws_reject_duplicate_asg(request: ProxyRequest) -> ProxyResponse | Non
     return aws_query_error(400, "AlreadyExists", message)
 
 
+async def aws_create_lifecycle_hooks(request: ProxyRequest) -> ProxyResponse | None:
+    """Create the hooks of a CreateAutoScalingGroup's ``LifecycleHookSpecificationList``.
+
+    Why: AWS creates them with the group, so no instance launches before its hook exists;
+    moto ignores the list. The create is sent upstream, then one PutLifecycleHook per hook.
+    """
+    form = request.form
+    prefix = "LifecycleHookSpecificationList.member."
+    if request.action != "CreateAutoScalingGroup" or not any(k.startswith(prefix) for k in form):
+        return None
+    answer = await request.send_upstream()
+    if answer.status != 200:
+        return answer
+    hooks: dict[str, dict[str, str]] = {}
+    for key, value in form.items():
+        if key.startswith(prefix):
+            index, _, field_name = key[len(prefix) :].partition(".")
+            hooks.setdefault(index, {})[field_name] = value
+    for hook in hooks.values():
+        put = {
+            "Action": "PutLifecycleHook",
+            "Version": form.get("Version", "2011-01-01"),
+            "AutoScalingGroupName": form.get("AutoScalingGroupName", ""),
+            **hook,
+        }
+        made = await request.send_upstream(path_qs=request.path, body=urlencode(put).encode())
+        if made.status != 200:
+            return made
+    return answer
+
+
+#: The fidelity rules that hold moto to AWS's behaviour, in the order they apply.
+AWS_FIDELITY = (aws_reject_duplicate_asg, aws_create_lifecycle_hooks)
+
+
 def _xml_texts(body: bytes, local_name: str) -> set[str]:
     try:
         root = ET.fromstring(body)

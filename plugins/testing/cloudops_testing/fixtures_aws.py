@@ -11,7 +11,8 @@ Fixtures (loaded by the ``cloudops`` pytest plugin):
 - ``aws_accounts``: a ``cloudops.toml``-shaped dict with one account ``moto`` on moto; pass it
   to ``cloudops_worker(accounts=...)``.
 - ``aws_fault_proxy``: factory of :class:`~cloudops_testing.faults.FaultProxy` in front of
-  moto (with the ``AlreadyExists`` fidelity rule for Auto Scaling groups); stopped at teardown.
+  moto (with the fidelity rules of ``AWS_FIDELITY``: AlreadyExists, lifecycle hooks);
+  stopped at teardown.
 - ``moto_client``: factory of boto3 clients straight to moto, for arranging and asserting.
 - ``moto_network``: the default VPC, its subnets, a security group and an image to boot.
 
@@ -119,11 +120,12 @@ def aws_fault_proxy(moto_server: MotoServer) -> Iterator[Callable[..., FaultProx
     """Factory of fault proxies in front of moto.
 
     ``proxy = aws_fault_proxy(FaultRules(throttle=0.3, seed=1))`` starts one.
-    The proxy also answers ``AlreadyExists`` to a second CreateAutoScalingGroup of one name,
+    The proxy also answers ``AlreadyExists`` to a second CreateAutoScalingGroup of one name and
+    creates the hooks of its LifecycleHookSpecificationList,
     as AWS does and moto does not (pass ``fidelity=[]`` to turn that off). Point an account at
     it with ``aws_account_config(proxy.url)``. Every proxy is stopped when the test ends.
     """
-    from cloudops_testing.faults import FaultProxy, aws_reject_duplicate_asg
+    from cloudops_testing.faults import AWS_FIDELITY, FaultProxy
 
     started: list[FaultProxy] = []
 
@@ -131,7 +133,7 @@ def aws_fault_proxy(moto_server: MotoServer) -> Iterator[Callable[..., FaultProx
         proxy = FaultProxy(
             moto_server.url,
             rules,
-            fidelity=[aws_reject_duplicate_asg] if fidelity is None else fidelity,
+            fidelity=list(AWS_FIDELITY) if fidelity is None else fidelity,
         )
         proxy.start()
         started.append(proxy)

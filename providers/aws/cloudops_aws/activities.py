@@ -16,8 +16,8 @@ the plugin module does to register the activities) stays cheap.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -31,16 +31,21 @@ from cloudops.servergroups.contract import (
     GroupCall,
     NextNameInput,
     NextNameOutput,
+    ScalingCopyInput,
+    ScalingCopyOutput,
 )
 from cloudops.servergroups.kit import not_found
 from cloudops.servergroups.models import (
     RESERVED_TAG_PREFIX,
     Capacity,
     HealthState,
+    ScalingResource,
+    ScalingSettings,
     ServerGroupInstance,
     ServerGroupName,
     TerminateInstancesOutput,
     cluster_name,
+    copied_name,
     next_server_group_name,
 )
 from cloudops.servergroups.translate import (
@@ -52,17 +57,20 @@ from cloudops.servergroups.translate import (
 from cloudops_aws.clients import aws_client
 from cloudops_aws.errors import classify
 from cloudops_aws.models import (
+    DISABLE_PROCESSES,
     AutoScalingGroupRef,
     AutoScalingGroupSpec,
     AwsCreateServerGroupInput,
     AwsServerGroupDescription,
     AwsServerGroupList,
+    BlockDevice,
     CapacityStatus,
     DeleteGroupInput,
     DeleteLaunchTemplateInput,
     DeleteOutput,
     LaunchTemplateRef,
     LaunchTemplateSpec,
+    LifecycleHook,
     ScalingProcessesInput,
     ServerGroupLookup,
     TerminateInput,
@@ -75,15 +83,18 @@ from cloudops_aws.network_activities import split_load_balancers
 
 __all__ = [
     "ACTIVITIES",
+    "copy_scaling",
     "create_auto_scaling_group",
     "create_auto_scaling_group_and_check",
     "create_launch_template",
     "delete_auto_scaling_group",
+    "delete_copied_scaling",
     "delete_launch_template",
     "describe_server_group",
     "destroy_server_group",
     "list_server_groups",
     "next_name",
+    "read_scaling",
     "read_server_group_template",
     "set_scaling_processes",
     "set_traffic",
@@ -457,6 +468,8 @@ def _make_launch_template(ec2: Any, spec: LaunchTemplateSpec) -> LaunchTemplateR
         data["IamInstanceProfile"] = {key: spec.iam_instance_profile}
     if spec.ebs_optimized is not None:
         data["EbsOptimized"] = spec.ebs_optimized
+    if spec.block_devices:
+        data["BlockDeviceMappings"] = [device.api() for device in spec.block_devices]
     try:
         answer = ec2.create_launch_template(
             LaunchTemplateName=spec.name,
@@ -606,6 +619,8 @@ def _create_auto_scaling_group(
         params["DefaultCooldown"] = spec.cooldown_seconds
     if spec.termination_policies:
         params["TerminationPolicies"] = spec.termination_policies
+    if spec.lifecycle_hooks:  # created with the group: no instance launches before its hook
+        params["LifecycleHookSpecificationList"] = [h.api() for h in spec.lifecycle_hooks]
     try:
         asg.create_auto_scaling_group(**params)
     except Exception as err:
@@ -636,14 +651,23 @@ def wait_for_capacity(arg: WaitForCapacityInput) -> CapacityStatus:
     (no more instances than desired), and ``exclude_instances`` must have left the group.
     A group that is gone or being deleted is a business failure, not a reason to keep waiting.
     """
-    asg = aws_client("autoscaling", arg.account, arg.region)
-    checked = _check_capacity(arg, _require_group(asg, arg.name))
+    from cloudops_aws.shared_reads import shared_group, shared_traffic_health
+
+    # Concurrent waits of this account and region share their reads (cloudops.batching).
+    group = shared_group(arg.account, arg.region, arg.name)
+    if group is None:
+        raise not_found(arg.name)
+    checked = _check_capacity(arg, group, shared_traffic_health)
     if isinstance(checked, str):
         raise NotReady(checked)
     return checked
 
 
-def _check_capacity(arg: WaitForCapacityInput, group: dict[str, Any]) -> CapacityStatus | str:
+def _check_capacity(
+    arg: WaitForCapacityInput,
+    group: dict[str, Any],
+    traffic_health: Callable[[GroupCall, dict[str, Any]], dict[str, dict[str, str]]] | None = None,
+) -> CapacityStatus | str:
     """The group's status if it has reached its capacity, else why not (for NotReady)."""
     if group.get("Status") == _DELETE_IN_PROGRESS:
         raise BusinessError(
@@ -653,7 +677,7 @@ def _check_capacity(arg: WaitForCapacityInput, group: dict[str, Any]) -> Capacit
     desired = arg.desired if arg.desired is not None else capacity.desired
     disabled = _disabled(group)
     alive = _alive(group)
-    traffic = {} if disabled else _traffic_health(arg, group)
+    traffic = {} if disabled else (traffic_health or _traffic_health)(arg, group)
     healthy = [i for i in alive if _instance_health(i, False, traffic) == HealthState.UP]
     leaving = sorted(set(arg.exclude_instances) & {i["InstanceId"] for i in alive})
     if len(healthy) >= desired and len(alive) <= desired and not leaving:
@@ -721,17 +745,19 @@ def set_scaling_processes(arg: ScalingProcessesInput) -> CapacityStatus:
 def set_traffic(arg: TrafficInput) -> TrafficOutput:
     """Register the group's instances in (or deregister them from) its load balancers.
 
-    Only targets not yet in the wanted state are touched, so a rerun does nothing. With
-    ``wait_drained`` (disable), answers NotReady while any instance is still registered or
+    Only targets not yet in the wanted state are touched, so a rerun does nothing. With ``out``
+    (a traffic share) exactly those instances are taken out and the others put in. With
+    ``wait_drained``, answers NotReady while an instance taken out is still registered or
     draining, so the caller can poll it.
     """
     asg = aws_client("autoscaling", arg.account, arg.region)
     group = _require_group(asg, arg.name)
-    ids = [
-        i["InstanceId"]
-        for i in _alive(group)
-        if not arg.enabled or i["LifecycleState"] == "InService"
-    ]
+    alive = _alive(group)
+    all_out = arg.out is None and not arg.enabled
+    out = {i["InstanceId"] for i in alive if all_out or i["InstanceId"] in (arg.out or ())}
+    ids_in = [i["InstanceId"] for i in alive if i["LifecycleState"] == "InService"]
+    ids_in = [i for i in ids_in if i not in out] if arg.enabled else []
+    ids = ids_in if arg.enabled else sorted(out)
     arns = list(group.get("TargetGroupARNs") or [])
     names = list(group.get("LoadBalancerNames") or [])
     changed = False
@@ -740,41 +766,35 @@ def set_traffic(arg: TrafficInput) -> TrafficOutput:
         elbv2 = aws_client("elbv2", arg.account, arg.region)
         for arn in arns:
             states = _target_health(elbv2, arn)
-            if arg.enabled:
-                todo = [i for i in ids if states.get(i, "unused") in ("unused", "draining")]
-                if todo:
-                    elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in todo])
-            else:
-                todo = [i for i in ids if i in states and states[i] not in out_states]
-                if todo:
-                    try:
-                        elbv2.deregister_targets(
-                            TargetGroupArn=arn, Targets=[{"Id": i} for i in todo]
-                        )
-                    except Exception as err:
-                        if _error_code(err) != "InvalidTarget":  # already gone
-                            raise
-            changed = changed or bool(todo)
+            todo = [i for i in ids_in if states.get(i, "unused") in ("unused", "draining")]
+            if todo:
+                elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in todo])
+            gone = [i for i in sorted(out) if i in states and states[i] not in out_states]
+            if gone:
+                try:
+                    elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in gone])
+                except Exception as err:
+                    if _error_code(err) != "InvalidTarget":  # already gone
+                        raise
+            changed = changed or bool(todo or gone)
     if names:
         elb = aws_client("elb", arg.account, arg.region)
         for name in names:
             states = _classic_health(elb, name)
-            if arg.enabled:
-                todo = [i for i in ids if i not in states]
-                if todo:
-                    elb.register_instances_with_load_balancer(
-                        LoadBalancerName=name, Instances=[{"InstanceId": i} for i in todo]
-                    )
-            else:
-                todo = [i for i in ids if i in states]
-                if todo:
-                    elb.deregister_instances_from_load_balancer(
-                        LoadBalancerName=name, Instances=[{"InstanceId": i} for i in todo]
-                    )
-            changed = changed or bool(todo)
-    if not arg.enabled and arg.wait_drained:
+            todo = [i for i in ids_in if i not in states]
+            if todo:
+                elb.register_instances_with_load_balancer(
+                    LoadBalancerName=name, Instances=[{"InstanceId": i} for i in todo]
+                )
+            gone = [i for i in sorted(out) if i in states]
+            if gone:
+                elb.deregister_instances_from_load_balancer(
+                    LoadBalancerName=name, Instances=[{"InstanceId": i} for i in gone]
+                )
+            changed = changed or bool(todo or gone)
+    if arg.wait_drained:
         remaining = {
-            lb: sorted(i for i, state in by_id.items() if i in ids and state != "unused")
+            lb: sorted(i for i, state in by_id.items() if i in out and state != "unused")
             for lb, by_id in _traffic_health(arg, group).items()
         }
         remaining = {lb: r for lb, r in remaining.items() if r}
@@ -914,6 +934,8 @@ def destroy_server_group(arg: DestroyGroupInput) -> DestroyProgress:
     )
     try:
         if group.get("Status") != _DELETE_IN_PROGRESS:
+            # AWS deletes the group's policies with it, but not the alarms that drive them.
+            _delete_alarms_of(arg, _policies(asg, arg.name))
             asg.delete_auto_scaling_group(AutoScalingGroupName=arg.name, ForceDelete=True)
         if arg.wait_until_gone and _find_group(asg, arg.name) is not None:
             return progress
@@ -1080,6 +1102,8 @@ def read_server_group_template(arg: GroupCall) -> AwsCreateServerGroupInput:
         termination_policies=list(group.get("TerminationPolicies") or []) or None,
         associate_public_ip_address=interfaces[0].get("AssociatePublicIpAddress"),
         ebs_optimized=data.get("EbsOptimized"),
+        block_devices=[BlockDevice.from_api(d) for d in data.get("BlockDeviceMappings") or []]
+        or None,
     )
 
 
@@ -1163,6 +1187,271 @@ def list_server_groups(arg: ClusterCall) -> AwsServerGroupList:
     return AwsServerGroupList.oldest_first(cluster, found)
 
 
+# --------------------------------------------------------------------------------------------
+# Autoscaling copied from a source group (copy_source_scaling)
+# --------------------------------------------------------------------------------------------
+
+#: PutScalingPolicy's and PutMetricAlarm's fields, as DescribePolicies/DescribeAlarms read them.
+_POLICY_FIELDS = (
+    "PolicyType",
+    "AdjustmentType",
+    "MinAdjustmentMagnitude",
+    "ScalingAdjustment",
+    "Cooldown",
+    "MetricAggregationType",
+    "StepAdjustments",
+    "EstimatedInstanceWarmup",
+    "TargetTrackingConfiguration",
+    "Enabled",
+    "PredictiveScalingConfiguration",
+    "PolicyARN",  # the source's, to re-point its alarms; not sent
+)
+_ALARM_FIELDS = (
+    "AlarmDescription",
+    "ActionsEnabled",
+    "OKActions",
+    "AlarmActions",
+    "InsufficientDataActions",
+    "MetricName",
+    "Namespace",
+    "Statistic",
+    "ExtendedStatistic",
+    "Dimensions",
+    "Period",
+    "Unit",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "EvaluateLowSampleCountPercentile",
+    "Metrics",
+    "ThresholdMetricId",
+)
+_SCHEDULE_FIELDS = ("StartTime", "EndTime", "Recurrence", "MinSize", "MaxSize", "DesiredCapacity")
+_SCHEDULE_FIELDS += ("TimeZone",)
+_ACTION_LISTS = ("OKActions", "AlarmActions", "InsufficientDataActions")
+
+
+def _pick(item: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """The fields of ``item`` that are set (empty lists and maps dropped), JSON-ready."""
+    picked = {}
+    for field in fields:
+        value = item.get(field)
+        if value is None or value == [] or value == {}:
+            continue
+        picked[field] = value.isoformat() if isinstance(value, datetime) else value
+    return picked
+
+
+def _policies(asg: Any, name: str) -> list[dict[str, Any]]:
+    try:
+        return list(
+            _paginate(asg, "describe_policies", "ScalingPolicies", AutoScalingGroupName=name)
+        )
+    except Exception as err:
+        if _is_not_found(err):
+            return []
+        raise
+
+
+def _alarms_of(cw: Any, policies: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The alarms that drive step and simple policies (target tracking's are AWS's own)."""
+    alarms: dict[str, dict[str, Any]] = {}
+    for policy in policies:
+        if policy.get("PolicyType", "SimpleScaling") in ("StepScaling", "SimpleScaling"):
+            for alarm in _paginate(
+                cw, "describe_alarms", "MetricAlarms", ActionPrefix=policy["PolicyARN"]
+            ):
+                alarms[alarm["AlarmName"]] = alarm
+    return alarms
+
+
+def _delete_alarms_of(call: GroupCall, policies: list[dict[str, Any]]) -> None:
+    """Delete the alarms whose every action is one of ``policies`` (the group's own)."""
+    if not policies:
+        return
+    cw = aws_client("cloudwatch", call.account, call.region)
+    arns = {p["PolicyARN"] for p in policies}
+    names = [
+        name
+        for name, alarm in _alarms_of(cw, policies).items()
+        if all(a in arns for field in _ACTION_LISTS for a in alarm.get(field) or [])
+    ]
+    for start in range(0, len(names), 100):
+        cw.delete_alarms(AlarmNames=names[start : start + 100])
+
+
+@aws_activity("aws.read_scaling")
+def read_scaling(arg: GroupCall) -> ScalingSettings:
+    """A group's autoscaling, for a new group to copy: what Clouddriver's deploy copies.
+
+    Scaling policies of every type, the alarms of step and simple policies (target tracking
+    makes its own), scheduled actions (a start time already past dropped, expired ones left
+    out), lifecycle hooks, suspended processes other than those disabling does, and enabled
+    metrics. Read-only.
+    """
+    asg = aws_client("autoscaling", arg.account, arg.region)
+    group = _require_group(asg, arg.name)
+    policies = _policies(asg, arg.name)
+    alarms = _alarms_of(aws_client("cloudwatch", arg.account, arg.region), policies)
+    found = [
+        ScalingResource(kind="policy", name=p["PolicyName"], spec=_pick(p, _POLICY_FIELDS))
+        for p in policies
+    ]
+    found += [
+        ScalingResource(kind="alarm", name=name, spec=_pick(alarm, _ALARM_FIELDS))
+        for name, alarm in sorted(alarms.items())
+    ]
+    now = datetime.now(UTC)
+    for action in _paginate(
+        asg,
+        "describe_scheduled_actions",
+        "ScheduledUpdateGroupActions",
+        AutoScalingGroupName=arg.name,
+    ):
+        if action.get("EndTime") and action["EndTime"] <= now:
+            continue
+        if action.get("StartTime") and action["StartTime"] <= now:
+            action = {k: v for k, v in action.items() if k != "StartTime"}
+        spec = _pick(action, _SCHEDULE_FIELDS)
+        found.append(
+            ScalingResource(kind="scheduled_action", name=action["ScheduledActionName"], spec=spec)
+        )
+    for hook in asg.describe_lifecycle_hooks(AutoScalingGroupName=arg.name)["LifecycleHooks"]:
+        spec = LifecycleHook.from_api(hook).model_dump(exclude_none=True)
+        found.append(
+            ScalingResource(kind="lifecycle_hook", name=hook["LifecycleHookName"], spec=spec)
+        )
+    suspended = sorted(
+        p["ProcessName"]
+        for p in group.get("SuspendedProcesses", [])
+        if p["ProcessName"] not in DISABLE_PROCESSES
+    )
+    if suspended:
+        found.append(ScalingResource(kind="suspended_processes", spec={"processes": suspended}))
+    metrics = group.get("EnabledMetrics") or []
+    if metrics:
+        spec = {
+            "metrics": sorted(m["Metric"] for m in metrics),
+            "granularity": metrics[0].get("Granularity") or "1Minute",
+        }
+        found.append(ScalingResource(kind="enabled_metrics", spec=spec))
+    return ScalingSettings(source=arg.name, resources=found)
+
+
+def _retarget(value: Any, arns: dict[str, str], source: str, target: str) -> Any:
+    """``value`` with the source's policy ARNs and group dimension pointing at the target."""
+    if isinstance(value, str):
+        return arns.get(value, value)
+    if isinstance(value, list):
+        return [_retarget(v, arns, source, target) for v in value]
+    if isinstance(value, dict):
+        if value.get("Name") == "AutoScalingGroupName" and value.get("Value") == source:
+            return {**value, "Value": target}
+        return {k: _retarget(v, arns, source, target) for k, v in value.items()}
+    return value
+
+
+@aws_activity("aws.copy_scaling")
+def copy_scaling(arg: ScalingCopyInput) -> ScalingCopyOutput:
+    """Copy a source's autoscaling to the group ``name`` under names derived from it.
+
+    Policies first (their ARNs read back: moto's PutScalingPolicy answer lacks it), then their
+    alarms pointed at the new policies and the new group, scheduled actions, suspended
+    processes and enabled metrics. Every call is an upsert by a deterministic name, so a
+    retried or repeated copy overwrites its own copies and makes none twice. Lifecycle hooks
+    were created with the group; they are only counted here.
+    """
+    asg = aws_client("autoscaling", arg.account, arg.region)
+    settings, source, target = arg.settings, arg.settings.source, arg.name
+    out = ScalingCopyOutput()
+    arns: dict[str, str] = {}
+    made: dict[str, str] = {}
+    for policy in settings.of_kind("policy"):
+        name = copied_name(policy.name, source, target)
+        params = {k: v for k, v in policy.spec.items() if k != "PolicyARN"}
+        asg.put_scaling_policy(AutoScalingGroupName=target, PolicyName=name, **params)
+        made[name] = str(policy.spec.get("PolicyARN", ""))
+        out.add("policy", name)
+    if made and settings.of_kind("alarm"):
+        for policy in _policies(asg, target):
+            if policy["PolicyName"] in made:
+                arns[made[policy["PolicyName"]]] = policy["PolicyARN"]
+    cw = aws_client("cloudwatch", arg.account, arg.region)
+    for alarm in settings.of_kind("alarm"):
+        name = copied_name(alarm.name, source, target)
+        cw.put_metric_alarm(AlarmName=name, **_retarget(alarm.spec, arns, source, target))
+        out.add("alarm", name)
+    for action in settings.of_kind("scheduled_action"):
+        name = copied_name(action.name, source, target)
+        asg.put_scheduled_update_group_action(
+            AutoScalingGroupName=target, ScheduledActionName=name, **action.spec
+        )
+        out.add("scheduled_action", name)
+    for hook in settings.of_kind("lifecycle_hook"):
+        out.add("lifecycle_hook", hook.name)
+    for suspended in settings.of_kind("suspended_processes"):
+        asg.suspend_processes(
+            AutoScalingGroupName=target, ScalingProcesses=suspended.spec["processes"]
+        )
+        out.add("suspended_processes", ",".join(suspended.spec["processes"]))
+    for metrics in settings.of_kind("enabled_metrics"):
+        asg.enable_metrics_collection(
+            AutoScalingGroupName=target,
+            Metrics=metrics.spec["metrics"],
+            Granularity=metrics.spec["granularity"],
+        )
+        out.add("enabled_metrics", ",".join(metrics.spec["metrics"]))
+    return out
+
+
+def _gone_ok(call: Any, **params: Any) -> bool:
+    """Make a delete call; False when what it deletes (or its group) is already gone."""
+    try:
+        call(**params)
+    except Exception as err:
+        if _is_not_found(err):
+            return False
+        raise
+    return True
+
+
+@aws_activity("aws.delete_copied_scaling")
+def delete_copied_scaling(arg: ScalingCopyInput) -> ScalingCopyOutput:
+    """Delete what ``aws.copy_scaling`` (and the create, for hooks) copied to group ``name``.
+
+    The names derive from the group, so nothing is looked up; "not found" (the copy never
+    happened, or the group is gone) is success. The rollback of a copy.
+    """
+    asg = aws_client("autoscaling", arg.account, arg.region)
+    settings, source, target = arg.settings, arg.settings.source, arg.name
+    out = ScalingCopyOutput()
+    alarms = [copied_name(a.name, source, target) for a in settings.of_kind("alarm")]
+    if alarms:
+        aws_client("cloudwatch", arg.account, arg.region).delete_alarms(AlarmNames=alarms)
+        out.names["alarm"] = alarms
+    for kind, call, key, group_key in (
+        ("policy", asg.delete_policy, "PolicyName", "AutoScalingGroupName"),
+        (
+            "scheduled_action",
+            asg.delete_scheduled_action,
+            "ScheduledActionName",
+            "AutoScalingGroupName",
+        ),
+    ):
+        for resource in settings.of_kind(kind):
+            name = copied_name(resource.name, source, target)
+            if _gone_ok(call, **{group_key: target, key: name}):
+                out.add(kind, name)
+    for hook in settings.of_kind("lifecycle_hook"):
+        if _gone_ok(
+            asg.delete_lifecycle_hook, AutoScalingGroupName=target, LifecycleHookName=hook.name
+        ):
+            out.add("lifecycle_hook", hook.name)
+    return out
+
+
 #: Every activity of the plugin, in the order ``register_activities`` adds them.
 ACTIVITIES = (
     next_name,
@@ -1180,4 +1469,7 @@ ACTIVITIES = (
     read_server_group_template,
     terminate_instances,
     list_server_groups,
+    read_scaling,
+    copy_scaling,
+    delete_copied_scaling,
 )

@@ -7,7 +7,7 @@ light), so this module imports pydantic and cloudops only.
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -36,6 +36,7 @@ __all__ = [
     "AwsCloneServerGroupInput",
     "AwsCreateServerGroupInput",
     "AwsServerGroupDescription",
+    "BlockDevice",
     "CapacityStatus",
     "DeleteGroupInput",
     "DeleteLaunchTemplateInput",
@@ -43,6 +44,7 @@ __all__ = [
     "GroupCall",
     "LaunchTemplateRef",
     "LaunchTemplateSpec",
+    "LifecycleHook",
     "NextNameInput",
     "NextNameOutput",
     "ScalingProcessesInput",
@@ -96,6 +98,88 @@ class AwsAccountSettings(BaseModel):
 # --------------------------------------------------------------------------------------------
 
 
+#: Our field names of a lifecycle hook and of an EBS volume -> the API's.
+_HOOK_API: dict[str, str] = {
+    "name": "LifecycleHookName",
+    "transition": "LifecycleTransition",
+    "heartbeat_timeout_seconds": "HeartbeatTimeout",
+    "default_result": "DefaultResult",
+    "notification_target_arn": "NotificationTargetARN",
+    "role_arn": "RoleARN",
+    "notification_metadata": "NotificationMetadata",
+}
+_EBS_API: dict[str, str] = {
+    "size_gb": "VolumeSize",
+    "volume_type": "VolumeType",
+    "iops": "Iops",
+    "throughput": "Throughput",
+    "encrypted": "Encrypted",
+    "delete_on_termination": "DeleteOnTermination",
+    "snapshot_id": "SnapshotId",
+}
+
+
+class LifecycleHook(BaseModel):
+    """A lifecycle hook of a group (PutLifecycleHook's fields), created with the group."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9\-_/]+$")
+    transition: Literal[
+        "autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING"
+    ]
+    heartbeat_timeout_seconds: int | None = Field(default=None, ge=30, le=7200)
+    default_result: Literal["CONTINUE", "ABANDON"] | None = None
+    notification_target_arn: str | None = None
+    role_arn: str | None = None
+    notification_metadata: str | None = Field(default=None, max_length=1023)
+
+    def api(self) -> dict[str, Any]:
+        """The hook as a ``LifecycleHookSpecificationList`` entry."""
+        return {_HOOK_API[k]: v for k, v in self.model_dump(exclude_none=True).items()}
+
+    @classmethod
+    def from_api(cls, hook: dict[str, Any]) -> LifecycleHook:
+        """The hook read back by DescribeLifecycleHooks."""
+        return cls(**{k: hook[a] for k, a in _HOOK_API.items() if hook.get(a) is not None})
+
+
+class BlockDevice(BaseModel):
+    """A block device mapping of the launch template (an EBS volume or an instance store)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_name: str = Field(min_length=1, max_length=64, description="e.g. /dev/xvda")
+    size_gb: int | None = Field(default=None, ge=1, le=65_536)
+    volume_type: str | None = Field(default=None, description="gp3, io2... (EBS)")
+    iops: int | None = Field(default=None, ge=100)
+    throughput: int | None = Field(default=None, ge=125)
+    encrypted: bool | None = None
+    delete_on_termination: bool | None = None
+    snapshot_id: str | None = None
+    virtual_name: str | None = Field(default=None, description="ephemeralN: an instance store")
+
+    def api(self) -> dict[str, Any]:
+        """The mapping as a launch template's ``BlockDeviceMappings`` entry."""
+        entry: dict[str, Any] = {"DeviceName": self.device_name}
+        if self.virtual_name:
+            entry["VirtualName"] = self.virtual_name
+        ebs = {a: getattr(self, k) for k, a in _EBS_API.items() if getattr(self, k) is not None}
+        if ebs:
+            entry["Ebs"] = ebs
+        return entry
+
+    @classmethod
+    def from_api(cls, entry: dict[str, Any]) -> BlockDevice:
+        """A mapping of launch template data."""
+        ebs = entry.get("Ebs") or {}
+        return cls(
+            device_name=entry["DeviceName"],
+            virtual_name=entry.get("VirtualName"),
+            **{k: ebs[a] for k, a in _EBS_API.items() if ebs.get(a) is not None},
+        )
+
+
 class AwsServerGroupSettings(BaseModel):
     """Optional AWS settings of a server group, beyond the provider-agnostic ones.
 
@@ -116,6 +200,15 @@ class AwsServerGroupSettings(BaseModel):
     associate_public_ip_address: bool | None = None
     ebs_optimized: bool | None = None
     user_data_base64: str | None = Field(default=None, max_length=87_384)
+    block_devices: list[BlockDevice] | None = Field(
+        default=None, max_length=32, description="launch template block device mappings"
+    )
+    lifecycle_hooks: list[LifecycleHook] | None = Field(
+        default=None,
+        max_length=50,
+        description="created with the group, before any instance launches; a source's hooks "
+        "are added unless one of that name is given",
+    )
 
 
 class AwsCreateServerGroupInput(CreateServerGroupInput, AwsServerGroupSettings):
@@ -174,6 +267,7 @@ class LaunchTemplateSpec(AwsCall):
     ebs_optimized: bool | None = None
     subnets: list[str] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
+    block_devices: list[BlockDevice] = Field(default_factory=list)
 
 
 class LaunchTemplateRef(cloudops.Output):
@@ -202,6 +296,7 @@ class AutoScalingGroupSpec(AwsCall):
     cooldown_seconds: int | None = None
     termination_policies: list[str] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
+    lifecycle_hooks: list[LifecycleHook] = Field(default_factory=list)
 
 
 class AutoScalingGroupRef(cloudops.Output):
@@ -256,6 +351,7 @@ class TrafficInput(GroupCall):
 
     enabled: bool
     wait_drained: bool = False
+    out: list[str] | None = None  # a traffic share: these out, the others in
 
 
 class TrafficOutput(cloudops.Output):

@@ -25,6 +25,7 @@ from cloudops.servergroups.kit import (
 )
 from cloudops.servergroups.models import (
     ResizeServerGroupInput,
+    ScalingSettings,
     ServerGroupChangeInput,
     ServerGroupOutput,
     TerminateInstancesInput,
@@ -53,6 +54,7 @@ from cloudops_aws.models import (
     DeleteOutput,
     LaunchTemplateRef,
     LaunchTemplateSpec,
+    LifecycleHook,
     ScalingProcessesInput,
     TerminateInput,
     TrafficInput,
@@ -81,7 +83,9 @@ class AwsServerGroups(ServerGroupCloud):
 
     provider = "aws"
     label = "AWS"
+    traffic_shares = True
     activity_defaults = AWS_ACTIVITY_DEFAULTS
+    copies_scaling = True
     models = ServerGroupModels(
         create=AwsCreateServerGroupInput,
         clone=AwsCloneServerGroupInput,
@@ -109,6 +113,16 @@ class AwsServerGroups(ServerGroupCloud):
     classic load balancers and, with ``wait``, waits until they have drained.
     """
 
+    def with_source_scaling(
+        self, input: AwsCreateServerGroupInput, settings: ScalingSettings
+    ) -> AwsCreateServerGroupInput:
+        """The source's lifecycle hooks join the input's (its own win by name)."""
+        own = list(input.lifecycle_hooks or [])
+        names = {hook.name for hook in own}
+        copied = [LifecycleHook.model_validate(r.spec) for r in settings.of_kind("lifecycle_hook")]
+        hooks = own + [hook for hook in copied if hook.name not in names]
+        return input.model_copy(update={"lifecycle_hooks": hooks or None})
+
     def adjust_clone(self, merged: dict[str, Any], overrides: dict[str, Any]) -> None:
         """User data given in either form replaces the source's in both forms."""
         if "user_data" in overrides or "user_data_base64" in overrides:
@@ -122,7 +136,7 @@ class AwsServerGroups(ServerGroupCloud):
         InService and healthy in their target groups. If any step fails, what was created is
         deleted again.
         """
-        ctx, region = self.ctx, self.region
+        ctx = self.ctx
         cluster = cluster_name(input.application, input.stack, input.detail)
         if not re.match(LAUNCH_TEMPLATE_NAME, f"{cluster}-v000"):
             raise BusinessError(
@@ -148,6 +162,7 @@ class AwsServerGroups(ServerGroupCloud):
             ebs_optimized=input.ebs_optimized,
             subnets=input.subnets,
             tags=tags,
+            block_devices=input.block_devices or [],
         )
         status: CapacityStatus | None = None
         with ctx.step("create launch template"):
@@ -171,6 +186,7 @@ class AwsServerGroups(ServerGroupCloud):
             cooldown_seconds=input.cooldown_seconds,
             termination_policies=input.termination_policies or [],
             tags=tags,
+            lifecycle_hooks=input.lifecycle_hooks or [],
         )
         with ctx.step("create auto scaling group"):
             self._rollback_group(name)
@@ -192,13 +208,11 @@ class AwsServerGroups(ServerGroupCloud):
         resources = {"launch_template_id": template.id, "launch_template_version": template.version}
         if group.arn:
             resources["auto_scaling_group_arn"] = group.arn
-        return ServerGroupOutput.for_name(
+        return self.output(
             name,
-            region=region,
+            status,
             capacity=input.capacity,
             disabled=False,
-            instance_count=status.instances if status else None,
-            healthy_count=status.healthy if status else None,
             resources=resources,
         )
 
@@ -257,13 +271,11 @@ class AwsServerGroups(ServerGroupCloud):
         if input.wait:
             with ctx.step("wait for capacity"):
                 status = await self._wait(input, name, desired=input.capacity.desired)
-        return ServerGroupOutput.for_name(
+        return self.output(
             name,
-            region=self.region,
+            status,
             capacity=input.capacity,
             disabled=before.disabled,
-            instance_count=status.instances if status else None,
-            healthy_count=status.healthy if status else None,
             changed=before.capacity != input.capacity,
         )
 
@@ -302,15 +314,24 @@ class AwsServerGroups(ServerGroupCloud):
                         "aws.set_traffic", traffic, result_type=TrafficOutput
                     )
             healthy = 0
-        return ServerGroupOutput.for_name(
+        return self.output(
             name,
-            region=self.region,
             capacity=current.capacity,
             disabled=not enabled,
             instance_count=len(current.instances),
             healthy_count=healthy,
             changed=self.traffic_changes(current, enabled),
         )
+
+    async def set_traffic_share(
+        self, input: ServerGroupChangeInput, current: AwsServerGroupDescription, out: list[str]
+    ) -> ServerGroupOutput:
+        """Deregister ``out`` from the load balancers, register the rest; processes unchanged."""
+        traffic = TrafficInput(**self.where(), name=input.server_group, enabled=True, out=out)
+        with self.ctx.step(f"{len(out)} instance(s) out of the load balancers"):
+            traffic.wait_drained = input.wait
+            await self.poll("set_traffic", traffic, input, TrafficOutput)
+        return self.output(input.server_group, capacity=current.capacity, disabled=False)
 
     async def destroy(self, input: ServerGroupChangeInput) -> ServerGroupOutput:
         """Delete a server group's Auto Scaling group (with its instances) and launch template.
@@ -319,7 +340,7 @@ class AwsServerGroups(ServerGroupCloud):
         repeated. The launch template is deleted only if cloudops made it for this group or it
         is named after the group, never a template other groups may share.
         """
-        ctx, name, region = self.ctx, input.server_group, self.region
+        ctx, name = self.ctx, input.server_group
         if not workflow.patched(DESTROY_IN_ONE_ACTIVITY):
             return await self._destroy_step_by_step(input)
         with ctx.step("delete auto scaling group"):
@@ -329,7 +350,7 @@ class AwsServerGroups(ServerGroupCloud):
                 result_type=DestroyProgress,
             )
             if not done.found:
-                return ServerGroupOutput.for_name(name, region=region, changed=False)
+                return self.output(name, changed=False)
             if not done.gone:  # AWS is still deleting (or the activity was interrupted)
                 await self._delete_group(input)
         deleted = done.template
@@ -348,9 +369,7 @@ class AwsServerGroups(ServerGroupCloud):
         resources: dict[str, str] = {}
         if deleted is not None and deleted.deleted and deleted.id:
             resources["launch_template_id"] = deleted.id
-        return ServerGroupOutput.for_name(
-            name, region=region, capacity=done.capacity, resources=resources
-        )
+        return self.output(name, capacity=done.capacity, resources=resources)
 
     async def _delete_group(self, input: ServerGroupChangeInput) -> None:
         delete = DeleteGroupInput(
@@ -380,7 +399,7 @@ class AwsServerGroups(ServerGroupCloud):
                 await ctx.execute_activity(
                     "aws.delete_launch_template", template, result_type=DeleteOutput
                 )
-            return ServerGroupOutput.for_name(name, region=self.region, changed=False)
+            return self.output(name, changed=False)
         with ctx.step("delete auto scaling group"):
             await self._delete_group(input)
         resources: dict[str, str] = {}
@@ -391,9 +410,7 @@ class AwsServerGroups(ServerGroupCloud):
                 )
             if deleted.deleted and deleted.id:
                 resources["launch_template_id"] = deleted.id
-        return ServerGroupOutput.for_name(
-            name, region=self.region, capacity=current.capacity, resources=resources
-        )
+        return self.output(name, capacity=current.capacity, resources=resources)
 
     async def terminate(self, input: TerminateInstancesInput) -> TerminateInstancesOutput:
         """Terminate instances of a server group, replacing them or shrinking the group.

@@ -58,6 +58,7 @@ from cloudops_azure.models import (
     ServerGroupLookup,
     TrafficBegun,
     TrafficInput,
+    VmTrafficInput,
     WaitForInstancesInput,
 )
 from cloudops_azure.network_activities import application_security_groups
@@ -76,6 +77,7 @@ __all__ = [
     "next_name",
     "poll_operation",
     "read_server_group_template",
+    "set_vm_traffic",
     "wait_for_instances",
 ]
 
@@ -422,6 +424,44 @@ def begin_set_traffic(arg: TrafficInput) -> TrafficBegun:
     return TrafficBegun(token=token, done=done, resource_group=where.resource_group, **result)
 
 
+@azure_activity("azure.set_vm_traffic")
+def set_vm_traffic(arg: VmTrafficInput) -> Begun:
+    """Put each VM's NICs into the scale set's backend pools, or (``out``) take them out.
+
+    A traffic share: one PUT of each VM whose pools differ (its ``networkProfileConfiguration``
+    in the scale set VM model); the scale set's model is untouched. With ``wait`` answers
+    NotReady while a VM is updating, so the caller polls it; a rerun sends nothing more.
+    """
+    where = _Where(arg)
+    scale_set = _require(where, arg.name)
+    pools = arm.configured_pools(scale_set, where.subscription, where.resource_group)
+    busy, changed = [], False
+    for vm in _vms(where, arg.name):
+        props = vm.get("properties") or {}
+        if props.get("provisioningState") == "Deleting":
+            continue
+        network = (props.get("networkProfileConfiguration") or {}).get(
+            "networkInterfaceConfigurations"
+        ) or []
+        model = {"properties": {"virtualMachineProfile": {"networkProfile": {
+            "networkInterfaceConfigurations": network}}}}  # fmt: skip
+        wanted = arm.network_with_pools(model, pools, vm.get("name") not in arg.out)
+        if {p.lower() for p in arm.backend_pools(wanted)} != {
+            p.lower() for p in arm.backend_pools(network)
+        }:
+            props.pop("instanceView", None)
+            props["networkProfileConfiguration"] = {"networkInterfaceConfigurations": wanted}
+            update = where.client.virtual_machine_scale_set_vms.begin_update
+            lro.begin(update, where.resource_group, arg.name, str(vm["instanceId"]), vm)
+            busy.append(str(vm.get("name")))
+            changed = True
+        elif props.get("provisioningState") == "Updating":
+            busy.append(str(vm.get("name")))
+    if busy and arg.wait:
+        raise NotReady(f"updating the backend pools of {', '.join(busy)}")
+    return Begun(done=True, changed=changed, resource_group=where.resource_group)
+
+
 @azure_activity("azure.begin_upgrade_instances")
 def begin_upgrade_instances(arg: ScaleSetCall) -> Begun:
     """Bring VMs that run an older model up to the scale set's model (``manualupgrade``).
@@ -640,6 +680,7 @@ ACTIVITIES = (
     wait_for_instances,
     begin_resize,
     begin_set_traffic,
+    set_vm_traffic,
     begin_upgrade_instances,
     begin_delete_scale_set,
     delete_scale_set,

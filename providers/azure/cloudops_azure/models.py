@@ -166,6 +166,13 @@ class AzureServerGroupSettings(InResourceGroup):
         default=None, description="how model changes reach running VMs (default Automatic)"
     )
 
+    @model_validator(mode="after")
+    def _azure_checks(self) -> Self:
+        """Refuse what Azure cannot take (in a create or a clone), before anything changes."""
+        fields = ("image", "subnets", "security_groups", "target_groups", "key_name", "user_data")
+        _check_azure_fields(*(getattr(self, name, None) for name in fields), self.user_data_base64)
+        return self
+
 
 def _check_azure_fields(
     image: str | None,
@@ -198,35 +205,9 @@ def _check_azure_fields(
 class AzureCreateServerGroupInput(CreateServerGroupInput, AzureServerGroupSettings):
     """``azure.createServerGroup``: the common input plus optional Azure settings."""
 
-    @model_validator(mode="after")
-    def _azure_checks(self) -> Self:
-        _check_azure_fields(
-            self.image,
-            self.subnets,
-            self.security_groups,
-            self.target_groups,
-            self.key_name,
-            self.user_data,
-            self.user_data_base64,
-        )
-        return self
-
 
 class AzureCloneServerGroupInput(CloneServerGroupInput, AzureServerGroupSettings):
     """``azure.cloneServerGroup``: the common clone input plus optional Azure overrides."""
-
-    @model_validator(mode="after")
-    def _azure_checks(self) -> Self:
-        _check_azure_fields(
-            self.image,
-            self.subnets,
-            self.security_groups,
-            self.target_groups,
-            self.key_name,
-            self.user_data,
-            self.user_data_base64,
-        )
-        return self
 
 
 class AzureServerGroupRef(ServerGroupRef, InResourceGroup):
@@ -348,6 +329,13 @@ class TrafficInput(ScaleSetCall):
     enabled: bool
 
 
+class VmTrafficInput(ScaleSetCall):
+    """A traffic share: the VMs named in ``out`` out of the backend pools, the others in."""
+
+    out: list[str] = Field(default_factory=list)
+    wait: bool = True
+
+
 class TrafficBegun(Begun):
     """The backend pools concerned, and whether the group was disabled before."""
 
@@ -427,6 +415,11 @@ class InstancesStatus(cloudops.Output):
     instances: int
     running: int
     disabled: bool
+
+    @property
+    def healthy(self) -> int:
+        """Running VMs count as healthy (Azure reports no load balancer health here)."""
+        return self.running
 
 
 #: ``azure.describe_server_group``'s answer: the described scale set, or none.

@@ -59,6 +59,7 @@ from cloudops_azure.models import (
     ScaleSetSpec,
     TrafficBegun,
     TrafficInput,
+    VmTrafficInput,
     WaitForInstancesInput,
 )
 
@@ -85,6 +86,7 @@ class AzureServerGroups(ServerGroupCloud):
 
     provider = "azure"
     label = "Azure"
+    traffic_shares = True
     region_note = " (the Azure location)"
     activity_defaults = AZURE_ACTIVITY_DEFAULTS
     scope_fields = ("resource_group",)
@@ -160,7 +162,7 @@ class AzureServerGroups(ServerGroupCloud):
         resource group, chosen once. With ``wait`` (the default) the operation ends when the scale
         set is provisioned and ``desired`` VMs run. If any step fails, the scale set is deleted.
         """
-        ctx, region = self.ctx, self.region
+        ctx = self.ctx
         cluster = cluster_name(input.application, input.stack, input.detail)
         if not SCALE_SET_NAME.match(f"{cluster}-v000"):
             raise BusinessError(
@@ -213,13 +215,11 @@ class AzureServerGroups(ServerGroupCloud):
                     input,
                     InstancesStatus,
                 )
-        return ServerGroupOutput.for_name(
+        return self.output(
             name,
-            region=region,
+            status,
             capacity=input.capacity,
             disabled=False,
-            instance_count=status.instances if status else None,
-            healthy_count=status.running if status else None,
             resources={"resource_group": begun.resource_group or ""},
         )
 
@@ -255,13 +255,11 @@ class AzureServerGroups(ServerGroupCloud):
                     input,
                     InstancesStatus,
                 )
-        return ServerGroupOutput.for_name(
+        return self.output(
             input.server_group,
-            region=call["region"],
+            status,
             capacity=input.capacity,
             disabled=begun.disabled,
-            instance_count=status.instances if status else None,
-            healthy_count=status.running if status else None,
             changed=changed,
         )
 
@@ -305,9 +303,8 @@ class AzureServerGroups(ServerGroupCloud):
                     InstancesStatus,
                 )
             healthy = status.running
-        return ServerGroupOutput.for_name(
+        return self.output(
             input.server_group,
-            region=call["region"],
             capacity=current.capacity,
             disabled=not enabled,
             instance_count=len(current.instances),
@@ -315,6 +312,19 @@ class AzureServerGroups(ServerGroupCloud):
             changed=changing or begun.changed,
             resources={"backend_pools": ",".join(begun.pools)} if begun.pools else {},
         )
+
+    async def set_traffic_share(
+        self,
+        input: AzureServerGroupChangeInput,
+        current: AzureServerGroupDescription,
+        out: list[str],
+    ) -> ServerGroupOutput:
+        """Take the ``out`` VMs out of the backend pools, the rest in (a VM model update each)."""
+        call = self.where(input, name=input.server_group)
+        with self.ctx.step(f"{len(out)} VM(s) out of the backend pools"):
+            arg = VmTrafficInput(**call, out=out, wait=input.wait)
+            await self.poll("set_vm_traffic", arg, input, Begun)
+        return self.output(input.server_group, capacity=current.capacity, disabled=False)
 
     async def destroy(self, input: AzureServerGroupChangeInput) -> ServerGroupOutput:
         """Delete a server group's scale set with its VMs.
@@ -331,15 +341,11 @@ class AzureServerGroups(ServerGroupCloud):
                 result_type=DeleteScaleSetOutput,
             )
         if begun.reason == "not found":
-            return ServerGroupOutput.for_name(
-                input.server_group, region=call["region"], changed=False
-            )
+            return self.output(input.server_group, changed=False)
         if input.wait:
             with ctx.step("wait for deletion"):
                 await self.finish(call, "delete", begun, input)
-        return ServerGroupOutput.for_name(
-            input.server_group, region=call["region"], capacity=begun.capacity
-        )
+        return self.output(input.server_group, capacity=begun.capacity)
 
     async def terminate(self, input: AzureTerminateInstancesInput) -> TerminateInstancesOutput:
         """Delete VMs of a scale set, replacing them or shrinking the group.

@@ -7,6 +7,7 @@ imports the Azure SDK at module level; the activities import it when they first 
 from __future__ import annotations
 
 import cloudops
+from cloudops.network.contract import network_read_activities
 from cloudops.servergroups.plugin import import_later, provider_hooks
 from cloudops_azure.activities import ACTIVITIES
 from cloudops_azure.errors import classify
@@ -26,6 +27,21 @@ AZURE = cloudops.Provider(
     warm_up=import_later(
         "azure.mgmt.compute", "azure.mgmt.network", "azure.identity", "azure.core.exceptions"
     ),
+    # Resource Manager refills about 25 reads and 10 writes per second per subscription,
+    # principal and region (learn.microsoft.com/azure/azure-resource-manager/management/
+    # request-limits-and-throttling): half of each, as other principals share them.
+    budget_defaults={"reads": 12.0, "mutations": 5.0},
+    read_activities=frozenset(
+        {
+            "azure.next_server_group_name",
+            "azure.poll_operation",
+            "azure.wait_for_instances",
+            "azure.describe_server_group",
+            "azure.list_server_groups",
+            "azure.read_server_group_template",
+        }
+    )
+    | network_read_activities("azure"),
 )
 
 

@@ -461,28 +461,12 @@ def _locate(clients: GcpClients, call: GcpCall, name: str) -> tuple[Any, str | N
 
 
 def _get_template(clients: GcpClients, name: str) -> Any:
-    client = clients.get("InstanceTemplatesClient")
-    return _or_none(
-        lambda: client.get(
-            project=clients.project,
-            instance_template=name,
-            retry=clients.read_retry,
-            timeout=clients.timeout,
-        )
-    )
+    return _or_none(lambda: clients.read("InstanceTemplatesClient", "get", instance_template=name))
 
 
 def _find_service(clients: GcpClients, name: str) -> Any:
     """The global backend service ``name``, or None."""
-    client = clients.get("BackendServicesClient")
-    return _or_none(
-        lambda: client.get(
-            project=clients.project,
-            backend_service=name,
-            retry=clients.read_retry,
-            timeout=clients.timeout,
-        )
-    )
+    return _or_none(lambda: clients.read("BackendServicesClient", "get", backend_service=name))
 
 
 def _get_service(clients: GcpClients, name: str) -> Any:
@@ -500,13 +484,11 @@ def _get_service(clients: GcpClients, name: str) -> Any:
 def _service_health(clients: GcpClients, service: str, group_link: str) -> dict[str, str]:
     """Instance link (relative) -> HEALTHY/UNHEALTHY in one backend service."""
     v1 = _v1()
-    client = clients.get("BackendServicesClient")
-    answer = client.get_health(
-        project=clients.project,
+    answer = clients.read(
+        "BackendServicesClient",
+        "get_health",
         backend_service=service,
         resource_group_reference_resource=v1.ResourceGroupReference(group=group_link),
-        retry=clients.read_retry,
-        timeout=clients.timeout,
     )
     return {relative(s.instance): s.health_state for s in answer.health_status}
 
@@ -594,18 +576,11 @@ def wait_operations(arg: WaitOperationsInput) -> OperationOutcome:
 
 
 def _get_operation(clients: GcpClients, ref: OperationRef) -> Any:
-    read = {"retry": clients.read_retry, "timeout": clients.timeout}
+    scope = {ref.scope: ref.location} if ref.scope in ("zone", "region") else {}
+    client = {"zone": "ZoneOperationsClient", "region": "RegionOperationsClient"}
     try:
-        if ref.scope == "zone":
-            return clients.get("ZoneOperationsClient").get(
-                project=clients.project, zone=ref.location, operation=ref.name, **read
-            )
-        if ref.scope == "region":
-            return clients.get("RegionOperationsClient").get(
-                project=clients.project, region=ref.location, operation=ref.name, **read
-            )
-        return clients.get("GlobalOperationsClient").get(
-            project=clients.project, operation=ref.name, **read
+        return clients.read(
+            client.get(ref.scope, "GlobalOperationsClient"), "get", operation=ref.name, **scope
         )
     except _not_found_type():
         raise BusinessError(
@@ -944,7 +919,8 @@ def set_traffic(arg: TrafficInput) -> Started:
     """Add the group to (or remove it from) its backend services and target pools.
 
     Spinnaker's enable and disable on GCE: a backend service gets (or loses) the group's
-    instance group as a backend (an ``update`` with the service's fingerprint), and the group's
+    instance group as a backend (an ``update`` with the service's fingerprint; with
+    ``capacity_scaler``, a traffic share, the backend's scaler is set to it), and the group's
     ``setTargetPools`` is set to its pools (or none). Only what is not yet in the wanted state is
     touched, so a rerun does nothing; each change has its own requestId derived from the
     workflow's, so a retried call is deduplicated.
@@ -957,10 +933,12 @@ def set_traffic(arg: TrafficInput) -> Started:
     v1 = _v1()
     services = clients.get("BackendServicesClient")
     operations: list[OperationRef] = []
+    scaler = 1.0 if arg.capacity_scaler is None else arg.capacity_scaler
+    share = "" if arg.capacity_scaler is None else f":{scaler}"
     for name in arg.backend_services:
         service = _get_service(clients, name)
-        present = any(same_resource(b.group, group.instance_group) for b in service.backends)
-        if present == arg.enabled:
+        mine = [b for b in service.backends if same_resource(b.group, group.instance_group)]
+        if bool(mine) == arg.enabled and (not mine or mine[0].capacity_scaler == scaler):
             continue
         backends = [b for b in service.backends if not same_resource(b.group, group.instance_group)]
         if arg.enabled:
@@ -968,7 +946,7 @@ def set_traffic(arg: TrafficInput) -> Started:
                 v1.Backend(
                     group=group.instance_group,
                     balancing_mode="UTILIZATION",
-                    capacity_scaler=1.0,
+                    capacity_scaler=scaler,
                     max_utilization=0.8,
                 )
             )
@@ -979,7 +957,7 @@ def set_traffic(arg: TrafficInput) -> Started:
             project=clients.project,
             backend_service=name,
             backend_service_resource=service,
-            request_id=_sub_request_id(arg.gcp_request_id, f"backend:{name}:{arg.enabled}"),
+            request_id=_sub_request_id(arg.gcp_request_id, f"backend:{name}:{arg.enabled}{share}"),
         )
         op = services.update_unary(request=request, retry=None, timeout=clients.timeout)
         operations.append(_op_ref(op))
@@ -1311,17 +1289,9 @@ def terminate_instances(arg: TerminateInput) -> TerminateStarted:
 def _outsider(clients: GcpClients, arg: TerminateInput, group: Any, name: str) -> str:
     """An id that is not a member: already gone (ours), another group's, or unknown."""
     zones = [arg.zone] if arg.zone else [last(z.zone) for z in group.distribution_policy.zones]
-    client = clients.get("InstancesClient")
     for zone in zones:
         found = _or_none(
-            functools.partial(
-                client.get,
-                project=clients.project,
-                zone=zone,
-                instance=name,
-                retry=clients.read_retry,
-                timeout=clients.timeout,
-            )
+            functools.partial(clients.read, "InstancesClient", "get", zone=zone, instance=name)
         )
         if found is not None:
             raise BusinessError(

@@ -76,6 +76,11 @@ class GcpClients:
                 self._cache[name] = client
             return client
 
+    def read(self, client: str, method: str, **fields: Any) -> Any:
+        """One read of this account's project, with the read retry and the call timeout."""
+        call = getattr(self.get(client), method)
+        return call(project=self.project, retry=self.read_retry, timeout=self.timeout, **fields)
+
 
 def _camel(name: str) -> str:
     head, *rest = name.split("_")

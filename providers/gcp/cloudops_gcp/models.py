@@ -436,6 +436,7 @@ class TrafficInput(GroupRef):
     backend_services: list[str] = Field(default_factory=list)
     target_pools: list[str] = Field(default_factory=list)
     gcp_request_id: str
+    capacity_scaler: float | None = None  # a traffic share of the backends (default 1.0)
 
 
 class WaitGroupInput(GroupRef):

@@ -26,11 +26,14 @@ from cloudops.servergroups.kit import (
     CLOUD_ACTIVITY_DEFAULTS,
     ServerGroupCloud,
     ServerGroupModels,
+    not_found,
     server_group_operations,
 )
 from cloudops.servergroups.models import (
     Capacity,
     ResizeServerGroupInput,
+    ScalingResource,
+    ScalingSettings,
     ServerGroupChangeInput,
     ServerGroupOutput,
     TerminateInstancesOutput,
@@ -45,6 +48,7 @@ from cloudops_gcp.models import (
     DeleteAutoscalerInput,
     DeleteGroupInput,
     DeleteTemplateInput,
+    GcpAutoscalingPolicy,
     GcpCloneServerGroupInput,
     GcpCreateServerGroupInput,
     GcpDestroyServerGroupInput,
@@ -166,6 +170,7 @@ class GcpServerGroups(ServerGroupCloud):
     provider = "gcp"
     label = "GCP"
     activity_defaults = GCP_ACTIVITY_DEFAULTS
+    copies_scaling = True
     models = ServerGroupModels(
         create=GcpCreateServerGroupInput,
         clone=GcpCloneServerGroupInput,
@@ -206,10 +211,61 @@ class GcpServerGroups(ServerGroupCloud):
     it to find the groups to disable and the oldest ones to destroy.
     """
 
+    async def change(
+        self,
+        activity: str,
+        model: Callable[..., Input],
+        wait: WaitSettings,
+        *,
+        result_type: type[StartedT] = Started,  # type: ignore[assignment]
+        recheck_conflict: bool = False,
+        **fields: Any,
+    ) -> StartedT:
+        """:func:`mutate` one of our activities; its argument is ``model`` here with ``fields``."""
+        return await mutate(
+            self.ctx,
+            self.activity(activity),
+            lambda request_id: model(**self.where(), gcp_request_id=request_id, **fields),
+            wait,
+            result_type=result_type,
+            recheck_conflict=recheck_conflict,
+        )
+
+    async def read_scaling(self, input: GcpCreateServerGroupInput) -> ScalingSettings:
+        """The source's autoscaler policy (read by describe), for a group made without one."""
+        assert input.source is not None
+        found = await self.describe(input.source, input)
+        if found is None:
+            raise not_found(input.source)
+        policy = found.autoscaling
+        resources = [ScalingResource(kind="autoscaler", spec=policy.model_dump())] if policy else []
+        return ScalingSettings(source=input.source, resources=resources)
+
+    def with_source_scaling(
+        self, input: GcpCreateServerGroupInput, settings: ScalingSettings
+    ) -> GcpCreateServerGroupInput:
+        """An input without an autoscaler gets the source's; its bounds follow the capacity."""
+        copied = settings.of_kind("autoscaler")
+        if input.autoscaling is not None or not copied:
+            return input
+        policy = GcpAutoscalingPolicy.model_validate(
+            {**copied[0].spec, "min_replicas": None, "max_replicas": None}
+        )
+        return input.model_copy(update={"autoscaling": policy})
+
+    def without_source_scaling(self, input: GcpCreateServerGroupInput) -> Any:
+        """A clone told not to copy the source's autoscaling gets no autoscaler."""
+        return input.model_copy(update={"autoscaling": None})
+
+    async def copy_scaling(self, name: str, settings: ScalingSettings, input: Any) -> None:
+        """Nothing to do after the create: the autoscaler is made (and undone) with the group."""
+
     def adjust_clone(self, merged: dict[str, Any], overrides: dict[str, Any]) -> None:
         """New zones without ``regional``: the placement follows the new zones."""
         if "zones" in overrides and "regional" not in overrides:
             merged["regional"] = None
+
+    traffic_shares = True
 
     def traffic_changes(self, current: GcpServerGroupDescription, enabled: bool) -> bool:
         """A group without load balancing is never disabled, so it never changes."""
@@ -250,47 +306,39 @@ class GcpServerGroups(ServerGroupCloud):
             label=f"destroy {name}",
         )
         with ctx.step("create instance template"):
-            await mutate(
-                ctx,
-                "gcp.insert_instance_template",
-                lambda request_id: TemplateSpec(
-                    **self.where(),
-                    name=template,
-                    server_group=name,
-                    request_id=ctx.request_id,
-                    gcp_request_id=request_id,
-                    image=input.image,
-                    machine_type=input.instance_type,
-                    network=input.network,
-                    subnetwork=input.subnets[0] if input.subnets else None,
-                    network_tags=input.security_groups,
-                    labels=input.tags,
-                    startup_script=input.user_data,
-                    disk_size_gb=input.disk_size_gb,
-                    disk_type=input.disk_type,
-                    service_account_email=input.service_account_email,
-                    backend_services=input.load_balancers,
-                    target_pools=input.target_pools or [],
-                ),
+            await self.change(
+                "insert_instance_template",
+                TemplateSpec,
                 input,
+                name=template,
+                server_group=name,
+                request_id=ctx.request_id,
+                image=input.image,
+                machine_type=input.instance_type,
+                network=input.network,
+                subnetwork=input.subnets[0] if input.subnets else None,
+                network_tags=input.security_groups,
+                labels=input.tags,
+                startup_script=input.user_data,
+                disk_size_gb=input.disk_size_gb,
+                disk_type=input.disk_type,
+                service_account_email=input.service_account_email,
+                backend_services=input.load_balancers,
+                target_pools=input.target_pools or [],
                 recheck_conflict=True,
             )
         with ctx.step("create managed instance group"):
-            await mutate(
-                ctx,
-                "gcp.insert_instance_group_manager",
-                lambda request_id: GroupSpec(
-                    **self.where(),
-                    name=name,
-                    zone=zone,
-                    zones=zones,
-                    request_id=ctx.request_id,
-                    gcp_request_id=request_id,
-                    instance_template=template,
-                    target_size=input.capacity.desired,
-                    target_pools=input.target_pools or [],
-                ),
+            await self.change(
+                "insert_instance_group_manager",
+                GroupSpec,
                 input,
+                name=name,
+                zone=zone,
+                zones=zones,
+                request_id=ctx.request_id,
+                instance_template=template,
+                target_size=input.capacity.desired,
+                target_pools=input.target_pools or [],
                 recheck_conflict=True,
             )
         bounds = (input.capacity.min, input.capacity.max)
@@ -298,39 +346,31 @@ class GcpServerGroups(ServerGroupCloud):
         if policy is not None:
             bounds = policy.bounds(input.capacity)
             with ctx.step("create autoscaler"):
-                await mutate(
-                    ctx,
-                    "gcp.insert_autoscaler",
-                    lambda request_id: AutoscalerSpec(
-                        **self.where(),
-                        name=name,
-                        zone=zone,
-                        request_id=ctx.request_id,
-                        gcp_request_id=request_id,
-                        min_replicas=bounds[0],
-                        max_replicas=bounds[1],
-                        cpu_utilization_target=policy.cpu_utilization_target,
-                        cool_down_period_seconds=policy.cool_down_period_seconds,
-                        mode=policy.mode,
-                    ),
+                await self.change(
+                    "insert_autoscaler",
+                    AutoscalerSpec,
                     input,
+                    name=name,
+                    zone=zone,
+                    request_id=ctx.request_id,
+                    min_replicas=bounds[0],
+                    max_replicas=bounds[1],
+                    cpu_utilization_target=policy.cpu_utilization_target,
+                    cool_down_period_seconds=policy.cool_down_period_seconds,
+                    mode=policy.mode,
                     recheck_conflict=True,
                 )
         if input.load_balancers:
             with ctx.step("add to backend services"):
-                await mutate(
-                    ctx,
-                    "gcp.set_traffic",
-                    lambda request_id: TrafficInput(
-                        **self.where(),
-                        name=name,
-                        zone=zone,
-                        enabled=True,
-                        backend_services=input.load_balancers,
-                        target_pools=input.target_pools or [],
-                        gcp_request_id=request_id,
-                    ),
+                await self.change(
+                    "set_traffic",
+                    TrafficInput,
                     input,
+                    name=name,
+                    zone=zone,
+                    enabled=True,
+                    backend_services=input.load_balancers,
+                    target_pools=input.target_pools or [],
                 )
         desired = input.capacity.desired
         status: GroupStatus | None = None
@@ -350,13 +390,11 @@ class GcpServerGroups(ServerGroupCloud):
         if policy is not None:
             capacity = Capacity(min=bounds[0], max=bounds[1], desired=desired)
             resources["autoscaler"] = name
-        return ServerGroupOutput.for_name(
+        return self.output(
             name,
-            region=region,
+            status,
             capacity=capacity,
             disabled=False,
-            instance_count=status.instances if status else None,
-            healthy_count=status.healthy if status else None,
             resources=resources,
         )
 
@@ -371,7 +409,7 @@ class GcpServerGroups(ServerGroupCloud):
         for the size the autoscaler sets within the new bounds. A disabled group stays disabled.
         If the operation fails later (e.g. the wait times out) the previous capacity is restored.
         """
-        ctx, region, name = self.ctx, self.region, input.server_group
+        ctx, name = self.ctx, input.server_group
         current: GcpServerGroupDescription = await self.require(input)
         policy = current.autoscaling
         before, wanted = current.capacity, input.capacity
@@ -395,32 +433,24 @@ class GcpServerGroups(ServerGroupCloud):
             )
         if new_bounds:
             with ctx.step("update autoscaler"):
-                await mutate(
-                    ctx,
-                    "gcp.update_autoscaler",
-                    lambda request_id: AutoscalerChange(
-                        **self.where(),
-                        name=name,
-                        zone=current.zone,
-                        min_replicas=wanted.min,
-                        max_replicas=wanted.max,
-                        gcp_request_id=request_id,
-                    ),
+                await self.change(
+                    "update_autoscaler",
+                    AutoscalerChange,
                     input,
+                    name=name,
+                    zone=current.zone,
+                    min_replicas=wanted.min,
+                    max_replicas=wanted.max,
                 )
         if resize:
             with ctx.step("resize"):
-                await mutate(
-                    ctx,
-                    "gcp.resize_instance_group_manager",
-                    lambda request_id: ResizeInput(
-                        **self.where(),
-                        name=name,
-                        zone=current.zone,
-                        size=wanted.desired,
-                        gcp_request_id=request_id,
-                    ),
+                await self.change(
+                    "resize_instance_group_manager",
+                    ResizeInput,
                     input,
+                    name=name,
+                    zone=current.zone,
+                    size=wanted.desired,
                 )
         # What the group will run: an autoscaler that scales keeps the size within its bounds.
         desired = wanted.desired
@@ -441,13 +471,11 @@ class GcpServerGroups(ServerGroupCloud):
         capacity = Capacity.fixed(desired)
         if policy is not None:
             capacity = Capacity(min=wanted.min, max=wanted.max, desired=desired)
-        return ServerGroupOutput.for_name(
+        return self.output(
             name,
-            region=region,
+            status,
             capacity=capacity,
             disabled=current.disabled,
-            instance_count=status.instances if status else None,
-            healthy_count=status.healthy if status else None,
             changed=new_bounds or resize,
         )
 
@@ -455,22 +483,18 @@ class GcpServerGroups(ServerGroupCloud):
         self, input: ServerGroupChangeInput, current: GcpServerGroupDescription, enabled: bool
     ) -> ServerGroupOutput:
         """Add the instance group to its backend services and target pools, or remove it."""
-        ctx, region, name = self.ctx, self.region, input.server_group
+        ctx, name = self.ctx, input.server_group
         step = "add to load balancers" if enabled else "remove from load balancers"
         with ctx.step(step):
-            started: Started = await mutate(
-                ctx,
-                "gcp.set_traffic",
-                lambda request_id: TrafficInput(
-                    **self.where(),
-                    name=name,
-                    zone=current.zone,
-                    enabled=enabled,
-                    backend_services=current.load_balancers,
-                    target_pools=current.target_pools,
-                    gcp_request_id=request_id,
-                ),
+            started: Started = await self.change(
+                "set_traffic",
+                TrafficInput,
                 input,
+                name=name,
+                zone=current.zone,
+                enabled=enabled,
+                backend_services=current.load_balancers,
+                target_pools=current.target_pools,
             )
         healthy: int | None = 0
         if enabled:
@@ -484,15 +508,41 @@ class GcpServerGroups(ServerGroupCloud):
                         require_health=bool(current.load_balancers),
                     )
                 healthy = status.healthy
-        return ServerGroupOutput.for_name(
+        return self.output(
             name,
-            region=region,
             capacity=current.capacity,
             disabled=bool(current.load_balancers or current.target_pools) and not enabled,
             instance_count=len(current.instances),
             healthy_count=healthy,
             changed=started.changed,
         )
+
+    async def set_traffic_share(
+        self, input: ServerGroupChangeInput, current: GcpServerGroupDescription, out: list[str]
+    ) -> ServerGroupOutput:
+        """Set the group's backends' capacity scaler to the share of instances left in.
+
+        A managed instance group is a backend as a whole (its instances cannot leave it one
+        by one), so the nearest equivalent of per-instance deregistration is the backend's
+        ``capacityScaler``: 0.75 sends the group three quarters of its capacity's traffic.
+        Target pools take the group as a whole too: they keep it until the group is disabled.
+        """
+        total = len(current.instances) or 1
+        left = (total - len(out)) / total
+        scaler = 0.0 if left == 0 else max(0.1, round(left, 2))  # Compute: 0 or 0.1..1
+        with self.ctx.step(f"backend capacity scaler to {scaler:g}"):
+            await self.change(
+                "set_traffic",
+                TrafficInput,
+                input,
+                name=input.server_group,
+                zone=current.zone,
+                enabled=True,
+                backend_services=current.load_balancers,
+                target_pools=current.target_pools,
+                capacity_scaler=scaler,
+            )
+        return self.output(input.server_group, capacity=current.capacity, disabled=False)
 
     async def destroy(self, input: GcpDestroyServerGroupInput) -> ServerGroupOutput:
         """Delete a server group: load balancer membership, autoscaler, group, template.
@@ -503,7 +553,7 @@ class GcpServerGroups(ServerGroupCloud):
         is deleted only if cloudops made it for this group or it is named after the group. A
         create's rollback runs this operation, guarded by the create's request id.
         """
-        ctx, region, name = self.ctx, self.region, input.server_group
+        ctx, name = self.ctx, input.server_group
         with ctx.step("describe"):
             current: GcpServerGroupDescription | None = await self.describe(name)
         guard = input.only_if_request_id
@@ -512,50 +562,38 @@ class GcpServerGroups(ServerGroupCloud):
                 # Perhaps an interrupted create made the template but not the group.
                 with ctx.step("delete instance template"):
                     await self._delete_template(input, input.instance_template)
-            return ServerGroupOutput.for_name(name, region=region, changed=False)
+            return self.output(name, changed=False)
         if current.active_backend_services:
             with ctx.step("remove from backend services"):
-                await mutate(
-                    ctx,
-                    "gcp.set_traffic",
-                    lambda request_id: TrafficInput(
-                        **self.where(),
-                        name=name,
-                        zone=current.zone,
-                        enabled=False,
-                        backend_services=current.active_backend_services,
-                        gcp_request_id=request_id,
-                    ),
+                await self.change(
+                    "set_traffic",
+                    TrafficInput,
                     input,
+                    name=name,
+                    zone=current.zone,
+                    enabled=False,
+                    backend_services=current.active_backend_services,
                 )
         if current.autoscaling is not None or guard is not None:
             # First, or it would scale the group while it goes. A rollback always looks: the
             # create may have started the autoscaler's insert before it failed.
             with ctx.step("delete autoscaler"):
-                await mutate(
-                    ctx,
-                    "gcp.delete_autoscaler",
-                    lambda request_id: DeleteAutoscalerInput(
-                        **self.where(),
-                        name=name,
-                        zone=current.zone,
-                        gcp_request_id=request_id,
-                        only_if_request_id=guard,
-                    ),
+                await self.change(
+                    "delete_autoscaler",
+                    DeleteAutoscalerInput,
                     input,
-                )
-        with ctx.step("delete managed instance group"):
-            await mutate(
-                ctx,
-                "gcp.delete_instance_group_manager",
-                lambda request_id: DeleteGroupInput(
-                    **self.where(),
                     name=name,
                     zone=current.zone,
-                    gcp_request_id=request_id,
                     only_if_request_id=guard,
-                ),
+                )
+        with ctx.step("delete managed instance group"):
+            await self.change(
+                "delete_instance_group_manager",
+                DeleteGroupInput,
                 input,
+                name=name,
+                zone=current.zone,
+                only_if_request_id=guard,
             )
         resources: dict[str, str] = {}
         template = current.instance_template or input.instance_template
@@ -564,23 +602,16 @@ class GcpServerGroups(ServerGroupCloud):
                 deleted = await self._delete_template(input, template)
             if deleted.changed:
                 resources["instance_template"] = template
-        return ServerGroupOutput.for_name(
-            name, region=region, capacity=current.capacity, resources=resources
-        )
+        return self.output(name, capacity=current.capacity, resources=resources)
 
     async def _delete_template(self, input: GcpDestroyServerGroupInput, template: str) -> Started:
-        ctx = self.ctx
-        return await mutate(
-            ctx,
-            "gcp.delete_instance_template",
-            lambda request_id: DeleteTemplateInput(
-                **self.where(),
-                name=template,
-                gcp_request_id=request_id,
-                only_if_request_id=input.only_if_request_id,
-                only_if_server_group=input.server_group,
-            ),
+        return await self.change(
+            "delete_instance_template",
+            DeleteTemplateInput,
             input,
+            name=template,
+            only_if_request_id=input.only_if_request_id,
+            only_if_server_group=input.server_group,
         )
 
     async def terminate(self, input: GcpTerminateInstancesInput) -> TerminateInstancesOutput:
@@ -593,19 +624,15 @@ class GcpServerGroups(ServerGroupCloud):
         ctx, name = self.ctx, input.server_group
         current: GcpServerGroupDescription = await self.require(input)
         with ctx.step("terminate instances"):
-            started: TerminateStarted = await mutate(
-                ctx,
-                "gcp.terminate_instances",
-                lambda request_id: TerminateInput(
-                    **self.where(),
-                    name=name,
-                    zone=current.zone,
-                    instance_ids=input.instance_ids,
-                    decrement_desired=input.decrement_desired,
-                    abandon=input.abandon,
-                    gcp_request_id=request_id,
-                ),
+            started: TerminateStarted = await self.change(
+                "terminate_instances",
+                TerminateInput,
                 input,
+                name=name,
+                zone=current.zone,
+                instance_ids=input.instance_ids,
+                decrement_desired=input.decrement_desired,
+                abandon=input.abandon,
                 result_type=TerminateStarted,
             )
         if input.wait:

@@ -140,6 +140,31 @@ async def test_an_autoscaled_group_from_create_to_destroy(
     assert policy.cpu_utilization.utilization_target == pytest.approx(0.5)
     assert policy.cool_down_period_sec == 90
 
+    # A create naming the group as its source (as a deploy does) copies the policy with the
+    # create's bounds; a clone told not to copy the source's autoscaling gets no autoscaler.
+    sourced = await gcp_ops.execute(
+        "gcp.createServerGroup",
+        create_input(app, capacity={"min": 1, "max": 2, "desired": 1}, source=name),
+        **WHERE,
+    )
+    assert sourced.ok, sourced.error
+    assert sourced.value["resources"]["scaling_copied"] == "autoscaler=1"
+    policy = (await read_autoscaler(gcp_client, sourced.value["name"])).autoscaling_policy
+    assert (policy.min_num_replicas, policy.max_num_replicas) == (1, 2)
+    assert policy.cool_down_period_sec == 90
+    plain = await gcp_ops.execute(
+        "gcp.cloneServerGroup",
+        {
+            "source": name,
+            "copy_source_scaling": False,
+            "capacity": {"min": 1, "max": 1, "desired": 1},
+            **FAST,
+        },
+        **WHERE,
+    )
+    assert plain.ok, plain.error
+    assert await read_autoscaler(gcp_client, plain.value["name"]) is None
+
     # Destroy deletes the autoscaler first (the emulator, like gcloud, will not delete an
     # autoscaled group), then the group.
     for group in (clone, name):
@@ -152,6 +177,11 @@ async def test_an_autoscaled_group_from_create_to_destroy(
         kinds = kinds_on(gcp_emulator, group)
         assert kinds.count("autoscalers.delete") == 1
         assert kinds.index("autoscalers.delete") < kinds.index("instanceGroupManagers.delete")
+    for group in (sourced.value["name"], plain.value["name"]):
+        destroyed = await gcp_ops.execute(
+            "gcp.destroyServerGroup", {"server_group": group, **FAST}, **WHERE
+        )
+        assert destroyed.ok, destroyed.error
 
 
 async def test_a_regional_group_with_its_autoscaler_off_is_resized_by_hand(

@@ -224,6 +224,19 @@ def get_instance(state: ArmState, request: Request) -> Reply:
     return Reply(200, wire.instance_json(scale_set, instance, state.clock(), instance_view=view))
 
 
+def put_instance(state: ArmState, request: Request) -> Reply:
+    """PUT one VM (its NIC configurations): 200 with Azure-AsyncOperation."""
+    sub, rg = _sub_rg(request)
+    scale_set, instance, op = state.update_instance(
+        sub, rg, request.groups["name"], request.groups["iid"], request.json()
+    )
+    headers = wire.async_headers(
+        request.base, op, request.api_version, state.settings.retry_after, location=False
+    )
+    body = wire.instance_json(scale_set, instance, state.clock(), instance_view=False)
+    return Reply(200, body, headers)
+
+
 def get_operation(state: ArmState, request: Request) -> Reply:
     """The operation-status resource; ``monitor=true`` is the Location (202 until done) form."""
     op = state.poll(request.groups["sub"], request.groups["op"])
@@ -346,6 +359,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("POST", _VMSS + r"/(?P<name>[^/]+)/manualupgrade", upgrade_instances),
         ("GET", _VMSS + r"/(?P<name>[^/]+)/virtualmachines", list_instances),
         ("GET", _VMSS + r"/(?P<name>[^/]+)/virtualmachines/(?P<iid>[^/]+)", get_instance),
+        ("PUT", _VMSS + r"/(?P<name>[^/]+)/virtualmachines/(?P<iid>[^/]+)", put_instance),
         (
             "GET",
             r"/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.compute/locations/"

@@ -96,6 +96,8 @@ class ArmState(ArmChecks):
             else:
                 scale_set.provisioning_state = "Failed"
             return
+        if op.kind == "updateInstance":
+            return  # applied when requested (a GET shows the VM's new model at once)
         if op.kind == "upgradeInstances":
             for instance_id in op.instance_ids:
                 instance = scale_set.instances.get(instance_id)
@@ -428,6 +430,29 @@ class ArmState(ArmChecks):
         )
         op.instance_ids = list(instance_ids)
         return op
+
+    def update_instance(
+        self, subscription: str, resource_group: str, name: str, instance_id: str, body: Any
+    ) -> tuple[ScaleSet, Instance, Operation]:
+        """PUT one VM of a scale set: its own NIC configurations (backend pools per VM).
+
+        As the ``VirtualMachineScaleSetVMs_Update`` operation: the VM's
+        ``networkProfileConfiguration`` replaces its NIC configurations; the scale set's model
+        is untouched (a later model upgrade of the VM replaces them again).
+        """
+        scale_set = self.get(subscription, resource_group, name)
+        instance = scale_set.instances.get(instance_id)
+        if instance is None or instance.state == "Deleting":
+            raise not_found(f"{VMSS_TYPE}/virtualMachines", f"{name}/{instance_id}", resource_group)
+        profile = ((body or {}).get("properties") or {}).get("networkProfileConfiguration")
+        if profile is not None:
+            network = list(profile.get("networkInterfaceConfigurations") or [])
+            self._check_references(scale_set.id, network)
+            instance.network = copy.deepcopy(network)
+        op = self._start(
+            "updateInstance", subscription, resource_group, scale_set.name, scale_set.location
+        )
+        return scale_set, instance, op
 
     def poll(self, subscription: str, operation_id: str) -> Operation:
         """One status poll of an operation (counts towards ``lro_polls``)."""

@@ -31,14 +31,14 @@ class LocalAws(LocalCloud):
 
     def start(self, faults: Any = None) -> RunningAws:
         """Start moto and its proxy; set dummy AWS credentials in this process's environment."""
-        from cloudops_testing.faults import aws_reject_duplicate_asg
+        from cloudops_testing.faults import AWS_FIDELITY
         from cloudops_testing.moto_server import DUMMY_AWS_ENV, MotoServer
         from cloudops_testing.stack import behind_proxy
 
         os.environ.update(DUMMY_AWS_ENV)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
         moto = MotoServer()
-        fidelity = [aws_reject_duplicate_asg]
+        fidelity = list(AWS_FIDELITY)
         proxy = behind_proxy(moto, faults, self.flavor, fidelity)
         return RunningAws(self, moto, proxy, env=DUMMY_AWS_ENV, fidelity=fidelity)
 
