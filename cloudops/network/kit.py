@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar
 
 from cloudops.errors import BusinessError, ErrorCode
@@ -153,21 +154,11 @@ class NetworkCloud:
         raise NotImplementedError
 
     # --- reads (activities by conventional names) ------------------------------------------------
-    async def describe_load_balancer(self, name: str, input: Any) -> Any:
-        """The load balancer's description, or None."""
-        found: LoadBalancerLookup = await self.ctx.execute_activity(
-            self.activity("describe_load_balancer"),
-            self.call(name, input),
-            result_type=LoadBalancerLookup,
-        )
-        return found.description
-
-    async def describe_security_group(self, name: str, input: Any) -> Any:
-        """The security group's description, or None."""
-        found: SecurityGroupLookup = await self.ctx.execute_activity(
-            self.activity("describe_security_group"),
-            self.call(name, input),
-            result_type=SecurityGroupLookup,
+    async def describe(self, kind: str, name: str, input: Any) -> Any:
+        """The description of the ``load_balancer`` or ``security_group`` ``name``, or None."""
+        lookup = LoadBalancerLookup if kind == "load_balancer" else SecurityGroupLookup
+        found: Any = await self.ctx.execute_activity(
+            self.activity(f"describe_{kind}"), self.call(name, input), result_type=lookup
         )
         return found.description
 
@@ -303,49 +294,29 @@ def _in_use(kind: str, name: str, users: list[str], hint: str) -> BusinessError:
     )
 
 
-async def _delete_load_balancer(cloud: NetworkCloud, input: Any) -> NetworkOutput:
+async def _delete(cloud: NetworkCloud, input: Any, kind: str) -> NetworkOutput:
     with cloud.ctx.step("describe"):
-        found: LoadBalancerDescription | None = await cloud.describe_load_balancer(
-            input.name, input
-        )
+        found = await cloud.describe(kind, input.name, input)
     if found is None:
         return NetworkOutput(name=input.name)
-    if found.server_groups and not input.force:
+    label = kind.replace("_", " ")
+    if kind == "load_balancer" and found.server_groups and not input.force:
         hint = "destroy or detach those server groups first, or delete with force"
-        raise _in_use("load balancer", input.name, found.server_groups, hint)
-    return await cloud.delete_parts(input, found.parts)
-
-
-async def _delete_security_group(cloud: NetworkCloud, input: Any) -> NetworkOutput:
-    with cloud.ctx.step("describe"):
-        found: SecurityGroupDescription | None = await cloud.describe_security_group(
-            input.name, input
-        )
-    if found is None:
-        return NetworkOutput(name=input.name)
-    if found.in_use_by:
+        raise _in_use(label, input.name, found.server_groups, hint)
+    if kind == "security_group" and found.in_use_by:
         hint = "destroy the server groups and remove the rules that name it first"
-        raise _in_use("security group", input.name, found.in_use_by, hint)
+        raise _in_use(label, input.name, found.in_use_by, hint)
     return await cloud.delete_parts(input, found.parts)
 
 
-def _not_found(kind: str, name: str) -> BusinessError:
-    return BusinessError(ErrorCode.NOT_FOUND, f"{kind} {name!r} does not exist", {"name": name})
-
-
-async def _describe_load_balancer(cloud: NetworkCloud, input: Any) -> Any:
+async def _describe(cloud: NetworkCloud, input: Any, kind: str) -> Any:
     with cloud.ctx.step("describe"):
-        found = await cloud.describe_load_balancer(input.name, input)
+        found = await cloud.describe(kind, input.name, input)
     if found is None:
-        raise _not_found("load balancer", input.name)
-    return found
-
-
-async def _describe_security_group(cloud: NetworkCloud, input: Any) -> Any:
-    with cloud.ctx.step("describe"):
-        found = await cloud.describe_security_group(input.name, input)
-    if found is None:
-        raise _not_found("security group", input.name)
+        label = kind.replace("_", " ")
+        raise BusinessError(
+            ErrorCode.NOT_FOUND, f"{label} {input.name!r} does not exist", {"name": input.name}
+        )
     return found
 
 
@@ -381,7 +352,7 @@ _VERBS: dict[str, _Verb] = {
         "load_balancer_note",
     ),
     "deleteLoadBalancer": _Verb(
-        _delete_load_balancer,
+        partial(_delete, kind="load_balancer"),
         "delete_load_balancer",
         NetworkOutput,
         """Delete a load balancer and its parts; refused while server groups use it.
@@ -390,7 +361,7 @@ _VERBS: dict[str, _Verb] = {
         (``changed: false``).""",
     ),
     "describeLoadBalancer": _Verb(
-        _describe_load_balancer,
+        partial(_describe, kind="load_balancer"),
         "load_balancer_ref",
         LoadBalancerDescription,
         """Describe a load balancer: listeners, health check, address, server groups behind it.
@@ -415,7 +386,7 @@ _VERBS: dict[str, _Verb] = {
         "security_group_note",
     ),
     "deleteSecurityGroup": _Verb(
-        _delete_security_group,
+        partial(_delete, kind="security_group"),
         "delete_security_group",
         NetworkOutput,
         """Delete a security group; refused (``CONFLICT``) while anything uses it.
@@ -423,7 +394,7 @@ _VERBS: dict[str, _Verb] = {
         One that does not exist is success (``changed: false``).""",
     ),
     "describeSecurityGroup": _Verb(
-        _describe_security_group,
+        partial(_describe, kind="security_group"),
         "security_group_ref",
         SecurityGroupDescription,
         """Describe a security group: its rules as permissions, and what uses it.
