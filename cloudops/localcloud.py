@@ -184,6 +184,15 @@ class RunningCloud(ABC):
         load balancers (the chaos harness's groups), else two zones.
         """
 
+    def network_inputs(self, app: str) -> dict[str, dict[str, Any]]:
+        """The inputs of ``{app}-web``'s ``load_balancer`` and ``security_group``, if any.
+
+        The demo makes them through the provider's ``upsertLoadBalancer`` and
+        ``upsertSecurityGroup`` before it deploys, and :meth:`placement` (not ``small``) names
+        them. Empty by default: a cloud whose sample group joins neither.
+        """
+        return {}
+
     def prepare_application(self, app: str, *, small: bool = False) -> None:
         """Arrange what ``{app}-web`` needs before a deploy (its load balancer...), directly.
 

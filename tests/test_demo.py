@@ -27,6 +27,12 @@ def _what_happened(out: str) -> dict[str, tuple[str, dict[str, str]]]:
     return found
 
 
+def happened_text(out: str, cloud: str) -> str:
+    """The "what happened" block of one cloud."""
+    section = out.rsplit("what happened", 1)[1]
+    return section.split(f"{cloud}: cloud API calls", 1)[1].split(": cloud API calls", 1)[0]
+
+
 #: A line of ``python -X importtime`` output naming pytest or one of its modules.
 PYTEST_IMPORT = re.compile(r"\|\s+_?pytest(\.|_asyncio|$)", re.M)
 
@@ -67,6 +73,16 @@ async def test_demo_deploys_twice_on_every_cloud_survives_faults_and_a_killed_wo
             "v001": "serving",
         }, (cloud, groups)
         assert all(state.endswith(", 2 instance(s)") for state in groups.values()), groups
+        # The load balancer and security group were made by the provider's operations, and the
+        # new group is attached to the load balancer at the end.
+        for verb in ("upsertSecurityGroup", "upsertLoadBalancer"):
+            assert re.search(rf"^{cloud}: .* upserted by {cloud}\.{verb}", out, re.M), verb
+        served = re.search(
+            r"^  load balancer \S+-web at \S+, server groups attached: (.+)$",
+            happened_text(out, cloud),
+            re.M,
+        )
+        assert served and "-web-v001" in served.group(1), cloud
 
 
 def test_demo_refuses_a_cloud_it_cannot_use_before_starting_anything() -> None:

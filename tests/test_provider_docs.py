@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 
+import cloudops_aws.network
 import cloudops_aws.operations
+import cloudops_azure.network
 import cloudops_azure.operations
+import cloudops_gcp.network
 import cloudops_gcp.operations
 
 ROOT = Path(__file__).parent.parent
@@ -23,26 +26,36 @@ BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 #: provider -> (its operations, the permissions label of each section, lines the example prints)
 PROVIDERS: dict[str, tuple[Any, str, list[str]]] = {
     "aws": (
-        cloudops_aws.operations.OPERATIONS,
+        (*cloudops_aws.operations.OPERATIONS, *cloudops_aws.network.NETWORK_OPERATIONS),
         "IAM:",
-        ["created shop-prod-v000 healthy: 2", "after destroy: NOT_FOUND"],
+        [
+            "created shop-prod-v000 healthy: 2",
+            "after destroy: NOT_FOUND",
+            "aws.upsertLoadBalancer shop-prod changed: False",
+            "aws.deleteSecurityGroup changed: True",
+        ],
     ),
     "gcp": (
-        cloudops_gcp.operations.OPERATIONS,
+        (*cloudops_gcp.operations.OPERATIONS, *cloudops_gcp.network.NETWORK_OPERATIONS),
         "IAM:",
         [
             "created shop-prod-v000 healthy: 2",
             "capacity: {'min': 3, 'max': 5, 'desired': 3}",  # the autoscaler's
             "after destroy: NOT_FOUND",
+            "gcp.upsertLoadBalancer shop-web changed: False",
+            "gcp.deleteLoadBalancer changed: True",
+            "gcp.deleteSecurityGroup changed: True",
         ],
     ),
     "azure": (
-        cloudops_azure.operations.OPERATIONS,
+        (*cloudops_azure.operations.OPERATIONS, *cloudops_azure.network.NETWORK_OPERATIONS),
         "RBAC:",
         [
             "created shop-prod-v000 running: 2",
             "azure.cloneServerGroup -> shop-prod-v001",
             "after destroy: NOT_FOUND",
+            "azure.upsertLoadBalancer shop-prod changed: False",
+            "azure.deleteSecurityGroup changed: True",
         ],
     ),
 }

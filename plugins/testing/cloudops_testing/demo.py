@@ -258,6 +258,17 @@ async def _deploy_demo(
                 worker.kill()
                 await asyncio.to_thread(worker.start, WORKER_START_SECONDS)
 
+            console.rule(f"load balancer and security group of {app}-web, through cloudops")
+            made = await asyncio.gather(
+                *(_upsert_network(ops, local[name], app) for name in clouds)
+            )
+            for _, lines in made:
+                for line in lines:
+                    console.print(line)
+            if not all(ok for ok, _ in made):
+                console.print("[red]demo failed[/red]")
+                return False
+
             finals: list[_Deploy] = []
             for round_ in (1, 2):
                 console.rule(
@@ -316,6 +327,8 @@ async def _deploy_demo(
                 state = await asyncio.to_thread(local[name].cluster_state, f"{app}-web")
                 for group in state:
                     console.print(f"  {group.name}: {group.describe()}")
+                if "load_balancer" in local[name].network_inputs(app):
+                    console.print(f"  {await _load_balancer_line(ops, local[name], f'{app}-web')}")
             console.print(f"Temporal UI: [link]{server.ui_url}[/link]")
             ok = len(finals) == len(clouds) and all(
                 d.result is not None and d.result.ok for d in finals
@@ -334,6 +347,53 @@ async def _deploy_demo(
 
 
 _FAULT_KINDS = ("throttle", "unavailable", "server_error", "reset", "delay")
+
+
+async def _upsert_network(
+    ops: CloudOpsClient, cloud: RunningCloud, app: str
+) -> tuple[bool, list[str]]:
+    """Make ``{app}-web``'s security group and load balancer with the provider's operations."""
+    inputs = cloud.network_inputs(app)
+    ok, lines = True, []
+    for kind, verb in (
+        ("security_group", "upsertSecurityGroup"),
+        ("load_balancer", "upsertLoadBalancer"),
+    ):
+        if kind not in inputs:
+            continue
+        result = await ops.execute(
+            f"{cloud.name}.{verb}",
+            inputs[kind],
+            account=cloud.account,
+            region=cloud.region,
+            labels={"application": app},
+        )
+        label = kind.replace("_", " ")
+        if result.ok and result.value is not None:
+            made = [c.split(" ", 1)[1] for c in result.value["changes"] if c.startswith("create")]
+            lines.append(
+                f"{cloud.name}: {label} {result.value['name']} upserted by {cloud.name}.{verb}"
+                f" ({', '.join(made) or 'nothing to change'})"
+            )
+        else:
+            ok = False
+            error = result.error
+            lines.append(f"{cloud.name}: {label} failed: {error.code if error else '?'}")
+    return ok, lines
+
+
+async def _load_balancer_line(ops: CloudOpsClient, cloud: RunningCloud, name: str) -> str:
+    """``load balancer NAME at ADDRESS, server groups attached: ...`` (describeLoadBalancer)."""
+    found = await ops.execute(
+        f"{cloud.name}.describeLoadBalancer",
+        {"name": name},
+        account=cloud.account,
+        region=cloud.region,
+    )
+    if not found.ok or found.value is None:
+        return f"load balancer {name}: {found.error.code if found.error else '?'}"
+    groups = ", ".join(found.value["server_groups"]) or "no server group"
+    return f"load balancer {name} at {found.value['address']}, server groups attached: {groups}"
 
 
 def _sample(cloud: RunningCloud, app: str) -> dict[str, Any]:

@@ -80,6 +80,7 @@ from cloudops_aws.models import (
     UpdateCapacityInput,
     WaitForCapacityInput,
 )
+from cloudops_aws.network_activities import split_load_balancers
 
 __all__ = [
     "ACTIVITIES",
@@ -575,10 +576,12 @@ def _create_auto_scaling_group(
     # Create first, read only when AWS answers AlreadyExists (one call fewer on every create).
     # moto, unlike AWS, accepts a second group of one name: the test kit's fault proxies add
     # AWS's answer (cloudops_testing.faults.aws_reject_duplicate_asg).
-    target_group_arns = _resolve_target_groups(
-        aws_client("elbv2", spec.account, spec.region), spec.target_groups
-    )
-    has_traffic = bool(target_group_arns or spec.load_balancers)
+    elbv2 = aws_client("elbv2", spec.account, spec.region)
+    target_group_arns = _resolve_target_groups(elbv2, spec.target_groups)
+    # Load balancers by our names (upsertLoadBalancer): their target groups; others are classic.
+    balancer_arns, classic = split_load_balancers(elbv2, spec.load_balancers)
+    target_group_arns += [arn for arn in balancer_arns if arn not in target_group_arns]
+    has_traffic = bool(target_group_arns or classic)
     params: dict[str, Any] = {
         "AutoScalingGroupName": spec.name,
         "LaunchTemplate": {
@@ -611,8 +614,8 @@ def _create_auto_scaling_group(
         params["AvailabilityZones"] = spec.zones
     if target_group_arns:
         params["TargetGroupARNs"] = target_group_arns
-    if spec.load_balancers:
-        params["LoadBalancerNames"] = spec.load_balancers
+    if classic:
+        params["LoadBalancerNames"] = classic
     if spec.cooldown_seconds is not None:
         params["DefaultCooldown"] = spec.cooldown_seconds
     if spec.termination_policies:

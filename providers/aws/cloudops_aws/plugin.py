@@ -7,10 +7,13 @@ imports boto3 at module level; the activities import it when they first run.
 from __future__ import annotations
 
 import cloudops
+from cloudops.network.contract import network_read_activities
 from cloudops.servergroups.plugin import import_later, provider_hooks
 from cloudops_aws.activities import ACTIVITIES
 from cloudops_aws.errors import classify
 from cloudops_aws.models import AwsAccountSettings
+from cloudops_aws.network import NETWORK_OPERATIONS
+from cloudops_aws.network_activities import NETWORK_ACTIVITIES
 from cloudops_aws.operations import OPERATIONS
 
 #: The AWS provider: accounts of ``provider = "aws"`` in cloudops.toml are validated by
@@ -18,7 +21,10 @@ from cloudops_aws.operations import OPERATIONS
 AWS = cloudops.Provider(
     name="aws",
     accounts=AwsAccountSettings,
-    description="Amazon Web Services: Auto Scaling groups, launch templates, ELBv2 (boto3)",
+    description=(
+        "Amazon Web Services: Auto Scaling groups, launch templates, ELBv2 load balancers, "
+        "security groups (boto3)"
+    ),
     classify=classify,
     warm_up=import_later("boto3", "botocore.config"),
     # EC2 refills 20 non-mutating and 5 mutating request tokens per second per account and
@@ -33,10 +39,11 @@ AWS = cloudops.Provider(
             "aws.read_server_group_template",
             "aws.list_server_groups",
         }
-    ),
+    )
+    | network_read_activities("aws"),
 )
 
 
 register_operations, register_activities, register_providers = provider_hooks(
-    AWS, OPERATIONS, ACTIVITIES
+    AWS, (*OPERATIONS, *NETWORK_OPERATIONS), (*ACTIVITIES, *NETWORK_ACTIVITIES)
 )

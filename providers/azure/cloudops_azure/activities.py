@@ -61,6 +61,7 @@ from cloudops_azure.models import (
     VmTrafficInput,
     WaitForInstancesInput,
 )
+from cloudops_azure.network_activities import application_security_groups
 
 __all__ = [
     "ACTIVITIES",
@@ -219,6 +220,9 @@ def begin_create_scale_set(spec: ScaleSetSpec) -> Begun:
         default_subnet=where.settings.default_subnet,
         admin_username=where.settings.admin_username,
         ssh_public_key=where.settings.ssh_public_key,
+        application_security_groups=application_security_groups(
+            spec.account, where.resource_group, spec.security_groups
+        ),
     )
     token, done = lro.begin(
         where.scale_sets.begin_create_or_update, where.resource_group, spec.name, body, etag="*"

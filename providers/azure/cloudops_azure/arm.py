@@ -95,7 +95,13 @@ def _balancer_part(ref: str, subscription: str, resource_group: str, part: str) 
 
 
 def pool_id(ref: str, subscription: str, resource_group: str) -> str:
-    """A backend pool id from an id or ``loadBalancer/pool`` in the resource group."""
+    """A backend pool id from an id, ``loadBalancer/pool`` or ``loadBalancer``.
+
+    A bare name is a load balancer of the resource group made by upsertLoadBalancer, whose
+    backend pool is named after it.
+    """
+    if "/" not in ref:
+        ref = f"{ref}/{ref}"
     return _balancer_part(ref, subscription, resource_group, "backendAddressPools")
 
 
@@ -156,8 +162,12 @@ def build_scale_set(
     default_subnet: str | None,
     admin_username: str,
     ssh_public_key: str | None = None,
+    application_security_groups: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The PUT body of a new scale set (Uniform orchestration, one NIC, one IP configuration).
+
+    ``application_security_groups`` (names in the resource group) are the groups whose rules
+    must match the instances: those of the security groups made by upsertSecurityGroup.
 
     Capacity min and max and the backend pools are also written as ``cloudops:`` tags: a scale
     set has only one size, and enable must know which pools to go back to.
@@ -207,6 +217,12 @@ def build_scale_set(
             "loadBalancerBackendAddressPools": [{"id": p} for p in pools],
         },
     }
+    asgs = [
+        f"{_prefix(subscription, resource_group)}/Microsoft.Network/applicationSecurityGroups/{g}"
+        for g in application_security_groups
+    ]
+    if asgs:
+        ip_configuration["properties"]["applicationSecurityGroups"] = [{"id": a} for a in asgs]
     nic: dict[str, Any] = {
         "name": f"{spec.name}-nic",
         "properties": {"primary": True, "ipConfigurations": [ip_configuration]},

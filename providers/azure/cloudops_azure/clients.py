@@ -19,6 +19,7 @@ activities, and ``cloudops --help`` must not pay for azure-mgmt-compute (about a
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -40,6 +41,7 @@ __all__ = [
     "arm_call_name",
     "clear_cache",
     "compute_client",
+    "network_client",
     "resource_group_of",
     "telemetry_policy",
 ]
@@ -49,7 +51,7 @@ USER_AGENT = "cloudops-azure/0.1"
 EMULATOR_TOKEN = "cloudops-emulator-test-token"
 
 _lock = threading.Lock()
-_clients: dict[tuple[str, str], Any] = {}
+_clients: dict[tuple[str, str, str], Any] = {}
 
 
 def clear_cache() -> None:
@@ -249,14 +251,26 @@ def compute_client(account: str) -> ComputeManagementClient:
     Call it inside an activity run by a cloudops worker (it reads the account with
     :func:`cloudops.current_account`).
     """
+    client: ComputeManagementClient = _management_client(
+        account, "azure.mgmt.compute", "ComputeManagementClient"
+    )
+    return client
+
+
+def network_client(account: str) -> Any:
+    """A NetworkManagementClient (azure-mgmt-network) for the worker's account ``account``."""
+    return _management_client(account, "azure.mgmt.network", "NetworkManagementClient")
+
+
+def _management_client(account: str, module: str, name: str) -> Any:
     found = _account(account)
     settings = account_settings(account)
-    key = (found.name, f"{found.endpoint or ''}|{settings.model_dump_json()}")
+    key = (found.name, f"{found.endpoint or ''}|{settings.model_dump_json()}", name)
     with _lock:
-        cached: ComputeManagementClient | None = _clients.get(key)
+        cached = _clients.get(key)
         if cached is not None:
             return cached
-        from azure.mgmt.compute import ComputeManagementClient
+        cls = getattr(importlib.import_module(module), name)
 
         credential, policy = _credential(found, settings)
         options: dict[str, Any] = {
@@ -273,7 +287,7 @@ def compute_client(account: str) -> ComputeManagementClient:
             options["authentication_policy"] = policy
         if found.endpoint and found.endpoint.startswith("https://"):
             options["credential_scopes"] = [f"{found.endpoint.rstrip('/')}/.default"]
-        client = ComputeManagementClient(
+        client = cls(
             credential, settings.subscription_id, base_url=found.endpoint or None, **options
         )
         _clients[key] = client

@@ -7,10 +7,13 @@ imports the Azure SDK at module level; the activities import it when they first 
 from __future__ import annotations
 
 import cloudops
+from cloudops.network.contract import network_read_activities
 from cloudops.servergroups.plugin import import_later, provider_hooks
 from cloudops_azure.activities import ACTIVITIES
 from cloudops_azure.errors import classify
 from cloudops_azure.models import AzureAccountSettings
+from cloudops_azure.network import NETWORK_OPERATIONS
+from cloudops_azure.network_activities import NETWORK_ACTIVITIES
 from cloudops_azure.operations import OPERATIONS
 
 #: The Azure provider: accounts of ``provider = "azure"`` in cloudops.toml are validated by
@@ -18,10 +21,12 @@ from cloudops_azure.operations import OPERATIONS
 AZURE = cloudops.Provider(
     name="azure",
     accounts=AzureAccountSettings,
-    description="Microsoft Azure: VM scale sets and load balancer backend pools "
-    "(azure-mgmt-compute)",
+    description="Microsoft Azure: VM scale sets, load balancers and network security groups "
+    "(azure-mgmt-compute, azure-mgmt-network)",
     classify=classify,
-    warm_up=import_later("azure.mgmt.compute", "azure.identity", "azure.core.exceptions"),
+    warm_up=import_later(
+        "azure.mgmt.compute", "azure.mgmt.network", "azure.identity", "azure.core.exceptions"
+    ),
     # Resource Manager refills about 25 reads and 10 writes per second per subscription,
     # principal and region (learn.microsoft.com/azure/azure-resource-manager/management/
     # request-limits-and-throttling): half of each, as other principals share them.
@@ -35,10 +40,11 @@ AZURE = cloudops.Provider(
             "azure.list_server_groups",
             "azure.read_server_group_template",
         }
-    ),
+    )
+    | network_read_activities("azure"),
 )
 
 
 register_operations, register_activities, register_providers = provider_hooks(
-    AZURE, OPERATIONS, ACTIVITIES
+    AZURE, (*OPERATIONS, *NETWORK_OPERATIONS), (*ACTIVITIES, *NETWORK_ACTIVITIES)
 )

@@ -125,8 +125,12 @@ def test_references_and_tags() -> None:
     assert compact == "lb/web,/subscriptions/x/resourceGroups/y/providers/z/p"
     scale_set = {"tags": {"cloudops:backend-pools": compact}}
     assert arm.configured_pools(scale_set, SUB, RG) == pools
+    # A bare name is a load balancer made by upsertLoadBalancer: its pool is named after it.
+    assert arm.pool_id("app-web", SUB, RG).endswith(
+        "/loadBalancers/app-web/backendAddressPools/app-web"
+    )
     with pytest.raises(BusinessError) as bad:
-        arm.pool_id("just-a-name", SUB, RG)
+        arm.pool_id("lb/pool/extra", SUB, RG)
     assert bad.value.code == ErrorCode.INVALID_INPUT
 
 

@@ -8,10 +8,13 @@ they first run.
 from __future__ import annotations
 
 import cloudops
+from cloudops.network.contract import network_read_activities
 from cloudops.servergroups.plugin import import_later, provider_hooks
 from cloudops_gcp.activities import ACTIVITIES
 from cloudops_gcp.errors import classify
 from cloudops_gcp.models import GcpAccountSettings
+from cloudops_gcp.network import NETWORK_OPERATIONS
+from cloudops_gcp.network_activities import NETWORK_ACTIVITIES
 from cloudops_gcp.operations import OPERATIONS
 
 #: The GCP provider: accounts of ``provider = "gcp"`` in cloudops.toml are validated by
@@ -20,7 +23,7 @@ GCP = cloudops.Provider(
     name="gcp",
     accounts=GcpAccountSettings,
     description="Google Cloud: managed instance groups, instance templates, load balancing "
-    "(google-cloud-compute)",
+    "and firewalls (google-cloud-compute)",
     classify=classify,
     warm_up=import_later("google.cloud.compute_v1", "google.auth", "google.api_core.exceptions"),
     # Compute Engine meters API requests per project per minute (read and write quotas apart),
@@ -36,10 +39,11 @@ GCP = cloudops.Provider(
             "gcp.list_server_groups",
             "gcp.read_server_group_template",
         }
-    ),
+    )
+    | network_read_activities("gcp"),
 )
 
 
 register_operations, register_activities, register_providers = provider_hooks(
-    GCP, OPERATIONS, ACTIVITIES
+    GCP, (*OPERATIONS, *NETWORK_OPERATIONS), (*ACTIVITIES, *NETWORK_ACTIVITIES)
 )

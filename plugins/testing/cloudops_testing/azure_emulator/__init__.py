@@ -38,14 +38,16 @@ What it covers, on the real wire format (checked against azure-mgmt-compute's ow
 
 Modules: ``resources`` (the dataclasses), ``checks`` (validation, as ARM answers it), ``state``
 (the rules and long-running operations), ``wire`` (JSON bodies and LRO headers), ``routes``
-(URLs and the HTTP handler), ``emulator`` (:class:`AzureEmulator`).
+(URLs and the HTTP handler), ``emulator`` (:class:`AzureEmulator`), ``network`` (public IPs,
+load balancers with frontends, probes and rules, network and application security groups).
 
-Not covered: other resource types and actions, Flexible orchestration,
-autoscale settings, network security groups (referenced ids are not checked), the health a
-probe or extension reports (VMs are healthy once running). Throttling and 5xx are not
-produced here: put a ``FaultProxy`` (flavor ``azure``) in front.
+Not covered: other resource types and actions, Flexible orchestration, autoscale settings, the
+health a probe or extension reports (VMs are healthy once running); a scale set's references to
+network security groups are not checked. Throttling and 5xx are not produced here: put a
+``FaultProxy`` (flavor ``azure``) in front.
 """
 
+from cloudops_testing.azure_emulator import network as _network  # noqa: F401  (its routes)
 from cloudops_testing.azure_emulator.emulator import DEFAULT_SUBSCRIPTION, AzureEmulator
 from cloudops_testing.azure_emulator.errors import ArmError
 from cloudops_testing.azure_emulator.resources import EmulatorSettings

@@ -67,13 +67,34 @@ class RunningAws(RunningCloud):
         return self._network
 
     def placement(self, app: str, *, small: bool = False) -> dict[str, Any]:
-        """Traffic is the group's ``AddToLoadBalancer`` process: no load balancer to name."""
+        """Behind the load balancer ``{app}-web`` in the security group ``{app}-web``.
+
+        ``small`` (the chaos harness's groups): neither; traffic is the group's
+        ``AddToLoadBalancer`` process, in moto's default security group.
+        """
         network = self.network()
+        if small:
+            return {
+                "image": network.image_id,
+                "instance_type": "t3.micro",
+                "zones": network.zones[:1],
+                "security_groups": [network.security_group_id],
+            }
         return {
             "image": network.image_id,
             "instance_type": "t3.micro",
-            "zones": network.zones[: 1 if small else 2],
-            "security_groups": [network.security_group_id],
+            "zones": network.zones[:2],
+            "load_balancers": [f"{app}-web"],
+            "security_groups": [f"{app}-web"],
+        }
+
+    def network_inputs(self, app: str) -> dict[str, dict[str, Any]]:
+        """An application load balancer (HTTP 80 to 8080) and a security group for it."""
+        from cloudops_testing.network_inputs import load_balancer_input, security_group_input
+
+        return {
+            "load_balancer": load_balancer_input(app),
+            "security_group": security_group_input(app),
         }
 
     def cluster_state(self, cluster: str) -> list[GroupState]:

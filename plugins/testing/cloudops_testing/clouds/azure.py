@@ -56,12 +56,32 @@ class RunningAzure(RunningCloud):
         return table
 
     def placement(self, app: str, *, small: bool = False) -> dict[str, Any]:
-        """In the ``web`` backend pool of the emulator's load balancer."""
+        """Behind the load balancer ``{app}-web``, in the security group ``{app}-web``.
+
+        ``small`` (the chaos harness's groups): in the ``web`` pool of the emulator's load
+        balancer, in no security group.
+        """
+        if small:
+            balancing: dict[str, Any] = {
+                "load_balancers": [f"{self._stack.AZURE_LOAD_BALANCER}/web"]
+            }
+        else:
+            balancing = {"load_balancers": [f"{app}-web"], "security_groups": [f"{app}-web"]}
         return {
             "image": self._stack.AZURE_IMAGE,
             "instance_type": "Standard_B1s",
             "zones": ["1"] if small else ["1", "2"],
-            "load_balancers": [f"{self._stack.AZURE_LOAD_BALANCER}/web"],
+            **balancing,
+        }
+
+    def network_inputs(self, app: str) -> dict[str, dict[str, Any]]:
+        """A public load balancer (TCP 80 to 8080, HTTP probe) and a network security group."""
+        from cloudops_testing.network_inputs import load_balancer_input, security_group_input
+
+        listeners = [{"protocol": "TCP", "port": 80, "target_port": 8080}]
+        return {
+            "load_balancer": load_balancer_input(app, type="network", listeners=listeners),
+            "security_group": security_group_input(app),
         }
 
     def _scale_sets(self) -> list[dict[str, Any]]:

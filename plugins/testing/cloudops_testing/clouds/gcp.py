@@ -50,21 +50,40 @@ class RunningGcp(RunningCloud):
         return table
 
     def placement(self, app: str, *, small: bool = False) -> dict[str, Any]:
-        """Behind the backend service ``{app}-web`` (and the target pool ``{app}-pool``)."""
+        """Behind the backend service ``{app}-web`` (and the target pool ``{app}-pool``).
+
+        Not ``small`` (the demo): the backend service is the load balancer ``{app}-web`` made
+        by upsertLoadBalancer, and the instances carry the security group's tag ``{app}-web``.
+        """
         zones = [f"{self.region}-a"] if small else [f"{self.region}-a", f"{self.region}-b"]
-        pools = {} if small else {"target_pools": [f"{app}-pool"]}
+        extra = (
+            {} if small else {"target_pools": [f"{app}-pool"], "security_groups": [f"{app}-web"]}
+        )
         return {
             "image": IMAGE,
             "instance_type": "e2-small",
             "zones": zones,
             "load_balancers": [f"{app}-web"],
-            **pools,
+            **extra,
+        }
+
+    def network_inputs(self, app: str) -> dict[str, dict[str, Any]]:
+        """An external HTTP load balancer (80 to 8080) and firewall rules for ``{app}-web``."""
+        from cloudops_testing.network_inputs import load_balancer_input, security_group_input
+
+        return {
+            "load_balancer": load_balancer_input(app),
+            "security_group": security_group_input(app),
         }
 
     def prepare_application(self, app: str, *, small: bool = False) -> None:
-        """The application's backend service (and target pool) in the emulator."""
-        self.emulator.add_backend_service(f"{app}-web")
-        if not small:
+        """The target pool ``{app}-pool`` (the demo), or the backend service (``small``).
+
+        The demo's backend service is its load balancer, made by upsertLoadBalancer.
+        """
+        if small:
+            self.emulator.add_backend_service(f"{app}-web")
+        else:
             self.emulator.add_target_pool(self.region, f"{app}-pool")
 
     def cluster_state(self, cluster: str) -> list[GroupState]:

@@ -21,8 +21,10 @@ PROVISIONING -> STAGING -> RUNNING; global backend services (insert/get/list/pat
 getHealth); regional target pools (insert/get/list/getHealth); zonal and regional autoscalers
 (insert/get/list/patch/update/delete; with no load, one that scales only keeps its group's target
 size within its bounds: see :mod:`~cloudops_testing.gcp_emulator.autoscalers`); global, regional
-and zonal operations (get/list/wait). Not covered: autoscaler aggregatedList, health checks,
-firewalls, networks, regional backend services, IAM, ``filter`` beyond ``name`` comparisons.
+and zonal operations (get/list/wait); health checks, URL maps, target HTTP proxies, global and
+regional forwarding rules and firewalls (:mod:`~cloudops_testing.gcp_emulator.network`). Not
+covered: autoscaler aggregatedList, networks, regional backend services, IAM, ``filter`` beyond
+``name`` comparisons.
 
 State lives in memory; tests read it through the helpers (:meth:`GcpEmulator.templates`,
 :meth:`GcpEmulator.groups`, :meth:`GcpEmulator.mutations` ...) and steer time with
@@ -37,6 +39,7 @@ from collections import Counter
 from types import TracebackType
 from typing import Any
 
+from cloudops_testing.gcp_emulator import network as _network  # noqa: F401  (its routes)
 from cloudops_testing.gcp_emulator.compute import DEFAULT_IMAGES, DEFAULT_ZONES, ComputeState
 from cloudops_testing.gcp_emulator.errors import ApiError
 from cloudops_testing.gcp_emulator.links import render

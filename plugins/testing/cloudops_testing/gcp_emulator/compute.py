@@ -729,6 +729,7 @@ class ComputeState:
             "creationTimestamp": timestamp(),
             "name": name,
             "region": link(scope.path(self.project)),
+            "description": body.get("description", ""),
             "healthChecks": list(body.get("healthChecks") or []),
             "sessionAffinity": body.get("sessionAffinity", "NONE"),
             "selfLink": link(path),
