@@ -269,3 +269,27 @@ async def test_worker_sends_its_spans_to_an_otlp_endpoint(
     finally:
         collector.server.shutdown()
         caller_spans.shutdown()
+
+
+async def test_worker_tracing_flag_exports_to_the_standard_otlp_environment(
+    worker_process, temporal_server: DevServer
+) -> None:
+    """``--tracing`` with ``OTEL_EXPORTER_OTLP_ENDPOINT`` (the SDK's own variable) exports too."""
+    collector = _Collector()
+    queue = f"otlp-env-{uuid.uuid4().hex[:8]}"
+    try:
+        worker = await asyncio.to_thread(
+            worker_process,
+            queue,
+            plugins=["example"],
+            args=["--tracing"],
+            env={"OTEL_EXPORTER_OTLP_ENDPOINT": collector.url.removesuffix("/v1/traces")},
+        )
+        client = await connect_client(temporal_server.address)
+        ops = CloudOpsClient(client, task_queue=queue)
+        assert (await ops.execute("example.echo", {"message": "traced"})).ok
+        assert await asyncio.to_thread(worker.stop) == 0  # a clean stop flushes the spans
+        names = {name for name, _, _ in collector.spans}
+        assert "RunActivity:example.echo" in names, sorted(names)
+    finally:
+        collector.server.shutdown()
