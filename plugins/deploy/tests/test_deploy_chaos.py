@@ -37,10 +37,7 @@ def _accounts_through(cloud: str, url: str) -> dict[str, Any]:
     return azure_account_config(url)
 
 
-# Azure: through the fault proxy, the emulator's list of scale sets answered 400 (a proxy or
-# emulator fidelity question left to the Azure work); a worker killed during an Azure create is
-# covered by providers/azure/tests/test_azure_chaos.py.
-@pytest.mark.parametrize("cloud", ["aws", "gcp"], indirect=True)
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"], indirect=True)
 async def test_rolling_deploy_through_faults_survives_a_killed_worker(
     worker_process: Callable[..., Any],
     temporal_client: Any,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -98,7 +99,8 @@ def azure_fault_proxy(azure_emulator: AzureEmulator) -> Iterator[Callable[..., F
     started: list[FaultProxy] = []
 
     def start(rules: FaultRules | None = None) -> FaultProxy:
-        proxy = FaultProxy(azure_emulator.url, rules or FaultRules(flavor="azure"))
+        # Always in Azure's flavour: AWS-style faults (400 Throttling) would be real errors here.
+        proxy = FaultProxy(azure_emulator.url, replace(rules or FaultRules(), flavor="azure"))
         proxy.start()
         started.append(proxy)
         return proxy
