@@ -16,7 +16,7 @@ from typing import Any
 from temporalio import workflow
 
 from cloudops import BusinessError, ErrorCode
-from cloudops.servergroups.contract import ownership_tags
+from cloudops.servergroups.contract import OPTIONAL_VERBS, ownership_tags
 from cloudops.servergroups.kit import (
     CLOUD_ACTIVITY_DEFAULTS,
     ServerGroupCloud,
@@ -86,6 +86,25 @@ class AwsServerGroups(ServerGroupCloud):
     traffic_shares = True
     activity_defaults = AWS_ACTIVITY_DEFAULTS
     copies_scaling = True
+    offers = OPTIONAL_VERBS
+    verb_descriptions = {
+        "upsertScalingPolicy": """Create or replace a scaling policy of an Auto Scaling group.
+
+        Target tracking (``target_tracking``: average CPU or network of the group) or step
+        scaling (``step``, with its CloudWatch alarm ``<group>-<policy>`` on the group's
+        metric). Repeating it changes nothing; on a later failure the previous policy and its
+        alarm come back.
+        """,
+        "updateLaunchTemplate": """Boot something else: a new launch template version.
+
+        The version (the default one with the changes) becomes the template's default and the
+        group's version; with ``roll_instances`` the instances are then terminated a batch at a
+        time and replaced by the group. On a failure the previous version comes back.
+        """,
+        "allowLaunch": """Share an AMI and its snapshots with another account (Clouddriver's
+        allowLaunch): launch permission on the image, create-volume permission on its snapshots.
+        """,
+    }
     models = ServerGroupModels(
         create=AwsCreateServerGroupInput,
         clone=AwsCloneServerGroupInput,

@@ -12,6 +12,7 @@ from cloudops_aws.activities import ACTIVITIES
 from cloudops_aws.errors import classify
 from cloudops_aws.models import AwsAccountSettings
 from cloudops_aws.operations import OPERATIONS
+from cloudops_aws.optional import OPTIONAL_ACTIVITIES
 
 #: The AWS provider: accounts of ``provider = "aws"`` in cloudops.toml are validated by
 #: :class:`AwsAccountSettings`; botocore errors are classified by :func:`classify`.
@@ -25,5 +26,5 @@ AWS = cloudops.Provider(
 
 
 register_operations, register_activities, register_providers = provider_hooks(
-    AWS, OPERATIONS, ACTIVITIES
+    AWS, OPERATIONS, ACTIVITIES + OPTIONAL_ACTIVITIES
 )
