@@ -41,6 +41,7 @@ from cloudops.servergroups.models import (
     poll_until_ready,
     require_location,
 )
+from cloudops.servergroups.optional import PolicyCall
 from cloudops_gcp.errors import RETRY
 from cloudops_gcp.models import (
     AutoscalerChange,
@@ -83,6 +84,24 @@ StartedT = TypeVar("StartedT", bound=Started)
 
 
 _NEEDS_LOCATION = "GCP operations need an account and a region"
+
+#: The optional verbs GCP does not offer, and why (docs/providers/gcp.md).
+GCP_ABSENT = {
+    "updateLaunchTemplate": "not yet: it would be a new instance template set on the group "
+    "(instanceGroupManagers.setInstanceTemplate); deploy a new server group instead",
+    "upsertServerGroupTags": "not yet: labels live on the instance template, so a change is "
+    "a new template (as updateLaunchTemplate)",
+    "deleteServerGroupTags": "not yet: as upsertServerGroupTags",
+    "rebootInstances": "not yet: the nearest is instances.reset of each instance; "
+    "terminateInstances recreates them",
+    "detachInstances": "not yet: the nearest is instanceGroupManagers.abandonInstances, which "
+    "always shrinks the group and cannot be undone",
+    "suspendProcesses": "GCP has no scaling processes; set the autoscaler's mode (OFF, "
+    "ONLY_SCALE_OUT) with upsertScalingPolicy or deleteScalingPolicy",
+    "resumeProcesses": "GCP has no scaling processes (see suspendProcesses)",
+    "allowLaunch": "GCP shares images with IAM (roles/compute.imageUser on the image or its "
+    "project), outside cloudops",
+}
 
 
 async def mutate(
@@ -259,6 +278,41 @@ class GcpServerGroups(ServerGroupCloud):
 
     async def copy_scaling(self, name: str, settings: ScalingSettings, input: Any) -> None:
         """Nothing to do after the create: the autoscaler is made (and undone) with the group."""
+
+    offers = ("upsertScalingPolicy", "deleteScalingPolicy")
+    absent = GCP_ABSENT
+    verb_descriptions = {
+        "upsertScalingPolicy": """Set the CPU target of a server group's autoscaler.
+
+        GCP scales a group with one autoscaler, so a group has one policy whatever
+        ``policy_name`` says: ``target_tracking`` on ``cpu`` (percent) becomes its CPU
+        utilisation target, ``disable_scale_in`` its mode ``ONLY_SCALE_OUT``,
+        ``warmup_seconds`` its cool-down period. A group without one gets an autoscaler named
+        as the group, bounded by its size (change the bounds with ``resizeServerGroup``). Step
+        policies and other metrics are ``INVALID_INPUT``. On a later failure the previous
+        policy comes back (or the autoscaler is deleted again).
+        """,
+        "deleteScalingPolicy": """Delete a server group's autoscaler; the group keeps its size.
+
+        A group without one is success (``changed: false``); on a later failure the autoscaler
+        comes back.
+        """,
+    }
+
+    async def call(self, activity: str, arg: Any, result_type: type[Any]) -> Any:
+        """The policy changes are Compute Operations: start, wait, then read the policy back."""
+        if activity not in ("put_scaling_policy", "restore_scaling_policy"):
+            return await super().call(activity, arg, result_type)
+        await mutate(
+            self.ctx,
+            self.activity(activity),
+            lambda request_id: arg.model_copy(
+                update={"scope": {**arg.scope, "gcp_request_id": request_id}}
+            ),
+            WaitSettings(poll_interval_seconds=1, wait_timeout_seconds=600),
+        )
+        read = PolicyCall.model_validate(arg.model_dump(include=set(PolicyCall.model_fields)))
+        return await super().call("read_scaling_policy", read, result_type)
 
     def adjust_clone(self, merged: dict[str, Any], overrides: dict[str, Any]) -> None:
         """New zones without ``regional``: the placement follows the new zones."""

@@ -13,6 +13,7 @@ from cloudops_gcp.activities import ACTIVITIES
 from cloudops_gcp.errors import classify
 from cloudops_gcp.models import GcpAccountSettings
 from cloudops_gcp.operations import OPERATIONS
+from cloudops_gcp.optional import OPTIONAL_ACTIVITIES
 
 #: The GCP provider: accounts of ``provider = "gcp"`` in cloudops.toml are validated by
 #: :class:`GcpAccountSettings`; google-api-core errors are classified by :func:`classify`.
@@ -27,5 +28,5 @@ GCP = cloudops.Provider(
 
 
 register_operations, register_activities, register_providers = provider_hooks(
-    GCP, OPERATIONS, ACTIVITIES
+    GCP, OPERATIONS, ACTIVITIES + OPTIONAL_ACTIVITIES
 )

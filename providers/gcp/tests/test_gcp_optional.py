@@ -1,0 +1,85 @@
+"""The optional verbs GCP offers (the autoscaler as the group's scaling policy) on a real
+Temporal server, read back from the emulator with the official client: set, repeated without a
+second change, undone when an operation composing it (``testkit.thenFail``) fails, deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from gcp_testkit import WHERE, create_input
+from test_gcp_autoscaler import kinds_on, read_autoscaler
+
+import cloudops_gcp.plugin
+from cloudops.client import CloudOpsClient
+from cloudops_testing import then_fail
+from cloudops_testing.gcp_emulator import GcpEmulator
+
+
+@pytest.fixture
+async def ops(cloudops_worker: Any, gcp_accounts: dict[str, Any]) -> AsyncIterator[CloudOpsClient]:
+    async with cloudops_worker(
+        plugins=[cloudops_gcp.plugin, then_fail], load_entrypoints=False, accounts=gcp_accounts
+    ) as client:
+        yield client
+
+
+def _cpu(group: str, percent: float) -> dict[str, Any]:
+    return {"server_group": group, "policy_name": "cpu", "target_tracking": {"target": percent}}
+
+
+async def test_the_autoscaler_is_the_scaling_policy(
+    ops: CloudOpsClient, gcp_emulator: GcpEmulator, gcp_client: Callable[[str], Any], app: str
+) -> None:
+    made = await ops.execute("gcp.createServerGroup", create_input(app), **WHERE)
+    assert made.ok, made.error
+    group = made.value["name"]
+    assert await read_autoscaler(gcp_client, group) is None
+
+    first = await ops.execute("gcp.upsertScalingPolicy", _cpu(group, 50), **WHERE)
+    assert first.ok and first.value["changed"], first.error
+    scaler = await read_autoscaler(gcp_client, group)
+    assert scaler.autoscaling_policy.cpu_utilization.utilization_target == 0.5
+    assert (
+        scaler.autoscaling_policy.min_num_replicas,
+        scaler.autoscaling_policy.max_num_replicas,
+    ) == (2, 2)
+    again = await ops.execute("gcp.upsertScalingPolicy", _cpu(group, 50), **WHERE)
+    assert again.ok and not again.value["changed"]
+    assert kinds_on(gcp_emulator, group).count("autoscalers.insert") == 1
+    assert "autoscalers.patch" not in kinds_on(gcp_emulator, group)
+
+    step = {
+        "server_group": group,
+        "policy_name": "up",
+        "step": {
+            "steps": [{"adjustment": 1}],
+            "alarm": {"comparison": "GreaterThanThreshold", "threshold": 80},
+        },
+    }
+    refused = await ops.execute("gcp.upsertScalingPolicy", step, **WHERE)
+    assert refused.error.code == "INVALID_INPUT"
+
+    # Composed and then failing: the previous policy comes back, a deleted autoscaler too.
+    for change in (
+        {"operation": "gcp.upsertScalingPolicy", "input": _cpu(group, 80)},
+        {
+            "operation": "gcp.deleteScalingPolicy",
+            "input": {"server_group": group, "policy_name": "cpu"},
+        },
+    ):
+        failed = await ops.execute("testkit.thenFail", {"steps": [change]}, **WHERE)
+        assert not failed.ok and [r.ok for r in failed.error.rollbacks] == [True], failed.error
+        scaler = await read_autoscaler(gcp_client, group)
+        assert scaler is not None
+        assert scaler.autoscaling_policy.cpu_utilization.utilization_target == 0.5
+
+    for _ in range(2):
+        deleted = await ops.execute(
+            "gcp.deleteScalingPolicy", {"server_group": group, "policy_name": "cpu"}, **WHERE
+        )
+        assert deleted.ok, deleted.error
+    assert not deleted.value["changed"]
+    assert await read_autoscaler(gcp_client, group) is None
