@@ -40,6 +40,7 @@ __all__ = [
     "arm_call_name",
     "clear_cache",
     "compute_client",
+    "monitor_client",
     "resource_group_of",
     "telemetry_policy",
 ]
@@ -249,14 +250,26 @@ def compute_client(account: str) -> ComputeManagementClient:
     Call it inside an activity run by a cloudops worker (it reads the account with
     :func:`cloudops.current_account`).
     """
+    client: ComputeManagementClient = _client(
+        account, "azure.mgmt.compute", "ComputeManagementClient"
+    )
+    return client
+
+
+def monitor_client(account: str) -> Any:
+    """A MonitorManagementClient (autoscale settings) for the worker's account ``account``."""
+    return _client(account, "azure.mgmt.monitor", "MonitorManagementClient")
+
+
+def _client(account: str, module: str, kind: str) -> Any:
     found = _account(account)
     settings = account_settings(account)
-    key = (found.name, f"{found.endpoint or ''}|{settings.model_dump_json()}")
+    key = (found.name, f"{kind}|{found.endpoint or ''}|{settings.model_dump_json()}")
     with _lock:
-        cached: ComputeManagementClient | None = _clients.get(key)
+        cached = _clients.get(key)
         if cached is not None:
             return cached
-        from azure.mgmt.compute import ComputeManagementClient
+        import importlib
 
         credential, policy = _credential(found, settings)
         options: dict[str, Any] = {
@@ -273,7 +286,7 @@ def compute_client(account: str) -> ComputeManagementClient:
             options["authentication_policy"] = policy
         if found.endpoint and found.endpoint.startswith("https://"):
             options["credential_scopes"] = [f"{found.endpoint.rstrip('/')}/.default"]
-        client = ComputeManagementClient(
+        client = getattr(importlib.import_module(module), kind)(
             credential, settings.subscription_id, base_url=found.endpoint or None, **options
         )
         _clients[key] = client

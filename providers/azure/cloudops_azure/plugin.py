@@ -9,6 +9,7 @@ from __future__ import annotations
 import cloudops
 from cloudops.servergroups.plugin import import_later, provider_hooks
 from cloudops_azure.activities import ACTIVITIES
+from cloudops_azure.autoscale import AUTOSCALE_ACTIVITIES
 from cloudops_azure.errors import classify
 from cloudops_azure.models import AzureAccountSettings
 from cloudops_azure.operations import OPERATIONS
@@ -26,5 +27,5 @@ AZURE = cloudops.Provider(
 
 
 register_operations, register_activities, register_providers = provider_hooks(
-    AZURE, OPERATIONS, ACTIVITIES
+    AZURE, OPERATIONS, ACTIVITIES + AUTOSCALE_ACTIVITIES
 )
