@@ -123,6 +123,19 @@ class GcpAccountSettings(BaseModel):
 AUTOSCALER_MODES = ("ON", "OFF", "ONLY_SCALE_OUT")
 
 
+class GcpAutoHealing(BaseModel):
+    """The group's auto-healing policy: instances failing ``health_check`` are recreated.
+
+    ``health_check`` is a health check's name (global) or its URL / relative path;
+    ``initial_delay_seconds`` is how long a new instance may fail it first (0-3600).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    health_check: str = Field(min_length=1, max_length=1000)
+    initial_delay_seconds: int = Field(default=300, ge=0, le=3600)
+
+
 class GcpAutoscalingPolicy(BaseModel):
     """An autoscaler for the group (Compute ``autoscalers`` / ``regionAutoscalers``).
 
@@ -187,6 +200,7 @@ class GcpServerGroupSettings(BaseModel):
     disk_type: str | None = Field(default=None, pattern=r"^[a-z0-9-]{1,63}$")
     service_account_email: str | None = Field(default=None, max_length=320)
     autoscaling: GcpAutoscalingPolicy | None = None
+    auto_healing: GcpAutoHealing | None = None
 
 
 def _check_gcp(model: CreateServerGroupInput | CloneServerGroupInput) -> None:
@@ -279,6 +293,9 @@ class GcpServerGroupDescription(ServerGroupDescription):
     autoscaling: GcpAutoscalingPolicy | None = Field(
         default=None,
         description="the group's autoscaler (the one whose target is the group), if any",
+    )
+    auto_healing: GcpAutoHealing | None = Field(
+        default=None, description="the group's auto-healing policy, if any"
     )
 
 
@@ -377,6 +394,7 @@ class GroupSpec(GroupRef):
     target_size: int
     zones: list[str] = Field(default_factory=list, description="regional distribution")
     target_pools: list[str] = Field(default_factory=list)
+    auto_healing: GcpAutoHealing | None = None
 
 
 class DeleteTemplateInput(GcpCall):

@@ -49,6 +49,7 @@ from cloudops_gcp.models import (
     DeleteAutoscalerInput,
     DeleteGroupInput,
     DeleteTemplateInput,
+    GcpAutoHealing,
     GcpAutoscalingPolicy,
     GcpCloneServerGroupInput,
     GcpCreateServerGroupInput,
@@ -251,26 +252,34 @@ class GcpServerGroups(ServerGroupCloud):
         )
 
     async def read_scaling(self, input: GcpCreateServerGroupInput) -> ScalingSettings:
-        """The source's autoscaler policy (read by describe), for a group made without one."""
+        """The source's autoscaler policy and auto-healing policy (read by describe)."""
         assert input.source is not None
         found = await self.describe(input.source, input)
         if found is None:
             raise not_found(input.source)
-        policy = found.autoscaling
-        resources = [ScalingResource(kind="autoscaler", spec=policy.model_dump())] if policy else []
+        resources = []
+        for kind, setting in (
+            ("autoscaler", found.autoscaling),
+            ("auto_healing", found.auto_healing),
+        ):
+            if setting is not None:
+                resources.append(ScalingResource(kind=kind, spec=setting.model_dump()))
         return ScalingSettings(source=input.source, resources=resources)
 
     def with_source_scaling(
         self, input: GcpCreateServerGroupInput, settings: ScalingSettings
     ) -> GcpCreateServerGroupInput:
-        """An input without an autoscaler gets the source's; its bounds follow the capacity."""
+        """The source's autoscaler (bounded by the new capacity) and auto-healing, if not given."""
+        update: dict[str, Any] = {}
         copied = settings.of_kind("autoscaler")
-        if input.autoscaling is not None or not copied:
-            return input
-        policy = GcpAutoscalingPolicy.model_validate(
-            {**copied[0].spec, "min_replicas": None, "max_replicas": None}
-        )
-        return input.model_copy(update={"autoscaling": policy})
+        if input.autoscaling is None and copied:
+            update["autoscaling"] = GcpAutoscalingPolicy.model_validate(
+                {**copied[0].spec, "min_replicas": None, "max_replicas": None}
+            )
+        healing = settings.of_kind("auto_healing")
+        if input.auto_healing is None and healing:
+            update["auto_healing"] = GcpAutoHealing.model_validate(healing[0].spec)
+        return input.model_copy(update=update) if update else input
 
     def without_source_scaling(self, input: GcpCreateServerGroupInput) -> Any:
         """A clone told not to copy the source's autoscaling gets no autoscaler."""
@@ -393,6 +402,7 @@ class GcpServerGroups(ServerGroupCloud):
                 instance_template=template,
                 target_size=input.capacity.desired,
                 target_pools=input.target_pools or [],
+                auto_healing=input.auto_healing,
                 recheck_conflict=True,
             )
         bounds = (input.capacity.min, input.capacity.max)

@@ -5,16 +5,18 @@ second change, undone when an operation composing it (``testkit.thenFail``) fail
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from gcp_testkit import WHERE, create_input
+from gcp_testkit import FAST, WHERE, create_input
 from test_gcp_autoscaler import kinds_on, read_autoscaler
 
 import cloudops_gcp.plugin
 from cloudops.client import CloudOpsClient
 from cloudops_testing import then_fail
+from cloudops_testing.fixtures_gcp import GCP_PROJECT
 from cloudops_testing.gcp_emulator import GcpEmulator
 
 
@@ -83,3 +85,29 @@ async def test_the_autoscaler_is_the_scaling_policy(
         assert deleted.ok, deleted.error
     assert not deleted.value["changed"]
     assert await read_autoscaler(gcp_client, group) is None
+
+
+async def test_clones_and_sourced_creates_copy_the_auto_healing_policy(
+    ops: CloudOpsClient, gcp_client: Callable[[str], Any], app: str
+) -> None:
+    healing = {"health_check": "hc-web", "initial_delay_seconds": 120}
+    made = await ops.execute(
+        "gcp.createServerGroup", create_input(app, auto_healing=healing), **WHERE
+    )
+    assert made.ok, made.error
+    source = made.value["name"]
+    clone = await ops.execute("gcp.cloneServerGroup", {"source": source, **FAST}, **WHERE)
+    assert clone.ok, clone.error
+    sourced = await ops.execute("gcp.createServerGroup", create_input(app, source=source), **WHERE)
+    assert sourced.ok, sourced.error
+    assert sourced.value["resources"]["scaling_copied"] == "auto_healing=1"
+    for name in (source, clone.value["name"], sourced.value["name"]):
+        group = await asyncio.to_thread(
+            gcp_client("InstanceGroupManagersClient").get,
+            project=GCP_PROJECT,
+            zone="us-central1-a",
+            instance_group_manager=name,
+        )
+        (policy,) = group.auto_healing_policies
+        assert policy.health_check.endswith(f"projects/{GCP_PROJECT}/global/healthChecks/hc-web")
+        assert policy.initial_delay_sec == 120
