@@ -33,6 +33,7 @@ from cloudops.servergroups.models import (
     WaitSettings,
     cluster_name,
 )
+from cloudops.servergroups.optional import AllowLaunchCall
 from cloudops_aws.activities import (
     CreatedGroup,
     CreateGroupInput,
@@ -62,6 +63,7 @@ from cloudops_aws.models import (
     UpdateCapacityInput,
     WaitForCapacityInput,
 )
+from cloudops_aws.optional import ImageOwner
 
 __all__ = ["OPERATIONS", "AwsServerGroups"]
 
@@ -75,6 +77,8 @@ AWS_ACTIVITY_DEFAULTS = CLOUD_ACTIVITY_DEFAULTS
 #: activity also takes the first capacity check (no poll when the group is ready at once), and
 #: one activity destroys group and template (polls only while AWS is still deleting).
 CREATE_AND_CHECK = "aws-create-group-and-check"
+#: Creates started after it share an image owned by another configured account first.
+ALLOW_LAUNCH = "aws-allow-launch-from-owner"
 DESTROY_IN_ONE_ACTIVITY = "aws-destroy-in-one-activity"
 
 
@@ -184,6 +188,8 @@ class AwsServerGroups(ServerGroupCloud):
             block_devices=input.block_devices or [],
         )
         status: CapacityStatus | None = None
+        if workflow.patched(ALLOW_LAUNCH):
+            await self._allow_launch(input.image)
         with ctx.step("create launch template"):
             self._rollback_template(name)
             template: LaunchTemplateRef = await ctx.execute_activity(
@@ -234,6 +240,22 @@ class AwsServerGroups(ServerGroupCloud):
             disabled=False,
             resources=resources,
         )
+
+    async def _allow_launch(self, image: str) -> None:
+        """Share ``image`` from the configured account that owns it, as Orca does (allowLaunch)."""
+        with self.ctx.step("find the image's account"):
+            owner: ImageOwner = await self.ctx.execute_activity(
+                "aws.image_owner",
+                AllowLaunchCall(**self.where(), image=image, target_account=self.account),
+                result_type=ImageOwner,
+            )
+        if owner.account:
+            with self.ctx.step(f"share the image from {owner.account}"):
+                await self.ctx.run(
+                    "aws.allowLaunch",
+                    {"image": image, "target_account": self.account},
+                    account=owner.account,
+                )
 
     async def _wait(self, wait: WaitSettings, name: str, **check: Any) -> CapacityStatus:
         """Poll ``aws.wait_for_capacity`` until the group has its (healthy) capacity."""

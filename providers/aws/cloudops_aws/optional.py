@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import cloudops
 from cloudops import BusinessError, ErrorCode
+from cloudops.accounts import current_account, current_account_names
 from cloudops.servergroups.models import ScalingResource, ScalingSettings
 from cloudops.servergroups.optional import (
     AllowLaunchCall,
@@ -34,6 +36,7 @@ from cloudops_aws.activities import (
     _alarms_of,
     _delete_alarms_of,
     _gone_ok,
+    _is_not_found,
     _launch_template_spec,
     _pick,
     _policies,
@@ -45,7 +48,7 @@ from cloudops_aws.activities import (
 )
 from cloudops_aws.clients import aws_client
 
-__all__ = ["OPTIONAL_ACTIVITIES"]
+__all__ = ["OPTIONAL_ACTIVITIES", "ImageOwner"]
 
 #: The predefined metric of each common target-tracking metric.
 _PREDEFINED = {
@@ -376,6 +379,47 @@ def allow_launch(arg: AllowLaunchCall) -> AllowLaunchOutput:
     return out
 
 
+class ImageOwner(cloudops.Output):
+    """The worker's other AWS account that owns an image (None: this one, or none of them)."""
+
+    account: str | None = None
+
+
+def _owns(account: str, region: str, image: str) -> bool:
+    ec2 = aws_client("ec2", account, region)
+    if image.startswith("ami-"):
+        key: dict[str, Any] = {"ImageIds": [image]}
+    else:
+        key = {"Filters": [{"Name": "name", "Values": [image]}]}
+    try:
+        return bool(ec2.describe_images(Owners=["self"], **key)["Images"])
+    except Exception as err:
+        if _is_not_found(err):
+            return False
+        raise
+
+
+@aws_activity("aws.image_owner")
+def image_owner(arg: AllowLaunchCall) -> ImageOwner:
+    """Which other configured AWS account owns ``image``, when the request's does not.
+
+    Orca shares the baked image with the deploy's account before every deploy outside the bake
+    account; a create does the same when this finds the owner. An account whose credentials
+    fail here is skipped (it cannot be the one to share from).
+    """
+    if _owns(arg.account, arg.region, arg.image):
+        return ImageOwner()
+    for name in current_account_names("aws"):
+        if name == arg.account or not current_account(name).allows(arg.region):
+            continue
+        try:
+            if _owns(name, arg.region, arg.image):
+                return ImageOwner(account=name)
+        except Exception:
+            continue
+    return ImageOwner()
+
+
 #: The activities of the optional verbs AWS offers.
 OPTIONAL_ACTIVITIES = (
     read_scaling_policy,
@@ -389,4 +433,5 @@ OPTIONAL_ACTIVITIES = (
     attach_instances,
     set_processes,
     allow_launch,
+    image_owner,
 )

@@ -275,3 +275,56 @@ async def test_allow_launch_shares_an_image_and_its_snapshots(
     # The worker's own account (looked up by name) owns the image: nothing to share.
     own = await ops.execute("aws.allowLaunch", {"image": image, "target_account": "moto"}, **WHERE)
     assert own.ok and not own.value["changed"], own.error
+
+
+BAKE_ROLE = "arn:aws:iam::111111111111:role/bake"
+
+
+async def test_a_create_shares_an_image_of_another_configured_account(
+    cloudops_worker: Any,
+    aws_fault_proxy: Any,
+    moto_server: Any,
+    moto_network: MotoNetwork,
+    app: str,
+) -> None:
+    """The image was baked in the ``bake`` account (moto account 111111111111 through an
+    assumed role): the create in ``moto`` shares it from there first, as Orca does.
+
+    moto does not let one account see another's image, shared or not (AWS does), so the create
+    then fails on the image: that shows the undo too, which takes the permission back.
+    """
+    import boto3
+
+    proxy = aws_fault_proxy()
+    accounts = aws_account_config(proxy.url)
+    accounts["accounts"]["bake"] = {**accounts["accounts"]["moto"], "role_arn": BAKE_ROLE}
+    creds = boto3.client("sts", region_name="us-east-1", endpoint_url=moto_server.url).assume_role(
+        RoleArn=BAKE_ROLE, RoleSessionName="bake-test"
+    )["Credentials"]
+    bake = boto3.client(
+        "ec2",
+        region_name="us-east-1",
+        endpoint_url=moto_server.url,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    base = bake.describe_images(Filters=[{"Name": "name", "Values": ["amzn2-ami-hvm-*"]}])
+    instance = bake.run_instances(ImageId=base["Images"][0]["ImageId"], MinCount=1, MaxCount=1)
+    image = bake.create_image(
+        InstanceId=instance["Instances"][0]["InstanceId"], Name=f"{app}-baked"
+    )
+    async with cloudops_worker(
+        plugins=[cloudops_aws.plugin], load_entrypoints=False, accounts=accounts
+    ) as ops:
+        made = await ops.execute(
+            "aws.createServerGroup",
+            create_input(moto_network, app, image=image["ImageId"]),
+            **WHERE,
+        )
+    assert not made.ok and made.error.code == "NOT_FOUND", made.error  # moto: see above
+    shares = [r for r in proxy.log if r.target == "ModifyImageAttribute"]
+    assert len(shares) == 2  # shared with the deploy's account, then taken back by the undo
+    assert "unshare the image" in [r.step for r in made.error.rollbacks if r.ok]
+    granted = bake.describe_image_attribute(ImageId=image["ImageId"], Attribute="launchPermission")
+    assert granted["LaunchPermissions"] == []
