@@ -91,12 +91,15 @@ class AzureServerGroups(ServerGroupCloud):
     activity_defaults = AZURE_ACTIVITY_DEFAULTS
     scope_fields = ("resource_group",)
     copies_scaling = True
-    offers = ("upsertScalingPolicy", "deleteScalingPolicy")
+    offers = (
+        "upsertScalingPolicy",
+        "deleteScalingPolicy",
+        "upsertServerGroupTags",
+        "deleteServerGroupTags",
+    )
     absent = {
         "updateLaunchTemplate": "not yet: it would be a PATCH of the scale set's model (image, "
         "size) and a manual upgrade of its VMs; deploy a new server group instead",
-        "upsertServerGroupTags": "not yet: a PATCH of the scale set's tags",
-        "deleteServerGroupTags": "not yet: a PATCH of the scale set's tags",
         "rebootInstances": "not yet: the nearest is virtualMachineScaleSets.restart with "
         "instanceIds",
         "detachInstances": "Azure cannot take a VM out of a scale set and keep it running",
@@ -169,6 +172,15 @@ class AzureServerGroups(ServerGroupCloud):
     ``describeServerGroup`` does, and scale sets being deleted are left out. Deploy strategies
     use it to find the groups to disable and the oldest ones to destroy.
     """
+
+    async def call(self, activity: str, arg: Any, result_type: type[Any]) -> Any:
+        """A tag change is a PATCH: wait for its operation (from its continuation token)."""
+        if activity != "set_server_group_tags":
+            return await super().call(activity, arg, result_type)
+        begun: Begun = await super().call(activity, arg, Begun)
+        where = self.where(name=arg.name, resource_group=begun.resource_group)
+        await self.finish(where, "update", begun, WaitSettings(poll_interval_seconds=1))
+        return result_type()
 
     def adjust_clone(self, merged: dict[str, Any], overrides: dict[str, Any]) -> None:
         """User data given in either form replaces the source's in both forms."""

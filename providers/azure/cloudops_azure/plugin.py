@@ -13,6 +13,7 @@ from cloudops_azure.autoscale import AUTOSCALE_ACTIVITIES
 from cloudops_azure.errors import classify
 from cloudops_azure.models import AzureAccountSettings
 from cloudops_azure.operations import OPERATIONS
+from cloudops_azure.tags import set_server_group_tags
 
 #: The Azure provider: accounts of ``provider = "azure"`` in cloudops.toml are validated by
 #: :class:`AzureAccountSettings`; azure-core errors are classified by :func:`classify`.
@@ -27,5 +28,5 @@ AZURE = cloudops.Provider(
 
 
 register_operations, register_activities, register_providers = provider_hooks(
-    AZURE, OPERATIONS, ACTIVITIES + AUTOSCALE_ACTIVITIES
+    AZURE, OPERATIONS, (*ACTIVITIES, *AUTOSCALE_ACTIVITIES, set_server_group_tags)
 )

@@ -1,6 +1,7 @@
 """Azure autoscale settings over real HTTP on a real Temporal server, read back with the
 official MonitorManagementClient from the emulator: copied and re-targeted on clone (once,
-however often the request runs; deleted by the rollback), and scaling policies as profiles.
+however often the request runs; deleted by the rollback), scaling policies as profiles, and
+the scale set's tags (set, repeated, removed, undone).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from azure_testkit import FAST, RG, WHERE, create_input
+from azure_testkit import FAST, RG, WHERE, create_input, scale_set
 
 import cloudops_azure.plugin
 from cloudops.client import CloudOpsClient
@@ -175,3 +176,31 @@ async def test_scaling_policies_are_profiles_of_the_setting(
     assert (await ops.execute("azure.deleteScalingPolicy", ref, **WHERE)).value["changed"]
     assert await _settings(azure_emulator, group) == {}  # its last profile: the setting went
     assert not (await ops.execute("azure.deleteScalingPolicy", ref, **WHERE)).value["changed"]
+
+
+async def test_tags_are_set_repeated_removed_and_undone(
+    ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    made = await ops.execute("azure.createServerGroup", create_input(app), **WHERE)
+    assert made.ok, made.error
+    group = made.value["name"]
+
+    def tags() -> dict[str, str]:
+        found = scale_set(azure_emulator, group) or {}
+        return {k: v for k, v in found["tags"].items() if not k.startswith("cloudops")}
+
+    upsert = {"server_group": group, "tags": {"owner": "ann", "team": "web"}}
+    assert (await ops.execute("azure.upsertServerGroupTags", upsert, **WHERE)).value["changed"]
+    assert tags() == {"owner": "ann", "team": "web"}
+    assert not (await ops.execute("azure.upsertServerGroupTags", upsert, **WHERE)).value["changed"]
+    remove = {"server_group": group, "keys": ["owner"]}
+    assert (await ops.execute("azure.deleteServerGroupTags", remove, **WHERE)).value["changed"]
+    assert tags() == {"team": "web"}
+    again = {"server_group": group, "tags": {"team": "x"}}
+    failed = await ops.execute(
+        "testkit.thenFail",
+        {"steps": [{"operation": "azure.upsertServerGroupTags", "input": again}]},
+        **WHERE,
+    )
+    assert not failed.ok and [r.ok for r in failed.error.rollbacks] == [True], failed.error
+    assert tags() == {"team": "web"}
