@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         WorkflowResult,
     )
     from cloudops.operation import ActivityDefaults, CloudOperation, OperationContext
-    from cloudops.registry import CloudOps, Provider
+    from cloudops.registry import CloudOps, DeploymentMonitor, Provider
     from cloudops.worker import CloudOpsPlugin, build_worker
 
 __version__ = "0.1.0"
@@ -37,6 +37,7 @@ __all__ = [
     "CloudOps",
     "CloudOpsClient",
     "CloudOpsPlugin",
+    "DeploymentMonitor",
     "ErrorCode",
     "Input",
     "NotReady",
@@ -76,6 +77,7 @@ _LAZY = {
     "OperationContext": "cloudops.operation",
     "CloudOps": "cloudops.registry",
     "Provider": "cloudops.registry",
+    "DeploymentMonitor": "cloudops.registry",
     "CloudOpsPlugin": "cloudops.worker",
     "build_worker": "cloudops.worker",
 }

@@ -23,8 +23,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cloudops.budgets import BudgetError, BudgetPolicy, parse_budget
 from cloudops.errors import BusinessError, ErrorCode
 from cloudops.models import Input, Output
+from cloudops.permissions import SecurityConfig
 from cloudops.validation import validation_details
 
 __all__ = [
@@ -63,10 +65,13 @@ class AccountConfig(BaseModel):
     regions: list[str] = Field(default_factory=list, description="allowed regions; empty: any")
     endpoint: str | None = Field(default=None, description="API endpoint override (emulators)")
     traffic_guards: list[TrafficGuard] = Field(default_factory=list)
+    budget: dict[str, Any] | None = Field(
+        default=None, description="calls per second per family and region (cloudops.budgets)"
+    )
 
 
-class FileConfig(BaseModel):
-    """The whole ``cloudops.toml``."""
+class FileConfig(SecurityConfig):
+    """The whole ``cloudops.toml``: accounts, and who may use them (:mod:`cloudops.permissions`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -82,6 +87,7 @@ class Account(BaseModel):
     endpoint: str | None = None
     settings: Any = None
     traffic_guards: list[TrafficGuard] = Field(default_factory=list)
+    budget: BudgetPolicy | None = None
 
     def allows(self, region: str) -> bool:
         """True when the account may act in ``region``."""
@@ -103,6 +109,10 @@ class AccountCheckResult(Output):
 
     account: str | None = None
     provider: str | None = None
+    #: Family -> calls per second, when the account has a budget (``cloudops.budgets``).
+    budget: dict[str, float] | None = None
+    #: The region the budget's fairness key names (None: the cloud meters the whole account).
+    budget_region: str | None = None
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> FileConfig:
@@ -132,14 +142,25 @@ def load_config(path: str | os.PathLike[str] | None = None) -> FileConfig:
 class AccountBook:
     """The accounts a worker knows, validated against the installed providers' settings models."""
 
-    def __init__(self, accounts: Mapping[str, Account] | None = None) -> None:
+    def __init__(
+        self, accounts: Mapping[str, Account] | None = None, security: SecurityConfig | None = None
+    ) -> None:
         self.accounts: dict[str, Account] = dict(accounts or {})
+        #: ``authorization``, ``[identity]`` and ``[[permissions]]`` of the same file.
+        self.security = security or SecurityConfig()
 
     @classmethod
     def from_config(
-        cls, config: FileConfig, settings_models: Mapping[str, type[BaseModel]]
+        cls,
+        config: FileConfig,
+        settings_models: Mapping[str, type[BaseModel]],
+        budget_defaults: Mapping[str, tuple[Mapping[str, float], bool]] | None = None,
     ) -> AccountBook:
-        """Validate every account; an unknown provider or bad setting is a :class:`ConfigError`."""
+        """Validate every account; an unknown provider or bad setting is a :class:`ConfigError`.
+
+        ``budget_defaults``: provider -> (default calls per second per family, whether the
+        cloud meters each region apart), for ``[accounts.NAME.budget]`` tables.
+        """
         accounts = {}
         for name, table in config.accounts.items():
             model = settings_models.get(table.provider)
@@ -157,6 +178,13 @@ class AccountBook:
                     f"{d['field']}: {d['reason']}" for d in validation_details(err)
                 )
                 raise ConfigError(f"account {name!r}: {problems}") from None
+            budget = None
+            if table.budget is not None:
+                defaults, per_region = (budget_defaults or {}).get(table.provider, ({}, True))
+                try:
+                    budget = parse_budget(name, table.budget, defaults, per_region=per_region)
+                except BudgetError as err:
+                    raise ConfigError(str(err)) from None
             accounts[name] = Account(
                 name=name,
                 provider=table.provider,
@@ -164,8 +192,14 @@ class AccountBook:
                 endpoint=table.endpoint,
                 settings=settings,
                 traffic_guards=table.traffic_guards,
+                budget=budget,
             )
-        return cls(accounts)
+        return cls(
+            accounts,
+            SecurityConfig.model_validate(
+                config.model_dump(include={"authorization", "identity", "permissions"})
+            ),
+        )
 
     def check(self, request: AccountCheck) -> AccountCheckResult:
         """Check a request may use its account and region; raise INVALID_INPUT if not."""
@@ -214,7 +248,14 @@ class AccountBook:
                 f"(allowed: {', '.join(account.regions)})",
                 {"errors": [{"field": "region", "reason": "not allowed for this account"}]},
             )
-        return AccountCheckResult(account=account.name, provider=account.provider)
+        if account.budget is None:
+            return AccountCheckResult(account=account.name, provider=account.provider)
+        return AccountCheckResult(
+            account=account.name,
+            provider=account.provider,
+            budget=account.budget.for_region(request.region),
+            budget_region=account.budget.scope(request.region),
+        )
 
     def names(self, provider: str | None = None) -> list[str]:
         """Account names, optionally of one provider."""

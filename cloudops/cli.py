@@ -39,6 +39,32 @@ operations_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(operations_app, name="operations")
+token_app = typer.Typer(
+    help="Seal tokens for other clients (docs/security.md).", no_args_is_help=True
+)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("seal")
+def token_seal(
+    workflow_id: Annotated[str, typer.Option(help="The workflow id the request will use.")],
+    update_id: Annotated[
+        str | None,
+        typer.Option(help="Seal for this one update (an approval sent with temporal's update)."),
+    ] = None,
+    token_file: TokenFileOpt = None,
+    seal_key: Annotated[
+        str | None, typer.Option(envvar="CLOUDOPS_SEAL_KEY", help="The workers' public seal key.")
+    ] = None,
+) -> None:
+    """Print the 'cloudops-identity' header value for a request (temporal --headers)."""
+    from cloudops.identity import TOKEN_ENV, seal
+
+    token = token_file.read_text().strip() if token_file else os.environ.get(TOKEN_ENV)
+    if not token or not seal_key:
+        raise _fail(f"need a token (--token-file or {TOKEN_ENV}) and --seal-key")
+    typer.echo(seal(token, workflow_id, seal_key, update_id))
+
 
 AddressOpt = Annotated[
     str | None,
@@ -109,16 +135,39 @@ def _cloudops() -> CloudOps:
 def _accounts(
     cloudops: CloudOps, config: Path | None, extra: dict[str, Any] | None = None
 ) -> AccountBook:
+    """The config's accounts; with ``extra`` (``cloudops dev``'s local clouds) authorization off."""
     from cloudops.accounts import ConfigError, FileConfig, load_config
     from cloudops.worker import account_book
 
     try:
         loaded = load_config(config)
-        if extra:
+        if extra is not None:
             merged = {**extra, **{k: v.model_dump() for k, v in loaded.accounts.items()}}
-            loaded = FileConfig.model_validate({"accounts": merged})
+            accounts = FileConfig.model_validate({"accounts": merged}).accounts
+            loaded = loaded.model_copy(update={"accounts": accounts, "authorization": "off"})
         return account_book(cloudops, loaded)
     except ConfigError as err:
+        raise _fail(str(err)) from None
+
+
+TokenFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file",
+        envvar="CLOUDOPS_TOKEN_FILE",
+        help="File holding your token (sealed with $CLOUDOPS_SEAL_KEY); see docs/security.md.",
+    ),
+]
+
+
+def _identity(token_file: Path | None) -> Any:
+    """The identity interceptor for ``--token-file`` (else ``CLOUDOPS_TOKEN``), or None."""
+    from cloudops.identity import identity_interceptor_from_env
+
+    token = (lambda: token_file.read_text().strip()) if token_file else None
+    try:
+        return identity_interceptor_from_env(token)
+    except (OSError, ValueError) as err:
         raise _fail(str(err)) from None
 
 
@@ -220,6 +269,7 @@ def run(
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
     task_queue: QueueOpt = "cloudops",
+    token_file: TokenFileOpt = None,
 ) -> None:
     """Run an operation, show its progress and print its WorkflowResult.
 
@@ -230,7 +280,7 @@ def run(
     labels = _parse_labels(label)
 
     async def go() -> WorkflowResult[Any]:
-        ops = await _client(address, namespace, task_queue)
+        ops = await _client(address, namespace, task_queue, identity=_identity(token_file))
         handle = await ops.submit(
             operation,
             payload,
@@ -257,13 +307,14 @@ def submit(
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
     task_queue: QueueOpt = "cloudops",
+    token_file: TokenFileOpt = None,
 ) -> None:
     """Start an operation without waiting; print its id (use it with status, watch, cancel)."""
     payload = _parse_input(input)
     labels = _parse_labels(label)
 
     async def go() -> str:
-        ops = await _client(address, namespace, task_queue)
+        ops = await _client(address, namespace, task_queue, identity=_identity(token_file))
         handle = await ops.submit(
             operation,
             payload,
@@ -359,13 +410,14 @@ def _judge(
     user: str | None,
     address: str | None,
     namespace: str | None,
+    token_file: Path | None,
 ) -> None:
     async def go() -> str:
         from temporalio.service import RPCError
 
         from cloudops.client import InputRejected
 
-        ops = await _client(address, namespace, "cloudops")
+        ops = await _client(address, namespace, "cloudops", identity=_identity(token_file))
         value: dict[str, Any] = {"approved": approved}
         if comment:
             value["comment"] = comment
@@ -392,9 +444,10 @@ def approve(
     user: UserOpt = None,
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
+    token_file: TokenFileOpt = None,
 ) -> None:
     """Approve an operation waiting for a manual judgement (e.g. a deploy before cut-over)."""
-    _judge(workflow_id, True, comment, user, address, namespace)
+    _judge(workflow_id, True, comment, user, address, namespace, token_file)
 
 
 @app.command()
@@ -404,9 +457,10 @@ def reject(
     user: UserOpt = None,
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
+    token_file: TokenFileOpt = None,
 ) -> None:
     """Reject an operation waiting for a manual judgement: it rolls back."""
-    _judge(workflow_id, False, comment, user, address, namespace)
+    _judge(workflow_id, False, comment, user, address, namespace, token_file)
 
 
 @app.command("list")
@@ -421,6 +475,9 @@ def list_(
     outcome: Annotated[
         str | None,
         typer.Option(help="running, ok, or an error code such as CANCELLED or INVALID_INPUT."),
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="Only operations run by this verified caller.")
     ] = None,
     limit: Annotated[int, typer.Option(help="How many to show.")] = 20,
     ui: Annotated[
@@ -442,6 +499,7 @@ def list_(
         sa.REGION: region,
         sa.APPLICATION: application,
         sa.OUTCOME: outcome,
+        sa.SUBJECT: subject,
     }
     if any(value and ("'" in value or "\\" in value) for value in wanted.values()):
         raise _fail("filter values cannot contain quotes or backslashes")
@@ -462,6 +520,7 @@ def list_(
                     "region": attrs.get(sa.REGION),
                     "provider": attrs.get(sa.PROVIDER),
                     "application": attrs.get(sa.APPLICATION),
+                    "subject": attrs.get(sa.SUBJECT),
                     "status": execution.status.name if execution.status else None,
                     "started": execution.start_time.isoformat(),
                     "url": f"{ui}/namespaces/{ops.client.namespace}/workflows/{execution.id}",
@@ -812,6 +871,10 @@ def dev(
             console.print(f"Temporal UI:     {server.ui_url}")
             if extra:
                 console.print(f"local cloud accounts: {', '.join(sorted(extra))}")
+            console.print(
+                "authorization: off (local development: any client may run any operation; "
+                "production workers configure [identity], see docs/security.md)"
+            )
             console.print(
                 f"worker ready on task queue [bold]{task_queue}[/bold] with "
                 f"{len(cloudops.catalogue.operations)} operation(s). "

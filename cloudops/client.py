@@ -35,6 +35,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cloudops.codec import PayloadCodecOption, data_converter
+from cloudops.identity import IdentityInterceptor, identity_interceptor_from_env
 from cloudops.models import OperationSignal, Output, ProgressReport, WorkflowResult
 from cloudops.operation import CloudOperation
 from cloudops.runner import RUNNER_WORKFLOW
@@ -64,6 +65,7 @@ async def connect_client(
     profile: str | None = None,
     connect_timeout: float = 10.0,
     payload_codec: PayloadCodecOption = "env",
+    identity: IdentityInterceptor | str | None = "env",
     **options: Any,
 ) -> Client:
     """A Temporal client with the pydantic converter, configured by Temporal's envconfig.
@@ -75,6 +77,11 @@ async def connect_client(
 
     Payloads are encrypted when ``CLOUDOPS_PAYLOAD_KEY`` is set (see :mod:`cloudops.codec`);
     ``payload_codec`` overrides that: a ``PayloadCodec`` of yours, or ``None`` for none.
+
+    Every operation started carries the caller's token, sealed, when ``CLOUDOPS_TOKEN`` or
+    ``CLOUDOPS_TOKEN_FILE`` is set (with the workers' public seal key in ``CLOUDOPS_SEAL_KEY``;
+    see :mod:`cloudops.identity`); ``identity`` overrides that: an
+    :class:`~cloudops.identity.IdentityInterceptor`, or ``None`` for unsigned requests.
     """
     converter = data_converter(payload_codec)
     config: dict[str, Any] = dict(ClientConfig.load_client_connect_config(profile=profile))
@@ -84,6 +91,9 @@ async def connect_client(
     if namespace:
         config["namespace"] = namespace
     config.update(options)
+    interceptor = identity_interceptor_from_env() if identity == "env" else identity
+    if isinstance(interceptor, IdentityInterceptor):
+        config["interceptors"] = [*config.get("interceptors", ()), interceptor]
     deadline = time.monotonic() + connect_timeout
     while True:
         try:

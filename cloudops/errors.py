@@ -35,6 +35,10 @@ class ErrorCode(StrEnum):
     TIMED_OUT = "TIMED_OUT"
     CANCELLED = "CANCELLED"
     REJECTED = "REJECTED"
+    #: The caller's identity is missing, expired, forged or not meant for cloudops.
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    #: The verified caller may not run this operation on this account and application.
+    PERMISSION_DENIED = "PERMISSION_DENIED"
     INTERNAL = "INTERNAL"
 
 

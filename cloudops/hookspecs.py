@@ -47,6 +47,20 @@ def register_activities(register: Callable[[Callable[..., Any]], None]) -> None:
     """
 
 
+@hookspec(firstresult=True)
+def authorize(request: Any) -> Any:
+    """Decide whether a verified caller may run one operation (a policy engine's hook).
+
+    ``request`` is a :class:`cloudops.permissions.AuthorizationRequest` (subject, issuer, groups,
+    operation, provider, account, region, application, access ``READ`` or ``WRITE``). Return a
+    :class:`cloudops.permissions.AuthorizationDecision` to allow or deny, or ``None`` to leave
+    the decision to the next plugin and finally to the ``[[permissions]]`` table of
+    ``cloudops.toml``. It runs on the worker in a local activity (I/O such as asking OPA is
+    fine; raise :class:`cloudops.RetryableError` when the policy service is unreachable: the
+    request then fails closed). Only called when authorization is on.
+    """
+
+
 @hookspec
 def register_providers(register: Callable[[Any], None]) -> None:
     """Register cloud providers as :class:`cloudops.Provider` objects.
@@ -65,6 +79,17 @@ def register_local_clouds(register: Callable[[Any], None]) -> None:
     a fault proxy): ``cloudops dev``, ``cloudops demo``, the chaos harness and the test fixtures
     loop over the registered profiles. Import the emulator inside ``start()``, never at module
     level: the plugin module is imported by every ``cloudops`` command.
+    """
+
+
+@hookspec
+def register_deployment_monitors(register: Callable[[Any], None]) -> None:
+    """Register deployment monitors as :class:`cloudops.DeploymentMonitor` objects.
+
+    A monitor has a ``name`` and an ``evaluate`` coroutine function that a deploy consults at
+    each step (``monitor.name`` in a deploy's input). ``evaluate`` runs inside an activity
+    (``deploy.consult_monitor`` of cloudops-deploy), so it may do I/O and its answer is
+    recorded in the workflow's history: a replay never asks the monitor again.
     """
 
 

@@ -113,6 +113,9 @@ class ResultMetadata(BaseModel):
     started_at: datetime
     ended_at: datetime
     steps: list[StepRecord] = Field(default_factory=list)
+    subject: str | None = Field(
+        default=None, description="the verified caller (token subject) when authorization is on"
+    )
 
 
 class WorkflowResult(BaseModel, Generic[OutputT]):

@@ -18,13 +18,15 @@ from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import Priority, RetryPolicy
 
+from cloudops.budgets import BASE_RATE, budget_family, budget_queue, fairness_key
 from cloudops.errors import BusinessError, ErrorCode
-from cloudops.models import Input, OperationSignal, Output, StepRecord
+from cloudops.models import Input, OperationSignal, Output, RollbackRecord, StepRecord
 from cloudops.validation import validation_details
 
 if typing.TYPE_CHECKING:
+    from cloudops.accounts import AccountCheckResult
     from cloudops.registry import Catalogue
 
 __all__ = [
@@ -117,6 +119,8 @@ class RollbackStep:
     cloud: str | None = None
     defaults: ActivityDefaults | None = None
     active: bool = True
+    #: The rollback scopes (``ctx.run(..., scope=...)``) it was registered in, outermost first.
+    scope: tuple[str, ...] = ()
 
 
 @dataclass
@@ -129,6 +133,10 @@ class Mailbox:
 
 ResolveAccount = Callable[
     ["type[CloudOperation[Any, Any]]", str | None, str | None], Awaitable[str | None]
+]
+
+Authorize = Callable[
+    ["type[CloudOperation[Any, Any]]", Any, str | None, str | None], Awaitable[None]
 ]
 
 
@@ -147,6 +155,42 @@ class Session:
     rollbacks: list[RollbackStep]
     resolve_account: ResolveAccount
     mailbox: Mailbox = field(default_factory=Mailbox)
+    #: Checks the caller may run an operation (cls, input, account, region); None: no check.
+    authorize: Authorize | None = None
+    #: (account, region) -> the recorded account check, for budgets (cloudops.budgets).
+    checks: dict[tuple[str | None, str | None], AccountCheckResult] = field(default_factory=dict)
+
+    #: Runs one compensation now (as the runner's unwinding does) and records its outcome.
+    undo: Callable[[RollbackStep], Awaitable[RollbackRecord]] | None = None
+    #: Workflow-local state the operations of one workflow share (e.g. a barrier between the
+    #: targets of a multi-target deploy); never persisted, rebuilt the same way on replay.
+    shared: dict[str, Any] = field(default_factory=dict)
+
+
+def budget_route(
+    session: Session, account: str | None, region: str | None, activity: str
+) -> dict[str, Any]:
+    """Options that schedule ``activity`` under its account's budget, or none.
+
+    Only the account's own provider's activities are budgeted. The budget comes from the
+    account check recorded in the history, so a replay routes as the run did.
+    """
+    check = session.checks.get((account, region))
+    if check is None or not check.budget or not check.provider or account is None:
+        return {}
+    if not activity.startswith(f"{check.provider}."):
+        return {}
+    entry = session.catalogue.providers.get(check.provider)
+    family = budget_family(check.budget, entry.provider.family(activity) if entry else "mutations")
+    if family is None:
+        return {}
+    return {
+        "task_queue": budget_queue(workflow.info().task_queue),
+        "priority": Priority(
+            fairness_key=fairness_key(account, check.budget_region, family),
+            fairness_weight=check.budget[family] / BASE_RATE,
+        ),
+    }
 
 
 @dataclass
@@ -189,6 +233,8 @@ class CloudOperation(Generic[InT, OutT]):
     output_model: ClassVar[type[Output]]
     activity_defaults: ClassVar[ActivityDefaults] = ActivityDefaults()
     timeout: ClassVar[timedelta | None] = None
+    #: True when the operation only reads: callers then need READ permission, not WRITE.
+    read_only: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -250,6 +296,7 @@ class OperationContext:
         account: str | None,
         region: str | None,
         cloud: str | None = None,
+        scope: tuple[str, ...] = (),
     ) -> None:
         self._session = session
         self._catalogue = session.catalogue
@@ -264,6 +311,8 @@ class OperationContext:
         self.labels = session.labels
         self._rollback_mark = len(session.rollbacks)
         self._parent_step: str | None = None
+        #: The rollback scopes this operation runs in (``ctx.run(..., scope=...)``).
+        self.scope = scope
 
     # --- information -----------------------------------------------------------------------
     @property
@@ -275,6 +324,16 @@ class OperationContext:
     def workflow_id(self) -> str:
         """Id of the workflow running this operation (the request id)."""
         return workflow.info().workflow_id
+
+    @property
+    def shared(self) -> dict[str, Any]:
+        """State shared by the operations of this workflow (workflow code only, not persisted)."""
+        return self._session.shared
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """What the worker's plugins registered (the same on every worker of the task queue)."""
+        return self._catalogue
 
     def now(self) -> datetime:
         """Deterministic current time."""
@@ -383,6 +442,7 @@ class OperationContext:
                 or defaults.schedule_to_close_timeout,
                 heartbeat_timeout=heartbeat_timeout or defaults.heartbeat_timeout,
                 retry_policy=retry_policy or defaults.retry_policy,
+                **budget_route(self._session, self.account, self.region, name),
             )
         finally:
             self._progress.current_activity = None
@@ -485,6 +545,7 @@ class OperationContext:
         *,
         account: str | None = None,
         region: str | None = None,
+        scope: str | None = None,
     ) -> OutT: ...
 
     @overload
@@ -495,6 +556,7 @@ class OperationContext:
         *,
         account: str | None = None,
         region: str | None = None,
+        scope: str | None = None,
     ) -> Output: ...
 
     async def run(
@@ -504,13 +566,19 @@ class OperationContext:
         *,
         account: str | None = None,
         region: str | None = None,
+        scope: str | None = None,
     ) -> Any:
         """Run another operation inside this workflow (no child workflow) and return its output.
 
         ``input`` is its input model or a dict validated against it. Its rollback steps join this
         operation's, so a later failure unwinds both. Account and region default to this
-        operation's.
+        operation's. With ``scope``, its compensations are also tagged with that name, so that
+        :meth:`rollback` can undo them alone, and its ``commit()`` forgets only them: what
+        operations running side by side (``asyncio.gather``) each need.
         """
+        # Read before any await: operations running side by side open steps of their own.
+        parent = self._progress.open_step()
+        parent_step = parent.name if parent else self._parent_step
         cls = self._lookup(operation)
         model = validate_input(cls, input)
         account = account if account is not None else self.account
@@ -522,9 +590,17 @@ class OperationContext:
             or cls.provider != self._operation.provider
         ):
             cloud = await self._session.resolve_account(cls, account, region)
-        child = OperationContext(self._session, cls, account=account, region=region, cloud=cloud)
-        parent = self._progress.open_step()
-        child._parent_step = parent.name if parent else self._parent_step
+        if self._session.authorize is not None:
+            await self._session.authorize(cls, model, account, region)
+        child = OperationContext(
+            self._session,
+            cls,
+            account=account,
+            region=region,
+            cloud=cloud,
+            scope=(*self.scope, scope) if scope else self.scope,
+        )
+        child._parent_step = parent_step
         return await cls().run(child, model)
 
     async def wait_for_input(
@@ -554,10 +630,31 @@ class OperationContext:
         """
         dropped = 0
         for step in self._rollbacks[self._rollback_mark :]:
-            if step.active:
+            if step.active and self._in_scope(step, self.scope):
                 step.active = False
                 dropped += 1
         return dropped
+
+    @staticmethod
+    def _in_scope(step: RollbackStep, scope: tuple[str, ...]) -> bool:
+        return step.scope[: len(scope)] == scope
+
+    async def rollback(self, scope: str) -> list[RollbackRecord]:
+        """Undo now, newest first, the compensations registered under ``scope`` alone.
+
+        ``scope`` is one given to :meth:`run` by this operation. Each runs as a
+        ``rollback: ...`` step, as when the runner unwinds, and is then forgotten; the other
+        compensations stay. Returns what ran. E.g. a multi-target deploy rolls back the one
+        target that failed while the others go on.
+        """
+        if self._session.undo is None:
+            raise RuntimeError("rollback() needs the runner's session")
+        path = (*self.scope, scope)
+        records = []
+        for step in [s for s in reversed(self._rollbacks) if self._in_scope(s, path)]:
+            if step.active:
+                records.append(await self._session.undo(step))
+        return records
 
     def rollback_mark(self) -> int:
         """A mark of the compensations registered so far, for :meth:`discard_rollbacks`."""
@@ -571,7 +668,7 @@ class OperationContext:
         """
         dropped = 0
         for step in self._rollbacks[max(since, self._rollback_mark) :]:
-            if step.active:
+            if step.active and self._in_scope(step, self.scope):
                 step.active = False
                 dropped += 1
         return dropped
@@ -595,14 +692,18 @@ class OperationContext:
             name = target.full_name()
         else:
             name = _activity_name(target)
+        label = label or name
+        if self.scope:  # name the scope: side by side, several may undo the same names
+            label = f"{STEP_SEPARATOR.join(self.scope)}: {label}"
         step = RollbackStep(
             target=name,
             arg=arg,
-            label=label or name,
+            label=label,
             account=self.account,
             region=self.region,
             cloud=self.cloud,
             defaults=defaults or self._operation.activity_defaults,
+            scope=self.scope,
         )
         self._rollbacks.append(step)
         return RollbackHandle(step)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,8 @@ __all__ = [
     "ActivityEntry",
     "Catalogue",
     "CloudOps",
+    "DeploymentMonitor",
+    "MonitorEntry",
     "OperationEntry",
     "PluginInfo",
     "Provider",
@@ -64,6 +66,39 @@ class Provider:
     #: provider runs it in a background thread once it polls: a replacement for a killed worker
     #: then resumes the lost attempt without first paying seconds of SDK import.
     warm_up: Callable[[], None] | None = None
+    #: Conservative calls per second per API family (``reads``, ``mutations``) from the cloud's
+    #: published limits: what an empty ``[accounts.NAME.budget]`` table gives (cloudops.budgets).
+    budget_defaults: Mapping[str, float] = field(default_factory=dict)
+    #: Whether the cloud meters each region apart (AWS, Azure) or the whole account (GCP).
+    budget_per_region: bool = True
+    #: The provider's activities that only read; its others count as mutations.
+    read_activities: frozenset[str] = frozenset()
+
+    def family(self, activity: str) -> str:
+        """The API family an activity's calls are budgeted under."""
+        return "reads" if activity in self.read_activities else "mutations"
+
+
+@dataclass(frozen=True)
+class DeploymentMonitor:
+    """A deployment monitor a deploy consults at each step (``register_deployment_monitors``).
+
+    ``evaluate`` is a coroutine function taking the deploy's request (cloudops-deploy's
+    ``MonitorRequest``) and answering its directive (``MonitorAnswer``). It runs inside an
+    activity, never in workflow code: it may call anything, and its answer is recorded.
+    """
+
+    name: str
+    evaluate: Callable[[Any], Awaitable[Any]]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class MonitorEntry:
+    """A deployment monitor in the catalogue, with the plugin that registered it."""
+
+    monitor: DeploymentMonitor
+    plugin: str
 
 
 @dataclass(frozen=True)
@@ -111,6 +146,7 @@ class Catalogue:
     operations: dict[str, OperationEntry] = field(default_factory=dict)
     activities: dict[str, ActivityEntry] = field(default_factory=dict)
     providers: dict[str, ProviderEntry] = field(default_factory=dict)
+    monitors: dict[str, MonitorEntry] = field(default_factory=dict)
 
     def operation(self, name: str) -> OperationEntry | None:
         """Return the operation called ``name``, or None."""
@@ -256,6 +292,25 @@ class CloudOps:
                 catalogue.providers[provider.name] = ProviderEntry(provider, plugin)
 
             impl.function(register=add_provider)
+
+        for impl in self.pm.hook.register_deployment_monitors.get_hookimpls():
+            plugin = impl.plugin_name
+
+            def add_monitor(monitor: Any, plugin: str = plugin) -> None:
+                if not isinstance(monitor, DeploymentMonitor):
+                    raise RegistrationError(
+                        f"plugin {plugin!r} registered {monitor!r}, which is not a "
+                        "DeploymentMonitor"
+                    )
+                known = catalogue.monitors.get(monitor.name)
+                if known is not None and known.monitor is not monitor:
+                    raise RegistrationError(
+                        f"deployment monitor {monitor.name!r} is registered by both plugin "
+                        f"{known.plugin!r} and plugin {plugin!r}"
+                    )
+                catalogue.monitors[monitor.name] = MonitorEntry(monitor, plugin)
+
+            impl.function(register=add_monitor)
 
         return catalogue
 

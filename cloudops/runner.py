@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import re
 from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
 from temporalio import workflow
+from temporalio.api.common.v1 import Payload
 from temporalio.common import RawValue, SearchAttributeUpdate
 from temporalio.exceptions import (
     ActivityError,
@@ -47,9 +49,11 @@ from cloudops.operation import (
     ProgressState,
     RollbackStep,
     Session,
+    budget_route,
     cast_output,
     validate_input,
 )
+from cloudops.permissions import AUTHZ_PATCH, INPUT_AUTHZ_PATCH, Guard
 from cloudops.registry import Catalogue
 from cloudops.runtime import lookup
 from cloudops.validation import validation_details
@@ -129,6 +133,23 @@ def _error_from_activity(err: ActivityError) -> OperationError:
     )
 
 
+def operation_error(err: BaseException) -> OperationError:
+    """The business failure ``err`` stands for, as the runner reports it.
+
+    ``err`` is a :class:`BusinessError` raised in workflow code, an ``ActivityError`` (an
+    activity's last failure, a timeout, a cancellation) or an ``ApplicationError`` (a local
+    activity's failure, e.g. the account check, which arrives unwrapped); anything else is a
+    bug, reported as ``INTERNAL``.
+    """
+    if isinstance(err, BusinessError):
+        return OperationError(code=err.code, message=err.message, details=err.error_details)
+    if isinstance(err, ActivityError):
+        return _error_from_activity(err)
+    if isinstance(err, ApplicationError):
+        return _error_from_application(err, CHECK_ACCOUNT_ACTIVITY)
+    return OperationError(code=ErrorCode.INTERNAL, message=repr(err))
+
+
 @workflow.defn(name=RUNNER_WORKFLOW)
 class UntypedCloudOperationRunner:
     """Look the operation up, validate, run it, unwind on failure, answer progress queries."""
@@ -138,10 +159,22 @@ class UntypedCloudOperationRunner:
         self._rollbacks: list[RollbackStep] = []
         self._request: OperationRequest | None = None
         self._mailbox = Mailbox()
+        #: The ``cloudops-identity`` workflow header (set by the worker's interceptor).
+        self.identity_header: Payload | None = None
+        self._guard: Guard | None = None
+        self._checks: dict[tuple[str | None, str | None], AccountCheckResult] = {}
+        #: The ``cloudops-identity`` header of each update (by update id), for ``send_input``.
+        self.update_identity: dict[str, Payload | None] = {}
 
     @workflow.update(name="send_input")
-    def send_input(self, message: OperationSignal) -> str:
-        """Deliver input (e.g. a manual judgement) to the operation waiting for it."""
+    async def send_input(self, message: OperationSignal) -> str:
+        """Deliver input (e.g. a manual judgement) to the operation waiting for it.
+
+        With authorization on, the sender's sealed token is verified and needs WRITE where the
+        operation runs; the verified subject becomes the message's ``sender``.
+        """
+        if self._guard is not None and workflow.patched(INPUT_AUTHZ_PATCH):
+            message = await self._authorize_input(self._guard, message)
         self._mailbox.received[message.name] = message
         return f"{message.name} delivered to {self._progress.operation}"
 
@@ -153,6 +186,42 @@ class UntypedCloudOperationRunner:
                 f"{self._progress.operation or 'the operation'} is not waiting for "
                 f"{message.name!r} (it waits for: {waiting})"
             )
+        info = workflow.current_update_info()
+        if self._guard is not None and info and self.update_identity.get(info.id) is None:
+            raise ValueError(
+                f"{self._progress.operation} runs with authorization on: sending "
+                f"{message.name!r} needs a signed token (CLOUDOPS_TOKEN, see docs/security.md)"
+            )
+
+    async def _authorize_input(self, guard: Guard, message: OperationSignal) -> OperationSignal:
+        """Verify and authorize who sends ``message``; audit the decision."""
+        info = workflow.current_update_info()
+        update_id = info.id if info else ""
+        verdict = await guard.authorize_input(
+            self.update_identity.pop(update_id, None), update_id, message.name
+        )
+        if message.name not in self._mailbox.awaiting:
+            operation = self._progress.operation
+            raise BusinessError(
+                ErrorCode.CONFLICT, f"{operation} stopped waiting for {message.name!r}"
+            )
+        request = self._request
+        record = {
+            "event": "input",
+            "input": message.name,
+            "value": message.value,
+            "subject": verdict.subject,
+            "issuer": verdict.issuer,
+            "claimed_sender": message.sender,
+            "operation": request.operation if request else None,
+            "account": request.account if request else None,
+            "region": request.region if request else None,
+            "application": guard.application,
+            "workflow_id": workflow.info().workflow_id,
+            "update_id": update_id,
+        }
+        workflow.logger.info("cloudops audit %s", json.dumps(record, sort_keys=True, default=str))
+        return message.model_copy(update={"sender": verdict.subject})
 
     def telemetry_context(self) -> dict[str, str]:
         """Operation, account, region and workflow id: labels for logs, metrics and spans."""
@@ -199,6 +268,14 @@ class UntypedCloudOperationRunner:
             telemetry.record_operation_started(request.operation, provider)
             if runtime.search_attributes:
                 self._upsert_start(request, entry.cls.provider if entry else None)
+            # Who is asking, verified before anything else runs (histories without it replay).
+            if (runtime.authorization or workflow.unsafe.is_replaying()) and workflow.patched(
+                AUTHZ_PATCH
+            ):
+                self._guard = Guard(self.identity_header, request.labels, runtime.identity_timeout)
+                verdict = await self._guard.authenticate()
+                if runtime.search_attributes:
+                    workflow.upsert_search_attributes([sa.SUBJECT.value_set(verdict.subject[:200])])
             if entry is None:
                 raise BusinessError(
                     ErrorCode.UNKNOWN_OPERATION,
@@ -209,14 +286,11 @@ class UntypedCloudOperationRunner:
             model = validate_input(entry.cls, request.input)
             session = self._session(catalogue, request)
             cloud = await session.resolve_account(entry.cls, request.account, request.region)
+            if session.authorize is not None:
+                await session.authorize(entry.cls, model, request.account, request.region)
             value = await self._run_operation(session, entry.cls, request, model, cloud)
-        except BusinessError as err:
-            error = OperationError(code=err.code, message=err.message, details=err.error_details)
-        except ActivityError as err:
-            error = _error_from_activity(err)
-        except ApplicationError as err:
-            # A local activity's failure (the account check) arrives unwrapped.
-            error = _error_from_application(err, CHECK_ACCOUNT_ACTIVITY)
+        except (BusinessError, ActivityError, ApplicationError) as err:
+            error = operation_error(err)
         except (asyncio.CancelledError, CancelledError):
             error = OperationError(code=ErrorCode.CANCELLED, message="the operation was cancelled")
         except TimeoutError:
@@ -251,6 +325,7 @@ class UntypedCloudOperationRunner:
             self._upsert_outcome(outcome)
         if request is not None:
             telemetry.record_operation_finished(request.operation, provider, outcome)
+        subject = self._audit(request, outcome)
         return WorkflowResult[Any](
             ok=error is None,
             value=value,
@@ -265,6 +340,7 @@ class UntypedCloudOperationRunner:
                 started_at=started,
                 ended_at=workflow.now(),
                 steps=self._progress.steps,
+                subject=subject,
             ),
         )
 
@@ -282,6 +358,9 @@ class UntypedCloudOperationRunner:
             rollbacks=self._rollbacks,
             resolve_account=resolve,
             mailbox=self._mailbox,
+            authorize=self._guard.authorize if self._guard is not None else None,
+            checks=self._checks,
+            undo=lambda step: self._undo(catalogue, step),
         )
 
     async def _run_operation(
@@ -321,6 +400,7 @@ class UntypedCloudOperationRunner:
             result_type=AccountCheckResult,
             start_to_close_timeout=timedelta(seconds=10),
         )
+        self._checks[(account, region)] = checked
         provider: str | None = checked.provider
         return provider
 
@@ -329,22 +409,24 @@ class UntypedCloudOperationRunner:
         records = []
         while self._rollbacks:
             step = self._rollbacks.pop()
-            if not step.active:
-                continue
-            self._progress.start_step(f"rollback: {step.label}", workflow.now())
-            try:
-                await self._compensate(catalogue, step)
-                records.append(RollbackRecord(step=step.label, ok=True))
-            except Exception as err:
-                message = (
-                    _error_from_activity(err).message
-                    if isinstance(err, ActivityError)
-                    else str(err)
-                )
-                workflow.logger.error("rollback step %s failed: %s", step.label, message)
-                records.append(RollbackRecord(step=step.label, ok=False, error=message))
+            if step.active:
+                records.append(await self._undo(catalogue, step))
         self._progress.end_step(workflow.now())
         return records
+
+    async def _undo(self, catalogue: Catalogue, step: RollbackStep) -> RollbackRecord:
+        """Run one compensation as a ``rollback: ...`` step; record its outcome, never raise."""
+        step.active = False
+        self._progress.start_step(f"rollback: {step.label}", workflow.now())
+        try:
+            await self._compensate(catalogue, step)
+            return RollbackRecord(step=step.label, ok=True)
+        except Exception as err:
+            message = (
+                _error_from_activity(err).message if isinstance(err, ActivityError) else str(err)
+            )
+            workflow.logger.error("rollback step %s failed: %s", step.label, message)
+            return RollbackRecord(step=step.label, ok=False, error=message)
 
     async def _compensate(self, catalogue: Catalogue, step: RollbackStep) -> None:
         entry = catalogue.operation(step.target)
@@ -359,16 +441,39 @@ class UntypedCloudOperationRunner:
                 schedule_to_close_timeout=defaults.schedule_to_close_timeout,
                 heartbeat_timeout=defaults.heartbeat_timeout,
                 retry_policy=defaults.retry_policy,
+                **budget_route(
+                    self._session(catalogue, self._request), step.account, step.region, step.target
+                ),
             )
             return
         session = dataclasses.replace(
             self._session(catalogue, self._request),
             rollbacks=[],  # a compensation's own compensations are not run
+            authorize=None,  # undoing what the caller did is not checked again
         )
         ctx = OperationContext(
             session, entry.cls, account=step.account, region=step.region, cloud=step.cloud
         )
         await entry.cls().run(ctx, validate_input(entry.cls, step.arg))
+
+    def _audit(self, request: OperationRequest | None, outcome: str) -> str | None:
+        """Who ran what, with which outcome: one structured log line (not on replay)."""
+        verdict = self._guard.verdict if self._guard is not None else None
+        if verdict is None or request is None:
+            return None
+        record = {
+            "event": "operation",
+            "subject": verdict.subject,
+            "issuer": verdict.issuer,
+            "operation": request.operation,
+            "account": request.account,
+            "region": request.region,
+            "application": self._guard.application if self._guard else None,
+            "outcome": outcome,
+            "workflow_id": workflow.info().workflow_id,
+        }
+        workflow.logger.info("cloudops audit %s", json.dumps(record, sort_keys=True))
+        return verdict.subject
 
     def _upsert_start(self, request: OperationRequest, provider: str | None) -> None:
         pairs: list[SearchAttributeUpdate[str]] = [

@@ -8,6 +8,7 @@ several workers (tests, embedding) as long as each task queue has one catalogue.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from cloudops.registry import Catalogue
 
@@ -20,6 +21,9 @@ class WorkerRuntime:
 
     catalogue: Catalogue
     search_attributes: bool = True
+    #: Verify the caller and check permissions (``cloudops.permissions``) before any activity.
+    authorization: bool = False
+    identity_timeout: timedelta = timedelta(seconds=60)
 
 
 _BY_TASK_QUEUE: dict[str, WorkerRuntime] = {}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
@@ -30,8 +33,10 @@ from cloudops.accounts import (
     load_config,
     using_accounts,
 )
+from cloudops.budgets import budget_queue, configure_budget_queue, watch_fleet
 from cloudops.codec import PayloadCodecOption, resolve_codec, with_codec
 from cloudops.heartbeat import AutoHeartbeatInterceptor
+from cloudops.permissions import Authorizer, IdentityHeaderInterceptor, security_activities
 from cloudops.registry import CloudOps
 from cloudops.runner import CHECK_ACCOUNT_ACTIVITY, UntypedCloudOperationRunner
 from cloudops.runtime import WorkerRuntime, install
@@ -40,6 +45,7 @@ from cloudops.telemetry import TelemetryInterceptor, tracing_interceptor
 __all__ = ["DEFAULT_TASK_QUEUE", "CloudOpsPlugin", "build_worker", "passthrough_modules"]
 
 DEFAULT_TASK_QUEUE = "cloudops"
+log = logging.getLogger(__name__)
 #: Modules the sandbox must share with the worker: the catalogue's classes live in them.
 CORE_PASSTHROUGH = ("cloudops", "pluggy", "pydantic", "pydantic_core", "annotated_types")
 
@@ -80,8 +86,13 @@ class _AccountsInterceptor(Interceptor):
 
 def account_book(cloudops: CloudOps, config: FileConfig | None = None) -> AccountBook:
     """Validate ``config`` (default: ``cloudops.toml``) against the installed providers."""
-    models = {name: entry.provider.accounts for name, entry in cloudops.catalogue.providers.items()}
-    return AccountBook.from_config(config if config is not None else load_config(), models)
+    providers = cloudops.catalogue.providers
+    models = {name: entry.provider.accounts for name, entry in providers.items()}
+    budgets = {
+        name: (entry.provider.budget_defaults, entry.provider.budget_per_region)
+        for name, entry in providers.items()
+    }
+    return AccountBook.from_config(config if config is not None else load_config(), models, budgets)
 
 
 def _interceptors(book: AccountBook, tracing: bool) -> list[Any]:
@@ -90,6 +101,7 @@ def _interceptors(book: AccountBook, tracing: bool) -> list[Any]:
         AutoHeartbeatInterceptor(),
         _AccountsInterceptor(book),
         TelemetryInterceptor(),
+        IdentityHeaderInterceptor(),
     ]
     if tracing:
         tracer = tracing_interceptor()
@@ -100,6 +112,28 @@ def _interceptors(book: AccountBook, tracing: bool) -> list[Any]:
             )
         interceptors.append(tracer)
     return interceptors
+
+
+def _warn_if_unprotected(book: AccountBook, authorizer: Authorizer | None) -> None:
+    """One warning at start when accounts are reachable by any client of the task queue."""
+    if authorizer is not None or not book.accounts:
+        return
+    if book.security.authorization == "off":
+        log.info('authorization is off (authorization = "off" in cloudops.toml)')
+        return
+    log.warning(
+        "authorization is off: cloudops.toml configures account(s) %s but no [identity] table, "
+        "so any client of the task queue may run any operation on them; configure [identity] "
+        'and [[permissions]] (docs/security.md), or set authorization = "off" if intended',
+        ", ".join(sorted(book.accounts)),
+    )
+
+
+def _authorization_options(authorizer: Authorizer | None) -> dict[str, Any]:
+    if authorizer is None or authorizer.config.identity is None:
+        return {}
+    seconds = authorizer.config.identity.verify_timeout_seconds
+    return {"authorization": True, "identity_timeout": timedelta(seconds=seconds)}
 
 
 class CloudOpsPlugin(SimplePlugin):
@@ -131,7 +165,16 @@ class CloudOpsPlugin(SimplePlugin):
         self.payload_codec = resolve_codec(payload_codec)
         self._keep_codec = payload_codec == "env"
         self.accounts = accounts if accounts is not None else account_book(self.cloudops)
-        self.runtime = WorkerRuntime(self.cloudops.catalogue, search_attributes=search_attributes)
+        # Identity and permissions: from the same cloudops.toml; off when it configures none.
+        self.authorizer = Authorizer.build(
+            self.accounts.security, self.cloudops, self.accounts.accounts
+        )
+        _warn_if_unprotected(self.accounts, self.authorizer)
+        self.runtime = WorkerRuntime(
+            self.cloudops.catalogue,
+            search_attributes=search_attributes,
+            **_authorization_options(self.authorizer),
+        )
         catalogue = self.cloudops.catalogue
         restrictions = SandboxRestrictions.default.with_passthrough_modules(
             *passthrough_modules(self.cloudops)
@@ -143,10 +186,52 @@ class CloudOpsPlugin(SimplePlugin):
             activities=[
                 *(entry.fn for entry in catalogue.activities.values()),
                 _check_account_activity(self.accounts),
+                *security_activities(self.authorizer),
             ],
             workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
             interceptors=_interceptors(self.accounts, tracing),
         )
+        self._activity_interceptors = _interceptors(self.accounts, tracing)
+
+    async def run_worker(self, worker: Worker, next: Callable[[Worker], Awaitable[None]]) -> None:
+        """Run the worker, and a second one on its budget queue when accounts have budgets.
+
+        The budgeted activities of this queue's workflows are scheduled on the budget queue
+        (:mod:`cloudops.budgets`); its per-key rate limit is set here, at every start.
+        """
+        queue = budget_queue(worker.task_queue)
+        if worker.task_queue.endswith("-budgeted") or not any(
+            account.budget for account in self.accounts.accounts.values()
+        ):
+            await super().run_worker(worker, next)
+            return
+        await configure_budget_queue(worker.client, queue)
+        import pyrate_limiter  # noqa: F401  (imported now, not by the first paced call)
+
+        config = worker.config()
+        deployment = config.get("deployment_config")
+        versioning: dict[str, Any] = (
+            {"deployment_config": deployment}
+            if deployment
+            else {"build_id": config.get("build_id") or "cloudops-budgeted"}
+        )
+        budgeted = Worker(
+            worker.client,
+            task_queue=queue,
+            activities=[entry.fn for entry in self.cloudops.catalogue.activities.values()],
+            interceptors=self._activity_interceptors,
+            activity_executor=config.get("activity_executor"),
+            max_concurrent_activities=config.get("max_concurrent_activities"),
+            graceful_shutdown_timeout=config.get("graceful_shutdown_timeout") or timedelta(0),
+            identity=f"{worker.client.identity}-budgeted",
+            **versioning,
+        )
+        async with budgeted:
+            watching = asyncio.create_task(watch_fleet(worker.client, queue))
+            try:
+                await super().run_worker(worker, next)
+            finally:
+                watching.cancel()
 
     def data_converter_for(self, existing: DataConverter | None) -> DataConverter:
         """The pydantic data converter with this plugin's payload codec.

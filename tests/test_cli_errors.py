@@ -18,7 +18,7 @@ import pytest
 from cli_helpers import cloudops
 from cloudops.server import free_port
 
-NO_SERVER = {"TEMPORAL_ADDRESS": "127.0.0.1:1", "CLOUDOPS_LOAD_PLUGINS": "example"}
+NO_SERVER = {"TEMPORAL_ADDRESS": "127.0.0.1:1", "CLOUDOPS_LOAD_PLUGINS": "example,testing"}
 KEY = "11" * 32  # a valid CLOUDOPS_PAYLOAD_KEY (64 hex digits)
 
 

@@ -52,6 +52,7 @@ async def test_demo_deploys_twice_on_every_cloud_survives_faults_and_a_killed_wo
     assert imports and not PYTEST_IMPORT.search(done.stderr), PYTEST_IMPORT.findall(done.stderr)
     assert "demo ok" in out
     assert "SIGKILL the worker" in out
+    assert "authorization: off (a local demo" in out
     assert out.count("SIGKILL the worker") == 1
     happened = _what_happened(out)
     assert sorted(happened) == sorted(CLOUDS), happened

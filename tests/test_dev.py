@@ -164,6 +164,8 @@ async def test_dev_starts_local_cloud_emulators_with_accounts(tmp_path: Path) ->
                 break
             await asyncio.sleep(0.1)
         assert "local cloud accounts: local-aws, local-azure, local-gcp" in log.read_text()
+        assert "authorization: off (local development" in log.read_text()
+        assert "no [identity]" not in log.read_text(), "off on purpose: no start-up warning"
         ops = CloudOpsClient(await connect_client(f"127.0.0.1:{port}", connect_timeout=60))
         for cloud, region in (("aws", "us-east-1"), ("gcp", "us-central1"), ("azure", "eastus")):
             listed = await ops.execute(

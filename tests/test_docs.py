@@ -105,6 +105,7 @@ def test_every_hook_is_documented() -> None:
     assert hooks == [
         "register_activities",
         "register_commands",
+        "register_deployment_monitors",
         "register_local_clouds",
         "register_operations",
         "register_providers",

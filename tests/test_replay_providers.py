@@ -48,7 +48,9 @@ AZURE_WHERE = {"account": AZURE_ACCOUNT, "region": AZURE_REGION}
 
 
 def _replayer(cloud: str = "aws") -> Replayer:
-    plugin = CloudOpsPlugin(CloudOps(allow=[cloud, "deploy"]), accounts=AccountBook())
+    """A replayer with the cloud's plugin and deploy (``multi``: a deploy across every cloud)."""
+    clouds = list(CLOUDS) if cloud == "multi" else [cloud]
+    plugin = CloudOpsPlugin(CloudOps(allow=[*clouds, "deploy"]), accounts=AccountBook())
     return Replayer(workflows=[], plugins=[plugin])
 
 

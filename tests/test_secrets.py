@@ -526,3 +526,51 @@ async def test_no_azure_secret_in_any_history_or_log(
     )
     assert found == {}, found
     assert len(handles) == 12
+
+
+# --------------------------------------------------------------------------------------------
+# Caller identity: the token travels sealed in a header; no history or log holds it in clear
+# --------------------------------------------------------------------------------------------
+
+
+async def test_no_caller_token_in_any_history_or_log(
+    cloudops_worker: Any, temporal_client: Any, tmp_path: Path, caplog: Any
+) -> None:
+    import logging
+
+    from temporalio.client import Client
+
+    from cloudops.identity import IdentityInterceptor
+    from test_authorization import PLUGINS, IdentityProvider
+
+    idp = IdentityProvider(tmp_path)
+    try:
+        token = idp.token("dana", ["shop-deployers"])
+        machine = idp.machine_token("ci-bot")
+        # the token, and its signature alone (what makes it usable)
+        canaries = [token, token.rsplit(".", 1)[1], machine, machine.rsplit(".", 1)[1]]
+        handles = []
+        with caplog.at_level(logging.DEBUG):
+            async with cloudops_worker(PLUGINS, allow=["example"], accounts=idp.config()) as ops:
+                for jwt_, op, app in (
+                    (token, "fakecloud.rollout", "shop"),  # allowed, composite
+                    (token, "fakecloud.change", "billing"),  # denied
+                    (machine, "fakecloud.look", "shop"),
+                ):
+                    config = temporal_client.config()
+                    config["interceptors"] = [IdentityInterceptor(jwt_, str(idp.seal_public))]
+                    client = CloudOpsClient(Client(**config), task_queue=ops.task_queue)
+                    handle = await client.submit(op, {"application": app}, account="staging")
+                    await asyncio.wait_for(handle.result(), 60)
+                    handles.append(handle)
+        log = "\n".join(record.getMessage() for record in caplog.records)
+        found = await _scan(handles, log, canaries, [])
+        assert found == {}, found
+        # the scan sees a token where there is one
+        assert any(c in _texts_of_token(token) for c in canaries)
+    finally:
+        idp.stop()
+
+
+def _texts_of_token(token: str) -> str:
+    return f"Authorization: Bearer {token}"

@@ -14,6 +14,7 @@ from pydantic import Field
 from cloudops.models import Input, Output
 from cloudops.servergroups.models import (
     RESERVED_TAG_PREFIX,
+    Capacity,
     ScalingSettings,
     ServerGroupDescription,
     ServerGroupName,
@@ -37,6 +38,8 @@ __all__ = [
     "ScalingCopyInput",
     "ScalingCopyOutput",
     "ServerGroupLookup",
+    "WaitCall",
+    "WaitedGroup",
     "ownership_tags",
 ]
 
@@ -139,6 +142,25 @@ class NextNameOutput(Output):
     def of(cls, chosen: ServerGroupName) -> NextNameOutput:
         """The output for a name chosen by ``next_server_group_name``."""
         return cls(name=chosen.format(), sequence=chosen.sequence or 0)
+
+
+class WaitCall(GroupCall):
+    """Poll a group until it runs ``desired`` (default: its own) instances that serve.
+
+    Instances listed in ``exclude_instances`` (just terminated) must have left the group.
+    """
+
+    desired: int | None = None
+    exclude_instances: list[str] = Field(default_factory=list)
+
+
+class WaitedGroup(Output):
+    """How far a group is from its capacity; the result of a finished wait."""
+
+    name: str
+    capacity: Capacity
+    instances: int
+    disabled: bool
 
 
 DescriptionT = TypeVar("DescriptionT", bound=ServerGroupDescription)

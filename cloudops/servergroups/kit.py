@@ -27,6 +27,7 @@ from cloudops.errors import BusinessError, ErrorCode
 from cloudops.models import Input, Output
 from cloudops.operation import ActivityDefaults, CloudOperation, OperationContext
 from cloudops.servergroups.contract import (
+    READ_VERBS,
     VERBS,
     ClusterCall,
     GroupCall,
@@ -612,6 +613,7 @@ def server_group_operations(
             "input_model": model_in,
             "output_model": model_out,
             "activity_defaults": cloud.activity_defaults,
+            "read_only": verb in READ_VERBS,
             "run": run,
         }
         operations.append(type(class_name, (CloudOperation,), namespace))

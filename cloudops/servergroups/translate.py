@@ -22,6 +22,7 @@ from cloudops.servergroups.models import ServerGroupName
 
 __all__ = [
     "activity_maker",
+    "clone_source",
     "name_parts",
     "require_ours",
     "retry_after_seconds",
@@ -133,3 +134,18 @@ def require_ours(kind: str, name: str, owner: str | None, request_id: str, key: 
             f"{kind} {name!r} already exists and was not created by this request",
             {key: name, "created_by_request": owner},
         )
+
+
+def clone_source(name: str) -> dict[str, str]:
+    """The cluster fields (application, stack, detail) of a clone's source, named ``name``.
+
+    INVALID_INPUT when the name does not follow the convention: the copy could not be named.
+    """
+    parsed = ServerGroupName.try_parse(name)
+    if parsed is None:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            f"cannot clone {name!r}: its name does not follow app-stack-detail-vNNN",
+            {"errors": [{"field": "source", "reason": "not a server group name"}]},
+        )
+    return {"application": parsed.application, "stack": parsed.stack, "detail": parsed.detail}

@@ -7,7 +7,12 @@
  * reference.
  */
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
+import {
+  defaultPayloadConverter,
+  type Client,
+  type WorkflowClientInterceptor,
+} from '@temporalio/client';
+import { CompactEncrypt, importSPKI } from 'jose';
 
 /** The workflow type every client starts. */
 export const RUNNER_WORKFLOW = 'UntypedCloudOperationRunner';
@@ -57,6 +62,8 @@ export interface ResultMetadata {
   started_at: string;
   ended_at: string;
   steps: StepRecord[];
+  /** The verified caller (token subject) when the worker requires identity. */
+  subject?: string | null;
 }
 
 /** The answer of every operation (`cloudops.WorkflowResult`). */
@@ -91,4 +98,63 @@ export async function runOperation<T>(
     workflowId,
     args: [payload],
   });
+}
+
+/** The workflow header carrying the caller's sealed token (see docs/security.md). */
+export const IDENTITY_HEADER = 'cloudops-identity';
+
+/** A token, or a function returning a fresh one (called for every start and update). */
+export type TokenSource = string | (() => string | Promise<string>);
+
+/**
+ * Seal `token` for the request `workflowId` (and, for an approval, its update `updateId`):
+ * a compact JWE (RSA-OAEP-256 + A256GCM) to the workers' public seal key, so that the
+ * workflow history holds nothing a reader could replay as a bearer token.
+ */
+export async function sealToken(
+  token: string,
+  workflowId: string,
+  sealPublicPem: string,
+  updateId?: string,
+): Promise<string> {
+  const key = await importSPKI(sealPublicPem, 'RSA-OAEP-256');
+  const content: Record<string, string> = { token, workflow_id: workflowId };
+  if (updateId !== undefined) content.update_id = updateId;
+  return await new CompactEncrypt(new TextEncoder().encode(JSON.stringify(content)))
+    .setProtectedHeader({ alg: 'RSA-OAEP-256', enc: 'A256GCM', cty: 'JWT' })
+    .encrypt(key);
+}
+
+/**
+ * A client interceptor adding the sealed token to every workflow start and update (approvals),
+ * for workers that require identity:
+ *
+ *   new Client({ connection, interceptors: { workflow: [identityInterceptor(token, pem)] } })
+ */
+export function identityInterceptor(
+  token: TokenSource,
+  sealPublicPem: string,
+): WorkflowClientInterceptor {
+  const header = async (workflowId: string, updateId?: string) => {
+    const value = typeof token === 'string' ? token : await token();
+    return defaultPayloadConverter.toPayload(
+      await sealToken(value, workflowId, sealPublicPem, updateId),
+    );
+  };
+  return {
+    async startWithDetails(input, next) {
+      const sealed = await header(input.options.workflowId);
+      return next({ ...input, headers: { ...input.headers, [IDENTITY_HEADER]: sealed } });
+    },
+    async startUpdate(input, next) {
+      // The seal names the update: choose its id here when the caller did not.
+      const updateId = input.options.updateId ?? randomUUID();
+      const sealed = await header(input.workflowExecution.workflowId, updateId);
+      return next({
+        ...input,
+        options: { ...input.options, updateId },
+        headers: { ...input.headers, [IDENTITY_HEADER]: sealed },
+      });
+    },
+  };
 }

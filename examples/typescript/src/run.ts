@@ -7,16 +7,36 @@
  * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE), as for the Python
  * client. Prints one WorkflowResult per line as JSON: an `example.echo` that succeeds, then a
  * malformed request that the runner answers with INVALID_INPUT.
+ *
+ * For workers that require identity, set CLOUDOPS_TOKEN (or CLOUDOPS_TOKEN_FILE, re-read for
+ * every request) and CLOUDOPS_SEAL_KEY (the workers' public seal key, a PEM file), as for the
+ * `cloudops` command: every request then carries the token sealed in its `cloudops-identity`
+ * header.
  */
-import { Client, Connection } from '@temporalio/client';
+import { readFileSync } from 'node:fs';
+
+import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 
-import { runOperation, type OperationRequest } from './cloudops.js';
+import { identityInterceptor, runOperation, type OperationRequest } from './cloudops.js';
 
 /** Output of `example.echo` (see `cloudops operations show example.echo`). */
 interface EchoOutput {
   text: string;
   worker: string;
+}
+
+/** The identity interceptor from CLOUDOPS_TOKEN / CLOUDOPS_TOKEN_FILE and CLOUDOPS_SEAL_KEY. */
+function identityFromEnv(): WorkflowClientInterceptor[] {
+  const { CLOUDOPS_TOKEN: token, CLOUDOPS_TOKEN_FILE: file, CLOUDOPS_SEAL_KEY: sealKey } =
+    process.env;
+  if (!token && !file) return [];
+  if (!sealKey) {
+    // Never send a token unsealed: it would land in the workflow history in clear.
+    throw new Error('a token needs the workers\' public seal key: set CLOUDOPS_SEAL_KEY');
+  }
+  const source = token ? token.trim() : () => readFileSync(file as string, 'utf8').trim();
+  return [identityInterceptor(source, readFileSync(sealKey, 'utf8'))];
 }
 
 async function main(): Promise<number> {
@@ -26,7 +46,11 @@ async function main(): Promise<number> {
     address: config.connectionOptions.address ?? 'localhost:7233',
   });
   try {
-    const client = new Client({ connection, namespace: config.namespace ?? 'default' });
+    const client = new Client({
+      connection,
+      namespace: config.namespace ?? 'default',
+      interceptors: { workflow: identityFromEnv() },
+    });
     const taskQueue = process.env.CLOUDOPS_TASK_QUEUE ?? 'cloudops';
 
     const request: OperationRequest = {

@@ -1,4 +1,4 @@
-"""The deploy plugin's activities: traffic guards from the worker's config, the HTTP monitor."""
+"""The deploy plugin's activities: traffic guards from the worker's config, the monitors."""
 
 from __future__ import annotations
 
@@ -13,9 +13,19 @@ from temporalio import activity
 import cloudops
 from cloudops import BusinessError, ErrorCode, RetryableError
 from cloudops.accounts import current_account
+from cloudops.registry import DeploymentMonitor
+from cloudops.runtime import lookup
 from cloudops_deploy.models import MonitorAnswer, MonitorRequest
 
-__all__ = ["ACTIVITIES", "GuardQuery", "Guards", "http_monitor", "traffic_guards"]
+__all__ = [
+    "ACTIVITIES",
+    "HTTP_MONITOR",
+    "GuardQuery",
+    "Guards",
+    "consult_monitor",
+    "http_monitor",
+    "traffic_guards",
+]
 
 
 class GuardQuery(cloudops.Input):
@@ -63,6 +73,11 @@ def _post(url: str, body: bytes) -> bytes:
 
 @activity.defn(name="deploy.http_monitor")
 async def http_monitor(arg: MonitorRequest) -> MonitorAnswer:
+    """The HTTP monitor as an activity of its own (what deploys recorded before the hook)."""
+    return await evaluate_http(arg)
+
+
+async def evaluate_http(arg: MonitorRequest) -> MonitorAnswer:
     """POST one step to a deployment monitor in the shape of Spinnaker's monitor API.
 
     The request is Spinnaker's ``EvaluateHealthRequest`` (``application``, ``deploymentId``,
@@ -102,4 +117,32 @@ async def http_monitor(arg: MonitorRequest) -> MonitorAnswer:
     return MonitorAnswer.model_validate({"directive": directive, "reason": reason})
 
 
-ACTIVITIES = (traffic_guards, http_monitor)
+#: The built-in monitor, registered by this plugin's ``register_deployment_monitors``.
+HTTP_MONITOR = DeploymentMonitor(
+    name="http",
+    evaluate=evaluate_http,
+    description="POST each step to monitor.url (Spinnaker's deployment monitor API)",
+)
+
+
+@activity.defn(name="deploy.consult_monitor")
+async def consult_monitor(arg: MonitorRequest) -> MonitorAnswer:
+    """Ask the registered deployment monitor ``arg.monitor`` about one step.
+
+    The monitor comes from this worker's catalogue (``register_deployment_monitors``); its
+    answer is this activity's result, so it is recorded in history and never asked again on
+    replay. A monitor's exception is retried (bounded by ``max_analysis_minutes``) unless it
+    is a business error.
+    """
+    entry = lookup(activity.info().task_queue).catalogue.monitors.get(arg.monitor)
+    if entry is None:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT, f"no deployment monitor {arg.monitor!r} is installed"
+        )
+    answer = await entry.monitor.evaluate(arg)
+    return MonitorAnswer.model_validate(
+        answer.model_dump() if isinstance(answer, MonitorAnswer) else answer
+    )
+
+
+ACTIVITIES = (traffic_guards, http_monitor, consult_monitor)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 import cloudops
+from cloudops.models import OperationError, RollbackRecord
 from cloudops.servergroups.models import ServerGroupNameStr
 
 
@@ -36,19 +37,27 @@ Directive = Literal["continue", "wait", "rollback", "abort"]
 class MonitorOptions(cloudops.Input):
     """A deployment monitor consulted after each step and during the bake time.
 
-    ``url``: the built-in HTTP monitor, in the shape of Spinnaker's deployment monitor API (a
-    POST per step answered ``{"nextStep": {"directive": "continue|wait|rollback|abort"},
-    "statusReason": "..."}``); or ``activity``: any installed activity taking a
-    :class:`MonitorRequest` and answering a :class:`MonitorAnswer` (a plugin's monitor).
+    ``name``: a monitor a plugin registered (``register_deployment_monitors``); the default,
+    ``http``, is the built-in HTTP monitor at ``url``, in the shape of Spinnaker's deployment
+    monitor API (a POST per step answered ``{"nextStep": {"directive":
+    "continue|wait|rollback|abort"}, "statusReason": "..."}``). Or ``activity``: any installed
+    activity taking a :class:`MonitorRequest` and answering a :class:`MonitorAnswer`.
     """
 
-    url: str | None = Field(default=None, max_length=2000)
+    name: str = Field(default="http", min_length=1, max_length=200)
+    url: str | None = Field(default=None, max_length=2000, description="for the http monitor")
     activity: str | None = Field(default=None, max_length=200)
     max_analysis_minutes: float = Field(default=30, gt=0, le=24 * 60)
     bake_seconds: float = Field(default=0, ge=0, le=86_400, description="consult while baking")
     on_failure: Literal["rollback", "continue"] = Field(
         default="rollback", description="what an unreachable monitor or a timeout does"
     )
+
+    @model_validator(mode="after")
+    def _http_needs_url(self) -> MonitorOptions:
+        if self.activity is None and self.name == "http" and not self.url:
+            raise ValueError("the http monitor needs a url")
+        return self
 
 
 class MonitorRequest(cloudops.Input):
@@ -61,6 +70,7 @@ class MonitorRequest(cloudops.Input):
     current_progress: int
     stage: str
     url: str | None = None
+    monitor: str = Field(default="http", description="the registered monitor to consult")
 
 
 class MonitorAnswer(cloudops.Output):
@@ -190,3 +200,78 @@ class DeployOutput(cloudops.Output):
     previous_launch_settings: dict[str, Any] | None = Field(
         default=None, description="the previous group's settings, for a previous-image rollback"
     )
+
+
+CutOverPolicy = Literal["all_or_nothing", "per_target"]
+
+
+class DeployTarget(cloudops.Input):
+    """One place a multi-target deploy deploys to."""
+
+    name: str | None = Field(
+        default=None, min_length=1, max_length=100, description="default: account/region"
+    )
+    account: str = Field(min_length=1, max_length=200)
+    region: str = Field(min_length=1, max_length=100)
+    server_group: dict[str, Any] = Field(description="the provider's createServerGroup input")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="this target's strategy options (over the shared ones)"
+    )
+
+    @property
+    def label(self) -> str:
+        """The target's name in progress, rollbacks and the output."""
+        return self.name or f"{self.account}/{self.region}"
+
+
+class MultiTargetInput(cloudops.Input):
+    """``deploy.multi``: one application to several targets (clouds, accounts, regions).
+
+    Each target runs ``strategy`` with ``options`` (and its own ``options``) in this workflow.
+    ``wave_size`` targets at a time (default: all at once), ``bake_seconds`` between waves.
+    ``cut_over``: ``all_or_nothing`` (default) holds every target at its cut-over until all
+    have cut over, and if any fails before that, every target rolls back; ``per_target``: a
+    failed target rolls back alone and the others go on.
+    """
+
+    targets: list[DeployTarget] = Field(min_length=1, max_length=50)
+    strategy: str = Field(default="deploy.redBlack", min_length=3, max_length=200)
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="strategy options every target gets"
+    )
+    wave_size: int | None = Field(default=None, ge=1, le=50, description="targets per wave")
+    bake_seconds: float = Field(default=0, ge=0, le=86_400, description="wait between waves")
+    cut_over: CutOverPolicy = "all_or_nothing"
+
+    @field_validator("targets")
+    @classmethod
+    def _unique(cls, value: list[DeployTarget]) -> list[DeployTarget]:
+        labels = [t.label for t in value]
+        if len(set(labels)) != len(labels):
+            raise ValueError("two targets have the same name (give them a name)")
+        return value
+
+
+TargetStatus = Literal["deployed", "failed", "rolled_back", "not_started"]
+
+
+class TargetOutcome(cloudops.Output):
+    """What a multi-target deploy did on one target."""
+
+    target: str
+    account: str
+    region: str
+    wave: int
+    status: TargetStatus = "not_started"
+    output: DeployOutput | None = None
+    error: OperationError | None = None
+    rollbacks: list[RollbackRecord] = Field(
+        default_factory=list, description="per_target: the failed target's own rollback"
+    )
+
+
+class MultiTargetOutput(cloudops.Output):
+    """Each target's outcome, in the order of the input."""
+
+    cut_over: CutOverPolicy
+    targets: list[TargetOutcome]

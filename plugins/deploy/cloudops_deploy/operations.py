@@ -50,6 +50,7 @@ from cloudops_deploy.models import (
     RollingRedBlackInput,
     WaitOptions,
 )
+from cloudops_deploy.multi import cut_over, require_strategy
 from cloudops_deploy.servergroups import ServerGroups
 
 
@@ -150,6 +151,7 @@ PATCH_TRAFFIC_SHARES = "deploy-rolling-traffic-shares"
 #: Deploys started before it neither named the serving group as the new group's ``source``
 #: nor pinned its capacity; started after, they do both.
 SOURCE_AND_PIN = "deploy-source-and-pinned-capacity"
+PATCH_MONITOR_HOOK = "deploy-monitor-hook"
 
 
 def launch_settings(
@@ -244,6 +246,16 @@ class Deploy:
         self.guarded = False
         self.new = ""
         self.pin: _Pin | None = None
+        monitor = input.monitor
+        if monitor and not monitor.activity and monitor.name not in ctx.catalogue.monitors:
+            raise BusinessError(
+                ErrorCode.INVALID_INPUT,
+                f"no deployment monitor {monitor.name!r} is installed on this worker",
+                {
+                    "errors": [{"field": "monitor.name", "reason": "not installed"}],
+                    "known": sorted(ctx.catalogue.monitors),
+                },
+            )
 
     async def start(self) -> tuple[list[ServerGroupDescription], list[ServerGroupDescription]]:
         """The cluster's groups and its enabled ones; INVALID/CONFLICT before any change."""
@@ -410,7 +422,12 @@ async def consult_monitor(
     deploy where it is (no rollback).
     """
     ctx, input = deploy.ctx, deploy.input
-    name = options.activity or "deploy.http_monitor"
+    if options.activity:
+        name = options.activity
+    elif workflow.patched(PATCH_MONITOR_HOOK):
+        name = "deploy.consult_monitor"  # the monitor the plugins registered under its name
+    else:
+        name = "deploy.http_monitor"  # histories recorded before the hook
     request = MonitorRequest(
         application=deploy.cluster.application,
         cluster=deploy.cluster.cluster,
@@ -419,6 +436,7 @@ async def consult_monitor(
         current_progress=percent,
         stage=stage,
         url=options.url,
+        monitor=options.name,
     )
     deadline = ctx.now() + timedelta(minutes=options.max_analysis_minutes)
     while True:
@@ -490,7 +508,7 @@ class RedBlack(cloudops.CloudOperation[RedBlackInput, DeployOutput]):
         deploy.output.judged_by = await _judge(ctx, input)
         await deploy.disable_old(old)
         await deploy.release_pin()
-        ctx.commit()  # traffic is on the new group: what follows never rolls back
+        await cut_over(ctx)  # traffic is on the new group: what follows never rolls back
         await _clean_up(deploy.groups, input, old, before, new, deploy.output)
         return deploy.output
 
@@ -533,12 +551,7 @@ class Custom(cloudops.CloudOperation[CustomInput, DeployOutput]):
 
     async def run(self, ctx: OperationContext, input: CustomInput) -> DeployOutput:
         """Validate ``strategy``'s input (the deploy's, plus ``parameters``), then run it."""
-        if not ctx.has_operation(input.strategy):
-            raise BusinessError(
-                ErrorCode.UNKNOWN_OPERATION,
-                f"deploy strategy {input.strategy!r} is not installed on this worker",
-                {"operation": input.strategy},
-            )
+        require_strategy(ctx, input.strategy)
         payload = {
             **input.model_dump(mode="json", exclude={"strategy", "parameters"}, exclude_unset=True),
             **input.parameters,
@@ -602,7 +615,7 @@ class RollingRedBlack(cloudops.CloudOperation[RollingRedBlackInput, DeployOutput
         deploy.output.judged_by = await _judge(ctx, input)
         await deploy.disable_old(old)
         await deploy.release_pin()
-        ctx.commit()
+        await cut_over(ctx)
         scale_down = input.scale_down or input.scale_down_old
         await _clean_up(
             deploy.groups,

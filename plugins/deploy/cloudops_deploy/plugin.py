@@ -4,7 +4,8 @@ from collections.abc import Callable
 from typing import Any
 
 import cloudops
-from cloudops_deploy.activities import ACTIVITIES
+from cloudops_deploy.activities import ACTIVITIES, HTTP_MONITOR
+from cloudops_deploy.multi import MultiTarget
 from cloudops_deploy.operations import (
     Custom,
     Highlander,
@@ -27,12 +28,19 @@ def register_operations(register: Callable[[type[Any]], None]) -> None:
         NoStrategy,
         Custom,
         Rollback,
+        MultiTarget,
     ):
         register(operation)
 
 
 @cloudops.hookimpl
 def register_activities(register: Callable[[Any], None]) -> None:
-    """Add ``deploy.traffic_guards`` and ``deploy.http_monitor``."""
+    """Add ``deploy.traffic_guards``, ``deploy.consult_monitor`` and ``deploy.http_monitor``."""
     for fn in ACTIVITIES:
         register(fn)
+
+
+@cloudops.hookimpl
+def register_deployment_monitors(register: Callable[[Any], None]) -> None:
+    """Add the built-in HTTP monitor (``monitor.name: http``, the default)."""
+    register(HTTP_MONITOR)

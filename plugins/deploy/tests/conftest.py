@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -34,3 +37,49 @@ async def deploy_ops(cloudops_worker: Any, cloud: Cloud) -> AsyncIterator[CloudO
 def app() -> str:
     """A fresh application per test (lowercase, so GCP can name groups after it)."""
     return f"d{uuid.uuid4().hex[:10]}"
+
+
+class Monitor:
+    """An HTTP deployment monitor: ``answer(body)`` gives each step's directive."""
+
+    def __init__(self, answer: Callable[[dict[str, Any]], str]) -> None:
+        self.answer = answer
+        self.calls: list[dict[str, Any]] = []
+        monitor = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                monitor.calls.append(body)
+                directive = monitor.answer(body)
+                data = json.dumps(
+                    {"nextStep": {"directive": directive}, "statusReason": f"said {directive}"}
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/evaluateHealth"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def monitor() -> Iterator[Callable[[Callable[[dict[str, Any]], str]], Monitor]]:
+    started: list[Monitor] = []
+
+    def start(answer: Callable[[dict[str, Any]], str]) -> Monitor:
+        started.append(Monitor(answer))
+        return started[-1]
+
+    yield start
+    for m in started:
+        m.close()

@@ -1,83 +1,39 @@
 """Traffic-share rolling red/black, monitored deploys, guards and the other strategies.
 
 Each scenario runs once per cloud (moto, the GCP and Azure emulators; a real Temporal server).
-A small HTTP deployment monitor (Spinnaker's monitor API shape) is consulted at every step: it
-reads the old group's traffic share straight from the cloud's load balancer while the deploy
-waits for its answer, so the shares are checked at each step, not only at the end.
+A small HTTP deployment monitor (conftest.py, Spinnaker's monitor API shape) is consulted at
+every step: it reads the old group's traffic share straight from the cloud's load balancer
+while the deploy waits for its answer, so the shares are checked at each step.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from deploy_clouds import Cloud, GroupState
 from test_deploy import FAST, cluster_state, v
 
+import cloudops
 import cloudops_deploy.plugin
 from cloudops.client import CloudOpsClient
+from cloudops_deploy.models import DeployOutput, MonitorAnswer, MonitorRequest, RedBlackInput
 
 HISTORIES = Path(__file__).parents[3] / "tests" / "histories"
 
 
-class Monitor:
-    """An HTTP deployment monitor: ``answer(body)`` gives each step's directive."""
+async def keep_history(ops: CloudOpsClient, folder: str, case: str, workflow_id: str) -> None:
+    """With ``CLOUDOPS_RECORD_HISTORIES=1``, commit the run's history for the replay tests.
 
-    def __init__(self, answer: Callable[[dict[str, Any]], str]) -> None:
-        self.answer = answer
-        self.calls: list[dict[str, Any]] = []
-        monitor = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                monitor.calls.append(body)
-                directive = monitor.answer(body)
-                data = json.dumps(
-                    {"nextStep": {"directive": directive}, "statusReason": f"said {directive}"}
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/evaluateHealth"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
-@pytest.fixture
-def monitor() -> Iterator[Callable[[Callable[[dict[str, Any]], str]], Monitor]]:
-    started: list[Monitor] = []
-
-    def start(answer: Callable[[dict[str, Any]], str]) -> Monitor:
-        started.append(Monitor(answer))
-        return started[-1]
-
-    yield start
-    for m in started:
-        m.close()
-
-
-async def _keep_history(ops: CloudOpsClient, cloud: Cloud, case: str, workflow_id: str) -> None:
-    """With ``CLOUDOPS_RECORD_HISTORIES=1``, commit the run's history for the replay tests."""
+    ``folder``: the cloud's (``aws``...), or ``multi`` for a deploy across clouds.
+    """
     if not os.environ.get("CLOUDOPS_RECORD_HISTORIES"):
         return
     history = await ops.client.get_workflow_handle(workflow_id).fetch_history()
-    (HISTORIES / cloud.name / f"{case}.json").write_text(history.to_json())
+    (HISTORIES / folder / f"{case}.json").write_text(history.to_json())
 
 
 async def test_rolling_red_black_moves_traffic_shares_and_rolls_back_instantly(
@@ -105,7 +61,7 @@ async def test_rolling_red_black_moves_traffic_shares_and_rolls_back_instantly(
     handle = await deploy_ops.submit("deploy.monitored", payload, **cloud.where)
     result = await handle.result()
     assert result.ok, result.error
-    await _keep_history(deploy_ops, cloud, "deploy-monitored-ok", handle.id)
+    await keep_history(deploy_ops, cloud.name, "deploy-monitored-hook-ok", handle.id)
     # At 50% half of v000 (1 of 2 instances) was out of its load balancer, still running.
     assert shares == {50: 0.5, 100: 0.5}, shares
     assert result.value["traffic_steps"] == [f"50%: 1 of 2 of {v(app, 0)} out"]
@@ -204,3 +160,99 @@ async def test_options_guards_highlander_and_none(
         )
         assert back.ok, back.error
         assert back.value["enabled"] == [v(app, 2)] and back.value["disabled"] == [v(app, 1)]
+
+
+class CanaryInput(RedBlackInput):
+    """A third party's strategy input: the deploy input and a field of its own."""
+
+    canary_note: str
+
+
+class Canary(cloudops.CloudOperation[CanaryInput, DeployOutput]):
+    """A custom strategy (``deploy.custom`` names it): a red/black with a step of its own."""
+
+    provider = "testdeploy"
+    name = "canary"
+
+    async def run(self, ctx: cloudops.OperationContext, input: CanaryInput) -> DeployOutput:
+        ctx.step(f"canary: {input.canary_note}")
+        payload = input.model_dump(mode="json", exclude={"canary_note"}, exclude_unset=True)
+        out = await ctx.run("deploy.redBlack", payload)
+        return DeployOutput.model_validate(out.model_dump())
+
+
+class Votes:
+    """A third-party plugin: a deployment monitor (the hook) and a custom strategy."""
+
+    def __init__(self) -> None:
+        self.votes: list[str] = []
+        self.asked: list[str] = []
+
+    @cloudops.hookimpl
+    def register_deployment_monitors(self, register: Callable[[Any], None]) -> None:
+        register(cloudops.DeploymentMonitor(name="votes", evaluate=self.evaluate))
+
+    @cloudops.hookimpl
+    def register_operations(self, register: Callable[[Any], None]) -> None:
+        register(Canary)
+
+    async def evaluate(self, request: MonitorRequest) -> MonitorAnswer:
+        self.asked.append(f"{request.cluster} {request.stage}")
+        directive = self.votes.pop(0) if self.votes else "continue"
+        return MonitorAnswer(directive=directive, reason=f"voted {directive}")  # type: ignore[arg-type]
+
+
+async def test_custom_strategy_plugin_monitor_rollback_mode_disable_and_healthy_share(
+    cloudops_worker: Any, cloud: Cloud, app: str
+) -> None:
+    """deploy.custom runs a plugin's strategy; a plugin's monitor (register_deployment_monitors)
+    asks for a rollback: with ``rollback_mode: disable`` the new group stays, disabled."""
+    votes = Votes()
+    plugins = [cloud.plugin, cloudops_deploy.plugin, votes]
+    async with cloudops_worker(
+        plugins=plugins, load_entrypoints=False, accounts=cloud.accounts
+    ) as ops:
+        group = cloud.server_group(app)
+        half = {"target_healthy_percentage": 50, **FAST}
+        first = await ops.execute("deploy.none", {"server_group": group, **half}, **cloud.where)
+        assert first.ok, first.error
+        unknown = await ops.execute(
+            "deploy.none", {"server_group": group, "monitor": {"name": "nope"}}, **cloud.where
+        )
+        assert unknown.error is not None and unknown.error.code == "INVALID_INPUT"
+        assert unknown.error.rollbacks == []
+
+        custom = {
+            "server_group": group,
+            "strategy": "testdeploy.canary",
+            "parameters": {"canary_note": "one"},
+            "monitor": {"name": "votes"},
+            **FAST,
+        }
+        votes.votes = ["rollback"]
+        kept = await ops.execute(
+            "deploy.custom", {**custom, "rollback_mode": "disable"}, **cloud.where
+        )
+        assert kept.error is not None and kept.error.code == "REJECTED", kept.error
+        assert "voted rollback" in kept.error.message
+        assert [r.step for r in kept.error.rollbacks] == [f"disable {v(app, 1)}"]
+        assert "run testdeploy.canary > canary: one" in [s.name for s in kept.metadata.steps]
+        assert await cluster_state(ops, cloud, app) == {
+            v(app, 0): GroupState(desired=2, serving=True),
+            v(app, 1): GroupState(desired=2, serving=False),  # kept for debugging
+        }
+
+        votes.votes = ["wait", "continue"]
+        done = await ops.execute("deploy.custom", {**custom, **half}, **cloud.where)
+        assert done.ok, done.error
+        assert done.value["monitor_reasons"] == [
+            "100%: wait (voted wait)",
+            "100%: continue (voted continue)",
+        ]
+        assert done.value["disabled"] == [v(app, 0)]
+        assert votes.asked == [f"{app}-prod enabled"] * 3
+        assert await cluster_state(ops, cloud, app) == {
+            v(app, 0): GroupState(desired=2, serving=False),
+            v(app, 1): GroupState(desired=2, serving=False),
+            v(app, 2): GroupState(desired=2, serving=True),
+        }

@@ -219,7 +219,9 @@ async def _deploy_demo(
                 raise
         worker: WorkerProcess | None = None
         try:
-            config = write_config(Path(folder) / "cloudops.toml", {"accounts": local.accounts()})
+            # A local demo: authorization explicitly off (docs/security.md).
+            settings = {"authorization": "off", "accounts": local.accounts()}
+            config = write_config(Path(folder) / "cloudops.toml", settings)
             app = f"demo{uuid.uuid4().hex[:4]}"
             # The sample apps are arranged straight on the clouds, not through the proxies.
             requests = {name: await asyncio.to_thread(_sample, local[name], app) for name in clouds}
@@ -229,6 +231,7 @@ async def _deploy_demo(
                 f"~{fault_rate:.0%} of API calls with a transient fault (throttling with "
                 "Retry-After, 500/503, connection resets)"
             )
+            console.print("authorization: off (a local demo; production: docs/security.md)")
             worker = WorkerProcess(
                 server.address,
                 DEMO_TASK_QUEUE,

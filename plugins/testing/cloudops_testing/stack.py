@@ -22,13 +22,26 @@ __all__ = ["behind_proxy", "local_clouds_of", "toml_accounts", "write_config"]
 
 
 def toml_accounts(config: dict[str, Any]) -> str:
-    """A ``{"accounts": {name: {key: value}}}`` dict as ``cloudops.toml`` text."""
-    lines = []
+    """A ``{"accounts": {name: {key: value}}}`` dict as ``cloudops.toml`` text.
+
+    Top-level strings (``authorization``) come first.
+    """
+    lines = [
+        f"{key} = {json.dumps(value)}" for key, value in config.items() if isinstance(value, str)
+    ]
     for name, table in config.get("accounts", {}).items():
         lines.append(f"[accounts.{json.dumps(name)}]")
-        lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+        lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
         lines.append("")
     return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    """A TOML value: JSON's form, except that tables (``budget``) are inline tables."""
+    if isinstance(value, dict):
+        pairs = ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + pairs + " }"
+    return json.dumps(value)
 
 
 def write_config(path: Path, config: dict[str, Any]) -> Path:

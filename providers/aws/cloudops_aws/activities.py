@@ -16,7 +16,7 @@ the plugin module does to register the activities) stays cheap.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -50,6 +50,7 @@ from cloudops.servergroups.models import (
 )
 from cloudops.servergroups.translate import (
     activity_maker,
+    clone_source,
     name_parts,
     require_ours,
     user_data_base64,
@@ -648,14 +649,23 @@ def wait_for_capacity(arg: WaitForCapacityInput) -> CapacityStatus:
     (no more instances than desired), and ``exclude_instances`` must have left the group.
     A group that is gone or being deleted is a business failure, not a reason to keep waiting.
     """
-    asg = aws_client("autoscaling", arg.account, arg.region)
-    checked = _check_capacity(arg, _require_group(asg, arg.name))
+    from cloudops_aws.shared_reads import shared_group, shared_traffic_health
+
+    # Concurrent waits of this account and region share their reads (cloudops.batching).
+    group = shared_group(arg.account, arg.region, arg.name)
+    if group is None:
+        raise not_found(arg.name)
+    checked = _check_capacity(arg, group, shared_traffic_health)
     if isinstance(checked, str):
         raise NotReady(checked)
     return checked
 
 
-def _check_capacity(arg: WaitForCapacityInput, group: dict[str, Any]) -> CapacityStatus | str:
+def _check_capacity(
+    arg: WaitForCapacityInput,
+    group: dict[str, Any],
+    traffic_health: Callable[[GroupCall, dict[str, Any]], dict[str, dict[str, str]]] | None = None,
+) -> CapacityStatus | str:
     """The group's status if it has reached its capacity, else why not (for NotReady)."""
     if group.get("Status") == _DELETE_IN_PROGRESS:
         raise BusinessError(
@@ -665,7 +675,7 @@ def _check_capacity(arg: WaitForCapacityInput, group: dict[str, Any]) -> Capacit
     desired = arg.desired if arg.desired is not None else capacity.desired
     disabled = _disabled(group)
     alive = _alive(group)
-    traffic = {} if disabled else _traffic_health(arg, group)
+    traffic = {} if disabled else (traffic_health or _traffic_health)(arg, group)
     healthy = [i for i in alive if _instance_health(i, False, traffic) == HealthState.UP]
     leaving = sorted(set(arg.exclude_instances) & {i["InstanceId"] for i in alive})
     if len(healthy) >= desired and len(alive) <= desired and not leaving:
@@ -1042,13 +1052,7 @@ def read_server_group_template(arg: GroupCall) -> AwsCreateServerGroupInput:
     """The create input that would make a copy of a group: the source of ``cloneServerGroup``."""
     asg = aws_client("autoscaling", arg.account, arg.region)
     group = _require_group(asg, arg.name)
-    parsed = ServerGroupName.try_parse(arg.name)
-    if parsed is None:
-        raise BusinessError(
-            ErrorCode.INVALID_INPUT,
-            f"cannot clone {arg.name!r}: its name does not follow app-stack-detail-vNNN",
-            {"errors": [{"field": "source", "reason": "not a server group name"}]},
-        )
+    cluster = clone_source(arg.name)
     ec2 = aws_client("ec2", arg.account, arg.region)
     data, _ = _launch_template_data(ec2, _launch_template_spec(group))
     if not data.get("ImageId") or not data.get("InstanceType"):
@@ -1067,9 +1071,7 @@ def read_server_group_template(arg: GroupCall) -> AwsCreateServerGroupInput:
         if not k.startswith(RESERVED_TAG_PREFIX) and not k.startswith("aws:")
     }
     return AwsCreateServerGroupInput(
-        application=parsed.application,
-        stack=parsed.stack,
-        detail=parsed.detail,
+        **cluster,
         image=data["ImageId"],
         instance_type=data["InstanceType"],
         capacity=_capacity(group),

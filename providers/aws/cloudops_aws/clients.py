@@ -148,7 +148,15 @@ def instrument(client: Any) -> Any:
     events.register("response-received", received, unique_id="cloudops-call-end")
     events.register("after-call", finished, unique_id="cloudops-call-after")
     events.register("after-call-error", finished, unique_id="cloudops-call-after-error")
+    # Under an account budget, each request (retries too) waits for this process's turn.
+    events.register_first("request-created", _paced, unique_id="cloudops-budget-pace")
     return client
+
+
+def _paced(**kwargs: Any) -> None:
+    from cloudops.budgets import pace_current
+
+    pace_current()
 
 
 def _end(

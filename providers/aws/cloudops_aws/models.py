@@ -17,6 +17,8 @@ from cloudops.servergroups.contract import (
     GroupCall,
     NextNameInput,
     NextNameOutput,
+    WaitCall,
+    WaitedGroup,
 )
 from cloudops.servergroups.contract import ServerGroupLookup as Lookup
 from cloudops.servergroups.models import (
@@ -308,25 +310,17 @@ class AutoScalingGroupRef(cloudops.Output):
     created: bool = Field(description="false when this request had already created it")
 
 
-class WaitForCapacityInput(GroupCall):
-    """Poll until the group runs ``desired`` (default: its own desired) healthy instances.
+class WaitForCapacityInput(WaitCall):
+    """Poll until the group runs ``desired`` healthy instances and the excluded ones left.
 
-    Target-group health is required unless the group is disabled. Instances listed in
-    ``exclude_instances`` (just terminated) must have left the group.
+    Target-group health is required unless the group is disabled.
     """
 
-    desired: int | None = None
-    exclude_instances: list[str] = Field(default_factory=list)
 
+class CapacityStatus(WaitedGroup):
+    """How far a group is from its capacity: healthy instances (in service, in traffic)."""
 
-class CapacityStatus(cloudops.Output):
-    """How far a group is from its capacity; the result of a finished wait."""
-
-    name: str
-    capacity: Capacity
-    instances: int
     healthy: int
-    disabled: bool
 
 
 class UpdateCapacityInput(GroupCall):

@@ -22,6 +22,19 @@ AWS = cloudops.Provider(
     description="Amazon Web Services: Auto Scaling groups, launch templates, ELBv2 (boto3)",
     classify=classify,
     warm_up=import_later("boto3", "botocore.config"),
+    # EC2 refills 20 non-mutating and 5 mutating request tokens per second per account and
+    # region (docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html); Auto Scaling
+    # (one bucket for all its calls) and ELB publish no figures. Spinnaker's default is 10/s.
+    budget_defaults={"reads": 8.0, "mutations": 4.0},
+    read_activities=frozenset(
+        {
+            "aws.next_server_group_name",
+            "aws.wait_for_capacity",
+            "aws.describe_server_group",
+            "aws.read_server_group_template",
+            "aws.list_server_groups",
+        }
+    ),
 )
 
 

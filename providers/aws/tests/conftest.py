@@ -1,29 +1,17 @@
-"""Shared fixtures of the cloudops-aws tests: a worker with only this plugin, on moto."""
+"""Fixtures of the cloudops-aws tests: ``aws_ops`` (a worker with only this plugin, on
+moto) and ``app`` (an application of each test's own)."""
 
 from __future__ import annotations
-
-import uuid
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
 import cloudops_aws.plugin
-from cloudops.client import CloudOpsClient
+from cloudops_testing.conformance import fresh_application, provider_ops
 
-
-@pytest.fixture
-async def aws_ops(
-    cloudops_worker: Any, aws_accounts: dict[str, Any]
-) -> AsyncIterator[CloudOpsClient]:
-    """A worker running only the AWS plugin, its account pointed straight at moto."""
-    async with cloudops_worker(
-        plugins=[cloudops_aws.plugin], load_entrypoints=False, accounts=aws_accounts
-    ) as ops:
-        yield ops
+aws_ops = provider_ops(cloudops_aws.plugin, "aws_accounts")
 
 
 @pytest.fixture
 def app() -> str:
-    """A fresh application name per test: moto's state is shared by the whole session."""
-    return f"t{uuid.uuid4().hex[:10]}"
+    """A fresh application name per test: the local cloud's state is shared by the session."""
+    return fresh_application()

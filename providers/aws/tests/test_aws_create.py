@@ -1,3 +1,5 @@
+"""createServerGroup and describeServerGroup on AWS, checked by reading moto's state."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -53,11 +55,17 @@ async def test_create_server_group_with_target_group(
     assert counts.launch_templates == [f"{app}-test-v000"]
     assert len(counts.instances) == 2
 
-    # The next server group of the cluster takes the next sequence.
-    second = await aws_ops.execute(
-        "aws.createServerGroup",
-        create_input(moto_network, app, capacity={"min": 0, "max": 1, "desired": 1}),
-        **WHERE,
+    # describeServerGroup reads it all back.
+    described = await aws_ops.execute(
+        "aws.describeServerGroup", {"server_group": f"{app}-test-v000"}, **WHERE
     )
-    assert second.ok, second.error
-    assert second.value["name"] == f"{app}-test-v001"
+    assert described.ok, described.error
+    found = described.value
+    assert (found["application"], found["stack"], found["sequence"]) == (app, "test", 0)
+    assert found["capacity"] == {"min": 1, "max": 3, "desired": 2}
+    assert found["image"] == moto_network.image_id
+    assert found["instance_type"] == "t3.micro"
+    assert found["target_groups"] == [f"{app}-web"]
+    assert found["launch_template_name"] == f"{app}-test-v000"
+    assert {i["health"] for i in found["instances"]} == {"Up"}
+    assert all(i["load_balancer_health"] == {f"{app}-web": "healthy"} for i in found["instances"])

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aws_testkit import WHERE, book_for, create_input
+from aws_testkit import book_for
 
 import cloudops
 from cloudops.accounts import using_accounts
-from cloudops.client import CloudOpsClient
 from cloudops.servergroups.contract import TAG_REQUEST_ID
 from cloudops.servergroups.models import Capacity
 from cloudops_aws.activities import (
@@ -161,15 +160,3 @@ async def test_a_create_whose_answer_was_lost_is_found_by_its_tag(
     assert len(counts.launch_templates) == 1
     assert len(counts.auto_scaling_groups) == 1
     assert len(counts.instances) == 2
-
-
-async def test_the_same_request_twice_runs_once(
-    aws_ops: CloudOpsClient, moto_client: Any, moto_network: MotoNetwork, app: str
-) -> None:
-    payload = create_input(moto_network, app, capacity={"min": 0, "max": 1, "desired": 1})
-    first = await aws_ops.execute("aws.createServerGroup", payload, request_id=f"{app}-r", **WHERE)
-    second = await aws_ops.execute("aws.createServerGroup", payload, request_id=f"{app}-r", **WHERE)
-    assert first.ok and second.ok
-    assert first.value == second.value
-    counts = count_tagged(moto_client, TAG_REQUEST_ID, f"{app}-r")
-    assert len(counts.auto_scaling_groups) == 1 and len(counts.instances) == 1

@@ -16,12 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from cloudops import BusinessError, ErrorCode
+from cloudops.servergroups import translate
 from cloudops.servergroups.models import (
     RESERVED_TAG_PREFIX,
     Capacity,
     HealthState,
     ServerGroupInstance,
-    ServerGroupName,
 )
 from cloudops.servergroups.translate import name_parts, user_data_base64
 from cloudops_azure.models import (
@@ -427,13 +427,7 @@ def clone_source(
 ) -> AzureCreateServerGroupInput:
     """The create input that would make a copy of a scale set: ``cloneServerGroup``'s source."""
     name = str(scale_set["name"])
-    parsed = ServerGroupName.try_parse(name)
-    if parsed is None:
-        raise BusinessError(
-            ErrorCode.INVALID_INPUT,
-            f"cannot clone {name!r}: its name does not follow app-stack-detail-vNNN",
-            {"errors": [{"field": "source", "reason": "not a server group name"}]},
-        )
+    cluster = translate.clone_source(name)
     described = describe(
         scale_set, [], region="", subscription=subscription, resource_group=resource_group
     )
@@ -448,9 +442,7 @@ def clone_source(
         )
     tags = {k: v for k, v in described.tags.items() if not k.startswith(RESERVED_TAG_PREFIX)}
     return AzureCreateServerGroupInput(
-        application=parsed.application,
-        stack=parsed.stack,
-        detail=parsed.detail,
+        **cluster,
         image=described.image,
         instance_type=described.instance_type,
         capacity=described.capacity,

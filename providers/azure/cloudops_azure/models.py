@@ -14,7 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import cloudops
 from cloudops.servergroups import contract
-from cloudops.servergroups.contract import CloudCall, GroupCall, NextNameOutput
+from cloudops.servergroups.contract import (
+    CloudCall,
+    GroupCall,
+    NextNameOutput,
+    WaitCall,
+    WaitedGroup,
+)
 from cloudops.servergroups.contract import ServerGroupLookup as Lookup
 from cloudops.servergroups.models import (
     Capacity,
@@ -397,24 +403,14 @@ class PollOutput(cloudops.Output):
     capacity: int | None = None
 
 
-class WaitForInstancesInput(ScaleSetCall):
-    """Poll until the scale set runs ``desired`` (default: its capacity) running VMs.
-
-    VMs listed in ``exclude_instances`` (just deleted) must have left the scale set.
-    """
-
-    desired: int | None = None
-    exclude_instances: list[str] = Field(default_factory=list)
+class WaitForInstancesInput(ScaleSetCall, WaitCall):
+    """Poll until the scale set runs ``desired`` running VMs and ``exclude_instances`` are gone."""
 
 
-class InstancesStatus(cloudops.Output):
-    """How far a scale set is from its capacity; the result of a finished wait."""
+class InstancesStatus(WaitedGroup):
+    """How far a scale set is from its capacity: its running VMs."""
 
-    name: str
-    capacity: Capacity
-    instances: int
     running: int
-    disabled: bool
 
     @property
     def healthy(self) -> int:

@@ -24,6 +24,20 @@ AZURE = cloudops.Provider(
     "(azure-mgmt-compute)",
     classify=classify,
     warm_up=import_later("azure.mgmt.compute", "azure.identity", "azure.core.exceptions"),
+    # Resource Manager refills about 25 reads and 10 writes per second per subscription,
+    # principal and region (learn.microsoft.com/azure/azure-resource-manager/management/
+    # request-limits-and-throttling): half of each, as other principals share them.
+    budget_defaults={"reads": 12.0, "mutations": 5.0},
+    read_activities=frozenset(
+        {
+            "azure.next_server_group_name",
+            "azure.poll_operation",
+            "azure.wait_for_instances",
+            "azure.describe_server_group",
+            "azure.list_server_groups",
+            "azure.read_server_group_template",
+        }
+    ),
 )
 
 

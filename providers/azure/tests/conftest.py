@@ -1,29 +1,17 @@
-"""Shared fixtures of the cloudops-azure tests: a worker with only this plugin, on the emulator."""
+"""Fixtures of the cloudops-azure tests: ``azure_ops`` (a worker with only this plugin, on
+the emulator) and ``app`` (an application of each test's own)."""
 
 from __future__ import annotations
-
-import uuid
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
 import cloudops_azure.plugin
-from cloudops.client import CloudOpsClient
+from cloudops_testing.conformance import fresh_application, provider_ops
 
-
-@pytest.fixture
-async def azure_ops(
-    cloudops_worker: Any, azure_accounts: dict[str, Any]
-) -> AsyncIterator[CloudOpsClient]:
-    """A worker running only the Azure plugin, its account pointed straight at the emulator."""
-    async with cloudops_worker(
-        plugins=[cloudops_azure.plugin], load_entrypoints=False, accounts=azure_accounts
-    ) as ops:
-        yield ops
+azure_ops = provider_ops(cloudops_azure.plugin, "azure_accounts")
 
 
 @pytest.fixture
 def app() -> str:
-    """A fresh application name per test: the emulator's state is shared by the session."""
-    return f"t{uuid.uuid4().hex[:10]}"
+    """A fresh application name per test: the local cloud's state is shared by the session."""
+    return fresh_application()

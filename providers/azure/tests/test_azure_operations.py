@@ -1,4 +1,7 @@
-"""Each server-group operation's happy path, checked by reading the emulator's state."""
+"""What Azure adds to the contract's verbs, checked by reading the emulator's state.
+
+The verbs' common behaviour is checked by the conformance suite (test_azure_conformance.py).
+"""
 
 from __future__ import annotations
 
@@ -109,24 +112,6 @@ async def test_disable_then_enable_moves_the_vms_out_of_and_into_the_pools(
     assert described.value["instances"][0]["load_balancer_health"] == {"web": "in", "api": "in"}
 
 
-async def test_destroy_is_repeatable(
-    azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
-) -> None:
-    name = await _create(azure_ops, app)
-    result = await azure_ops.execute(
-        "azure.destroyServerGroup", {"server_group": name, **FAST}, **WHERE
-    )
-    assert result.ok, result.error
-    assert result.value["changed"] is True
-    assert result.value["capacity"] == {"min": 1, "max": 3, "desired": 2}
-    assert scale_set(azure_emulator, name) is None
-    assert in_pool(azure_emulator, "web", name) == set()
-    again = await azure_ops.execute(
-        "azure.destroyServerGroup", {"server_group": name, **FAST}, **WHERE
-    )
-    assert again.ok and again.value["changed"] is False
-
-
 async def test_terminate_instances_replacing_and_shrinking(
     azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
@@ -159,15 +144,6 @@ async def test_terminate_instances_replacing_and_shrinking(
     assert found is not None and found["sku"]["capacity"] == 1
     assert found["tags"]["cloudops:capacity-min"] == "1"
 
-    # Already gone is not an error, and does not shrink the group again.
-    repeat = await azure_ops.execute(
-        "azure.terminateInstances",
-        {"server_group": name, "instance_ids": [f"{name}_1"], "decrement_desired": True, **FAST},
-        **WHERE,
-    )
-    assert repeat.ok, repeat.error
-    assert repeat.value["already_gone"] == [f"{name}_1"] and repeat.value["terminated"] == []
-
     foreign = await azure_ops.execute(
         "azure.terminateInstances",
         {"server_group": name, "instance_ids": ["other-v000_1"], **FAST},
@@ -196,30 +172,22 @@ async def test_describe(azure_ops: CloudOpsClient, azure_emulator: AzureEmulator
     assert {i["state"] for i in value["instances"]} == {"Succeeded/running"}
 
 
-async def test_clone_copies_the_source_with_overrides(
+async def test_clone_copies_user_data_and_image_and_sets_the_sku(
     azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
-    source = await _create(azure_ops, app, user_data="#cloud-config\n", tags={"team": "a"})
+    source = await _create(azure_ops, app, user_data="#cloud-config\n")
     result = await azure_ops.execute(
         "azure.cloneServerGroup",
-        {
-            "source": source,
-            "instance_type": "Standard_D2s_v5",
-            "capacity": {"min": 1, "max": 1, "desired": 1},
-            "tags": {"version": "2"},
-            **FAST,
-        },
+        {"source": source, "instance_type": "Standard_D2s_v5", **FAST},
         **WHERE,
     )
     assert result.ok, result.error
-    clone = result.value["name"]
-    assert clone == f"{app}-test-v001"
-    assert result.value["resources"]["source"] == source
-    original, copy = scale_set(azure_emulator, source), scale_set(azure_emulator, clone)
+    original, copy = (
+        scale_set(azure_emulator, source),
+        scale_set(azure_emulator, result.value["name"]),
+    )
     assert original is not None and copy is not None
-    assert copy["sku"] == {"name": "Standard_D2s_v5", "tier": "Standard", "capacity": 1}
-    assert copy["tags"]["team"] == "a" and copy["tags"]["version"] == "2"
-    assert copy["tags"]["cloudops:server-group"] == clone
+    assert copy["sku"] == {"name": "Standard_D2s_v5", "tier": "Standard", "capacity": 2}
     src_profile = original["properties"]["virtualMachineProfile"]
     copy_profile = copy["properties"]["virtualMachineProfile"]
     assert copy_profile["userData"] == src_profile["userData"]
@@ -227,8 +195,6 @@ async def test_clone_copies_the_source_with_overrides(
         copy_profile["storageProfile"]["imageReference"]
         == (src_profile["storageProfile"]["imageReference"])
     )
-    assert in_pool(azure_emulator, "web", clone) == {f"{clone}_0"}
-    assert original["sku"]["capacity"] == 2  # the source is unchanged
 
 
 async def test_disable_under_the_manual_upgrade_policy_upgrades_the_vms(

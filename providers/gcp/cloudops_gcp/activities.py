@@ -36,7 +36,7 @@ from cloudops.servergroups.models import (
     cluster_name,
     next_server_group_name,
 )
-from cloudops.servergroups.translate import activity_maker, name_parts, require_ours
+from cloudops.servergroups.translate import activity_maker, clone_source, name_parts, require_ours
 from cloudops_gcp.clients import GcpClients, gcp_clients
 from cloudops_gcp.errors import classify, classify_operation_error
 from cloudops_gcp.models import (
@@ -1225,13 +1225,7 @@ def read_server_group_template(arg: GroupRef) -> GcpCreateServerGroupInput:
     found = _locate(clients, arg, arg.name)
     if found is None:
         raise _group_not_found(arg.name)
-    parsed = ServerGroupName.try_parse(arg.name)
-    if parsed is None:
-        raise BusinessError(
-            ErrorCode.INVALID_INPUT,
-            f"cannot clone {arg.name!r}: its name does not follow app-stack-detail-vNNN",
-            {"errors": [{"field": "source", "reason": "not a server group name"}]},
-        )
+    cluster = clone_source(arg.name)
     description, template = _describe(clients, arg, *found)
     if template is None or not description.image or not description.instance_type:
         raise BusinessError(
@@ -1249,9 +1243,7 @@ def read_server_group_template(arg: GroupRef) -> GcpCreateServerGroupInput:
         # that changes its capacity moves its autoscaler's bounds with it.
         autoscaling = autoscaling.model_copy(update={"min_replicas": None, "max_replicas": None})
     return GcpCreateServerGroupInput(
-        application=parsed.application,
-        stack=parsed.stack,
-        detail=parsed.detail,
+        **cluster,
         image=description.image,
         instance_type=description.instance_type,
         capacity=description.capacity,

@@ -24,6 +24,20 @@ GCP = cloudops.Provider(
     "(google-cloud-compute)",
     classify=classify,
     warm_up=import_later("google.cloud.compute_v1", "google.auth", "google.api_core.exceptions"),
+    # Compute Engine meters API requests per project per minute (read and write quotas apart),
+    # not per region: a conservative share of the default quotas.
+    budget_defaults={"reads": 10.0, "mutations": 5.0},
+    budget_per_region=False,
+    read_activities=frozenset(
+        {
+            "gcp.next_server_group_name",
+            "gcp.wait_operations",
+            "gcp.wait_for_group",
+            "gcp.describe_server_group",
+            "gcp.list_server_groups",
+            "gcp.read_server_group_template",
+        }
+    ),
 )
 
 

@@ -1,29 +1,17 @@
-"""Shared fixtures of the cloudops-gcp tests: a worker with only this plugin, on the emulator."""
+"""Fixtures of the cloudops-gcp tests: ``gcp_ops`` (a worker with only this plugin, on
+the emulator) and ``app`` (an application of each test's own)."""
 
 from __future__ import annotations
-
-import uuid
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
 import cloudops_gcp.plugin
-from cloudops.client import CloudOpsClient
+from cloudops_testing.conformance import fresh_application, provider_ops
 
-
-@pytest.fixture
-async def gcp_ops(
-    cloudops_worker: Any, gcp_accounts: dict[str, Any]
-) -> AsyncIterator[CloudOpsClient]:
-    """A worker running only the GCP plugin, its account pointed straight at the emulator."""
-    async with cloudops_worker(
-        plugins=[cloudops_gcp.plugin], load_entrypoints=False, accounts=gcp_accounts
-    ) as ops:
-        yield ops
+gcp_ops = provider_ops(cloudops_gcp.plugin, "gcp_accounts")
 
 
 @pytest.fixture
 def app() -> str:
-    """A fresh application name per test: the emulator's state is shared by the session."""
-    return f"t{uuid.uuid4().hex[:10]}"
+    """A fresh application name per test: the local cloud's state is shared by the session."""
+    return fresh_application()
