@@ -95,8 +95,6 @@ GCP_ABSENT = {
     "deleteServerGroupTags": "not yet: as upsertServerGroupTags",
     "rebootInstances": "not yet: the nearest is instances.reset of each instance; "
     "terminateInstances recreates them",
-    "detachInstances": "not yet: the nearest is instanceGroupManagers.abandonInstances, which "
-    "always shrinks the group and cannot be undone",
     "suspendProcesses": "GCP has no scaling processes; set the autoscaler's mode (OFF, "
     "ONLY_SCALE_OUT) with upsertScalingPolicy or deleteScalingPolicy",
     "resumeProcesses": "GCP has no scaling processes (see suspendProcesses)",
@@ -288,7 +286,7 @@ class GcpServerGroups(ServerGroupCloud):
     async def copy_scaling(self, name: str, settings: ScalingSettings, input: Any) -> None:
         """Nothing to do after the create: the autoscaler is made (and undone) with the group."""
 
-    offers = ("upsertScalingPolicy", "deleteScalingPolicy")
+    offers = ("upsertScalingPolicy", "deleteScalingPolicy", "detachInstances")
     absent = GCP_ABSENT
     verb_descriptions = {
         "upsertScalingPolicy": """Set the CPU target of a server group's autoscaler.
@@ -301,6 +299,13 @@ class GcpServerGroups(ServerGroupCloud):
         policies and other metrics are ``INVALID_INPUT``. On a later failure the previous
         policy comes back (or the autoscaler is deleted again).
         """,
+        "detachInstances": """Abandon instances: they leave the group and keep running.
+
+        ``instanceGroupManagers.abandonInstances`` (as ``terminateInstances`` with ``abandon``):
+        the group's target size always drops by as many, so ``decrement_desired: false`` is
+        ``INVALID_INPUT``. GCP cannot add an instance back to a managed group, so a later
+        failure does not undo it.
+        """,
         "deleteScalingPolicy": """Delete a server group's autoscaler; the group keeps its size.
 
         A group without one is success (``changed: false``); on a later failure the autoscaler
@@ -308,8 +313,39 @@ class GcpServerGroups(ServerGroupCloud):
         """,
     }
 
+    def undo(self, activity: str, arg: Any, label: str) -> None:
+        """Abandoned instances cannot return to a managed group: no undo for a detach."""
+        if activity != "attach_instances":
+            super().undo(activity, arg, label)
+
     async def call(self, activity: str, arg: Any, result_type: type[Any]) -> Any:
-        """The policy changes are Compute Operations: start, wait, then read the policy back."""
+        """The policy changes are Compute Operations: start, wait, then read the policy back.
+
+        A detach is ``terminateInstances`` with ``abandon``.
+        """
+        if activity == "detach_instances":
+            if not arg.decrement_desired:
+                raise BusinessError(
+                    ErrorCode.INVALID_INPUT,
+                    "GCP abandons instances and always shrinks the group: decrement_desired "
+                    "must be true",
+                    {"errors": [{"field": "decrement_desired", "reason": "must be true"}]},
+                )
+            current = await self.describe(arg.name)
+            members = {i.id for i in current.instances} if current is not None else set()
+            ids = [i for i in arg.instance_ids if i in members]  # the others: detached already
+            if not ids:
+                return result_type()
+            done = await self.terminate(
+                GcpTerminateInstancesInput(
+                    server_group=arg.name,
+                    instance_ids=ids,
+                    decrement_desired=True,
+                    abandon=True,
+                    poll_interval_seconds=1,
+                )
+            )
+            return result_type(changed=done.terminated)
         if activity not in ("put_scaling_policy", "restore_scaling_policy"):
             return await super().call(activity, arg, result_type)
         await mutate(

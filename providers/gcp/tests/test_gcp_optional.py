@@ -111,3 +111,32 @@ async def test_clones_and_sourced_creates_copy_the_auto_healing_policy(
         (policy,) = group.auto_healing_policies
         assert policy.health_check.endswith(f"projects/{GCP_PROJECT}/global/healthChecks/hc-web")
         assert policy.initial_delay_sec == 120
+
+
+async def test_detach_abandons_an_instance_that_keeps_running(
+    ops: CloudOpsClient, gcp_client: Callable[[str], Any], app: str
+) -> None:
+    made = await ops.execute("gcp.createServerGroup", create_input(app), **WHERE)
+    assert made.ok, made.error
+    group = made.value["name"]
+    described = await ops.execute("gcp.describeServerGroup", {"server_group": group}, **WHERE)
+    first = sorted(i["id"] for i in described.value["instances"])[0]
+    detach = {"server_group": group, "instance_ids": [first]}
+    refused = await ops.execute(
+        "gcp.detachInstances", {**detach, "decrement_desired": False}, **WHERE
+    )
+    assert refused.error.code == "INVALID_INPUT"
+    detached = await ops.execute("gcp.detachInstances", detach, **WHERE)
+    assert detached.ok and detached.value["changed"], detached.error
+    again = await ops.execute("gcp.detachInstances", detach, **WHERE)
+    assert again.ok and not again.value["changed"], again.value
+    after = await ops.execute("gcp.describeServerGroup", {"server_group": group}, **WHERE)
+    assert after.value["capacity"]["desired"] == 1
+    assert first not in [i["id"] for i in after.value["instances"]]
+    instance = await asyncio.to_thread(
+        gcp_client("InstancesClient").get,
+        project=GCP_PROJECT,
+        zone="us-central1-a",
+        instance=first.rsplit("/", 1)[-1],
+    )
+    assert instance.status == "RUNNING"
