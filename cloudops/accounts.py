@@ -35,6 +35,7 @@ __all__ = [
     "AccountConfig",
     "ConfigError",
     "current_account",
+    "current_account_names",
     "load_config",
 ]
 
@@ -281,13 +282,21 @@ def using_accounts(book: AccountBook) -> Iterator[None]:
         _current_book.reset(token)
 
 
-def current_account(name: str) -> Account:
-    """In an activity: the worker's account ``name`` with its provider settings."""
+def _book() -> AccountBook:
     try:
-        book = _current_book.get()
+        return _current_book.get()
     except LookupError:
         raise RuntimeError(
             "no account book is active: call current_account() inside an activity run by a "
             "cloudops worker, or wrap the call in cloudops.accounts.using_accounts(book)"
         ) from None
-    return book.get(name)
+
+
+def current_account(name: str) -> Account:
+    """In an activity: the worker's account ``name`` with its provider settings."""
+    return _book().get(name)
+
+
+def current_account_names(provider: str | None = None) -> list[str]:
+    """In an activity: the names of the worker's accounts (of ``provider``)."""
+    return _book().names(provider)

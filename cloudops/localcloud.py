@@ -32,6 +32,7 @@ __all__ = [
     "LocalClouds",
     "RegisteredLocalCloud",
     "RunningCloud",
+    "check_scaling",
     "in_cluster",
     "local_clouds",
     "reported_groups",
@@ -71,6 +72,8 @@ class Audit:
     leaks: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
+    #: Autoscaling found on the audited groups that exist, by kind (policy, alarm, hook...).
+    scaling: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def merged(cls, audits: list[Audit]) -> Audit:
@@ -83,6 +86,8 @@ class Audit:
             total.leaks += audit.leaks
             total.missing += audit.missing
             total.mismatches += audit.mismatches
+            for kind, count in audit.scaling.items():
+                total.scaling[kind] = total.scaling.get(kind, 0) + count
         return total
 
 
@@ -104,6 +109,25 @@ def reported_groups(
             audit.missing.append(f"{kind} {name} reported but absent")
             continue
         yield name, want, group
+
+
+def check_scaling(
+    audit: Audit, name: str, want: dict[str, Any], found: dict[str, int], policy: str
+) -> None:
+    """Count a group's autoscaling (``found`` by kind) and hold its ``policy`` to the report.
+
+    One ``policy`` when the group was made autoscaled (``want["scaled"]``), else none. Only
+    groups that exist are counted: some clouds (and moto) keep a deleted group's policies,
+    alarms and hooks.
+    """
+    for kind, count in found.items():
+        audit.scaling[kind] = audit.scaling.get(kind, 0) + count
+    expected = 1 if want.get("scaled") else 0
+    count = found.get(policy, 0)
+    if count > expected:
+        audit.duplicates.append(f"{count} {policy} for {name}, expected {expected}")
+    elif count < expected:
+        audit.missing.append(f"{policy} of {name}")
 
 
 class RunningCloud(ABC):

@@ -62,6 +62,8 @@ async def test_chaos_round_has_no_failure_duplicate_or_leak(tmp_path: Path) -> N
         assert figures["operations"] == count, (cloud, summary)
         assert figures["groups_found"] == figures["groups_expected"] > 0, (cloud, summary)
         assert figures["faults_injected"] > 0, (cloud, summary)
+    # autoscaled clusters: their policies (and the copies deploys made) were counted
+    assert report.audit.scaling.get("policy", 0) > 0, summary
 
 
 async def test_a_worker_killed_mid_call_is_retried_within_seconds(

@@ -23,6 +23,7 @@ from cloudops.servergroups.models import (
 __all__ = [
     "CLUSTER_VERBS",
     "MUTATING_VERBS",
+    "OPTIONAL_VERBS",
     "READ_VERBS",
     "TAG_APPLICATION",
     "TAG_CLUSTER",
@@ -54,6 +55,21 @@ VERBS: tuple[str, ...] = (
     "terminateInstances",
     "describeServerGroup",
     "listServerGroups",
+)
+#: Clouddriver's other server-group operations: each cloud offers those it has (its adapter's
+#: ``offers``) and says why it lacks the others (``absent``); see
+#: :mod:`cloudops.servergroups.optional` for their models and skeletons.
+OPTIONAL_VERBS: tuple[str, ...] = (
+    "upsertScalingPolicy",
+    "deleteScalingPolicy",
+    "updateLaunchTemplate",
+    "upsertServerGroupTags",
+    "deleteServerGroupTags",
+    "rebootInstances",
+    "detachInstances",
+    "suspendProcesses",
+    "resumeProcesses",
+    "allowLaunch",
 )
 #: The verbs that only read.
 READ_VERBS: tuple[str, ...] = ("describeServerGroup", "listServerGroups")

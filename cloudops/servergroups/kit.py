@@ -54,6 +54,7 @@ from cloudops.servergroups.models import (
     poll_until_ready,
     require_location,
 )
+from cloudops.servergroups.optional import OPTIONAL, OptionalVerbs, optional_verbs
 
 __all__ = [
     "CLOUD_ACTIVITY_DEFAULTS",
@@ -121,7 +122,7 @@ def not_found(name: str) -> BusinessError:
     )
 
 
-class ServerGroupCloud:
+class ServerGroupCloud(OptionalVerbs):
     """One cloud's server groups, seen from the workflow: what the kit's skeletons call.
 
     Subclass it, set the class attributes, and implement :meth:`create`, :meth:`resize`,
@@ -130,7 +131,8 @@ class ServerGroupCloud:
     (``describe_server_group``, ``list_server_groups``, ``read_server_group_template``,
     ``next_server_group_name``), which the cloud registers. Each method's docstring becomes the
     description of its operation (``cloudops operations show``), so say what the cloud does.
-    One instance serves one operation run (``self.ctx``).
+    One instance serves one operation run (``self.ctx``). The optional verbs it offers
+    (``offers``) get operations too (:class:`~cloudops.servergroups.optional.OptionalVerbs`).
     """
 
     #: The provider name, prefix of every operation and activity name (``aws``).
@@ -552,19 +554,44 @@ def _description(cloud: type[ServerGroupCloud], key: str) -> str:
     return inspect.cleandoc(text)
 
 
+def _optional_input(cloud: type[ServerGroupCloud], verb: str) -> type[Input]:
+    """An optional verb's input on ``cloud``: the common model with the cloud's scope fields."""
+    spec, models = OPTIONAL[verb], cloud.models
+    if verb in models.extra:
+        chosen: type[Input] = models.extra[verb]
+        return chosen
+    if not spec.scoped or models.ref is ServerGroupRef:
+        return spec.input
+    name = f"{cloud.label}{spec.input.__name__}"
+    return type(
+        name,
+        (spec.input, models.ref),
+        {"__module__": cloud.__module__, "__doc__": spec.input.__doc__},
+    )
+
+
 def server_group_operations(
     cloud: type[ServerGroupCloud],
 ) -> tuple[type[CloudOperation[Any, Any]], ...]:
     """The operation classes of ``cloud``, one per verb, in :data:`VERBS` order.
 
     Each is a plain :class:`~cloudops.operation.CloudOperation` named ``provider.verb``; its
-    ``run`` builds the adapter for the run's context and calls the verb's skeleton.
+    ``run`` builds the adapter for the run's context and calls the verb's skeleton. The
+    optional verbs the cloud offers follow, in :data:`OPTIONAL_VERBS` order.
     """
     operations: list[type[CloudOperation[Any, Any]]] = []
-    for verb, spec in _VERBS.items():
+    offered = [verb for verb, why in optional_verbs(cloud).items() if why is None]
+    for verb in [*_VERBS, *offered]:
         models = cloud.models
-        model_in: type[Input] = getattr(models, spec.input)
-        model_out: type[Output] = _OUTPUTS.get(spec.output) or getattr(models, spec.output)
+        if verb in OPTIONAL:
+            optional = OPTIONAL[verb]
+            spec = _Verb(optional.skeleton, "", "", verb)
+            model_in: type[Input] = _optional_input(cloud, verb)
+            model_out: type[Output] = optional.output
+        else:
+            spec = _VERBS[verb]
+            model_in = getattr(models, spec.input)
+            model_out = _OUTPUTS.get(spec.output) or getattr(models, spec.output)
 
         async def run(
             self: CloudOperation[Any, Any],
@@ -576,7 +603,9 @@ def server_group_operations(
 
         class_name = verb[0].upper() + verb[1:]
         namespace: dict[str, Any] = {
-            "__doc__": _description(cloud, spec.described_by),
+            "__doc__": inspect.cleandoc(cloud.verb_descriptions.get(verb, ""))
+            or (OPTIONAL[verb].description if verb in OPTIONAL else "")
+            or _description(cloud, spec.described_by),
             "__module__": cloud.__module__,
             "__qualname__": class_name,
             "provider": cloud.provider,

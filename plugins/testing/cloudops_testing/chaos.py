@@ -174,6 +174,7 @@ class ChaosReport:
             "mismatches": len(audit.mismatches),
             "groups_expected": audit.groups_expected,
             "groups_found": audit.groups_found,
+            "scaling": dict(sorted(audit.scaling.items())),
             "requests_forwarded": faults.get("forwarded", 0),
             "faults_injected": sum(v for k, v in faults.items() if k != "forwarded"),
             "faults": {k: v for k, v in sorted(faults.items()) if k != "forwarded"},
@@ -214,6 +215,7 @@ class ChaosReport:
             f"state mismatches:        {len(self.audit.mismatches)}",
             f"server groups audited:   {self.audit.groups_found} found / "
             f"{self.audit.groups_expected} expected",
+            f"autoscaling audited:     {dict(sorted(self.audit.scaling.items()))}",
             f"cloud API requests:      {self.faults.get('forwarded', 0)} forwarded, "
             f"{sum(faults.values())} faults injected {faults}",
             f"activity retries:        {self.activity_retries}",
@@ -257,6 +259,10 @@ class ChaosReport:
 # --------------------------------------------------------------------------------------------
 
 
+#: The share of deploy scenarios whose cluster gets a scaling policy after its first deploy.
+AUTOSCALED_SHARE = 0.4
+
+
 def plan_scenarios(operations: int, seed: int, prefix: str = "chaos") -> list[Scenario]:
     """A seeded mix of scenarios adding up to exactly ``operations`` operations.
 
@@ -265,6 +271,8 @@ def plan_scenarios(operations: int, seed: int, prefix: str = "chaos") -> list[Sc
     - lifecycle: create, then resizes / disable+enable, and half the time a destroy;
     - deploy: one or two ``deploy.redBlack`` (the second disables the first, keeps at most
       two groups), sometimes followed by destroying the older group;
+      Some deploy clusters are autoscaled: a scaling policy (``upsertScalingPolicy``, the
+      cloud profile's ``scaling_policy``) after the first deploy, which the next one copies;
     - missing: a resize or disable of a group that does not exist (a NOT_FOUND business failure).
     """
     rng = random.Random(seed)
@@ -286,6 +294,11 @@ def plan_scenarios(operations: int, seed: int, prefix: str = "chaos") -> list[Sc
                 ops.append(Op("destroy", 0))
         elif roll < 0.92:
             ops = [Op("redBlack", 0)]
+            # An autoscaled cluster (the first deploy scenario always): the next deploy copies
+            # the policy. Its own generator, so the rest of a seed's plan stays as it was.
+            share = random.Random(f"{seed}:{index}:autoscaled").random() < AUTOSCALED_SHARE
+            if share or not any(o.kind == "autoscale" for s in scenarios for o in s.ops):
+                ops.append(Op("autoscale", 0))
             if rng.random() < 0.6:
                 ops.append(Op("redBlack", 1))
                 if rng.random() < 0.5:
@@ -506,6 +519,16 @@ class _Chaos:
             }
         assert op.group is not None
         name = groups[op.group] if op.group < len(groups) else f"{scenario.application}-web-v998"
+        if op.kind == "autoscale":
+            policy = getattr(self.clouds[cloud], "scaling_policy", None)
+            if policy is None:  # a cloud without scaling policies: a read in its place
+                return f"{cloud}.describeServerGroup", {"server_group": name}
+            # Named after the group: moto keys policies by name alone (cloud-apis.md).
+            return f"{cloud}.upsertScalingPolicy", {
+                "server_group": name,
+                "policy_name": f"{name}-cpu",
+                **policy,
+            }
         if op.kind == "resize":
             return f"{cloud}.resizeServerGroup", {
                 "server_group": name,
@@ -526,16 +549,27 @@ class _Chaos:
                 self.clouds[cloud].prepare_application, scenario.application, small=True
             )
             for number, op in enumerate(scenario.ops):
+                # A deploy copies the autoscaling of the cluster's newest serving group.
+                serving = [g for g in groups if g in state and not state[g]["disabled"]]
+                scaled = bool(serving and state[serving[-1]]["scaled"])
                 outcome, value = await self.run_op(cloud, scenario, op, number, groups)
                 if not outcome.ok or value is None:
                     continue
                 if op.kind == "create":
                     groups.append(value["name"])
-                    state[value["name"]] = {"disabled": False, "desired": op.desired}
+                    state[value["name"]] = {
+                        "disabled": False,
+                        "desired": op.desired,
+                        "scaled": False,
+                    }
+                elif op.kind == "autoscale":
+                    policy = getattr(self.clouds[cloud], "scaling_policy", None)
+                    if policy is not None and value.get("name") in state:
+                        state[value["name"]]["scaled"] = True
                 elif op.kind == "redBlack":
                     new = value["new_server_group"]
                     groups.append(new)
-                    state[new] = {"disabled": False, "desired": op.desired}
+                    state[new] = {"disabled": False, "desired": op.desired, "scaled": scaled}
                     for name in value.get("disabled", []):
                         if name in state:
                             state[name]["disabled"] = True

@@ -62,6 +62,7 @@ __all__ = [
     "azure_emulator",
     "azure_fault_proxy",
     "emulator_compute_client",
+    "emulator_monitor_client",
 ]
 
 
@@ -120,9 +121,23 @@ def emulator_compute_client(
     Uses a fixed test token with a policy that sends it over plain HTTP; ``options`` go to the
     client (e.g. ``polling_interval``, ``retry_total``).
     """
+    from azure.mgmt.compute import ComputeManagementClient
+
+    return _emulator_client(ComputeManagementClient, url, subscription, **options)
+
+
+def emulator_monitor_client(
+    url: str, subscription: str = AZURE_SUBSCRIPTION, **options: Any
+) -> Any:
+    """The official ``MonitorManagementClient`` (autoscale settings) pointed at an emulator."""
+    from azure.mgmt.monitor import MonitorManagementClient
+
+    return _emulator_client(MonitorManagementClient, url, subscription, **options)
+
+
+def _emulator_client(kind: Any, url: str, subscription: str, **options: Any) -> Any:
     from azure.core.credentials import AccessToken
     from azure.core.pipeline.policies import SansIOHTTPPolicy
-    from azure.mgmt.compute import ComputeManagementClient
 
     class TestCredential:
         def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
@@ -134,7 +149,7 @@ def emulator_compute_client(
 
     options.setdefault("polling_interval", 0.1)
     options.setdefault("retry_total", 0)
-    return ComputeManagementClient(
+    return kind(
         TestCredential(),
         subscription,
         base_url=url,

@@ -16,7 +16,7 @@ from typing import Any
 from temporalio import workflow
 
 from cloudops import BusinessError, ErrorCode
-from cloudops.servergroups.contract import ownership_tags
+from cloudops.servergroups.contract import OPTIONAL_VERBS, ownership_tags
 from cloudops.servergroups.kit import (
     CLOUD_ACTIVITY_DEFAULTS,
     ServerGroupCloud,
@@ -33,6 +33,7 @@ from cloudops.servergroups.models import (
     WaitSettings,
     cluster_name,
 )
+from cloudops.servergroups.optional import AllowLaunchCall
 from cloudops_aws.activities import (
     CreatedGroup,
     CreateGroupInput,
@@ -62,6 +63,7 @@ from cloudops_aws.models import (
     UpdateCapacityInput,
     WaitForCapacityInput,
 )
+from cloudops_aws.optional import ImageOwner
 
 __all__ = ["OPERATIONS", "AwsServerGroups"]
 
@@ -75,6 +77,8 @@ AWS_ACTIVITY_DEFAULTS = CLOUD_ACTIVITY_DEFAULTS
 #: activity also takes the first capacity check (no poll when the group is ready at once), and
 #: one activity destroys group and template (polls only while AWS is still deleting).
 CREATE_AND_CHECK = "aws-create-group-and-check"
+#: Creates started after it share an image owned by another configured account first.
+ALLOW_LAUNCH = "aws-allow-launch-from-owner"
 DESTROY_IN_ONE_ACTIVITY = "aws-destroy-in-one-activity"
 
 
@@ -86,6 +90,25 @@ class AwsServerGroups(ServerGroupCloud):
     traffic_shares = True
     activity_defaults = AWS_ACTIVITY_DEFAULTS
     copies_scaling = True
+    offers = OPTIONAL_VERBS
+    verb_descriptions = {
+        "upsertScalingPolicy": """Create or replace a scaling policy of an Auto Scaling group.
+
+        Target tracking (``target_tracking``: average CPU or network of the group) or step
+        scaling (``step``, with its CloudWatch alarm ``<group>-<policy>`` on the group's
+        metric). Repeating it changes nothing; on a later failure the previous policy and its
+        alarm come back.
+        """,
+        "updateLaunchTemplate": """Boot something else: a new launch template version.
+
+        The version (the default one with the changes) becomes the template's default and the
+        group's version; with ``roll_instances`` the instances are then terminated a batch at a
+        time and replaced by the group. On a failure the previous version comes back.
+        """,
+        "allowLaunch": """Share an AMI and its snapshots with another account (Clouddriver's
+        allowLaunch): launch permission on the image, create-volume permission on its snapshots.
+        """,
+    }
     models = ServerGroupModels(
         create=AwsCreateServerGroupInput,
         clone=AwsCloneServerGroupInput,
@@ -165,6 +188,8 @@ class AwsServerGroups(ServerGroupCloud):
             block_devices=input.block_devices or [],
         )
         status: CapacityStatus | None = None
+        if workflow.patched(ALLOW_LAUNCH):
+            await self._allow_launch(input.image)
         with ctx.step("create launch template"):
             self._rollback_template(name)
             template: LaunchTemplateRef = await ctx.execute_activity(
@@ -215,6 +240,22 @@ class AwsServerGroups(ServerGroupCloud):
             disabled=False,
             resources=resources,
         )
+
+    async def _allow_launch(self, image: str) -> None:
+        """Share ``image`` from the configured account that owns it, as Orca does (allowLaunch)."""
+        with self.ctx.step("find the image's account"):
+            owner: ImageOwner = await self.ctx.execute_activity(
+                "aws.image_owner",
+                AllowLaunchCall(**self.where(), image=image, target_account=self.account),
+                result_type=ImageOwner,
+            )
+        if owner.account:
+            with self.ctx.step(f"share the image from {owner.account}"):
+                await self.ctx.run(
+                    "aws.allowLaunch",
+                    {"image": image, "target_account": self.account},
+                    account=owner.account,
+                )
 
     async def _wait(self, wait: WaitSettings, name: str, **check: Any) -> CapacityStatus:
         """Poll ``aws.wait_for_capacity`` until the group has its (healthy) capacity."""

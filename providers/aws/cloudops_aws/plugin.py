@@ -15,6 +15,7 @@ from cloudops_aws.models import AwsAccountSettings
 from cloudops_aws.network import NETWORK_OPERATIONS
 from cloudops_aws.network_activities import NETWORK_ACTIVITIES
 from cloudops_aws.operations import OPERATIONS
+from cloudops_aws.optional import OPTIONAL_ACTIVITIES
 
 #: The AWS provider: accounts of ``provider = "aws"`` in cloudops.toml are validated by
 #: :class:`AwsAccountSettings`; botocore errors are classified by :func:`classify`.
@@ -45,5 +46,7 @@ AWS = cloudops.Provider(
 
 
 register_operations, register_activities, register_providers = provider_hooks(
-    AWS, (*OPERATIONS, *NETWORK_OPERATIONS), (*ACTIVITIES, *NETWORK_ACTIVITIES)
+    AWS,
+    (*OPERATIONS, *NETWORK_OPERATIONS),
+    (*ACTIVITIES, *OPTIONAL_ACTIVITIES, *NETWORK_ACTIVITIES),
 )

@@ -41,6 +41,7 @@ __all__ = [
     "arm_call_name",
     "clear_cache",
     "compute_client",
+    "monitor_client",
     "network_client",
     "resource_group_of",
     "telemetry_policy",
@@ -260,6 +261,11 @@ def compute_client(account: str) -> ComputeManagementClient:
 def network_client(account: str) -> Any:
     """A NetworkManagementClient (azure-mgmt-network) for the worker's account ``account``."""
     return _management_client(account, "azure.mgmt.network", "NetworkManagementClient")
+
+
+def monitor_client(account: str) -> Any:
+    """A MonitorManagementClient (autoscale settings) for the worker's account ``account``."""
+    return _management_client(account, "azure.mgmt.monitor", "MonitorManagementClient")
 
 
 def _management_client(account: str, module: str, name: str) -> Any:

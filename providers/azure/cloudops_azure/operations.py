@@ -90,6 +90,40 @@ class AzureServerGroups(ServerGroupCloud):
     region_note = " (the Azure location)"
     activity_defaults = AZURE_ACTIVITY_DEFAULTS
     scope_fields = ("resource_group",)
+    copies_scaling = True
+    offers = (
+        "upsertScalingPolicy",
+        "deleteScalingPolicy",
+        "upsertServerGroupTags",
+        "deleteServerGroupTags",
+    )
+    absent = {
+        "updateLaunchTemplate": "not yet: it would be a PATCH of the scale set's model (image, "
+        "size) and a manual upgrade of its VMs; deploy a new server group instead",
+        "rebootInstances": "not yet: the nearest is virtualMachineScaleSets.restart with "
+        "instanceIds",
+        "detachInstances": "Azure cannot take a VM out of a scale set and keep it running",
+        "suspendProcesses": "Azure scale sets have no scaling processes; disable the autoscale "
+        "setting's profile with deleteScalingPolicy",
+        "resumeProcesses": "Azure scale sets have no scaling processes (see suspendProcesses)",
+        "allowLaunch": "Azure shares images through Azure Compute Galleries and RBAC, outside "
+        "cloudops",
+    }
+    verb_descriptions = {
+        "upsertScalingPolicy": """Create or replace a profile of the scale set's autoscale setting.
+
+        The profile ``policy_name`` gets the scale set's capacity as its bounds and one rule
+        from ``step`` (its alarm becomes the metric trigger on the scale set, its one step the
+        scale action); Azure rules have no intervals and no target tracking, so anything else
+        is ``INVALID_INPUT``. A scale set without a setting gets one named as the group. On a
+        later failure the previous profile comes back.
+        """,
+        "deleteScalingPolicy": """Remove a profile from the scale set's autoscale setting.
+
+        A setting left without profiles is deleted; a missing profile is success
+        (``changed: false``). On a later failure the profile comes back.
+        """,
+    }
     models = ServerGroupModels(
         create=AzureCreateServerGroupInput,
         clone=AzureCloneServerGroupInput,
@@ -138,6 +172,15 @@ class AzureServerGroups(ServerGroupCloud):
     ``describeServerGroup`` does, and scale sets being deleted are left out. Deploy strategies
     use it to find the groups to disable and the oldest ones to destroy.
     """
+
+    async def call(self, activity: str, arg: Any, result_type: type[Any]) -> Any:
+        """A tag change is a PATCH: wait for its operation (from its continuation token)."""
+        if activity != "set_server_group_tags":
+            return await super().call(activity, arg, result_type)
+        begun: Begun = await super().call(activity, arg, Begun)
+        where = self.where(name=arg.name, resource_group=begun.resource_group)
+        await self.finish(where, "update", begun, WaitSettings(poll_interval_seconds=1))
+        return result_type()
 
     def adjust_clone(self, merged: dict[str, Any], overrides: dict[str, Any]) -> None:
         """User data given in either form replaces the source's in both forms."""

@@ -10,11 +10,13 @@ import cloudops
 from cloudops.network.contract import network_read_activities
 from cloudops.servergroups.plugin import import_later, provider_hooks
 from cloudops_azure.activities import ACTIVITIES
+from cloudops_azure.autoscale import AUTOSCALE_ACTIVITIES
 from cloudops_azure.errors import classify
 from cloudops_azure.models import AzureAccountSettings
 from cloudops_azure.network import NETWORK_OPERATIONS
 from cloudops_azure.network_activities import NETWORK_ACTIVITIES
 from cloudops_azure.operations import OPERATIONS
+from cloudops_azure.tags import set_server_group_tags
 
 #: The Azure provider: accounts of ``provider = "azure"`` in cloudops.toml are validated by
 #: :class:`AzureAccountSettings`; azure-core errors are classified by :func:`classify`.
@@ -46,5 +48,7 @@ AZURE = cloudops.Provider(
 
 
 register_operations, register_activities, register_providers = provider_hooks(
-    AZURE, (*OPERATIONS, *NETWORK_OPERATIONS), (*ACTIVITIES, *NETWORK_ACTIVITIES)
+    AZURE,
+    (*OPERATIONS, *NETWORK_OPERATIONS),
+    (*ACTIVITIES, *AUTOSCALE_ACTIVITIES, set_server_group_tags, *NETWORK_ACTIVITIES),
 )

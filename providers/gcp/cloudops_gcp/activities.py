@@ -51,6 +51,7 @@ from cloudops_gcp.models import (
     DeleteAutoscalerInput,
     DeleteGroupInput,
     DeleteTemplateInput,
+    GcpAutoHealing,
     GcpAutoscalingPolicy,
     GcpCall,
     GcpCreateServerGroupInput,
@@ -766,6 +767,15 @@ def insert_instance_group_manager(spec: GroupSpec) -> Started:
         target_size=spec.target_size,
         target_pools=[pool_link(clients.project, spec.region, p) for p in spec.target_pools],
     )
+    if spec.auto_healing is not None:
+        check = spec.auto_healing.health_check
+        if "/" not in check:
+            check = f"projects/{clients.project}/global/healthChecks/{check}"
+        body.auto_healing_policies = [
+            v1.InstanceGroupManagerAutoHealingPolicy(
+                health_check=check, initial_delay_sec=spec.auto_healing.initial_delay_seconds
+            )
+        ]
     if spec.zone is None and spec.zones:
         body.distribution_policy = v1.DistributionPolicy(
             zones=[
@@ -1184,7 +1194,19 @@ def _describe(
         request_id=owner_of(group.description) or meta.get(META_REQUEST_ID),
         self_link=group.self_link,
         autoscaling=autoscaling,
+        auto_healing=_auto_healing(group),
     ), template
+
+
+def _auto_healing(group: Any) -> GcpAutoHealing | None:
+    """The group's (first) auto-healing policy, with the health check's relative path."""
+    for policy in group.auto_healing_policies:
+        if policy.health_check:
+            return GcpAutoHealing(
+                health_check=relative(policy.health_check),
+                initial_delay_seconds=min(max(policy.initial_delay_sec, 0), 3600),
+            )
+    return None
 
 
 def _instance_zone(url: str) -> str | None:
@@ -1308,6 +1330,7 @@ def read_server_group_template(arg: GroupRef) -> GcpCreateServerGroupInput:
         service_account_email=emails[0] if emails else None,
         autoscaling=autoscaling,
         named_ports=description.named_ports or None,
+        auto_healing=description.auto_healing,
     )
 
 

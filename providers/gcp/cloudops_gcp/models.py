@@ -123,6 +123,19 @@ class GcpAccountSettings(BaseModel):
 AUTOSCALER_MODES = ("ON", "OFF", "ONLY_SCALE_OUT")
 
 
+class GcpAutoHealing(BaseModel):
+    """The group's auto-healing policy: instances failing ``health_check`` are recreated.
+
+    ``health_check`` is a health check's name (global) or its URL / relative path;
+    ``initial_delay_seconds`` is how long a new instance may fail it first (0-3600).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    health_check: str = Field(min_length=1, max_length=1000)
+    initial_delay_seconds: int = Field(default=300, ge=0, le=3600)
+
+
 class GcpAutoscalingPolicy(BaseModel):
     """An autoscaler for the group (Compute ``autoscalers`` / ``regionAutoscalers``).
 
@@ -192,6 +205,7 @@ class GcpServerGroupSettings(BaseModel):
         description="named ports of the instance group, e.g. {'http': 8080}; each backend "
         "service's port name is added on port 80 when not given",
     )
+    auto_healing: GcpAutoHealing | None = None
 
 
 def _check_gcp(model: CreateServerGroupInput | CloneServerGroupInput) -> None:
@@ -285,6 +299,9 @@ class GcpServerGroupDescription(ServerGroupDescription):
     autoscaling: GcpAutoscalingPolicy | None = Field(
         default=None,
         description="the group's autoscaler (the one whose target is the group), if any",
+    )
+    auto_healing: GcpAutoHealing | None = Field(
+        default=None, description="the group's auto-healing policy, if any"
     )
 
 
@@ -383,6 +400,7 @@ class GroupSpec(GroupRef):
     target_size: int
     zones: list[str] = Field(default_factory=list, description="regional distribution")
     target_pools: list[str] = Field(default_factory=list)
+    auto_healing: GcpAutoHealing | None = None
 
 
 class DeleteTemplateInput(GcpCall):

@@ -41,6 +41,7 @@ from cloudops.servergroups.models import (
     poll_until_ready,
     require_location,
 )
+from cloudops.servergroups.optional import PolicyCall
 from cloudops_gcp.errors import RETRY
 from cloudops_gcp.models import (
     AutoscalerChange,
@@ -48,6 +49,7 @@ from cloudops_gcp.models import (
     DeleteAutoscalerInput,
     DeleteGroupInput,
     DeleteTemplateInput,
+    GcpAutoHealing,
     GcpAutoscalingPolicy,
     GcpCloneServerGroupInput,
     GcpCreateServerGroupInput,
@@ -83,6 +85,22 @@ StartedT = TypeVar("StartedT", bound=Started)
 
 
 _NEEDS_LOCATION = "GCP operations need an account and a region"
+
+#: The optional verbs GCP does not offer, and why (docs/providers/gcp.md).
+GCP_ABSENT = {
+    "updateLaunchTemplate": "not yet: it would be a new instance template set on the group "
+    "(instanceGroupManagers.setInstanceTemplate); deploy a new server group instead",
+    "upsertServerGroupTags": "not yet: labels live on the instance template, so a change is "
+    "a new template (as updateLaunchTemplate)",
+    "deleteServerGroupTags": "not yet: as upsertServerGroupTags",
+    "rebootInstances": "not yet: the nearest is instances.reset of each instance; "
+    "terminateInstances recreates them",
+    "suspendProcesses": "GCP has no scaling processes; set the autoscaler's mode (OFF, "
+    "ONLY_SCALE_OUT) with upsertScalingPolicy or deleteScalingPolicy",
+    "resumeProcesses": "GCP has no scaling processes (see suspendProcesses)",
+    "allowLaunch": "GCP shares images with IAM (roles/compute.imageUser on the image or its "
+    "project), outside cloudops",
+}
 
 
 async def mutate(
@@ -232,26 +250,34 @@ class GcpServerGroups(ServerGroupCloud):
         )
 
     async def read_scaling(self, input: GcpCreateServerGroupInput) -> ScalingSettings:
-        """The source's autoscaler policy (read by describe), for a group made without one."""
+        """The source's autoscaler policy and auto-healing policy (read by describe)."""
         assert input.source is not None
         found = await self.describe(input.source, input)
         if found is None:
             raise not_found(input.source)
-        policy = found.autoscaling
-        resources = [ScalingResource(kind="autoscaler", spec=policy.model_dump())] if policy else []
+        resources = []
+        for kind, setting in (
+            ("autoscaler", found.autoscaling),
+            ("auto_healing", found.auto_healing),
+        ):
+            if setting is not None:
+                resources.append(ScalingResource(kind=kind, spec=setting.model_dump()))
         return ScalingSettings(source=input.source, resources=resources)
 
     def with_source_scaling(
         self, input: GcpCreateServerGroupInput, settings: ScalingSettings
     ) -> GcpCreateServerGroupInput:
-        """An input without an autoscaler gets the source's; its bounds follow the capacity."""
+        """The source's autoscaler (bounded by the new capacity) and auto-healing, if not given."""
+        update: dict[str, Any] = {}
         copied = settings.of_kind("autoscaler")
-        if input.autoscaling is not None or not copied:
-            return input
-        policy = GcpAutoscalingPolicy.model_validate(
-            {**copied[0].spec, "min_replicas": None, "max_replicas": None}
-        )
-        return input.model_copy(update={"autoscaling": policy})
+        if input.autoscaling is None and copied:
+            update["autoscaling"] = GcpAutoscalingPolicy.model_validate(
+                {**copied[0].spec, "min_replicas": None, "max_replicas": None}
+            )
+        healing = settings.of_kind("auto_healing")
+        if input.auto_healing is None and healing:
+            update["auto_healing"] = GcpAutoHealing.model_validate(healing[0].spec)
+        return input.model_copy(update=update) if update else input
 
     def without_source_scaling(self, input: GcpCreateServerGroupInput) -> Any:
         """A clone told not to copy the source's autoscaling gets no autoscaler."""
@@ -259,6 +285,79 @@ class GcpServerGroups(ServerGroupCloud):
 
     async def copy_scaling(self, name: str, settings: ScalingSettings, input: Any) -> None:
         """Nothing to do after the create: the autoscaler is made (and undone) with the group."""
+
+    offers = ("upsertScalingPolicy", "deleteScalingPolicy", "detachInstances")
+    absent = GCP_ABSENT
+    verb_descriptions = {
+        "upsertScalingPolicy": """Set the CPU target of a server group's autoscaler.
+
+        GCP scales a group with one autoscaler, so a group has one policy whatever
+        ``policy_name`` says: ``target_tracking`` on ``cpu`` (percent) becomes its CPU
+        utilisation target, ``disable_scale_in`` its mode ``ONLY_SCALE_OUT``,
+        ``warmup_seconds`` its cool-down period. A group without one gets an autoscaler named
+        as the group, bounded by its size (change the bounds with ``resizeServerGroup``). Step
+        policies and other metrics are ``INVALID_INPUT``. On a later failure the previous
+        policy comes back (or the autoscaler is deleted again).
+        """,
+        "detachInstances": """Abandon instances: they leave the group and keep running.
+
+        ``instanceGroupManagers.abandonInstances`` (as ``terminateInstances`` with ``abandon``):
+        the group's target size always drops by as many, so ``decrement_desired: false`` is
+        ``INVALID_INPUT``. GCP cannot add an instance back to a managed group, so a later
+        failure does not undo it.
+        """,
+        "deleteScalingPolicy": """Delete a server group's autoscaler; the group keeps its size.
+
+        A group without one is success (``changed: false``); on a later failure the autoscaler
+        comes back.
+        """,
+    }
+
+    def undo(self, activity: str, arg: Any, label: str) -> None:
+        """Abandoned instances cannot return to a managed group: no undo for a detach."""
+        if activity != "attach_instances":
+            super().undo(activity, arg, label)
+
+    async def call(self, activity: str, arg: Any, result_type: type[Any]) -> Any:
+        """The policy changes are Compute Operations: start, wait, then read the policy back.
+
+        A detach is ``terminateInstances`` with ``abandon``.
+        """
+        if activity == "detach_instances":
+            if not arg.decrement_desired:
+                raise BusinessError(
+                    ErrorCode.INVALID_INPUT,
+                    "GCP abandons instances and always shrinks the group: decrement_desired "
+                    "must be true",
+                    {"errors": [{"field": "decrement_desired", "reason": "must be true"}]},
+                )
+            current = await self.describe(arg.name)
+            members = {i.id for i in current.instances} if current is not None else set()
+            ids = [i for i in arg.instance_ids if i in members]  # the others: detached already
+            if not ids:
+                return result_type()
+            done = await self.terminate(
+                GcpTerminateInstancesInput(
+                    server_group=arg.name,
+                    instance_ids=ids,
+                    decrement_desired=True,
+                    abandon=True,
+                    poll_interval_seconds=1,
+                )
+            )
+            return result_type(changed=done.terminated)
+        if activity not in ("put_scaling_policy", "restore_scaling_policy"):
+            return await super().call(activity, arg, result_type)
+        await mutate(
+            self.ctx,
+            self.activity(activity),
+            lambda request_id: arg.model_copy(
+                update={"scope": {**arg.scope, "gcp_request_id": request_id}}
+            ),
+            WaitSettings(poll_interval_seconds=1, wait_timeout_seconds=600),
+        )
+        read = PolicyCall.model_validate(arg.model_dump(include=set(PolicyCall.model_fields)))
+        return await super().call("read_scaling_policy", read, result_type)
 
     def adjust_clone(self, merged: dict[str, Any], overrides: dict[str, Any]) -> None:
         """New zones without ``regional``: the placement follows the new zones."""
@@ -339,6 +438,7 @@ class GcpServerGroups(ServerGroupCloud):
                 instance_template=template,
                 target_size=input.capacity.desired,
                 target_pools=input.target_pools or [],
+                auto_healing=input.auto_healing,
                 recheck_conflict=True,
             )
         bounds = (input.capacity.min, input.capacity.max)

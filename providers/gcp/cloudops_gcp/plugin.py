@@ -16,6 +16,7 @@ from cloudops_gcp.models import GcpAccountSettings
 from cloudops_gcp.network import NETWORK_OPERATIONS
 from cloudops_gcp.network_activities import NETWORK_ACTIVITIES
 from cloudops_gcp.operations import OPERATIONS
+from cloudops_gcp.optional import OPTIONAL_ACTIVITIES
 
 #: The GCP provider: accounts of ``provider = "gcp"`` in cloudops.toml are validated by
 #: :class:`GcpAccountSettings`; google-api-core errors are classified by :func:`classify`.
@@ -45,5 +46,7 @@ GCP = cloudops.Provider(
 
 
 register_operations, register_activities, register_providers = provider_hooks(
-    GCP, (*OPERATIONS, *NETWORK_OPERATIONS), (*ACTIVITIES, *NETWORK_ACTIVITIES)
+    GCP,
+    (*OPERATIONS, *NETWORK_OPERATIONS),
+    (*ACTIVITIES, *OPTIONAL_ACTIVITIES, *NETWORK_ACTIVITIES),
 )

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from cloudops_testing.azure_emulator import wire
+from cloudops_testing.azure_emulator import autoscale, wire
 from cloudops_testing.azure_emulator.errors import ArmError, not_found
 from cloudops_testing.azure_emulator.resources import LoadBalancer
 from cloudops_testing.azure_emulator.state import ArmState
@@ -386,6 +386,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
             r"/subnets/(?P<subnet>[^/]+)",
             get_subnet,
         ),
+        *autoscale.ROUTES,
     )
 ]
 

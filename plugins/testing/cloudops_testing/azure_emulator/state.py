@@ -60,6 +60,8 @@ class ArmState(ArmChecks):
         self.load_balancers: dict[tuple[str, str, str], LoadBalancer] = {}
         self.images: set[str] = {image.lower() for image in DEFAULT_IMAGES}
         self.scale_sets: dict[tuple[str, str, str], ScaleSet] = {}
+        # Microsoft.Insights/autoscalesettings as ARM renders them (see .autoscale).
+        self.autoscale_settings: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.operations: dict[str, Operation] = {}
         self.holds: set[str] = set()
         self.pending_failures: dict[str, tuple[str, str]] = {}

@@ -12,7 +12,15 @@ from collections import Counter
 from functools import cached_property
 from typing import Any
 
-from cloudops.localcloud import Audit, Expected, GroupState, LocalCloud, RunningCloud, in_cluster
+from cloudops.localcloud import (
+    Audit,
+    Expected,
+    GroupState,
+    LocalCloud,
+    RunningCloud,
+    check_scaling,
+    in_cluster,
+)
 from cloudops.localcloud import reported_groups as _reported_groups
 from cloudops.servergroups.contract import TAG_APPLICATION, TAG_REQUEST_ID, TAG_SERVER_GROUP
 
@@ -45,6 +53,9 @@ class LocalAws(LocalCloud):
 
 class RunningAws(RunningCloud):
     """A started local AWS; :meth:`client` and :meth:`network` read moto directly."""
+
+    #: What chaos's autoscaled clusters get (``aws.upsertScalingPolicy``).
+    scaling_policy = {"target_tracking": {"target": 50}}
 
     def account_settings(self, endpoint: str) -> dict[str, Any]:
         """An AWS account on ``endpoint``."""
@@ -193,7 +204,22 @@ class RunningAws(RunningCloud):
                     audit.mismatches.append(
                         f"{name}: desired {group['DesiredCapacity']}, reported {want['desired']}"
                     )
+                check_scaling(audit, name, want, self._scaling(name), "policy")
         return audit
+
+    def _scaling(self, name: str) -> dict[str, int]:
+        """The group's policies, their alarms and its lifecycle hooks, by kind."""
+        asg = self.client("autoscaling")
+        policies = asg.describe_policies(AutoScalingGroupName=name)["ScalingPolicies"]
+        alarms = {
+            alarm["AlarmName"]
+            for policy in policies
+            for alarm in self.client("cloudwatch").describe_alarms(
+                ActionPrefix=policy["PolicyARN"]
+            )["MetricAlarms"]
+        }
+        hooks = asg.describe_lifecycle_hooks(AutoScalingGroupName=name)["LifecycleHooks"]
+        return {"policy": len(policies), "alarm": len(alarms), "lifecycle_hook": len(hooks)}
 
 
 def _tags(items: Any) -> dict[str, str]:

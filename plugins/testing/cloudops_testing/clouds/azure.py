@@ -10,7 +10,15 @@ from collections import Counter
 from types import ModuleType
 from typing import Any
 
-from cloudops.localcloud import Audit, Expected, GroupState, LocalCloud, RunningCloud, in_cluster
+from cloudops.localcloud import (
+    Audit,
+    Expected,
+    GroupState,
+    LocalCloud,
+    RunningCloud,
+    check_scaling,
+    in_cluster,
+)
 from cloudops.localcloud import reported_groups as _reported_groups
 from cloudops.servergroups.contract import TAG_APPLICATION, TAG_REQUEST_ID
 from cloudops_azure.models import TAG_TRAFFIC
@@ -39,6 +47,18 @@ class LocalAzure(LocalCloud):
 
 class RunningAzure(RunningCloud):
     """A started local Azure; the emulator object answers reads without going over HTTP."""
+
+    #: What chaos's autoscaled clusters get (``azure.upsertScalingPolicy``: a profile).
+    scaling_policy = {
+        "step": {
+            "steps": [{"adjustment": 1}],
+            "alarm": {
+                "metric": "Percentage CPU",
+                "comparison": "GreaterThanThreshold",
+                "threshold": 75,
+            },
+        }
+    }
 
     @property
     def _stack(self) -> ModuleType:
@@ -118,6 +138,8 @@ class RunningAzure(RunningCloud):
             s for s in self._scale_sets() if (s.get("tags") or {}).get(TAG_APPLICATION) in expected
         ]
         per_request = Counter((s["tags"].get(TAG_REQUEST_ID, "?")) for s in scale_sets)
+        with self.emulator.state.lock:  # Microsoft.Insights/autoscalesettings
+            settings = list(self.emulator.state.autoscale_settings.values())
         for request, count in per_request.items():
             if count > 1:
                 audit.duplicates.append(f"request {request} made {count} scale sets")
@@ -136,6 +158,16 @@ class RunningAzure(RunningCloud):
                         f"{name}: capacity {scale_set['sku']['capacity']}, "
                         f"reported {want['desired']}"
                     )
+                targeting = [
+                    s
+                    for s in settings
+                    if s["properties"]["targetResourceUri"].lower().endswith(f"/{name.lower()}")
+                ]
+                found = {
+                    "autoscale_setting": len(targeting),
+                    "autoscale_profile": sum(len(s["properties"]["profiles"]) for s in targeting),
+                }
+                check_scaling(audit, name, want, found, "autoscale_setting")
         return audit
 
 

@@ -10,7 +10,15 @@ import json
 from collections import Counter
 from typing import Any
 
-from cloudops.localcloud import Audit, Expected, GroupState, LocalCloud, RunningCloud, in_cluster
+from cloudops.localcloud import (
+    Audit,
+    Expected,
+    GroupState,
+    LocalCloud,
+    RunningCloud,
+    check_scaling,
+    in_cluster,
+)
 from cloudops.localcloud import reported_groups as _reported_groups
 from cloudops.servergroups.contract import TAG_REQUEST_ID
 
@@ -40,6 +48,9 @@ class LocalGcp(LocalCloud):
 
 class RunningGcp(RunningCloud):
     """A started local GCP; the emulator object answers reads without going over HTTP."""
+
+    #: What chaos's autoscaled clusters get (``gcp.upsertScalingPolicy``: the autoscaler).
+    scaling_policy = {"target_tracking": {"target": 60}}
 
     def account_settings(self, endpoint: str) -> dict[str, Any]:
         """A GCP account of the emulator's project, anonymous credentials, on ``endpoint``."""
@@ -119,6 +130,7 @@ class RunningGcp(RunningCloud):
         templates = [t for t in emulator.templates() if _app_of(t["name"], expected)]
         instances = [i for i in emulator.instances() if _app_of(i["name"], expected)]
         group_names = {g["name"] for g in groups}
+        scalers = emulator.autoscalers()
         per_request: Counter[str] = Counter()
         for group in groups:
             try:
@@ -169,6 +181,9 @@ class RunningGcp(RunningCloud):
                     audit.mismatches.append(
                         f"{name}: target size {group['targetSize']}, reported {want['desired']}"
                     )
+                mine = f"/instanceGroupManagers/{name}"
+                count = sum(1 for a in scalers if str(a.get("target", "")).endswith(mine))
+                check_scaling(audit, name, want, {"autoscaler": count}, "autoscaler")
         return audit
 
 

@@ -384,6 +384,7 @@ class ComputeState:
             "targetSize": size,
             "targetPools": pools,
             "namedPorts": [],  # output only: set on the instance group (setNamedPorts)
+            "autoHealingPolicies": self._auto_healing(body),
             "updatePolicy": body.get("updatePolicy")
             or {"type": "OPPORTUNISTIC", "minimalAction": "REPLACE"},
             "selfLink": link(path),
@@ -408,6 +409,30 @@ class ComputeState:
         return self._op(
             scope, "instanceGroupManagers.insert", "insert", path, resource["id"], request_id, apply
         )
+
+    def _auto_healing(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """The group's ``autoHealingPolicies``, as compute v1 validates them.
+
+        At most one; ``healthCheck`` a global or regional health check URL; ``initialDelaySec``
+        in [0, 3600], default 300. Laxer than Compute in one way: the emulator holds no health
+        checks, so a well-formed link is accepted without checking that the health check exists.
+        """
+        policies = body.get("autoHealingPolicies") or []
+        field = "resource.autoHealingPolicies"
+        if not isinstance(policies, list) or len(policies) > 1:
+            raise invalid(f"Invalid value for field '{field}': at most one policy is allowed.")
+        kept = []
+        for policy in policies:
+            check = self._rel(policy.get("healthCheck"), f"{field}[0].healthCheck")
+            if not re.match(r"^projects/[^/]+/(global|regions/[^/]+)/healthChecks/[^/]+$", check):
+                raise invalid(f"Invalid value for field '{field}[0].healthCheck': '{check}'.")
+            delay = policy.get("initialDelaySec", 300)
+            if isinstance(delay, str) and delay.isdigit():
+                delay = int(delay)
+            if not isinstance(delay, int) or not 0 <= delay <= 3600:
+                raise invalid(f"Invalid value for field '{field}[0].initialDelaySec': '{delay}'.")
+            kept.append({"healthCheck": link(check), "initialDelaySec": delay})
+        return kept
 
     def _distribution(self, scope: Scope, body: dict[str, Any]) -> list[str]:
         if scope.kind == "zones":

@@ -1,0 +1,206 @@
+"""Azure autoscale settings over real HTTP on a real Temporal server, read back with the
+official MonitorManagementClient from the emulator: copied and re-targeted on clone (once,
+however often the request runs; deleted by the rollback), scaling policies as profiles, and
+the scale set's tags (set, repeated, removed, undone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from azure_testkit import FAST, RG, WHERE, create_input, scale_set
+
+import cloudops_azure.plugin
+from cloudops.client import CloudOpsClient
+from cloudops_testing import then_fail
+from cloudops_testing.azure_emulator import AzureEmulator
+from cloudops_testing.fixtures_azure import AZURE_SUBSCRIPTION, emulator_monitor_client
+
+
+@pytest.fixture
+async def ops(
+    cloudops_worker: Any, azure_accounts: dict[str, Any]
+) -> AsyncIterator[CloudOpsClient]:
+    async with cloudops_worker(
+        plugins=[cloudops_azure.plugin, then_fail], load_entrypoints=False, accounts=azure_accounts
+    ) as client:
+        yield client
+
+
+def vmss_id(name: str) -> str:
+    return (
+        f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/{RG}/providers/"
+        f"Microsoft.Compute/virtualMachineScaleSets/{name}"
+    )
+
+
+def settings_of(emulator: AzureEmulator, group: str) -> dict[str, dict[str, Any]]:
+    """The autoscale settings that target ``group``, by name, as the official client reads them."""
+    client = emulator_monitor_client(emulator.url)
+    found = {}
+    for setting in client.autoscale_settings.list_by_resource_group(RG):
+        data = setting.serialize(keep_readonly=True)
+        if data["properties"]["targetResourceUri"].lower() == vmss_id(group).lower():
+            found[data["name"]] = data
+    return found
+
+
+def put_setting(emulator: AzureEmulator, group: str) -> None:
+    rule = {
+        "metricTrigger": {
+            "metricName": "Percentage CPU",
+            "metricResourceUri": vmss_id(group),
+            "timeGrain": "PT1M",
+            "statistic": "Average",
+            "timeWindow": "PT5M",
+            "timeAggregation": "Average",
+            "operator": "GreaterThan",
+            "threshold": 75,
+        },
+        "scaleAction": {
+            "direction": "Increase",
+            "type": "ChangeCount",
+            "value": "1",
+            "cooldown": "PT5M",
+        },
+    }
+    body = {
+        "location": "eastus",
+        "properties": {
+            "enabled": True,
+            "targetResourceUri": vmss_id(group),
+            "profiles": [
+                {
+                    "name": "default",
+                    "capacity": {"minimum": "1", "maximum": "3", "default": "2"},
+                    "rules": [rule],
+                }
+            ],
+        },
+    }
+    client = emulator_monitor_client(emulator.url)
+    client.autoscale_settings.create_or_update(RG, f"{group}-autoscale", body)
+
+
+async def _settings(emulator: AzureEmulator, group: str) -> dict[str, dict[str, Any]]:
+    return await asyncio.to_thread(settings_of, emulator, group)
+
+
+async def test_a_clone_copies_the_autoscale_setting_retargeted(
+    ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    made = await ops.execute("azure.createServerGroup", create_input(app), **WHERE)
+    assert made.ok, made.error
+    source = made.value["name"]
+    await asyncio.to_thread(put_setting, azure_emulator, source)
+    before = await _settings(azure_emulator, source)
+
+    clone = {"source": source, **FAST}
+    result = await ops.execute("azure.cloneServerGroup", clone, request_id=f"{source}-c", **WHERE)
+    assert result.ok, result.error
+    name = result.value["name"]
+    assert result.value["resources"]["scaling_copied"] == "autoscale_setting=1"
+    copied = await _settings(azure_emulator, name)
+    assert list(copied) == [f"{name}-autoscale"]
+    (rule,) = copied[f"{name}-autoscale"]["properties"]["profiles"][0]["rules"]
+    assert rule["metricTrigger"]["metricResourceUri"].lower() == vmss_id(name).lower()
+    assert await _settings(azure_emulator, source) == before
+
+    again = await ops.execute("azure.cloneServerGroup", clone, request_id=f"{source}-c", **WHERE)
+    assert again.ok and again.value["name"] == name
+    assert list(await _settings(azure_emulator, name)) == [f"{name}-autoscale"]
+
+    off = await ops.execute(
+        "azure.cloneServerGroup", {**clone, "copy_source_scaling": False}, **WHERE
+    )
+    assert off.ok and await _settings(azure_emulator, off.value["name"]) == {}
+
+    # A clone inside an operation that then fails: the group and its copied setting go.
+    failed = await ops.execute(
+        "testkit.thenFail",
+        {"steps": [{"operation": "azure.cloneServerGroup", "input": clone}]},
+        **WHERE,
+    )
+    assert not failed.ok and all(r.ok for r in failed.error.rollbacks), failed.error
+    labels = " ".join(r.step for r in failed.error.rollbacks)
+    assert "delete the autoscaling copied to" in labels
+    gone = labels.split("delete the autoscaling copied to ", 1)[1].split()[0]
+    assert await _settings(azure_emulator, gone) == {}
+
+
+async def test_scaling_policies_are_profiles_of_the_setting(
+    ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    made = await ops.execute("azure.createServerGroup", create_input(app), **WHERE)
+    assert made.ok, made.error
+    group = made.value["name"]
+    alarm = {"metric": "Percentage CPU", "comparison": "GreaterThanThreshold", "threshold": 70}
+    policy = {
+        "server_group": group,
+        "policy_name": "busy",
+        "step": {"steps": [{"adjustment": 1}], "alarm": alarm},
+    }
+    first = await ops.execute("azure.upsertScalingPolicy", policy, **WHERE)
+    assert first.ok and first.value["changed"], first.error
+    again = await ops.execute("azure.upsertScalingPolicy", policy, **WHERE)
+    assert again.ok and not again.value["changed"], again.value
+    (setting,) = (await _settings(azure_emulator, group)).values()
+    (profile,) = setting["properties"]["profiles"]
+    assert profile["name"] == "busy" and profile["capacity"] == {
+        "minimum": "1",
+        "maximum": "3",
+        "default": "2",
+    }
+    assert profile["rules"][0]["metricTrigger"]["threshold"] == 70
+    assert profile["rules"][0]["scaleAction"]["direction"] == "Increase"
+
+    tracking = {"server_group": group, "policy_name": "t", "target_tracking": {"target": 50}}
+    assert (
+        await ops.execute("azure.upsertScalingPolicy", tracking, **WHERE)
+    ).error.code == "INVALID_INPUT"
+
+    higher = {**policy, "step": {**policy["step"], "alarm": {**alarm, "threshold": 90}}}
+    failed = await ops.execute(
+        "testkit.thenFail",
+        {"steps": [{"operation": "azure.upsertScalingPolicy", "input": higher}]},
+        **WHERE,
+    )
+    assert not failed.ok and [r.ok for r in failed.error.rollbacks] == [True], failed.error
+    (setting,) = (await _settings(azure_emulator, group)).values()
+    assert setting["properties"]["profiles"][0]["rules"][0]["metricTrigger"]["threshold"] == 70
+
+    ref = {"server_group": group, "policy_name": "busy"}
+    assert (await ops.execute("azure.deleteScalingPolicy", ref, **WHERE)).value["changed"]
+    assert await _settings(azure_emulator, group) == {}  # its last profile: the setting went
+    assert not (await ops.execute("azure.deleteScalingPolicy", ref, **WHERE)).value["changed"]
+
+
+async def test_tags_are_set_repeated_removed_and_undone(
+    ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    made = await ops.execute("azure.createServerGroup", create_input(app), **WHERE)
+    assert made.ok, made.error
+    group = made.value["name"]
+
+    def tags() -> dict[str, str]:
+        found = scale_set(azure_emulator, group) or {}
+        return {k: v for k, v in found["tags"].items() if not k.startswith("cloudops")}
+
+    upsert = {"server_group": group, "tags": {"owner": "ann", "team": "web"}}
+    assert (await ops.execute("azure.upsertServerGroupTags", upsert, **WHERE)).value["changed"]
+    assert tags() == {"owner": "ann", "team": "web"}
+    assert not (await ops.execute("azure.upsertServerGroupTags", upsert, **WHERE)).value["changed"]
+    remove = {"server_group": group, "keys": ["owner"]}
+    assert (await ops.execute("azure.deleteServerGroupTags", remove, **WHERE)).value["changed"]
+    assert tags() == {"team": "web"}
+    again = {"server_group": group, "tags": {"team": "x"}}
+    failed = await ops.execute(
+        "testkit.thenFail",
+        {"steps": [{"operation": "azure.upsertServerGroupTags", "input": again}]},
+        **WHERE,
+    )
+    assert not failed.ok and [r.ok for r in failed.error.rollbacks] == [True], failed.error
+    assert tags() == {"team": "web"}
