@@ -27,11 +27,13 @@ if TYPE_CHECKING:
 __all__ = [
     "Audit",
     "Expected",
+    "ExpectedNetwork",
     "GroupState",
     "LocalCloud",
     "LocalClouds",
     "RegisteredLocalCloud",
     "RunningCloud",
+    "audit_network",
     "in_cluster",
     "local_clouds",
     "reported_groups",
@@ -39,6 +41,9 @@ __all__ = [
 
 #: What the operations reported, per application: server group -> {"disabled", "desired"}.
 Expected = dict[str, dict[str, dict[str, Any]]]
+#: What the network upserts reported, per application: kind (``load_balancer``,
+#: ``security_group``) -> the names expected to exist (empty when the upsert failed).
+ExpectedNetwork = dict[str, dict[str, list[str]]]
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,9 @@ class Audit:
     leaks: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
+    #: Load balancers and security groups the network upserts reported, and those found.
+    network_expected: int = 0
+    network_found: int = 0
 
     @classmethod
     def merged(cls, audits: list[Audit]) -> Audit:
@@ -83,6 +91,8 @@ class Audit:
             total.leaks += audit.leaks
             total.missing += audit.missing
             total.mismatches += audit.mismatches
+            total.network_expected += audit.network_expected
+            total.network_found += audit.network_found
         return total
 
 
@@ -104,6 +114,32 @@ def reported_groups(
             audit.missing.append(f"{kind} {name} reported but absent")
             continue
         yield name, want, group
+
+
+def audit_network(
+    audit: Audit, found: dict[str, list[str]], expected: ExpectedNetwork, *, prefix: str
+) -> None:
+    """Hold the load balancers and security groups a cloud has against the upserts' reports.
+
+    ``found``: kind -> the name of every load balancer or security group the cloud holds (read
+    from the cloud, a name once per resource). For each application of ``expected``, those named
+    ``{application}{prefix}...`` must be exactly the reported ones, each once: another is a leak
+    (two of one name, a duplicate), a reported one absent is missing.
+    """
+    for app, kinds in sorted(expected.items()):
+        for kind, names in sorted(kinds.items()):
+            label = kind.replace("_", " ")
+            mine = [n for n in found.get(kind, []) if n.startswith(f"{app}{prefix}")]
+            audit.network_expected += len(names)
+            audit.network_found += len(mine)
+            for name in sorted(set(mine)):
+                count = mine.count(name)
+                if name not in names:
+                    audit.leaks.append(f"{label} {name} that no upsert reported")
+                elif count > 1:
+                    audit.duplicates.append(f"{count} of {label} {name}")
+            for name in sorted(set(names) - set(mine)):
+                audit.missing.append(f"{label} {name} reported but absent")
 
 
 class RunningCloud(ABC):
@@ -212,6 +248,14 @@ class RunningCloud(ABC):
         reported capacity and traffic state; nothing else carries the application; no request
         made two groups.
         """
+
+    def network_names(self) -> dict[str, list[str]] | None:
+        """Every ``load_balancer`` and ``security_group`` the emulator holds, by kind, by name.
+
+        Read from the emulator itself (a name once per resource), for :func:`audit_network`.
+        None by default: a cloud without network operations is not audited for them.
+        """
+        return None
 
     @abstractmethod
     def is_group_creation(self, request: Any) -> bool:
