@@ -27,11 +27,13 @@ if TYPE_CHECKING:
 __all__ = [
     "Audit",
     "Expected",
+    "ExpectedNetwork",
     "GroupState",
     "LocalCloud",
     "LocalClouds",
     "RegisteredLocalCloud",
     "RunningCloud",
+    "audit_network",
     "check_scaling",
     "in_cluster",
     "local_clouds",
@@ -40,6 +42,9 @@ __all__ = [
 
 #: What the operations reported, per application: server group -> {"disabled", "desired"}.
 Expected = dict[str, dict[str, dict[str, Any]]]
+#: What the network upserts reported, per application: kind (``load_balancer``,
+#: ``security_group``) -> the names expected to exist (empty when the upsert failed).
+ExpectedNetwork = dict[str, dict[str, list[str]]]
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,9 @@ class Audit:
     mismatches: list[str] = field(default_factory=list)
     #: Autoscaling found on the audited groups that exist, by kind (policy, alarm, hook...).
     scaling: dict[str, int] = field(default_factory=dict)
+    #: Load balancers and security groups the network upserts reported, and those found.
+    network_expected: int = 0
+    network_found: int = 0
 
     @classmethod
     def merged(cls, audits: list[Audit]) -> Audit:
@@ -88,6 +96,8 @@ class Audit:
             total.mismatches += audit.mismatches
             for kind, count in audit.scaling.items():
                 total.scaling[kind] = total.scaling.get(kind, 0) + count
+            total.network_expected += audit.network_expected
+            total.network_found += audit.network_found
         return total
 
 
@@ -128,6 +138,32 @@ def check_scaling(
         audit.duplicates.append(f"{count} {policy} for {name}, expected {expected}")
     elif count < expected:
         audit.missing.append(f"{policy} of {name}")
+
+
+def audit_network(
+    audit: Audit, found: dict[str, list[str]], expected: ExpectedNetwork, *, prefix: str
+) -> None:
+    """Hold the load balancers and security groups a cloud has against the upserts' reports.
+
+    ``found``: kind -> the name of every load balancer or security group the cloud holds (read
+    from the cloud, a name once per resource). For each application of ``expected``, those named
+    ``{application}{prefix}...`` must be exactly the reported ones, each once: another is a leak
+    (two of one name, a duplicate), a reported one absent is missing.
+    """
+    for app, kinds in sorted(expected.items()):
+        for kind, names in sorted(kinds.items()):
+            label = kind.replace("_", " ")
+            mine = [n for n in found.get(kind, []) if n.startswith(f"{app}{prefix}")]
+            audit.network_expected += len(names)
+            audit.network_found += len(mine)
+            for name in sorted(set(mine)):
+                count = mine.count(name)
+                if name not in names:
+                    audit.leaks.append(f"{label} {name} that no upsert reported")
+                elif count > 1:
+                    audit.duplicates.append(f"{count} of {label} {name}")
+            for name in sorted(set(names) - set(mine)):
+                audit.missing.append(f"{label} {name} reported but absent")
 
 
 class RunningCloud(ABC):
@@ -236,6 +272,14 @@ class RunningCloud(ABC):
         reported capacity and traffic state; nothing else carries the application; no request
         made two groups.
         """
+
+    def network_names(self) -> dict[str, list[str]] | None:
+        """Every ``load_balancer`` and ``security_group`` the emulator holds, by kind, by name.
+
+        Read from the emulator itself (a name once per resource), for :func:`audit_network`.
+        None by default: a cloud without network operations is not audited for them.
+        """
+        return None
 
     @abstractmethod
     def is_group_creation(self, request: Any) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from cloudops.localcloud import Audit, reported_groups
+from cloudops.localcloud import Audit, audit_network, reported_groups
 from cloudops.server import DevServer
 from cloudops_testing.chaos import ChaosConfig, measure_recovery, run_chaos
 from cloudops_testing.stack import local_clouds_of
@@ -57,10 +57,17 @@ async def test_chaos_round_has_no_failure_duplicate_or_leak(tmp_path: Path) -> N
     # and what the operations reported is what each cloud holds
     assert report.unexpected_business_failures == [], summary
     assert report.audit.missing == [] and report.audit.mismatches == [], summary
+    # each application's load balancer and security group, upserted through the same chaos
+    assert report.failed_preparations == [], summary
     for cloud, count in COUNTS.items():
         figures = report.cloud_figures(cloud)
         assert figures["operations"] == count, (cloud, summary)
         assert figures["groups_found"] == figures["groups_expected"] > 0, (cloud, summary)
+        # exactly one load balancer and one security group per application
+        applications = len({o.scenario for o in report.outcomes if o.cloud == cloud})
+        assert figures["preparations"] == 2 * applications, (cloud, summary)
+        assert figures["network_found"] == figures["network_expected"], (cloud, summary)
+        assert figures["network_expected"] == 2 * applications, (cloud, summary)
         assert figures["faults_injected"] > 0, (cloud, summary)
     # autoscaled clusters: their policies (and the copies deploys made) were counted
     assert report.audit.scaling.get("policy", 0) > 0, summary
@@ -101,3 +108,21 @@ def test_audits_count_unreported_groups_as_leaks_and_absent_ones_as_missing() ->
     assert audit.leaks == ["scale set a-v009 that no operation reported"]
     assert audit.missing == ["scale set a-v001 reported but absent"]
     assert (audit.groups_expected, audit.groups_found) == (2, 2)
+
+
+def test_network_audit_counts_extra_load_balancers_as_leaks_and_absent_ones_as_missing() -> None:
+    """The load-balancer and security-group check of the three clouds' audits, wrong both ways."""
+    audit = Audit()
+    found = {
+        "load_balancer": ["a-edge", "a-edge-old", "b-web", "ab-edge"],
+        "security_group": ["a-edge", "a-edge"],
+    }
+    expected = {
+        "a": {"load_balancer": ["a-edge"], "security_group": ["a-edge"]},
+        "b": {"load_balancer": ["b-edge"], "security_group": []},
+    }
+    audit_network(audit, found, expected, prefix="-edge")
+    assert audit.leaks == ["load balancer a-edge-old that no upsert reported"]
+    assert audit.duplicates == ["2 of security group a-edge"]
+    assert audit.missing == ["load balancer b-edge reported but absent"]
+    assert (audit.network_expected, audit.network_found) == (3, 4)

@@ -8,6 +8,13 @@ seeded mix of creates, resizes, disables, enables, destroys and ``deploy.redBlac
 each scenario on an application of its own, while it SIGKILLs workers and kills and restarts the
 Temporal server. At the end it audits moto against what the operations reported.
 
+Each application is prepared, through the same chaos, with the security group and load balancer
+of the cloud's demo (``network_inputs``), as ``{application}-edge`` (the ``edge`` stack keeps
+them apart from what a local cloud makes by hand for the application's ``web`` groups), by
+``upsertSecurityGroup`` and ``upsertLoadBalancer``; those preparations are reported apart from
+the operations, and the audit checks that each application has exactly the one load balancer
+and security group its upserts reported.
+
 ``ChaosConfig.clouds`` names the local clouds to run on (the providers' registered
 :class:`~cloudops.localcloud.LocalCloud` profiles, each behind a fault proxy of its own flavor):
 the same seeded plan runs on each cloud (``{cloud}.*`` operations and ``deploy.redBlack`` on its
@@ -30,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cloudops.localcloud import Audit, RunningCloud
+from cloudops.localcloud import Audit, ExpectedNetwork, RunningCloud, audit_network
 
 __all__ = [
     "Audit",
@@ -48,6 +55,13 @@ __all__ = [
 
 #: Codes a scenario provokes on purpose (an operation on a group that does not exist).
 EXPECTED_FAILURES = frozenset({"NOT_FOUND"})
+#: The stack of the applications' load balancer and security group (``{application}-edge``).
+NETWORK_STACK = "edge"
+#: The network upserts of an application's preparation, in order: kind -> verb.
+NETWORK_UPSERTS = (
+    ("security_group", "upsertSecurityGroup"),
+    ("load_balancer", "upsertLoadBalancer"),
+)
 
 
 @dataclass
@@ -117,6 +131,8 @@ class ChaosReport:
 
     config: dict[str, Any]
     outcomes: list[Outcome] = field(default_factory=list)
+    #: The network upserts preparing each application (not counted as operations).
+    preparations: list[Outcome] = field(default_factory=list)
     #: All clouds together; ``audits`` and ``cloud_faults`` per cloud.
     audit: Audit = field(default_factory=Audit)
     faults: dict[str, int] = field(default_factory=dict)
@@ -150,9 +166,19 @@ class ChaosReport:
         return [o for o in self.outcomes if o.ok is None]
 
     @property
+    def failed_preparations(self) -> list[Outcome]:
+        """Network upserts of a preparation that did not end ok (none is expected to fail)."""
+        return [o for o in self.preparations if o.ok is not True]
+
+    @property
     def passed(self) -> bool:
         """No workflow failure, no duplicate, no leak (the harness's exit status)."""
-        return not (self.workflow_failures or self.audit.duplicates or self.audit.leaks)
+        return not (
+            self.workflow_failures
+            or self.failed_preparations
+            or self.audit.duplicates
+            or self.audit.leaks
+        )
 
     def cloud_figures(self, cloud: str) -> dict[str, Any]:
         """One cloud's figures (operations, failures, audit, faults)."""
@@ -175,6 +201,10 @@ class ChaosReport:
             "groups_expected": audit.groups_expected,
             "groups_found": audit.groups_found,
             "scaling": dict(sorted(audit.scaling.items())),
+            "preparations": sum(1 for o in self.preparations if o.cloud == cloud),
+            "failed_preparations": sum(1 for o in self.failed_preparations if o.cloud == cloud),
+            "network_expected": audit.network_expected,
+            "network_found": audit.network_found,
             "requests_forwarded": faults.get("forwarded", 0),
             "faults_injected": sum(v for k, v in faults.items() if k != "forwarded"),
             "faults": {k: v for k, v in sorted(faults.items()) if k != "forwarded"},
@@ -194,6 +224,8 @@ class ChaosReport:
                 f"{f['workflow_failures']} workflow failures, {f['duplicates']} duplicates, "
                 f"{f['leaks']} leaks, {f['missing']} missing, {f['mismatches']} mismatches, "
                 f"{f['groups_found']}/{f['groups_expected']} groups, "
+                f"{f['network_found']}/{f['network_expected']} load balancers and "
+                "security groups, "
                 f"{f['requests_forwarded']} requests, {f['faults_injected']} faults, "
                 f"latency p50 {f['latency_p50']:.1f} s, p99 {f['latency_p99']:.1f} s"
             )
@@ -216,6 +248,10 @@ class ChaosReport:
             f"server groups audited:   {self.audit.groups_found} found / "
             f"{self.audit.groups_expected} expected",
             f"autoscaling audited:     {dict(sorted(self.audit.scaling.items()))}",
+            f"network preparations:   {len(self.preparations)} upserts, "
+            f"{len(self.failed_preparations)} failed",
+            f"LBs/SGs audited:         {self.audit.network_found} found / "
+            f"{self.audit.network_expected} expected",
             f"cloud API requests:      {self.faults.get('forwarded', 0)} forwarded, "
             f"{sum(faults.values())} faults injected {faults}",
             f"activity retries:        {self.activity_retries}",
@@ -242,6 +278,10 @@ class ChaosReport:
                     f"{o.request_id} {o.kind}: {o.code} {o.message}"
                     for o in self.unexpected_business_failures
                 ],
+            ),
+            (
+                "failed preparation",
+                [f"{o.request_id}: {o.code} {o.message}" for o in self.failed_preparations],
             ),
             ("duplicate", self.audit.duplicates),
             ("leak", self.audit.leaks),
@@ -343,6 +383,8 @@ class _Chaos:
         self.expected: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
             cloud: {} for cloud in config.clouds
         }
+        #: cloud -> application -> kind -> the names its network upserts reported
+        self.expected_network: dict[str, ExpectedNetwork] = {cloud: {} for cloud in config.clouds}
         self.config_file: Path | None = None
         self.planned = {
             cloud: config.cloud_operations.get(cloud, config.operations) for cloud in config.clouds
@@ -443,15 +485,55 @@ class _Chaos:
     async def run_op(
         self, cloud: str, scenario: Scenario, op: Op, number: int, groups: list[str]
     ) -> tuple[Outcome, dict[str, Any] | None]:
+        """Run one operation of a scenario; what it reported."""
+        operation, payload = self._request(cloud, scenario, op, groups)
+        request_id = f"{scenario.application}-{number}-{op.kind}"
+        outcome, value = await self._submit(
+            cloud, scenario, op.kind, request_id, operation, payload
+        )
+        self.report.outcomes.append(outcome)
+        self._count(outcome)
+        return outcome, value
+
+    async def prepare_network(self, cloud: str, scenario: Scenario) -> None:
+        """Upsert the application's security group and load balancer (``{app}-edge``)."""
+        app = scenario.application
+        inputs = self.clouds[cloud].network_inputs(app)
+        expected: dict[str, list[str]] = {}
+        for kind, verb in NETWORK_UPSERTS:
+            if kind not in inputs:
+                continue
+            payload = {**inputs[kind], "stack": NETWORK_STACK}
+            request_id = f"{app}-prepare-{kind}"
+            outcome, value = await self._submit(
+                cloud, scenario, verb, request_id, f"{cloud}.{verb}", payload
+            )
+            self.report.preparations.append(outcome)
+            if outcome.ok is not True:
+                self.config.log(
+                    f"  {request_id}: {outcome.code or 'WORKFLOW FAILED'} {outcome.message}"
+                )
+            # a failed upsert rolls back what it made; one that never ended is not audited
+            if outcome.ok is not None:
+                expected[kind] = [str(value["name"])] if value is not None else []
+        self.expected_network[cloud][app] = expected
+
+    async def _submit(
+        self,
+        cloud: str,
+        scenario: Scenario,
+        kind: str,
+        request_id: str,
+        operation: str,
+        payload: dict[str, Any],
+    ) -> tuple[Outcome, dict[str, Any] | None]:
         from temporalio.client import WorkflowFailureError
 
         app = scenario.application
-        request_id = f"{app}-{number}-{op.kind}"
-        operation, payload = self._request(cloud, scenario, op, groups)
         account, region = self.clouds[cloud].account, self.clouds[cloud].region
         started = time.monotonic()
         deadline = started + self.config.operation_timeout
-        outcome = Outcome(app, op.kind, request_id, None, cloud=cloud)
+        outcome = Outcome(app, kind, request_id, None, cloud=cloud)
         try:
             handle = await self._retrying(
                 lambda: self.ops.submit(
@@ -485,7 +567,9 @@ class _Chaos:
 
     def _finish(self, outcome: Outcome, started: float) -> Outcome:
         outcome.seconds = time.monotonic() - started
-        self.report.outcomes.append(outcome)
+        return outcome
+
+    def _count(self, outcome: Outcome) -> None:
         self.done_count += 1
         status = "ok" if outcome.ok else (outcome.code or "WORKFLOW FAILED")
         if outcome.ok is not True:
@@ -495,7 +579,6 @@ class _Chaos:
                 f"{self.done_count}/{self.total_operations} operations done "
                 f"({self.report.succeeded} ok)"
             )
-        return outcome
 
     def _request(
         self, cloud: str, scenario: Scenario, op: Op, groups: list[str]
@@ -548,6 +631,8 @@ class _Chaos:
             await asyncio.to_thread(
                 self.clouds[cloud].prepare_application, scenario.application, small=True
             )
+            # its load balancer and security group, through cloudops (and the same chaos)
+            await self.prepare_network(cloud, scenario)
             for number, op in enumerate(scenario.ops):
                 # A deploy copies the autoscaling of the cluster's newest serving group.
                 serving = [g for g in groups if g in state and not state[g]["disabled"]]
@@ -667,7 +752,8 @@ class _Chaos:
                     if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
                 )
 
-        counts = await asyncio.gather(*(one(o.request_id) for o in self.report.outcomes))
+        requests = [o.request_id for o in [*self.report.preparations, *self.report.outcomes]]
+        counts = await asyncio.gather(*(one(request_id) for request_id in requests))
         retries = sum(counts)
         return retries
 
@@ -723,6 +809,14 @@ class _Chaos:
             self.report.audits[cloud] = await asyncio.to_thread(
                 self.clouds[cloud].audit, self.expected[cloud]
             )
+            found = await asyncio.to_thread(self.clouds[cloud].network_names)
+            if found is not None:
+                audit_network(
+                    self.report.audits[cloud],
+                    found,
+                    self.expected_network[cloud],
+                    prefix=f"-{NETWORK_STACK}",
+                )
         self.report.faults = dict(faults)
         self.report.audit = Audit.merged(list(self.report.audits.values()))
         self.report.activity_retries = await self.count_activity_retries()

@@ -19,6 +19,13 @@ the rollback of a create that failed after it made something; a lifecycle throug
 proxy injecting throttling and 5xx; a worker SIGKILLed in the middle of a create. The last
 three need the target's optional fields and are skipped without them.
 
+The load-balancer and security-group verbs (:data:`cloudops.network.contract.NETWORK_VERBS`)
+are checked when the target gives a network sample (``load_balancer_input`` with
+``read_load_balancer``, ``security_group_input`` with ``read_security_group``): an upsert
+creates, an identical one changes nothing, a changed one converges (a listener or rule added,
+one revoked), describe and list, delete refused while a server group uses the load balancer and
+allowed after its destroy, delete of a missing one is done.
+
 Everything this suite takes from the rest of cloudops-testing is imported here, at the top:
 the fixtures it uses are ``cloudops_worker``, ``worker_process`` and ``temporal_client``.
 """
@@ -38,6 +45,8 @@ from temporalio.client import Client
 
 from cloudops.client import CloudOpsClient
 from cloudops.models import WorkflowResult
+from cloudops.network.contract import NETWORK_VERBS
+from cloudops.network.models import IngressRule, permissions
 from cloudops.servergroups.contract import VERBS
 from cloudops.servergroups.models import RESERVED_TAG_PREFIX
 from cloudops_testing.faults import FaultProxy, FaultRules
@@ -48,6 +57,7 @@ __all__ = [
     "ConformanceSuite",
     "ConformanceTarget",
     "GroupState",
+    "IngressTuple",
     "fresh_application",
     "provider_ops",
 ]
@@ -58,6 +68,13 @@ FAST: dict[str, Any] = {"poll_interval_seconds": 0.2, "wait_timeout_seconds": 60
 NOT_ON_A_GROUP = {"createServerGroup", "listServerGroups", "destroyServerGroup"}
 #: The capacity of the sample group (the suite overrides the target's sample input with it).
 SAMPLE_CAPACITY = {"min": 1, "max": 3, "desired": 2}
+#: The stack of the suite's load balancers and security groups (``{application}-edge``): not
+#: ``web`` or ``test``, which targets' sample server groups may use for their own resources.
+NETWORK_STACK = "edge"
+#: An ingress rule as a target reads it back: protocol (``tcp``, ``udp``, ``icmp``, ``all``),
+#: first and last port (None without ports), and the source: a CIDR block or a security group
+#: by our name (the group itself for ``from_self``).
+IngressTuple = tuple[str, int | None, int | None, str]
 
 
 @dataclass(frozen=True)
@@ -96,6 +113,14 @@ class ConformanceTarget:
       ``endpoint`` is pointed at it); without one the fault and SIGKILL tests are skipped.
     - ``entry_point``: the plugin's entry-point name for ``cloudops worker`` child processes
       (default: ``provider``).
+    - ``load_balancer_input(application)``: a sample ``upsertLoadBalancer`` input (the suite
+      sets its ``stack``); ``read_load_balancer(name)``: the ports it listens on as the cloud
+      holds them, or None when it does not exist. Without both the load-balancer test is
+      skipped.
+    - ``security_group_input(application)``: a sample ``upsertSecurityGroup`` input with at
+      least one ingress rule (the suite sets its ``stack``); ``read_security_group(name)``: its
+      ingress rules as the cloud holds them (:data:`IngressTuple`), or None when it does not
+      exist. Without both the security-group test is skipped.
     """
 
     provider: str
@@ -108,6 +133,10 @@ class ConformanceTarget:
     failing_code: str = "NOT_FOUND"
     fault_proxy: Callable[[FaultRules], FaultProxy] | None = None
     entry_point: str | None = None
+    load_balancer_input: Callable[[str], dict[str, Any]] | None = None
+    read_load_balancer: Callable[[str], frozenset[int] | None] | None = None
+    security_group_input: Callable[[str], dict[str, Any]] | None = None
+    read_security_group: Callable[[str], frozenset[IngressTuple] | None] | None = None
 
     @property
     def where(self) -> dict[str, str]:
@@ -177,6 +206,14 @@ def provider_ops(plugin: object, accounts_fixture: str) -> Any:
             yield c
 
     return ops
+
+
+def expected_rules(name: str, ingress: list[dict[str, Any]]) -> frozenset[IngressTuple]:
+    """The rules group ``name`` holds for ``ingress`` (an upsert input's), as targets read them."""
+    rules = [IngressRule.model_validate(rule) for rule in ingress]
+    return frozenset(
+        (p.protocol, p.from_port, p.to_port, p.source) for p in permissions(name, rules)
+    )
 
 
 def user_tags(description: dict[str, Any]) -> dict[str, str]:
@@ -433,3 +470,130 @@ class ConformanceSuite:
         ops = Ops(client, target)
         await ops.ok("destroyServerGroup", {"server_group": name, **FAST})
         assert target.resources(application) == []
+
+    # -- load balancers and security groups ------------------------------------------------------
+
+    async def test_security_group_upsert_converges_describes_and_deletes(
+        self, ops: Ops, conformance_target: ConformanceTarget, application: str
+    ) -> None:
+        """Upsert creates the group, again changes nothing, changed converges; then delete."""
+        target = conformance_target
+        if target.security_group_input is None or target.read_security_group is None:
+            pytest.skip("the target has no security-group sample")
+        read = target.read_security_group
+        sample = {**target.security_group_input(application), "stack": NETWORK_STACK}
+        name = f"{application}-{NETWORK_STACK}"
+        assert sample["ingress"], "the sample security group needs an ingress rule"
+
+        created = await ops.ok("upsertSecurityGroup", sample)
+        assert created["name"] == name
+        assert created["created"] is True and created["changed"] is True
+        assert read(name) == expected_rules(name, sample["ingress"])
+
+        again = await ops.ok("upsertSecurityGroup", sample)
+        assert again["changed"] is False, again
+        assert read(name) == expected_rules(name, sample["ingress"])
+
+        # One rule revoked (the sample's last), one added.
+        opened = {"protocol": "tcp", "from_port": 443, "cidrs": ["0.0.0.0/0"]}
+        ingress = [*sample["ingress"][:-1], opened]
+        changed = await ops.ok("upsertSecurityGroup", {**sample, "ingress": ingress})
+        assert changed["changed"] is True and changed["created"] is False, changed
+        wanted = expected_rules(name, ingress)
+        assert wanted != expected_rules(name, sample["ingress"])
+        assert read(name) == wanted
+
+        described = await ops.ok("describeSecurityGroup", {"name": name})
+        assert described["name"] == name
+        held = {
+            (p["protocol"], p["from_port"], p["to_port"], p["source"]) for p in described["ingress"]
+        }
+        assert held == wanted
+        listed = await ops.ok("listSecurityGroups", {"application": application})
+        assert [g["name"] for g in listed["security_groups"]] == [name]
+        none = await ops.ok("listSecurityGroups", {"application": f"{application}x"})
+        assert none["security_groups"] == []
+
+        deleted = await ops.ok("deleteSecurityGroup", {"name": name})
+        assert deleted["changed"] is True
+        assert read(name) is None
+        missing = await ops.run("describeSecurityGroup", {"name": name})
+        assert not missing.ok and missing.error is not None
+        assert missing.error.code == "NOT_FOUND", missing.error
+        gone = await ops.ok("deleteSecurityGroup", {"name": name})
+        assert gone["changed"] is False
+
+    async def test_load_balancer_upsert_converges_and_delete_waits_for_its_groups(
+        self, ops: Ops, conformance_target: ConformanceTarget, application: str
+    ) -> None:
+        """Upsert creates, again changes nothing, changed converges; then describe and list.
+
+        Delete is refused (CONFLICT) while a server group uses it, done after the group's
+        destroy, and done again (changed: false) when it is already gone.
+        """
+        target = conformance_target
+        if target.load_balancer_input is None or target.read_load_balancer is None:
+            pytest.skip("the target has no load-balancer sample")
+        read = target.read_load_balancer
+        sample = {**target.load_balancer_input(application), "stack": NETWORK_STACK}
+        name = f"{application}-{NETWORK_STACK}"
+        ports = frozenset(int(listener["port"]) for listener in sample["listeners"])
+
+        created = await ops.ok("upsertLoadBalancer", sample)
+        assert created["name"] == name
+        assert created["created"] is True and created["changed"] is True
+        assert read(name) == ports
+
+        again = await ops.ok("upsertLoadBalancer", sample)
+        assert again["changed"] is False, again
+        assert read(name) == ports
+
+        # A listener added on another port, then revoked again.
+        first = sample["listeners"][0]
+        more = {**sample, "listeners": [*sample["listeners"], {**first, "port": 8000}]}
+        added = await ops.ok("upsertLoadBalancer", more)
+        assert added["changed"] is True and added["created"] is False, added
+        assert read(name) == ports | {8000}
+        back = await ops.ok("upsertLoadBalancer", sample)
+        assert back["changed"] is True, back
+        assert read(name) == ports
+
+        described = await ops.ok("describeLoadBalancer", {"name": name})
+        assert described["name"] == name
+        assert {listener["port"] for listener in described["listeners"]} == ports
+        assert described["server_groups"] == []
+        listed = await ops.ok("listLoadBalancers", {"application": application})
+        assert [b["name"] for b in listed["load_balancers"]] == [name]
+
+        group = await ops.create(application, load_balancers=[name], wait=False)
+        described = await ops.ok("describeLoadBalancer", {"name": name})
+        assert described["server_groups"] == [group]
+        refused = await ops.run("deleteLoadBalancer", {"name": name})
+        assert not refused.ok and refused.error is not None
+        assert refused.error.code == "CONFLICT", refused.error
+        assert read(name) == ports
+
+        await ops.ok("destroyServerGroup", {"server_group": group, **FAST})
+        deleted = await ops.ok("deleteLoadBalancer", {"name": name})
+        assert deleted["changed"] is True
+        assert read(name) is None
+        missing = await ops.run("describeLoadBalancer", {"name": name})
+        assert not missing.ok and missing.error is not None
+        assert missing.error.code == "NOT_FOUND", missing.error
+        gone = await ops.ok("deleteLoadBalancer", {"name": name})
+        assert gone["changed"] is False
+        assert target.resources(application) == []
+
+    def test_the_network_tests_cover_every_network_verb(self) -> None:
+        """The two network tests above cover every verb of the network contract."""
+        covered = {
+            "upsertLoadBalancer",
+            "deleteLoadBalancer",
+            "describeLoadBalancer",
+            "listLoadBalancers",
+            "upsertSecurityGroup",
+            "deleteSecurityGroup",
+            "describeSecurityGroup",
+            "listSecurityGroups",
+        }
+        assert covered == set(NETWORK_VERBS)

@@ -11,7 +11,16 @@ from azure_testkit import RG, create_input, in_pool, scale_set
 import cloudops_azure.plugin
 from cloudops.servergroups.contract import TAG_APPLICATION
 from cloudops_testing.azure_emulator import AzureEmulator
-from cloudops_testing.conformance import ConformanceSuite, ConformanceTarget, GroupState
+from cloudops_testing.azure_emulator.network import network_bodies
+from cloudops_testing.conformance import (
+    ConformanceSuite,
+    ConformanceTarget,
+    GroupState,
+    IngressTuple,
+)
+from cloudops_testing.network_inputs import load_balancer_input, security_group_input
+
+_PROTOCOLS = {"Tcp": "tcp", "Udp": "udp", "Icmp": "icmp", "*": "all"}
 
 
 @pytest.fixture
@@ -41,6 +50,43 @@ def conformance_target(
         azure_emulator.fail_next(f"{application}-test-v000", "AllocationFailed", "no capacity")
         return {}
 
+    def body(kind: str, name: str) -> dict[str, Any] | None:
+        suffix = f"/resourcegroups/{RG.lower()}/providers/microsoft.network/{kind.lower()}/"
+        with azure_emulator.state.lock:
+            for key, found in network_bodies(azure_emulator.state).items():
+                if key.endswith(f"{suffix}{name.lower()}"):
+                    return found
+        return None
+
+    def read_load_balancer(name: str) -> frozenset[int] | None:
+        found = body("loadBalancers", name)
+        if found is None:
+            return None
+        rules = found["properties"].get("loadBalancingRules") or []
+        return frozenset(int(r["properties"]["frontendPort"]) for r in rules)
+
+    def read_security_group(name: str) -> frozenset[IngressTuple] | None:
+        found = body("networkSecurityGroups", name)
+        if found is None:
+            return None
+        rules: set[IngressTuple] = set()
+        for rule in found["properties"].get("securityRules") or []:
+            p = rule["properties"]
+            if p["direction"] != "Inbound" or p["access"] != "Allow":
+                continue
+            protocol = _PROTOCOLS[p["protocol"]]
+            start = end = None
+            if p["destinationPortRange"] != "*":
+                low, _, high = p["destinationPortRange"].partition("-")
+                start, end = int(low), int(high or low)
+            sources = list(p.get("sourceAddressPrefixes") or [])
+            if p.get("sourceAddressPrefix"):
+                sources.append(p["sourceAddressPrefix"])
+            groups = p.get("sourceApplicationSecurityGroups") or []
+            sources += [g["id"].rsplit("/", 1)[-1] for g in groups]
+            rules.update((protocol, start, end, source) for source in sources)
+        return frozenset(rules)
+
     return ConformanceTarget(
         provider="azure",
         plugin=cloudops_azure.plugin,
@@ -51,6 +97,10 @@ def conformance_target(
         failing_create=allocation_failure,
         failing_code="CLOUD_REJECTED",
         fault_proxy=lambda rules: azure_fault_proxy(replace(rules, flavor="azure")),
+        load_balancer_input=load_balancer_input,
+        read_load_balancer=read_load_balancer,
+        security_group_input=security_group_input,
+        read_security_group=read_security_group,
     )
 
 

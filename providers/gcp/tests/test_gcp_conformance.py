@@ -8,9 +8,16 @@ import pytest
 from gcp_testkit import create_input
 
 import cloudops_gcp.plugin
-from cloudops_testing.conformance import ConformanceSuite, ConformanceTarget, GroupState
+from cloudops_testing.conformance import (
+    ConformanceSuite,
+    ConformanceTarget,
+    GroupState,
+    IngressTuple,
+)
 from cloudops_testing.fixtures_gcp import GCP_REGION
 from cloudops_testing.gcp_emulator import GcpEmulator
+from cloudops_testing.gcp_emulator.network import network_resources
+from cloudops_testing.network_inputs import load_balancer_input, security_group_input
 
 
 @pytest.fixture
@@ -51,6 +58,42 @@ def conformance_target(
             *live(prefix),
         ]
 
+    def network(collection: str, prefix: str) -> dict[str, dict[str, Any]]:
+        with gcp_emulator.state.lock:
+            return {
+                r["name"]: r
+                for path, r in network_resources(gcp_emulator.state).items()
+                if f"/{collection}/" in path and r["name"].startswith(prefix)
+            }
+
+    def read_load_balancer(name: str) -> frozenset[int] | None:
+        exists = (
+            gcp_emulator.backend_service(name) is not None
+            or gcp_emulator.target_pool(GCP_REGION, name) is not None
+        )
+        rules = network("forwardingRules", f"{name}-")
+        if not exists and not rules:
+            return None
+        return frozenset(int(r["portRange"].split("-", 1)[0]) for r in rules.values())
+
+    def read_security_group(name: str) -> frozenset[IngressTuple] | None:
+        # The group is a deny-all marker rule named after it and one allow rule per source kind
+        # and protocol, named ``{name}-...``, all targeting the instances tagged ``name``.
+        if name not in network("firewalls", name):
+            return None
+        rules: set[IngressTuple] = set()
+        for rule in network("firewalls", f"{name}-").values():
+            sources = [*rule.get("sourceRanges", []), *rule.get("sourceTags", [])]
+            for allowed in rule.get("allowed", []):
+                protocol = allowed["IPProtocol"]
+                for ports in allowed.get("ports") or [None]:
+                    start = end = None
+                    if ports is not None:
+                        low, _, high = str(ports).partition("-")
+                        start, end = int(low), int(high or low)
+                    rules.update((protocol, start, end, source) for source in sources)
+        return frozenset(rules)
+
     return ConformanceTarget(
         provider="gcp",
         plugin=cloudops_gcp.plugin,
@@ -60,6 +103,10 @@ def conformance_target(
         resources=resources,
         failing_create=lambda app: {"load_balancers": [f"{app}-missing"]},
         fault_proxy=gcp_fault_proxy,
+        load_balancer_input=load_balancer_input,
+        read_load_balancer=read_load_balancer,
+        security_group_input=security_group_input,
+        read_security_group=read_security_group,
     )
 
 

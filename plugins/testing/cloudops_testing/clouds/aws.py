@@ -108,6 +108,20 @@ class RunningAws(RunningCloud):
             "security_group": security_group_input(app),
         }
 
+    def network_names(self) -> dict[str, list[str]]:
+        """The ELBv2 load balancers and security groups moto holds, by name."""
+        balancers = [
+            b["LoadBalancerName"]
+            for page in self.client("elbv2").get_paginator("describe_load_balancers").paginate()
+            for b in page["LoadBalancers"]
+        ]
+        groups = [
+            g["GroupName"]
+            for page in self.client("ec2").get_paginator("describe_security_groups").paginate()
+            for g in page["SecurityGroups"]
+        ]
+        return {"load_balancer": balancers, "security_group": groups}
+
     def cluster_state(self, cluster: str) -> list[GroupState]:
         """The cluster's Auto Scaling groups; disabled: ``AddToLoadBalancer`` suspended."""
         states = []

@@ -108,6 +108,19 @@ class RunningAzure(RunningCloud):
         sets: list[dict[str, Any]] = self.emulator.scale_sets(self._stack.AZURE_RESOURCE_GROUP)
         return sets
 
+    def network_names(self) -> dict[str, list[str]]:
+        """The emulator's load balancers and network security groups, by name."""
+        from cloudops_testing.azure_emulator.network import network_bodies
+
+        kinds = {"loadbalancers": "load_balancer", "networksecuritygroups": "security_group"}
+        found: dict[str, list[str]] = {"load_balancer": [], "security_group": []}
+        with self.emulator.state.lock:
+            for key, body in network_bodies(self.emulator.state).items():
+                kind = kinds.get(key.rsplit("/", 2)[-2])
+                if kind is not None:
+                    found[kind].append(str(body.get("name") or key.rsplit("/", 1)[-1]))
+        return found
+
     def cluster_state(self, cluster: str) -> list[GroupState]:
         """The cluster's scale sets; disabled: in no backend pool."""
         states = [

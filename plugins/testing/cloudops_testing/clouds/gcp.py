@@ -97,6 +97,27 @@ class RunningGcp(RunningCloud):
         else:
             self.emulator.add_target_pool(self.region, f"{app}-pool")
 
+    def network_names(self) -> dict[str, list[str]]:
+        """Backend services and target pools (load balancers); firewall markers (groups).
+
+        A security group is a deny-all marker firewall named after it (its rules are firewalls
+        ``{name}-...`` that allow).
+        """
+        from cloudops_testing.gcp_emulator.network import network_resources
+
+        state = self.emulator.state
+        with state.lock:
+            balancers = [
+                *state.backend_services,
+                *(path.rsplit("/", 1)[-1] for path in state.target_pools),
+            ]
+            groups = [
+                r["name"]
+                for path, r in network_resources(state).items()
+                if "/firewalls/" in path and r.get("denied")
+            ]
+        return {"load_balancer": balancers, "security_group": groups}
+
     def cluster_state(self, cluster: str) -> list[GroupState]:
         """The cluster's managed instance groups; disabled: not a backend of ``{cluster}``."""
         service = self.emulator.backend_service(cluster) or {}
