@@ -35,6 +35,7 @@ exactly as the run did even if ``cloudops.toml`` changed since.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Mapping
@@ -48,6 +49,7 @@ __all__ = [
     "BudgetPolicy",
     "budget_family",
     "budget_queue",
+    "dev_server_flags",
     "fairness_key",
     "pace",
     "parse_budget",
@@ -67,6 +69,33 @@ _RATE_KEYS = ("calls_per_second", *FAMILIES)
 
 class BudgetError(ValueError):
     """A budget in ``cloudops.toml`` is invalid; the message names the key."""
+
+
+#: Temporal dynamic config a budget queue needs (the defaults are 4 partitions and 5 s):
+#: fairness-key rate limits are enforced per partition, so with 4 a queue dispatched about
+#: 0.6-0.7x of its budget; and once the head of a partition's backlog (a spent key's tasks)
+#: is older than ``backlogNegligibleAge``, the server stops sync-matching new tasks, so every
+#: other key's tasks took the slower backlog path (written to and read back from the store).
+BUDGET_QUEUE_DYNAMIC_CONFIG: dict[str, object] = {
+    "matching.numTaskqueueReadPartitions": 1,
+    "matching.numTaskqueueWritePartitions": 1,
+    "matching.backlogNegligibleAge": "87600h",
+}
+
+
+def dev_server_flags() -> list[str]:
+    """``temporal server start-dev`` flags setting :data:`BUDGET_QUEUE_DYNAMIC_CONFIG`.
+
+    The dev server's ``--dynamic-config-value`` is namespace-wide (no per-queue constraint);
+    one process gains nothing from partitions, and sync matching a task while an older one of
+    another key waits is what fairness wants anyway. On a cluster, set these keys for the
+    ``*-budgeted`` task queues only (a ``taskQueueName`` constraint in the dynamic config file).
+    """
+    return [
+        flag
+        for key, value in BUDGET_QUEUE_DYNAMIC_CONFIG.items()
+        for flag in ("--dynamic-config-value", f"{key}={json.dumps(value)}")
+    ]
 
 
 def budget_queue(task_queue: str) -> str:
