@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from aws_testkit import create_input
 
-from cloudops.batching import WINDOW_ENV
 from cloudops.budgets import budget_queue, count_pollers
 from cloudops.client import CloudOpsClient
 from cloudops_testing.faults import FaultProxy
 from cloudops_testing.fixtures_aws import MOTO_REGION, MotoNetwork, aws_account_config
+from cloudops_testing.shared_reads import alone_and_shared
 from cloudops_testing.throttling import AwsSlowStart, Bucket, CloudThrottle, install
 
 #: Roomy buckets: the proxy only counts here, it never throttles.
@@ -155,16 +155,15 @@ async def test_concurrent_waits_share_their_reads(
     async with cloudops_worker(
         plugins=[cloudops_aws.plugin], load_entrypoints=False, accounts=config
     ) as ops:
-        counts = {}
-        for mode, window in (("alone", "0"), ("shared", "0.25")):
-            monkeypatch.setenv(WINDOW_ENV, window)
-            asked, reads = GROUPS.asked, GROUPS.reads
+
+        async def run(mode: str) -> None:
             results = await create_many(ops, moto_network, f"{app}{mode[0]}", 8)
             assert all(r.ok for r in results), [r.error for r in results if not r.ok]
-            counts[mode] = (GROUPS.asked - asked, GROUPS.reads - reads)
-    alone, shared = counts["alone"], counts["shared"]
-    assert alone[0] == alone[1] >= 8 * 3  # every attempt read on its own, 3+ polls each
-    assert shared[1] * 3 <= shared[0], counts  # a third of the reads or fewer
+
+        alone, shared = await alone_and_shared(monkeypatch, {"groups": GROUPS}, run)
+    # Every attempt read on its own, 3+ polls each; shared, a third of the reads or fewer.
+    assert alone["groups"][0] == alone["groups"][1] >= 8 * 3
+    assert shared["groups"][1] * 3 <= shared["groups"][0], shared
 
 
 async def test_shared_reads_survive_a_sigkilled_worker(
