@@ -27,10 +27,12 @@ the Temporal fairness key ``account/region/family`` and a fairness weight equal 
 Each worker sets that queue's per-key rate limit to :data:`BASE_RATE` (1 task/s) at start
 (``UpdateTaskQueueConfig``), so the Temporal server dispatches at most ``budget`` attempts per
 second per key to the whole fleet, whatever the number of workers, and one spent key never
-holds back another (fairness). Inside an activity, :func:`pace` spaces the calls of one account,
-region and family in this process (pyrate-limiter), so an activity making several calls does
-not burst. The account check records the budget in the workflow's history, so a replay routes
-exactly as the run did even if ``cloudops.toml`` changed since.
+holds back another (fairness; exact and isolated with the server settings of
+:data:`BUDGET_QUEUE_DYNAMIC_CONFIG`, which :func:`dev_server_flags` gives the dev server).
+Inside an activity, :func:`pace` spaces the calls of one account, region and family in this
+process (pyrate-limiter), so an activity making several calls does not burst. The account
+check records the budget in the workflow's history, so a replay routes exactly as the run did
+even if ``cloudops.toml`` changed since.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from typing import Any
 
 __all__ = [
     "BASE_RATE",
+    "BUDGET_QUEUE_DYNAMIC_CONFIG",
     "FAMILIES",
     "BudgetError",
     "BudgetPolicy",
