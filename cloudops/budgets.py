@@ -101,6 +101,19 @@ def dev_server_flags() -> list[str]:
     ]
 
 
+#: Attempts per call of the budget that shared-read activities (waits whose concurrent attempts
+#: share their reads, :mod:`cloudops.batching`) may start: N waits polling every 10 s need
+#: N / 10 attempts a second, most of them making no call of their own. Their calls are paced
+#: under the family's budget in every process (:func:`pace_current`).
+SHARED_ATTEMPTS = 25.0
+_SHARED = "/shared"
+
+
+def shared_key(key: str) -> str:
+    """The fairness key of the shared-read attempts of budget ``key``."""
+    return key + _SHARED
+
+
 def budget_queue(task_queue: str) -> str:
     """The activity task queue the budgeted activities of ``task_queue``'s workflows go to."""
     return f"{task_queue}-budgeted"
@@ -237,6 +250,8 @@ def pace_current() -> None:
         return
     priority = activity.info().priority
     key, weight = priority.fairness_key, priority.fairness_weight
+    if key and weight and key.endswith(_SHARED):  # a shared read: paced as its family
+        key, weight = key.removesuffix(_SHARED), weight / SHARED_ATTEMPTS
     if key and weight and key.count("/") == 2:
         pace(key, weight * BASE_RATE / _fleet[0])
 

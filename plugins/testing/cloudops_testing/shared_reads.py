@@ -12,8 +12,18 @@ import pytest
 from cloudops.batching import WINDOW_ENV, ReadBatcher
 from cloudops.client import CloudOpsClient
 from cloudops_testing.processes import WorkerProcess
+from cloudops_testing.throttling import Bucket
 
-__all__ = ["Counts", "alone_and_shared", "execute_all", "with_a_sigkilled_worker"]
+__all__ = [
+    "COUNT_ONLY",
+    "Counts",
+    "alone_and_shared",
+    "execute_all",
+    "with_a_sigkilled_worker",
+]
+
+#: Buckets a throttling model never runs dry with: the proxy only counts calls.
+COUNT_ONLY = {family: Bucket(10_000, 10_000) for family in ("reads", "writes", "other")}
 
 #: Batcher name -> (names asked, reads made) during one run.
 Counts = dict[str, tuple[int, int]]
@@ -62,16 +72,19 @@ async def with_a_sigkilled_worker(
     start: Callable[[CloudOpsClient], Awaitable[list[Any]]],
     *,
     kill_after: float = 4.0,
+    settle: float = 0.0,
 ) -> list[Any]:
     """``start`` operations on two worker processes, SIGKILL one after ``kill_after`` s.
 
-    Returns the operations' results (``start``'s answer) once all have ended.
+    ``settle``: seconds to wait once both workers run (budgeted workers count each other
+    every 5 s). Returns the operations' results (``start``'s answer) once all have ended.
     """
     queue = f"{plugin}-shared-{uuid.uuid4().hex[:8]}"
     workers = [
         await asyncio.to_thread(worker_process, queue, accounts=accounts, plugins=[plugin])
         for _ in range(2)
     ]
+    await asyncio.sleep(settle)
     running = asyncio.ensure_future(start(CloudOpsClient(temporal_client, task_queue=queue)))
     await asyncio.sleep(kill_after)  # the resources exist and their waits poll
     await asyncio.to_thread(workers[0].kill)

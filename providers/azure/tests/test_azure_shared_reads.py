@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,8 +14,16 @@ import cloudops_azure.plugin
 from cloudops.client import CloudOpsClient
 from cloudops.servergroups.contract import TAG_REQUEST_ID
 from cloudops_testing.azure_emulator import AzureEmulator
+from cloudops_testing.faults import FaultProxy
+from cloudops_testing.fixtures_azure import AZURE_ACCOUNT, AZURE_SUBSCRIPTION, azure_account_config
 from cloudops_testing.processes import WorkerProcess
-from cloudops_testing.shared_reads import alone_and_shared, execute_all, with_a_sigkilled_worker
+from cloudops_testing.shared_reads import (
+    COUNT_ONLY,
+    alone_and_shared,
+    execute_all,
+    with_a_sigkilled_worker,
+)
+from cloudops_testing.throttling import CloudThrottle, install
 
 
 @pytest.fixture
@@ -79,23 +88,32 @@ async def test_concurrent_waits_share_their_reads(
     assert shared["vms"][1] <= shared["scale sets"][0], shared
 
 
-async def test_shared_reads_survive_a_sigkilled_worker(
+async def test_shared_reads_survive_a_sigkilled_worker_under_a_budget(
     worker_process: Callable[..., WorkerProcess],
     temporal_client: Any,
-    azure_accounts: dict[str, Any],
+    azure_fault_proxy: Callable[..., FaultProxy],
     azure_emulator: AzureEmulator,
     slow_boots: Callable[[float], None],
     app: str,
 ) -> None:
     slow_boots(6.0)
+    proxy = azure_fault_proxy()
+    throttle = install(proxy, CloudThrottle("azure", COUNT_ONLY))
+    accounts = azure_account_config(proxy.url)
+    accounts["accounts"][AZURE_ACCOUNT]["budget"] = {"calls_per_second": 4}
+    started = time.monotonic()
     results = await with_a_sigkilled_worker(
         worker_process,
         temporal_client,
         "azure",
-        azure_accounts,
+        accounts,
         lambda ops: create_many(ops, app, 6),
+        settle=6,
     )
     for i, [result] in enumerate(results):
         assert result.value["healthy_count"] == 2
         # Made once, whatever was retried after the kill.
         assert tagged(azure_emulator, TAG_REQUEST_ID, f"{app}{i}-create") == [result.value["name"]]
+    # The subscription's calls kept to its budget (Temporal lets a key burst a second's worth).
+    subscription = AZURE_SUBSCRIPTION.lower()
+    assert throttle.peak_rate(subscription, window=2.0, since=started) <= 2 * 4 + 3

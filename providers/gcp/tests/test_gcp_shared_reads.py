@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,9 +11,17 @@ from gcp_testkit import WHERE, create_input
 
 import cloudops_gcp.plugin
 from cloudops.client import CloudOpsClient
+from cloudops_testing.faults import FaultProxy
+from cloudops_testing.fixtures_gcp import GCP_ACCOUNT, GCP_PROJECT, gcp_account_config
 from cloudops_testing.gcp_emulator import GcpEmulator
 from cloudops_testing.processes import WorkerProcess
-from cloudops_testing.shared_reads import alone_and_shared, execute_all, with_a_sigkilled_worker
+from cloudops_testing.shared_reads import (
+    COUNT_ONLY,
+    alone_and_shared,
+    execute_all,
+    with_a_sigkilled_worker,
+)
+from cloudops_testing.throttling import CloudThrottle, install
 
 
 @pytest.fixture
@@ -62,18 +71,30 @@ async def test_concurrent_waits_share_their_reads(
     assert shared["managed"][1] <= shared["groups"][0], shared
 
 
-async def test_shared_reads_survive_a_sigkilled_worker(
+async def test_shared_reads_survive_a_sigkilled_worker_under_a_budget(
     worker_process: Callable[..., WorkerProcess],
     temporal_client: Any,
-    gcp_accounts: dict[str, Any],
+    gcp_fault_proxy: Callable[..., FaultProxy],
     gcp_emulator: GcpEmulator,
     slow_boots: Callable[[float], None],
     app: str,
 ) -> None:
     slow_boots(6.0)
+    proxy = gcp_fault_proxy()
+    throttle = install(proxy, CloudThrottle("gcp", COUNT_ONLY))
+    accounts = gcp_account_config(proxy.url)
+    accounts["accounts"][GCP_ACCOUNT]["budget"] = {"calls_per_second": 4}
+    started = time.monotonic()
     results = await with_a_sigkilled_worker(
-        worker_process, temporal_client, "gcp", gcp_accounts, lambda ops: create_many(ops, app, 6)
+        worker_process,
+        temporal_client,
+        "gcp",
+        accounts,
+        lambda ops: create_many(ops, app, 6),
+        settle=6,
     )
     for result in results:
         assert result.value["healthy_count"] == 2
         assert gcp_emulator.applied("instanceGroupManagers.insert", result.value["name"]) == 1
+    # The project's calls kept to its budget (Temporal lets a key burst a second's worth).
+    assert throttle.peak_rate(GCP_PROJECT, window=2.0, since=started) <= 2 * 4 + 3
