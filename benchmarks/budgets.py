@@ -10,6 +10,7 @@ the same run, one after the other, buckets refilled in between:
 
     uv run python benchmarks/budgets.py --n 1000          # the issue's size (heavy)
     uv run python benchmarks/budgets.py --n 200           # what a shared 2-core VM manages
+    uv run python benchmarks/budgets.py --startup 5       # worker start-up and RSS vs accounts
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import tempfile
 import time
 import uuid
@@ -121,6 +123,71 @@ async def run_mode(
     }
 
 
+def accounts_config(endpoint: str, accounts: int, regions: list[str]) -> dict[str, Any]:
+    """``accounts`` AWS accounts with a default budget, each in ``regions``."""
+    table = aws_account_config(endpoint)["accounts"]["moto"]
+    return {
+        "accounts": {
+            f"acct{i:03d}": {**table, "regions": regions, "budget": {}} for i in range(accounts)
+        }
+    }
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def measure_startup(
+    server: DevServer, endpoint: str, folder: Path, rounds: int
+) -> list[dict[str, Any]]:
+    """Start-up time and RSS of a ``cloudops worker``: 1 account vs 100 accounts x 2 regions.
+
+    Alternating, ``rounds`` times each; start-up is from the process's launch to its "worker
+    ready" line (both of its workers polling); RSS 3 s after that.
+    """
+    sizes = {"1 account x 1 region": (1, ["us-east-1"])}
+    sizes["100 accounts x 2 regions"] = (100, ["us-east-1", "us-west-2"])
+    samples: dict[str, list[tuple[float, float]]] = {label: [] for label in sizes}
+    for r in range(rounds):
+        for label, (accounts, regions) in sizes.items():
+            path = write_config(
+                folder / f"startup-{accounts}.toml", accounts_config(endpoint, accounts, regions)
+            )
+            started = time.monotonic()
+            worker = WorkerProcess(
+                server.address, f"startup-{r}-{accounts}", config=path, plugins=["aws"], env=ENV
+            ).start(timeout=120)
+            ready = time.monotonic() - started
+            time.sleep(3)
+            assert worker.process is not None
+            samples[label].append((ready, rss_mb(worker.process.pid)))
+            worker.stop()
+    rows = []
+    for label, values in samples.items():
+        rows.append(
+            {
+                "configured": label,
+                "rounds": rounds,
+                "startup_s_median": round(statistics.median(v[0] for v in values), 2),
+                "rss_mb_median": round(statistics.median(v[1] for v in values), 1),
+            }
+        )
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    """Rows as a Markdown table."""
+    keys = list(rows[0])
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---|" * len(keys))
+    for row in rows:
+        print("| " + " | ".join(str(row[k]) for k in keys) + " |")
+
+
 async def main() -> None:
     """Both modes in one run, one after the other; print each row, then the table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -129,6 +196,13 @@ async def main() -> None:
     parser.add_argument("--poll", type=float, default=10.0)
     parser.add_argument("--reads", type=float, default=6.0)
     parser.add_argument("--mutations", type=float, default=4.0)
+    parser.add_argument(
+        "--startup",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="instead: worker start-up and RSS, 1 account vs 100 accounts x 2 regions",
+    )
     args = parser.parse_args()
     os.environ.update(ENV)
     folder = Path(tempfile.mkdtemp(prefix="cloudops-budgets-"))
@@ -137,16 +211,14 @@ async def main() -> None:
     rows = []
     try:
         with MotoServer() as moto:
-            for mode in ("today", "budgets"):
+            if args.startup:
+                rows = measure_startup(server, moto.url, folder, args.startup)
+            for mode in ("today", "budgets") if not args.startup else ():
                 rows.append(await run_mode(mode, args, server, moto, folder))
                 print(json.dumps(rows[-1]), flush=True)
     finally:
         server.stop()
-    keys = list(rows[0])
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for row in rows:
-        print("| " + " | ".join(str(row[k]) for k in keys) + " |")
+    print_table(rows)
     os._exit(0)  # sdk-python#300: never let the exit abort turn a finished run red
 
 

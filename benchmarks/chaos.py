@@ -70,6 +70,17 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--server-down", type=float, default=2.0, help="seconds the server stays down"
     )
+    parser.add_argument(
+        "--throttling",
+        action="store_true",
+        help="also throttle as each cloud does (cloudops_testing.throttling: token buckets "
+        "per account and family at the cloud's published limits)",
+    )
+    parser.add_argument(
+        "--budgets",
+        action="store_true",
+        help="give every account the provider's default budget ([accounts.NAME.budget])",
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="keep logs and SQLite here")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument(
@@ -108,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         server_restarts=args.server_restarts,
         server_down_seconds=args.server_down,
         workdir=args.workdir,
+        throttling={} if args.throttling else None,
+        budgets=args.budgets,
         log=log,
     )
     log(f"chaos run started {started}: {' '.join(sys.argv[1:])} (cpus: {os.cpu_count()})")

@@ -27,14 +27,17 @@ the Temporal fairness key ``account/region/family`` and a fairness weight equal 
 Each worker sets that queue's per-key rate limit to :data:`BASE_RATE` (1 task/s) at start
 (``UpdateTaskQueueConfig``), so the Temporal server dispatches at most ``budget`` attempts per
 second per key to the whole fleet, whatever the number of workers, and one spent key never
-holds back another (fairness). Inside an activity, :func:`pace` spaces the calls of one account,
-region and family in this process (pyrate-limiter), so an activity making several calls does
-not burst. The account check records the budget in the workflow's history, so a replay routes
-exactly as the run did even if ``cloudops.toml`` changed since.
+holds back another (fairness; exact and isolated with the server settings of
+:data:`BUDGET_QUEUE_DYNAMIC_CONFIG`, which :func:`dev_server_flags` gives the dev server).
+Inside an activity, :func:`pace` spaces the calls of one account, region and family in this
+process (pyrate-limiter), so an activity making several calls does not burst. The account
+check records the budget in the workflow's history, so a replay routes exactly as the run did
+even if ``cloudops.toml`` changed since.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Mapping
@@ -43,11 +46,13 @@ from typing import Any
 
 __all__ = [
     "BASE_RATE",
+    "BUDGET_QUEUE_DYNAMIC_CONFIG",
     "FAMILIES",
     "BudgetError",
     "BudgetPolicy",
     "budget_family",
     "budget_queue",
+    "dev_server_flags",
     "fairness_key",
     "pace",
     "parse_budget",
@@ -67,6 +72,46 @@ _RATE_KEYS = ("calls_per_second", *FAMILIES)
 
 class BudgetError(ValueError):
     """A budget in ``cloudops.toml`` is invalid; the message names the key."""
+
+
+#: Temporal dynamic config a budget queue needs (the defaults are 4 partitions and 5 s):
+#: fairness-key rate limits are enforced per partition, so with 4 a queue dispatched about
+#: 0.6-0.7x of its budget; and once the head of a partition's backlog (a spent key's tasks)
+#: is older than ``backlogNegligibleAge``, the server stops sync-matching new tasks, so every
+#: other key's tasks took the slower backlog path (written to and read back from the store).
+BUDGET_QUEUE_DYNAMIC_CONFIG: dict[str, object] = {
+    "matching.numTaskqueueReadPartitions": 1,
+    "matching.numTaskqueueWritePartitions": 1,
+    "matching.backlogNegligibleAge": "87600h",
+}
+
+
+def dev_server_flags() -> list[str]:
+    """``temporal server start-dev`` flags setting :data:`BUDGET_QUEUE_DYNAMIC_CONFIG`.
+
+    The dev server's ``--dynamic-config-value`` is namespace-wide (no per-queue constraint);
+    one process gains nothing from partitions, and sync matching a task while an older one of
+    another key waits is what fairness wants anyway. On a cluster, set these keys for the
+    ``*-budgeted`` task queues only (a ``taskQueueName`` constraint in the dynamic config file).
+    """
+    return [
+        flag
+        for key, value in BUDGET_QUEUE_DYNAMIC_CONFIG.items()
+        for flag in ("--dynamic-config-value", f"{key}={json.dumps(value)}")
+    ]
+
+
+#: Attempts per call of the budget that shared-read activities (waits whose concurrent attempts
+#: share their reads, :mod:`cloudops.batching`) may start: N waits polling every 10 s need
+#: N / 10 attempts a second, most of them making no call of their own. Their calls are paced
+#: under the family's budget in every process (:func:`pace_current`).
+SHARED_ATTEMPTS = 25.0
+_SHARED = "/shared"
+
+
+def shared_key(key: str) -> str:
+    """The fairness key of the shared-read attempts of budget ``key``."""
+    return key + _SHARED
 
 
 def budget_queue(task_queue: str) -> str:
@@ -205,6 +250,8 @@ def pace_current() -> None:
         return
     priority = activity.info().priority
     key, weight = priority.fairness_key, priority.fairness_weight
+    if key and weight and key.endswith(_SHARED):  # a shared read: paced as its family
+        key, weight = key.removesuffix(_SHARED), weight / SHARED_ATTEMPTS
     if key and weight and key.count("/") == 2:
         pace(key, weight * BASE_RATE / _fleet[0])
 

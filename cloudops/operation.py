@@ -20,7 +20,15 @@ from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
 
-from cloudops.budgets import BASE_RATE, budget_family, budget_queue, fairness_key
+from cloudops.budgets import (
+    BASE_RATE,
+    MAX_RATE,
+    SHARED_ATTEMPTS,
+    budget_family,
+    budget_queue,
+    fairness_key,
+    shared_key,
+)
 from cloudops.errors import BusinessError, ErrorCode
 from cloudops.models import Input, OperationSignal, Output, RollbackRecord, StepRecord
 from cloudops.validation import validation_details
@@ -184,12 +192,13 @@ def budget_route(
     family = budget_family(check.budget, entry.provider.family(activity) if entry else "mutations")
     if family is None:
         return {}
+    shared = entry is not None and activity in entry.provider.shared_read_activities
+    key, weight = fairness_key(account, check.budget_region, family), check.budget[family]
+    if shared:
+        key, weight = shared_key(key), min(weight * SHARED_ATTEMPTS, MAX_RATE)
     return {
         "task_queue": budget_queue(workflow.info().task_queue),
-        "priority": Priority(
-            fairness_key=fairness_key(account, check.budget_region, family),
-            fairness_weight=check.budget[family] / BASE_RATE,
-        ),
+        "priority": Priority(fairness_key=key, fairness_weight=weight / BASE_RATE),
     }
 
 

@@ -73,6 +73,10 @@ class Provider:
     budget_per_region: bool = True
     #: The provider's activities that only read; its others count as mutations.
     read_activities: frozenset[str] = frozenset()
+    #: Read activities whose concurrent attempts share their calls (:mod:`cloudops.batching`):
+    #: an attempt often makes no call of its own, so their attempts are not limited one for
+    #: one against the reads budget (their calls are paced under it, ``cloudops.budgets``).
+    shared_read_activities: frozenset[str] = frozenset()
 
     def family(self, activity: str) -> str:
         """The API family an activity's calls are budgeted under."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from cloudops.budgets import dev_server_flags as budget_flags
 from cloudops.search_attributes import dev_server_flags
 
 __all__ = ["DevServer", "DevServerError", "DevServerPathError", "find_temporal", "free_port"]
@@ -126,6 +127,7 @@ class DevServer:
             "--log-level",
             self.log_level,
             *dev_server_flags(),
+            *budget_flags(),
         ]
         if self.ui and self.ui_port:
             cmd += ["--ui-port", str(self.ui_port), "--ui-ip", self.host]

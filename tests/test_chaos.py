@@ -21,6 +21,7 @@ from cloudops.localcloud import Audit, audit_network, reported_groups
 from cloudops.server import DevServer
 from cloudops_testing.chaos import ChaosConfig, measure_recovery, run_chaos
 from cloudops_testing.stack import local_clouds_of
+from cloudops_testing.throttling import Bucket
 
 COUNTS = {"aws": 24, "gcp": 12, "azure": 12}
 
@@ -71,6 +72,37 @@ async def test_chaos_round_has_no_failure_duplicate_or_leak(tmp_path: Path) -> N
         assert figures["faults_injected"] > 0, (cloud, summary)
     # autoscaled clusters: their policies (and the copies deploys made) were counted
     assert report.audit.scaling.get("policy", 0) > 0, summary
+
+
+async def test_chaos_round_under_the_throttling_model_with_budgets(tmp_path: Path) -> None:
+    """The AWS buckets made small enough to run dry: throttled calls are retried, budgets
+    pace the rest, and a SIGKILLed worker still leaves no failure, duplicate or leak."""
+    saved = dict(os.environ)
+    try:
+        report = await run_chaos(
+            ChaosConfig(
+                clouds=("aws",),
+                operations=10,
+                concurrency=5,
+                fault_rate=0.05,
+                seed=12,
+                worker_kills=1,
+                kill_interval=4.0,
+                server_restarts=0,
+                task_queue="chaos-throttled",
+                workdir=tmp_path,
+                throttling={"aws": {"autoscaling": Bucket(4, 2), "ec2-mutations": Bucket(3, 1)}},
+                budgets=True,
+            )
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    summary = report.summary()
+    assert report.passed and report.unexpected_business_failures == [], summary
+    assert report.audit.missing == [] and report.audit.mismatches == [], summary
+    figures = report.cloud_figures("aws")
+    assert figures["throttle_calls"] > 0 and "throttle_throttled" in figures, summary
 
 
 async def test_a_worker_killed_mid_call_is_retried_within_seconds(

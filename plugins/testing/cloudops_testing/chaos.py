@@ -35,9 +35,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloudops.localcloud import Audit, ExpectedNetwork, RunningCloud, audit_network
+
+if TYPE_CHECKING:
+    from cloudops_testing.throttling import Bucket, CloudThrottle
 
 __all__ = [
     "Audit",
@@ -91,6 +94,13 @@ class ChaosConfig:
     workdir: Path | None = None
     #: Give up waiting for one operation after this long (a hang counts as a workflow failure).
     operation_timeout: float = 900.0
+    #: Each cloud's throttling model in its fault proxy (:mod:`cloudops_testing.throttling`),
+    #: on top of the random faults: cloud -> family -> bucket (an empty or missing entry: the
+    #: cloud's published limits). None: off.
+    throttling: dict[str, dict[str, Bucket]] | None = None
+    #: Give every account an empty ``[accounts.NAME.budget]`` table (the provider's default
+    #: budget), so cloudops paces its calls under the throttling model.
+    budgets: bool = False
     log: Callable[[str], None] = field(default=lambda message: None, repr=False)
 
 
@@ -138,6 +148,8 @@ class ChaosReport:
     faults: dict[str, int] = field(default_factory=dict)
     audits: dict[str, Audit] = field(default_factory=dict)
     cloud_faults: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: With ``throttling``: cloud -> {"calls": served, "throttled": answered with throttling}.
+    throttling: dict[str, dict[str, int]] = field(default_factory=dict)
     activity_retries: int = 0
     worker_kills: int = 0
     worker_exits: int = 0
@@ -210,6 +222,7 @@ class ChaosReport:
             "faults": {k: v for k, v in sorted(faults.items()) if k != "forwarded"},
             "latency_p50": seconds[len(seconds) // 2],
             "latency_p99": seconds[min(len(seconds) - 1, int(len(seconds) * 0.99))],
+            **{f"throttle_{k}": v for k, v in self.throttling.get(cloud, {}).items()},
         }
 
     def cloud_lines(self) -> list[str]:
@@ -228,6 +241,12 @@ class ChaosReport:
                 "security groups, "
                 f"{f['requests_forwarded']} requests, {f['faults_injected']} faults, "
                 f"latency p50 {f['latency_p50']:.1f} s, p99 {f['latency_p99']:.1f} s"
+                + (
+                    f", throttling model: {f['throttle_calls']} calls served, "
+                    f"{f['throttle_throttled']} throttled"
+                    if "throttle_calls" in f
+                    else ""
+                )
             )
         return lines
 
@@ -368,9 +387,15 @@ class _Chaos:
             config={
                 k: (str(v) if isinstance(v, Path) else v)
                 for k, v in vars(config).items()
-                if k != "log"
+                if k not in ("log", "throttling")
             }
         )
+        if config.throttling is not None:
+            self.report.config["throttling"] = {
+                cloud: {family: vars(bucket) for family, bucket in limits.items()}
+                for cloud, limits in config.throttling.items()
+            }
+        self.throttles: dict[str, CloudThrottle] = {}
         self.server: Any = None
         self.clouds: Any = None
         self.workers: list[Any] = []
@@ -398,6 +423,7 @@ class _Chaos:
         from cloudops.server import DevServer
         from cloudops_testing.faults import FaultRules
         from cloudops_testing.stack import local_clouds_of, write_config
+        from cloudops_testing.throttling import CloudThrottle, install
 
         if not self.config.clouds:
             raise ValueError("clouds must name at least one local cloud")
@@ -425,9 +451,17 @@ class _Chaos:
             # each cloud behind its fault proxy, answering in its cloud's dialect
             cloud.proxy.rules = replace(faults, flavor=cloud.profile.flavor)
             cloud.proxy.reset_counts()
-        self.config_file = write_config(
-            self.workdir / "cloudops.toml", {"accounts": self.clouds.accounts()}
-        )
+        if self.config.throttling is not None:
+            for name in self.config.clouds:
+                cloud = self.clouds[name]
+                limits = self.config.throttling.get(name) or {}
+                self.throttles[name] = install(
+                    cloud.proxy, CloudThrottle(cloud.profile.flavor, limits=limits)
+                )
+        accounts = self.clouds.accounts()
+        if self.config.budgets:
+            accounts = {name: {**table, "budget": {}} for name, table in accounts.items()}
+        self.config_file = write_config(self.workdir / "cloudops.toml", {"accounts": accounts})
 
     def start_worker(self, index: int) -> Any:
         from cloudops_testing.processes import WorkerProcess
@@ -818,6 +852,10 @@ class _Chaos:
                     prefix=f"-{NETWORK_STACK}",
                 )
         self.report.faults = dict(faults)
+        self.report.throttling = {
+            cloud: {"calls": throttle.calls(), "throttled": throttle.throttles()}
+            for cloud, throttle in self.throttles.items()
+        }
         self.report.audit = Audit.merged(list(self.report.audits.values()))
         self.report.activity_retries = await self.count_activity_retries()
         self.report.wall_seconds = time.monotonic() - started

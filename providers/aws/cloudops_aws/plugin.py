@@ -32,6 +32,7 @@ AWS = cloudops.Provider(
     # region (docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html); Auto Scaling
     # (one bucket for all its calls) and ELB publish no figures. Spinnaker's default is 10/s.
     budget_defaults={"reads": 8.0, "mutations": 4.0},
+    shared_read_activities=frozenset({"aws.wait_for_capacity"}),
     read_activities=frozenset(
         {
             "aws.next_server_group_name",

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from aws_testkit import create_input
 
-from cloudops.batching import WINDOW_ENV
 from cloudops.budgets import budget_queue, count_pollers
 from cloudops.client import CloudOpsClient
 from cloudops_testing.faults import FaultProxy
 from cloudops_testing.fixtures_aws import MOTO_REGION, MotoNetwork, aws_account_config
+from cloudops_testing.shared_reads import alone_and_shared
 from cloudops_testing.throttling import AwsSlowStart, Bucket, CloudThrottle, install
 
 #: Roomy buckets: the proxy only counts here, it never throttles.
@@ -89,21 +89,31 @@ async def test_a_spent_account_does_not_slow_another(
     import cloudops_aws.plugin
 
     config = accounts(proxy.url, spent={"calls_per_second": 0.5}, other={"calls_per_second": 50})
-    async with cloudops_worker(
-        plugins=[cloudops_aws.plugin], load_entrypoints=False, accounts=config
-    ) as ops:
-        await one_by_one(ops, "other", 3)  # warm up
-        alone = statistics.median(await one_by_one(ops, "other", 10))
+    options = {"plugins": [cloudops_aws.plugin], "load_entrypoints": False, "accounts": config}
+    # The unloaded run is a second worker queue, measured turn about with the loaded one:
+    # the shared machine's load drifts by more than 1.2x within a minute.
+    async with cloudops_worker(**options) as ops, cloudops_worker(**options) as control:
+        await turn_about(ops, control, 4)  # warm up
         # 40 operations of the spent account wait for its budget (0.5 calls/s: over a minute).
         spent = asyncio.ensure_future(describe_missing(ops, "spent", 40))
         await asyncio.sleep(3)
-        loaded = statistics.median(await one_by_one(ops, "other", 10))
+        loaded, unloaded = await turn_about(ops, control, 20)
         assert not spent.done()
         spent.cancel()
-        # Measured here: 0.10 s alone, 0.22 s beside the spent account's backlog (its tasks
-        # wait in the budget queue; the others go through the backlog path of the server's
-        # matching). Held back by the spent account, they would wait tens of seconds.
-        assert loaded <= alone + 0.4, (alone, loaded)
+    ratio = statistics.median(loaded) / statistics.median(unloaded)
+    assert ratio <= 1.2, (ratio, sorted(loaded), sorted(unloaded))
+
+
+async def turn_about(
+    ops: CloudOpsClient, control: CloudOpsClient, n: int
+) -> tuple[list[float], list[float]]:
+    """``n`` describes of another account on each queue, one at a time, turn about."""
+    first: list[float] = []
+    second: list[float] = []
+    for _ in range(n):
+        first += await one_by_one(ops, "other", 1)
+        second += await one_by_one(control, "other", 1)
+    return first, second
 
 
 async def one_by_one(ops: CloudOpsClient, account: str, n: int) -> list[float]:
@@ -145,16 +155,15 @@ async def test_concurrent_waits_share_their_reads(
     async with cloudops_worker(
         plugins=[cloudops_aws.plugin], load_entrypoints=False, accounts=config
     ) as ops:
-        counts = {}
-        for mode, window in (("alone", "0"), ("shared", "0.25")):
-            monkeypatch.setenv(WINDOW_ENV, window)
-            asked, reads = GROUPS.asked, GROUPS.reads
+
+        async def run(mode: str) -> None:
             results = await create_many(ops, moto_network, f"{app}{mode[0]}", 8)
             assert all(r.ok for r in results), [r.error for r in results if not r.ok]
-            counts[mode] = (GROUPS.asked - asked, GROUPS.reads - reads)
-    alone, shared = counts["alone"], counts["shared"]
-    assert alone[0] == alone[1] >= 8 * 3  # every attempt read on its own, 3+ polls each
-    assert shared[1] * 3 <= shared[0], counts  # a third of the reads or fewer
+
+        alone, shared = await alone_and_shared(monkeypatch, {"groups": GROUPS}, run)
+    # Every attempt read on its own, 3+ polls each; shared, a third of the reads or fewer.
+    assert alone["groups"][0] == alone["groups"][1] >= 8 * 3
+    assert shared["groups"][1] * 3 <= shared["groups"][0], shared
 
 
 async def test_shared_reads_survive_a_sigkilled_worker(

@@ -328,8 +328,12 @@ def wait_for_instances(arg: WaitForInstancesInput) -> InstancesStatus:
     left. A VM that failed to provision, or a scale set being deleted, is a business failure:
     waiting longer would not help.
     """
+    from cloudops_azure.shared_reads import shared_scale_set, shared_vms
+
     where = _Where(arg)
-    scale_set = _require(where, arg.name)
+    scale_set = shared_scale_set(arg.account, where.resource_group, arg.name)
+    if scale_set is None or _location(scale_set.get("location")) != _location(where.region):
+        scale_set = _require(where, arg.name)  # answers NOT_FOUND as a lone read would
     if _state(scale_set) == "Deleting":
         raise BusinessError(
             ErrorCode.CONFLICT, f"scale set {arg.name!r} is being deleted", {"name": arg.name}
@@ -338,7 +342,7 @@ def wait_for_instances(arg: WaitForInstancesInput) -> InstancesStatus:
     desired = arg.desired if arg.desired is not None else capacity.desired
     alive = [
         vm
-        for vm in _vms(where, arg.name)
+        for vm in shared_vms(arg.account, where.resource_group, arg.name)
         if (vm.get("properties") or {}).get("provisioningState") != "Deleting"
     ]
     failed = [

@@ -180,14 +180,19 @@ def _error_code(response: Any) -> str | None:
 def telemetry_policy() -> Any:
     """An azure-core policy making every HTTP attempt a cloud-API span and latency sample.
 
+    Under an account budget (:mod:`cloudops.budgets`), each attempt first waits for this
+    process's turn.
+
     Pass it as ``per_retry_policies=[telemetry_policy()]`` to an Azure management client.
     """
     from azure.core.pipeline.policies import SansIOHTTPPolicy
 
+    from cloudops.budgets import pace_current
     from cloudops.telemetry import begin_cloud_call
 
     class CloudApiTelemetry(SansIOHTTPPolicy[Any, Any]):
         def on_request(self, request: Any) -> None:
+            pace_current()  # under an account budget: this process's turn (retries too)
             http = request.http_request
             service, api = arm_call_name(http.method, http.url)
             _end(request.context, "no_response")  # an attempt that never ended

@@ -33,6 +33,7 @@ AZURE = cloudops.Provider(
     # principal and region (learn.microsoft.com/azure/azure-resource-manager/management/
     # request-limits-and-throttling): half of each, as other principals share them.
     budget_defaults={"reads": 12.0, "mutations": 5.0},
+    shared_read_activities=frozenset({"azure.wait_for_instances"}),
     read_activities=frozenset(
         {
             "azure.next_server_group_name",

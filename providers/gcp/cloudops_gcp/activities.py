@@ -1037,8 +1037,22 @@ def wait_for_group(arg: WaitGroupInput) -> GroupStatus:
     is a backend of. A group that is gone is a business failure, not a reason to keep waiting.
     """
     clients = gcp_clients(arg.account)
-    groups = _Groups(clients, arg)
+    groups = _SharedGroups(clients, arg)
     return _settled(lambda: _group_ready(clients, groups, arg), arg.settle_seconds)
+
+
+class _SharedGroups(_Groups):
+    """A group whose reads concurrent waits share (:mod:`cloudops_gcp.shared_reads`)."""
+
+    def get(self) -> Any:
+        from cloudops_gcp.shared_reads import shared_group
+
+        return shared_group(self.ref)
+
+    def managed(self) -> list[Any]:
+        from cloudops_gcp.shared_reads import shared_managed
+
+        return shared_managed(self.ref)
 
 
 def _group_ready(clients: GcpClients, groups: _Groups, arg: WaitGroupInput) -> GroupStatus:

@@ -126,6 +126,7 @@ def _interceptor_class(base: type[Any]) -> type[Any]:
 def _adapter_class() -> type[Any]:
     from requests.adapters import BaseAdapter
 
+    from cloudops.budgets import pace_current
     from cloudops.telemetry import begin_cloud_call
 
     class CloudApiTelemetryAdapter(BaseAdapter):
@@ -138,6 +139,7 @@ def _adapter_class() -> type[Any]:
             self.names = names
 
         def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            pace_current()  # under an account budget: this process's turn (retries too)
             call = begin_cloud_call("gcp", self.resource, self.names.current)
             try:
                 response = self.inner.send(request, *args, **kwargs)

@@ -31,6 +31,7 @@ GCP = cloudops.Provider(
     # not per region: a conservative share of the default quotas.
     budget_defaults={"reads": 10.0, "mutations": 5.0},
     budget_per_region=False,
+    shared_read_activities=frozenset({"gcp.wait_for_group"}),
     read_activities=frozenset(
         {
             "gcp.next_server_group_name",

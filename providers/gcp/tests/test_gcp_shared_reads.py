@@ -1,0 +1,100 @@
+"""Shared reads of concurrent waits (cloudops_gcp.shared_reads), over HTTP to the emulator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from gcp_testkit import WHERE, create_input
+
+import cloudops_gcp.plugin
+from cloudops.client import CloudOpsClient
+from cloudops_testing.faults import FaultProxy
+from cloudops_testing.fixtures_gcp import GCP_ACCOUNT, GCP_PROJECT, gcp_account_config
+from cloudops_testing.gcp_emulator import GcpEmulator
+from cloudops_testing.processes import WorkerProcess
+from cloudops_testing.shared_reads import (
+    COUNT_ONLY,
+    alone_and_shared,
+    execute_all,
+    with_a_sigkilled_worker,
+)
+from cloudops_testing.throttling import CloudThrottle, install
+
+
+@pytest.fixture
+def slow_boots(gcp_emulator: GcpEmulator) -> Iterator[Callable[[float], None]]:
+    """Set how long the (session's) emulator's instances take to boot, for this test only."""
+    before = gcp_emulator.timing.instance_seconds
+
+    def set_boot(seconds: float) -> None:
+        gcp_emulator.timing.instance_seconds = seconds
+
+    try:
+        yield set_boot
+    finally:
+        gcp_emulator.timing.instance_seconds = before
+
+
+async def create_many(ops: CloudOpsClient, app: str, n: int) -> list[Any]:
+    """``n`` createServerGroup-with-wait at once, one cluster each, polling every 0.5 s."""
+    inputs = [create_input(f"{app}{i}", poll_interval_seconds=0.5) for i in range(n)]
+    return await execute_all(ops, "gcp.createServerGroup", inputs, **WHERE)
+
+
+async def test_concurrent_waits_share_their_reads(
+    cloudops_worker: Any,
+    gcp_accounts: dict[str, Any],
+    slow_boots: Callable[[float], None],
+    monkeypatch: pytest.MonkeyPatch,
+    app: str,
+) -> None:
+    from cloudops_gcp.shared_reads import GROUPS, MANAGED
+
+    slow_boots(3.0)
+    async with cloudops_worker(
+        plugins=[cloudops_gcp.plugin], load_entrypoints=False, accounts=gcp_accounts
+    ) as ops:
+
+        async def run(mode: str) -> None:
+            await create_many(ops, f"{app}{mode[0]}", 6)
+
+        alone, shared = await alone_and_shared(
+            monkeypatch, {"groups": GROUPS, "managed": MANAGED}, run
+        )
+    # Every attempt listed its group alone, 3+ polls each; shared, one list for many groups.
+    assert alone["groups"][0] == alone["groups"][1] >= 6 * 3
+    assert shared["groups"][1] * 3 <= shared["groups"][0], shared
+    # At most one listManagedInstances per group and poll.
+    assert shared["managed"][1] <= shared["groups"][0], shared
+
+
+async def test_shared_reads_survive_a_sigkilled_worker_under_a_budget(
+    worker_process: Callable[..., WorkerProcess],
+    temporal_client: Any,
+    gcp_fault_proxy: Callable[..., FaultProxy],
+    gcp_emulator: GcpEmulator,
+    slow_boots: Callable[[float], None],
+    app: str,
+) -> None:
+    slow_boots(6.0)
+    proxy = gcp_fault_proxy()
+    throttle = install(proxy, CloudThrottle("gcp", COUNT_ONLY))
+    accounts = gcp_account_config(proxy.url)
+    accounts["accounts"][GCP_ACCOUNT]["budget"] = {"calls_per_second": 4}
+    started = time.monotonic()
+    results = await with_a_sigkilled_worker(
+        worker_process,
+        temporal_client,
+        "gcp",
+        accounts,
+        lambda ops: create_many(ops, app, 6),
+        settle=6,
+    )
+    for result in results:
+        assert result.value["healthy_count"] == 2
+        assert gcp_emulator.applied("instanceGroupManagers.insert", result.value["name"]) == 1
+    # The project's calls kept to its budget (Temporal lets a key burst a second's worth).
+    assert throttle.peak_rate(GCP_PROJECT, window=2.0, since=started) <= 2 * 4 + 3
