@@ -116,6 +116,7 @@ async def test_options_guards_highlander_and_none(
         group = cloud.server_group(app)
         first = await ops.execute("deploy.none", {"server_group": group, **FAST}, **cloud.where)
         assert first.ok, first.error
+        await keep_history(ops, cloud.name, "deploy-none-ok", first.metadata.workflow_id)
         refused = await ops.execute(
             "deploy.redBlack",
             {"server_group": group, "max_initial_server_groups": 0, **FAST},
@@ -141,6 +142,7 @@ async def test_options_guards_highlander_and_none(
             **cloud.where,
         )
         assert result.ok, result.error
+        await keep_history(ops, cloud.name, "deploy-highlander-ok", result.metadata.workflow_id)
         assert result.value["destroyed"] == [v(app, 0)]
         assert result.value["previous_launch_settings"]["capacity"]["desired"] == 2
         assert await cluster_state(ops, cloud, app) == {
