@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, ClassVar
 
+from cloudops.adapter import CloudAdapter
 from cloudops.errors import BusinessError, ErrorCode
 from cloudops.models import Input, Output
 from cloudops.network.contract import (
@@ -51,10 +52,8 @@ from cloudops.network.models import (
     UpsertLoadBalancerInput,
     UpsertSecurityGroupInput,
 )
-from cloudops.operation import ActivityDefaults, CloudOperation, OperationContext
+from cloudops.operation import CloudOperation, OperationContext
 from cloudops.servergroups.contract import TAG_APPLICATION, TAG_REQUEST_ID
-from cloudops.servergroups.kit import CLOUD_ACTIVITY_DEFAULTS
-from cloudops.servergroups.models import require_location
 
 __all__ = ["NetworkCloud", "NetworkModels", "Plan", "invalid", "network_operations"]
 
@@ -92,7 +91,7 @@ class Plan:
     references: list[Reference] = field(default_factory=list)
 
 
-class NetworkCloud:
+class NetworkCloud(CloudAdapter):
     """One cloud's load balancers and security groups, seen from the workflow.
 
     Subclass it, set the class attributes and implement :meth:`load_balancer_plan` and
@@ -103,27 +102,12 @@ class NetworkCloud:
     ``describe_security_group``, ``list_security_groups``.
     """
 
-    provider: ClassVar[str]
-    label: ClassVar[str]
-    activity_defaults: ClassVar[ActivityDefaults] = CLOUD_ACTIVITY_DEFAULTS
     models: ClassVar[NetworkModels] = NetworkModels()
-    #: Fields of an input that locate a resource beyond its name (Azure: ``resource_group``).
-    scope_fields: ClassVar[tuple[str, ...]] = ()
     #: What the cloud makes, for the operations' descriptions.
     load_balancer_note: ClassVar[str] = ""
     security_group_note: ClassVar[str] = ""
 
-    def __init__(self, ctx: OperationContext) -> None:
-        self.ctx = ctx
-        self.account, self.region = require_location(
-            ctx, f"{self.label} operations need an account and a region"
-        )
-
     # --- helpers ---------------------------------------------------------------------------------
-    def activity(self, name: str) -> str:
-        """The full name of one of this cloud's activities."""
-        return f"{self.provider}.{name}"
-
     def scope(self, input: Any) -> dict[str, str]:
         """The scope fields ``input`` sets."""
         return {

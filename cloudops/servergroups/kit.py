@@ -17,15 +17,14 @@ import builtins
 import inspect
 import math
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, ClassVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
+from cloudops.adapter import CLOUD_ACTIVITY_DEFAULTS
 from cloudops.errors import BusinessError, ErrorCode
 from cloudops.models import Input, Output
-from cloudops.operation import ActivityDefaults, CloudOperation, OperationContext
+from cloudops.operation import CloudOperation, OperationContext
 from cloudops.servergroups.contract import (
     READ_VERBS,
     VERBS,
@@ -52,7 +51,6 @@ from cloudops.servergroups.models import (
     TerminateInstancesOutput,
     WaitSettings,
     poll_until_ready,
-    require_location,
 )
 from cloudops.servergroups.optional import OPTIONAL, OptionalVerbs, optional_verbs
 
@@ -65,24 +63,6 @@ __all__ = [
     "server_group_operations",
     "share_out",
 ]
-
-
-#: Activity options that suit a cloud API: calls are short; throttling and 5xx are retried by
-#: Temporal with backoff (the SDKs' own retries are kept small), ten attempts over about two
-#: minutes ride out a throttling storm, a business error stops at once. Activities heartbeat
-#: (:mod:`cloudops.blocking`), so an attempt lost with a crashed worker is retried after the
-#: heartbeat timeout, not after the start-to-close timeout.
-CLOUD_ACTIVITY_DEFAULTS = ActivityDefaults(
-    start_to_close_timeout=timedelta(minutes=2),
-    heartbeat_timeout=timedelta(seconds=10),
-    schedule_to_close_timeout=timedelta(minutes=15),
-    retry_policy=RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=20),
-        maximum_attempts=10,
-    ),
-)
 
 
 #: ``workflow.patched`` id: creates and clones started before it never copied a source's
@@ -135,19 +115,8 @@ class ServerGroupCloud(OptionalVerbs):
     (``offers``) get operations too (:class:`~cloudops.servergroups.optional.OptionalVerbs`).
     """
 
-    #: The provider name, prefix of every operation and activity name (``aws``).
-    provider: ClassVar[str]
-    #: How the cloud is named in messages (``AWS``).
-    label: ClassVar[str]
-    #: Timeouts and retry policy of the operations' activity calls.
-    activity_defaults: ClassVar[ActivityDefaults] = CLOUD_ACTIVITY_DEFAULTS
     #: The models of each verb.
     models: ClassVar[ServerGroupModels] = ServerGroupModels()
-    #: Fields of an input that locate a group beyond its name (Azure: ``resource_group``); they
-    #: travel from an operation's input to its activity calls and its undo.
-    scope_fields: ClassVar[tuple[str, ...]] = ()
-    #: The location's name in messages (Azure calls a region a location).
-    region_note: ClassVar[str] = ""
     #: Whether :meth:`set_traffic_share` is implemented: enable and disable then take a
     #: ``desired_percentage`` (a share of the instances in or out of the load balancers).
     traffic_shares: ClassVar[bool] = False
@@ -177,17 +146,7 @@ class ServerGroupCloud(OptionalVerbs):
     Deploy strategies use it to find the groups to disable and the oldest ones to destroy.
     """
 
-    def __init__(self, ctx: OperationContext) -> None:
-        self.ctx = ctx
-        self.account, self.region = require_location(
-            ctx, f"{self.label} operations need an account and a region{self.region_note}"
-        )
-
     # --- helpers for adapters --------------------------------------------------------------------
-    def activity(self, name: str) -> str:
-        """The full name of one of this cloud's activities (``aws.describe_server_group``)."""
-        return f"{self.provider}.{name}"
-
     def scope(self, input: Any) -> dict[str, Any]:
         """The scope fields of ``input`` (those it has), to pass on to activities and undos."""
         return {f: getattr(input, f) for f in self.scope_fields if hasattr(input, f)}

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from cloudops.adapter import CloudAdapter
 from cloudops.models import Input, Output
 from cloudops.servergroups.contract import OPTIONAL_VERBS, CloudCall, GroupCall
 from cloudops.servergroups.models import (
@@ -336,7 +337,7 @@ class AllowLaunchCall(CloudCall):
 # --------------------------------------------------------------------------------------------
 
 
-class OptionalVerbs:
+class OptionalVerbs(CloudAdapter):
     """The part of :class:`~cloudops.servergroups.kit.ServerGroupCloud` for the optional verbs.
 
     ``offers`` names the verbs the cloud offers: it registers their activities (conventional
@@ -351,12 +352,6 @@ class OptionalVerbs:
     absent: ClassVar[dict[str, str]] = {}
     #: Per verb, what it does on this cloud (else the kit's generic description).
     verb_descriptions: ClassVar[dict[str, str]] = {}
-
-    ctx: Any
-
-    def activity(self, name: str) -> str:  # pragma: no cover - the kit's adapter overrides it
-        """The full name of one of this cloud's activities."""
-        raise NotImplementedError
 
     async def call(self, activity: str, arg: BaseModel, result_type: type[ModelT]) -> ModelT:
         """Run one of this cloud's activities (``activity`` without the provider prefix)."""
