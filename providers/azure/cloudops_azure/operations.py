@@ -198,6 +198,26 @@ class AzureServerGroups(ServerGroupCloud):
         )
         return result
 
+    async def _finish_and_wait(
+        self,
+        call: dict[str, Any],
+        kind: LroKind,
+        begun: Begun,
+        input: AzureCreateServerGroupInput | AzureResizeServerGroupInput,
+        steps: tuple[str, str],
+    ) -> InstancesStatus:
+        """Wait for the operation ``begun`` started, then for the input's capacity in VMs."""
+        with self.ctx.step(steps[0]):
+            await self.finish(call, kind, begun, input)
+        with self.ctx.step(steps[1]):
+            status: InstancesStatus = await self.poll(
+                "wait_for_instances",
+                WaitForInstancesInput(**call, desired=input.capacity.desired),
+                input,
+                InstancesStatus,
+            )
+        return status
+
     async def create(self, input: AzureCreateServerGroupInput) -> ServerGroupOutput:
         """Create the next server group of a cluster: a VM scale set in its backend pools.
 
@@ -250,15 +270,13 @@ class AzureServerGroups(ServerGroupCloud):
             )
         status: InstancesStatus | None = None
         if input.wait:
-            with ctx.step("wait for provisioning"):
-                await self.finish(call, "create", begun, input)
-            with ctx.step("wait for running instances"):
-                status = await self.poll(
-                    "wait_for_instances",
-                    WaitForInstancesInput(**call, desired=input.capacity.desired),
-                    input,
-                    InstancesStatus,
-                )
+            status = await self._finish_and_wait(
+                call,
+                "create",
+                begun,
+                input,
+                ("wait for provisioning", "wait for running instances"),
+            )
         return self.output(
             name,
             status,
@@ -290,15 +308,9 @@ class AzureServerGroups(ServerGroupCloud):
             )
         status: InstancesStatus | None = None
         if input.wait:
-            with ctx.step("wait for update"):
-                await self.finish(call, "update", begun, input)
-            with ctx.step("wait for capacity"):
-                status = await self.poll(
-                    "wait_for_instances",
-                    WaitForInstancesInput(**call, desired=input.capacity.desired),
-                    input,
-                    InstancesStatus,
-                )
+            status = await self._finish_and_wait(
+                call, "update", begun, input, ("wait for update", "wait for capacity")
+            )
         return self.output(
             input.server_group,
             status,
