@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal, Self, TypeVar
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from cloudops.adapter import CloudAdapter
+from cloudops.errors import BusinessError, ErrorCode
 from cloudops.models import Input, Output
 from cloudops.servergroups.contract import OPTIONAL_VERBS, CloudCall, GroupCall
 from cloudops.servergroups.models import (
@@ -58,6 +59,7 @@ __all__ = [
     "TemplateCall",
     "TemplateChange",
     "UpdateLaunchTemplateInput",
+    "not_members",
     "optional_verbs",
 ]
 
@@ -364,6 +366,32 @@ class OptionalVerbs(CloudAdapter):
         """Register the undo of a change: one of this cloud's activities with ``arg``."""
         self.ctx.on_rollback(self.activity(activity), arg, label=label)
 
+    async def roll(self, input: Any, batch: list[str]) -> None:
+        """Bring the running instances ``batch`` onto the new template (``roll_instances``).
+
+        The default terminates them (``terminateInstances`` without shrinking the group), so
+        the group launches replacements from the new template and, with ``wait``, waits for
+        them. A cloud that can update instances in place overrides it.
+        """
+        cloud: Any = self
+        await cloud.terminate(
+            cloud.models.terminate(
+                **cloud.scope(input),
+                server_group=input.server_group,
+                instance_ids=batch,
+                **input.model_dump(include=set(WaitSettings.model_fields)),
+            )
+        )
+
+
+def not_members(group: str, outside: list[str]) -> BusinessError:
+    """The failure of an instance verb given ids that are not instances of ``group``."""
+    return BusinessError(
+        ErrorCode.NOT_FOUND,
+        f"not instances of {group}: {', '.join(sorted(outside))}",
+        {"name": group},
+    )
+
 
 def optional_verbs(cloud: type[OptionalVerbs]) -> dict[str, str | None]:
     """Each optional verb: None when ``cloud`` offers it, else why not."""
@@ -448,14 +476,7 @@ async def _update_template(cloud: Any, input: Any) -> ServerGroupOutput:
         [ids[at : at + size] for at in range(0, len(ids), size)] if input.roll_instances else []
     ):
         with ctx.step(f"replace {', '.join(batch)}"):
-            await cloud.terminate(
-                cloud.models.terminate(
-                    **cloud.scope(input),
-                    server_group=group,
-                    instance_ids=batch,
-                    **input.model_dump(include=set(WaitSettings.model_fields)),
-                )
-            )
+            await cloud.roll(input, batch)
         replaced += batch
     resources = {"previous": change.previous, "current": change.current}
     if replaced:

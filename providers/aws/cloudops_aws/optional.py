@@ -28,6 +28,7 @@ from cloudops.servergroups.optional import (
     TagsChange,
     TemplateCall,
     TemplateChange,
+    not_members,
 )
 from cloudops.servergroups.translate import user_data_base64
 from cloudops_aws.activities import (
@@ -285,11 +286,7 @@ def reboot_instances(arg: InstancesCall) -> InstancesChange:
     asg = aws_client("autoscaling", arg.account, arg.region)
     outside = sorted(set(arg.instance_ids) - _members(asg, arg))
     if outside:
-        raise BusinessError(
-            ErrorCode.NOT_FOUND,
-            f"not instances of {arg.name}: {', '.join(outside)}",
-            {"name": arg.name},
-        )
+        raise not_members(arg.name, outside)
     aws_client("ec2", arg.account, arg.region).reboot_instances(InstanceIds=arg.instance_ids)
     return InstancesChange(changed=list(arg.instance_ids))
 

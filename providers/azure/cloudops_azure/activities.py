@@ -58,6 +58,7 @@ from cloudops_azure.models import (
     ServerGroupLookup,
     TrafficBegun,
     TrafficInput,
+    UpgradeInstancesInput,
     VmTrafficInput,
     WaitForInstancesInput,
 )
@@ -102,6 +103,7 @@ class _Where:
         self.subscription = self.settings.subscription_id
         self.resource_group = resource_group_of(call.account, call.resource_group)
         self.region = call.region
+        self.account = call.account
         self.scale_sets = self.client.virtual_machine_scale_sets
 
 
@@ -247,6 +249,8 @@ def _resume(where: _Where, arg: PollInput) -> Any:
         return lro.resume(ops.begin_delete, rg, arg.name, token=arg.token)
     if arg.kind == "upgrade_instances":
         return lro.resume(ops.begin_update_instances, rg, arg.name, None, token=arg.token)
+    if arg.kind == "restart":
+        return lro.resume(ops.begin_restart, rg, arg.name, token=arg.token)
     return lro.resume(ops.begin_delete_instances, rg, arg.name, None, token=arg.token)
 
 
@@ -386,11 +390,17 @@ def wait_for_instances(arg: WaitForInstancesInput) -> InstancesStatus:
 def begin_resize(arg: ResizeInput) -> ResizeBegun:
     """Send the PATCH that sets ``sku.capacity`` (and the min/max tags); nothing if already so.
 
-    Returns the capacity before, for the rollback. A disabled group stays disabled.
+    Returns the capacity before, for the rollback. A disabled group stays disabled. A new min
+    also goes to the group's autoscale setting first: its profiles' minimum never stays below
+    the group's min (a deploy's pin), and gets its own value back when the min drops again.
     """
     where = _Where(arg)
     scale_set = _require(where, arg.name)
     before = arm.capacity_of(scale_set)
+    if before.min != arg.capacity.min:
+        from cloudops_azure.autoscale import follow_group_min  # it imports this module
+
+        follow_group_min(where, arg.name, arg.capacity.min)
     tags = dict(scale_set.get("tags") or {})
     wanted = {**tags, TAG_MIN: str(arg.capacity.min), TAG_MAX: str(arg.capacity.max)}
     disabled = arm.is_disabled(scale_set)
@@ -495,15 +505,19 @@ def set_vm_traffic(arg: VmTrafficInput) -> Begun:
 
 
 @azure_activity("azure.begin_upgrade_instances")
-def begin_upgrade_instances(arg: ScaleSetCall) -> Begun:
+def begin_upgrade_instances(arg: UpgradeInstancesInput) -> Begun:
     """Bring VMs that run an older model up to the scale set's model (``manualupgrade``).
 
-    Needed after a model change (e.g. backend pools) under the Manual upgrade policy, where
-    Azure leaves running VMs as they are. Nothing is sent when every VM is up to date.
+    Needed after a model change (e.g. backend pools, an image) under the Manual upgrade
+    policy, where Azure leaves running VMs as they are. ``instance_ids`` (``3`` or
+    ``vmss_3``) limit it to those VMs. Nothing is sent when they are all up to date.
     """
     where = _Where(arg)
     _require(where, arg.name)
     stale = _stale(where, arg.name)
+    if arg.instance_ids is not None:
+        chosen = {_instance_id(i, arg.name) for i in arg.instance_ids}
+        stale = [i for i in stale if i in chosen]
     if not stale:
         return Begun(done=True, changed=False, resource_group=where.resource_group)
     token, done = lro.begin(

@@ -22,7 +22,7 @@ from cloudops_azure.activities import _require, _Where, azure_activity
 from cloudops_azure.clients import monitor_client
 from cloudops_azure.models import ScaleSetCall
 
-__all__ = ["AUTOSCALE_ACTIVITIES"]
+__all__ = ["AUTOSCALE_ACTIVITIES", "TAG_UNPINNED", "follow_group_min", "follow_min"]
 
 _OPERATORS = {
     "GreaterThanOrEqualToThreshold": "GreaterThanOrEqual",
@@ -88,6 +88,56 @@ def _retarget(value: Any, source: str, target: str) -> Any:
     return value
 
 
+#: The autoscale setting's tag that remembers, per profile, the capacity (minimum, maximum,
+#: default) a raised minimum replaced: the profile gets it back when the group's min drops.
+TAG_UNPINNED = "cloudops:unpinned"
+
+
+def follow_min(setting: dict[str, Any], minimum: int) -> bool:
+    """Keep each profile's minimum at least the group's ``minimum``; False: nothing to change.
+
+    Why: a deploy pins the new group's min at its desired while traffic moves; its copied
+    setting (or any setting of the group) would otherwise scale it in below that, as AWS and
+    GCP do not (their min is the group's own). A profile raised keeps its capacity before in
+    :data:`TAG_UNPINNED`; when the min drops again (the pin released, or its compensation)
+    the profile takes that capacity back.
+    """
+    tags = dict(setting.get("tags") or {})
+    saved: dict[str, list[int]] = json.loads(tags.pop(TAG_UNPINNED, "{}"))
+    remembered: dict[str, list[int]] = {}
+    changed = False
+    for profile in (setting.get("properties") or {}).get("profiles") or []:
+        capacity = profile.get("capacity") or {}
+        now = [int(capacity[k]) for k in ("minimum", "maximum", "default")]
+        low, high, default = saved.get(str(profile.get("name")), now)
+        if minimum > low:
+            remembered[str(profile.get("name"))] = [low, high, default]
+            low, high, default = minimum, max(high, minimum), max(default, minimum)
+        if [low, high, default] != now:
+            profile["capacity"] = {
+                "minimum": str(low),
+                "maximum": str(high),
+                "default": str(default),
+            }
+            changed = True
+    if remembered:
+        tags[TAG_UNPINNED] = json.dumps(remembered, separators=(",", ":"), sort_keys=True)
+    changed = changed or tags != (setting.get("tags") or {})
+    setting["tags"] = tags
+    return changed
+
+
+def follow_group_min(where: _Where, name: str, minimum: int) -> None:
+    """Make the autoscale setting of scale set ``name`` (if any) follow its new min."""
+    call = ScaleSetCall(
+        account=where.account, region=where.region, name=name, resource_group=where.resource_group
+    )
+    group = _Group(call, {"resource_group": where.resource_group})
+    setting = group.setting()
+    if setting is not None and follow_min(setting, minimum):
+        group.put(setting["name"], setting)
+
+
 @azure_activity("azure.read_scaling")
 def read_scaling(arg: ScaleSetCall) -> ScalingSettings:
     """The autoscale setting that targets the scale set (kind ``autoscale_setting``). Read-only."""
@@ -103,13 +153,19 @@ def read_scaling(arg: ScaleSetCall) -> ScalingSettings:
 
 @azure_activity("azure.copy_scaling")
 def copy_scaling(arg: ScalingCopyInput) -> ScalingCopyOutput:
-    """PUT the source's setting as ``copied_name``, aimed at the new scale set (an upsert)."""
+    """PUT the source's setting as ``copied_name``, aimed at the new scale set (an upsert).
+
+    The profiles' minimum is at least the new group's min (:func:`follow_min`).
+    """
     out = ScalingCopyOutput()
     source = _Group(arg, arg.scope, arg.settings.source)
     target = _Group(arg, arg.scope)
+    minimum = arm.capacity_of(target.scale_set()).min
     for setting in arg.settings.of_kind("autoscale_setting"):
         name = copied_name(setting.name, arg.settings.source, arg.name, limit=260)
-        target.put(name, _retarget(setting.spec, source.id, target.id))
+        copy = _retarget(setting.spec, source.id, target.id)
+        follow_min(copy, minimum)  # a pinned new group: its profiles' minimum follows
+        target.put(name, copy)
         out.add("autoscale_setting", name)
     return out
 

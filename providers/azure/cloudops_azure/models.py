@@ -61,11 +61,13 @@ __all__ = [
     "PollOutput",
     "ResizeBegun",
     "ResizeInput",
+    "RestartBegun",
     "ScaleSetCall",
     "ScaleSetSpec",
     "ServerGroupLookup",
     "TrafficBegun",
     "TrafficInput",
+    "UpgradeInstancesInput",
     "WaitForInstancesInput",
 ]
 
@@ -292,7 +294,7 @@ class AzureServerGroupList(ServerGroupList):
 # --------------------------------------------------------------------------------------------
 
 #: The kinds of long-running operation ``azure.poll_operation`` can resume.
-LroKind = Literal["create", "update", "delete", "delete_instances", "upgrade_instances"]
+LroKind = Literal["create", "update", "delete", "delete_instances", "upgrade_instances", "restart"]
 
 
 class AzureCall(CloudCall):
@@ -345,6 +347,18 @@ class Begun(cloudops.Output):
     done: bool = False
     changed: bool = True
     resource_group: str | None = None
+
+
+class UpgradeInstancesInput(ScaleSetCall):
+    """Bring VMs to the scale set's model: those of ``instance_ids`` (None: every stale VM)."""
+
+    instance_ids: list[str] | None = None
+
+
+class RestartBegun(Begun):
+    """A restart of VMs was sent: the ids as given."""
+
+    instance_ids: list[str] = Field(default_factory=list)
 
 
 class ResizeInput(ScaleSetCall):

@@ -31,6 +31,7 @@ from cloudops.servergroups.models import (
     WaitSettings,
     cluster_name,
 )
+from cloudops.servergroups.optional import InstancesChange, TemplateChange
 from cloudops_azure.models import (
     SCALE_SET_NAME,
     AzureCloneServerGroupInput,
@@ -55,10 +56,12 @@ from cloudops_azure.models import (
     PollOutput,
     ResizeBegun,
     ResizeInput,
+    RestartBegun,
     ScaleSetCall,
     ScaleSetSpec,
     TrafficBegun,
     TrafficInput,
+    UpgradeInstancesInput,
     VmTrafficInput,
     WaitForInstancesInput,
 )
@@ -94,14 +97,12 @@ class AzureServerGroups(ServerGroupCloud):
     offers = (
         "upsertScalingPolicy",
         "deleteScalingPolicy",
+        "updateLaunchTemplate",
         "upsertServerGroupTags",
         "deleteServerGroupTags",
+        "rebootInstances",
     )
     absent = {
-        "updateLaunchTemplate": "not yet: it would be a PATCH of the scale set's model (image, "
-        "size) and a manual upgrade of its VMs; deploy a new server group instead",
-        "rebootInstances": "not yet: the nearest is virtualMachineScaleSets.restart with "
-        "instanceIds",
         "detachInstances": "Azure cannot take a VM out of a scale set and keep it running",
         "suspendProcesses": "Azure scale sets have no scaling processes; disable the autoscale "
         "setting's profile with deleteScalingPolicy",
@@ -122,6 +123,22 @@ class AzureServerGroups(ServerGroupCloud):
 
         A setting left without profiles is deleted; a missing profile is success
         (``changed: false``). On a later failure the profile comes back.
+        """,
+        "updateLaunchTemplate": """Change the scale set's model: image, VM size, user data.
+
+        One PATCH of the model (``image``: the image reference, ``publisher:offer:sku:version``
+        or an image id; ``instance_type``: ``sku.name``; ``user_data``: ``userData``), waited
+        for; a model that already matches changes nothing (``changed: false``). ``key_name``
+        is ``INVALID_INPUT`` (SSH keys are set at creation). With ``roll_instances`` the VMs
+        are brought to the new model ``roll_batch_size`` at a time (``manualupgrade``, each
+        batch waited for; under the Automatic and Rolling policies Azure has done it already).
+        ``resources`` hold the ``previous`` and ``current`` settings as JSON. On a later
+        failure the previous model comes back (VMs already upgraded keep the new one).
+        """,
+        "rebootInstances": """Restart VMs of the scale set (``restart`` with their instance ids).
+
+        Ids are ``vmss_3`` or ``3``; one that is not a VM of the scale set is ``NOT_FOUND`` and
+        nothing is restarted. The operation ends when Azure reports the restart done.
         """,
     }
     models = ServerGroupModels(
@@ -174,13 +191,41 @@ class AzureServerGroups(ServerGroupCloud):
     """
 
     async def call(self, activity: str, arg: Any, result_type: type[Any]) -> Any:
-        """A tag change is a PATCH: wait for its operation (from its continuation token)."""
-        if activity != "set_server_group_tags":
+        """Tags, model and restart are long-running operations: wait for them too.
+
+        A tag change or a restart is waited for from its continuation token. A model change
+        reads the model first (recorded, so a retry never takes its own change for the state
+        before) and then polls ``set_launch_template`` until the PATCH it sends is done.
+        """
+        wait = WaitSettings(poll_interval_seconds=1)
+        if activity == "update_launch_template":
+            change: TemplateChange = await super().call("read_launch_template", arg, TemplateChange)
+            if change.changed:
+                update = arg.model_copy(update={"version": change.current})
+                await self.poll("set_launch_template", update, wait, TemplateChange)
+            return change
+        if activity not in ("set_server_group_tags", "reboot_instances"):
             return await super().call(activity, arg, result_type)
-        begun: Begun = await super().call(activity, arg, Begun)
+        restart = activity == "reboot_instances"
+        begun = await super().call(activity, arg, RestartBegun if restart else Begun)
         where = self.where(name=arg.name, resource_group=begun.resource_group)
-        await self.finish(where, "update", begun, WaitSettings(poll_interval_seconds=1))
-        return result_type()
+        await self.finish(where, "restart" if restart else "update", begun, wait)
+        return InstancesChange(changed=begun.instance_ids) if restart else result_type()
+
+    def undo(self, activity: str, arg: Any, label: str) -> None:
+        """The model's undo waits for its PATCH (retried while Azure updates the scale set)."""
+        defaults = AZURE_CLEANUP_DEFAULTS if activity == "set_launch_template" else None
+        self.ctx.on_rollback(self.activity(activity), arg, label=label, defaults=defaults)
+
+    async def roll(self, input: Any, batch: list[str]) -> None:
+        """Bring ``batch`` to the new model in place (``manualupgrade``) and wait for it."""
+        call = self.where(input, name=input.server_group)
+        begun: Begun = await self.ctx.execute_activity(
+            "azure.begin_upgrade_instances",
+            UpgradeInstancesInput(**call, instance_ids=batch),
+            result_type=Begun,
+        )
+        await self.finish(call, "upgrade_instances", begun, input)
 
     def adjust_clone(self, merged: dict[str, Any], overrides: dict[str, Any]) -> None:
         """User data given in either form replaces the source's in both forms."""

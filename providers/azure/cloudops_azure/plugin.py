@@ -16,6 +16,7 @@ from cloudops_azure.models import AzureAccountSettings
 from cloudops_azure.network import NETWORK_OPERATIONS
 from cloudops_azure.network_activities import NETWORK_ACTIVITIES
 from cloudops_azure.operations import OPERATIONS
+from cloudops_azure.optional import OPTIONAL_ACTIVITIES
 from cloudops_azure.tags import set_server_group_tags
 
 #: The Azure provider: accounts of ``provider = "azure"`` in cloudops.toml are validated by
@@ -42,6 +43,7 @@ AZURE = cloudops.Provider(
             "azure.describe_server_group",
             "azure.list_server_groups",
             "azure.read_server_group_template",
+            "azure.read_launch_template",
         }
     )
     | network_read_activities("azure"),
@@ -51,5 +53,11 @@ AZURE = cloudops.Provider(
 register_operations, register_activities, register_providers = provider_hooks(
     AZURE,
     (*OPERATIONS, *NETWORK_OPERATIONS),
-    (*ACTIVITIES, *AUTOSCALE_ACTIVITIES, set_server_group_tags, *NETWORK_ACTIVITIES),
+    (
+        *ACTIVITIES,
+        *AUTOSCALE_ACTIVITIES,
+        set_server_group_tags,
+        *OPTIONAL_ACTIVITIES,
+        *NETWORK_ACTIVITIES,
+    ),
 )

@@ -12,7 +12,8 @@ What it covers, on the real wire format (checked against azure-mgmt-compute's ow
   DELETE (202 with ``Azure-AsyncOperation`` and ``Location``; 204 when absent), list per
   resource group (``value`` + absolute ``nextLink``), ``POST .../delete`` of instances
   (``instanceIds``; 202 with ``Location``; capacity drops by as many) and
-  ``POST .../manualupgrade`` (brings VMs to the latest model).
+  ``POST .../manualupgrade`` (brings VMs to the latest model) and ``POST .../restart``
+  (``instanceIds`` or every VM; 202 with ``Location``; restarts counted per VM).
 - ``.../virtualMachines`` of a scale set (list, paged; GET one; ``$expand=instanceView`` gives
   ``ProvisioningState/*`` and ``PowerState/*``): VMs are created ``Creating`` and become
   ``Succeeded``/running when the operation that made them completes; scale-in removes the

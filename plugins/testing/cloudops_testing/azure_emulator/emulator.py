@@ -241,6 +241,17 @@ class AzureEmulator:
                 for i in sorted(found.instances.values(), key=lambda i: int(i.instance_id))
             ]
 
+    def restarts(
+        self, resource_group: str, name: str, *, subscription: str | None = None
+    ) -> dict[str, int]:
+        """Completed restarts of each VM of a scale set, by instance id ({} when it is gone)."""
+        key = (self._sub(subscription).lower(), resource_group.lower(), name.lower())
+        with self.state.lock:
+            self.state.advance()
+            found = self.state.scale_sets.get(key)
+            instances = found.instances.values() if found else []
+            return {i.instance_id: i.restarts for i in instances}
+
     def request_count(self, method: str, path: str) -> int:
         """How many ``method`` requests reached ``path`` (an ARM path, any case)."""
         with self.state.lock:

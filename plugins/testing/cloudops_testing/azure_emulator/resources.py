@@ -70,6 +70,7 @@ class Instance:
     model_version: int
     network: list[dict[str, Any]]  # the NIC configurations this VM runs with
     running_at: float | None = None
+    restarts: int = 0  # completed restarts (POST .../restart)
 
     def power_state(self, now: float) -> str:
         """``PowerState/...`` suffix as the instance view reports it."""
@@ -87,7 +88,7 @@ class Operation:
     """A long-running operation, answered by the operation-status resource."""
 
     id: str
-    kind: str  # create, update, delete, deleteInstances, upgradeInstances
+    kind: str  # create, update, delete, deleteInstances, upgradeInstances, restart
     subscription: str
     resource_group: str
     name: str

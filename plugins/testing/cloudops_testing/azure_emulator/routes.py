@@ -200,6 +200,18 @@ def upgrade_instances(state: ArmState, request: Request) -> Reply:
     return Reply(202, None, headers)
 
 
+def restart_instances(state: ArmState, request: Request) -> Reply:
+    """POST .../restart, ``{"instanceIds": [...]}`` or no body (every VM): 202 with Location."""
+    sub, rg = _sub_rg(request)
+    given = request.body and "instanceIds" in request.json()
+    ids = _instance_ids(request) if given else None
+    op = state.restart_instances(sub, rg, request.groups["name"], ids)
+    headers = wire.async_headers(
+        request.base, op, request.api_version, state.settings.retry_after, location=True
+    )
+    return Reply(202, None, headers)
+
+
 def list_instances(state: ArmState, request: Request) -> Reply:
     """GET the VMs of a scale set, paged (``$expand=instanceView`` adds power states)."""
     sub, rg = _sub_rg(request)
@@ -367,6 +379,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("DELETE", _VMSS + r"/(?P<name>[^/]+)", delete_scale_set),
         ("POST", _VMSS + r"/(?P<name>[^/]+)/delete", delete_instances),
         ("POST", _VMSS + r"/(?P<name>[^/]+)/manualupgrade", upgrade_instances),
+        ("POST", _VMSS + r"/(?P<name>[^/]+)/restart", restart_instances),
         ("GET", _VMSS + r"/(?P<name>[^/]+)/virtualmachines", list_instances),
         ("GET", _VMSS + r"/(?P<name>[^/]+)/virtualmachines/(?P<iid>[^/]+)", get_instance),
         ("PUT", _VMSS + r"/(?P<name>[^/]+)/virtualmachines/(?P<iid>[^/]+)", put_instance),

@@ -105,6 +105,13 @@ class ArmState(ArmChecks):
             return
         if op.kind == "updateInstance":
             return  # applied when requested (a GET shows the VM's new model at once)
+        if op.kind == "restart":
+            for instance_id in op.instance_ids:
+                instance = scale_set.instances.get(instance_id)
+                if instance is not None and instance.state != "Deleting":
+                    instance.restarts += 1
+                    instance.running_at = self.clock() + self.settings.boot_seconds
+            return
         if op.kind == "upgradeInstances":
             for instance_id in op.instance_ids:
                 instance = scale_set.instances.get(instance_id)
@@ -353,6 +360,8 @@ class ArmState(ArmChecks):
             (profile.get("networkProfile") or {}).get("networkInterfaceConfigurations") or []
         )
         self._check_references(scale_set.id, network)
+        if "storageProfile" in (patch.get("virtualMachineProfile") or {}):
+            self._check_image(profile)
         check_rolling(properties, self.probe_ids(), scale_set.id)
         self._check_quota(scale_set, int(sku["capacity"]))
         op = self._start("update", subscription, resource_group, scale_set.name, scale_set.location)
@@ -465,10 +474,40 @@ class ArmState(ArmChecks):
         self, subscription: str, resource_group: str, name: str, instance_ids: list[str]
     ) -> Operation:
         """Start bringing VMs to the scale set's latest model (``manualupgrade``)."""
+        return self._instances_action(
+            "upgradeInstances", subscription, resource_group, name, instance_ids
+        )
+
+    def restart_instances(
+        self, subscription: str, resource_group: str, name: str, instance_ids: list[str] | None
+    ) -> Operation:
+        """Start restarting VMs (``restart``; no ``instanceIds``: every VM of the scale set).
+
+        The VMs report ``PowerState/starting`` until the operation completes; each completed
+        restart is counted on the VM (the emulator's record, :meth:`AzureEmulator.restarts`).
+        """
+        if instance_ids is None:
+            scale_set = self.get(subscription, resource_group, name)
+            instance_ids = [i.instance_id for i in scale_set.alive()]
+        op = self._instances_action("restart", subscription, resource_group, name, instance_ids)
+        scale_set = self.get(subscription, resource_group, name)
+        for instance_id in op.instance_ids:
+            scale_set.instances[instance_id].running_at = None
+        return op
+
+    def _instances_action(
+        self,
+        kind: str,
+        subscription: str,
+        resource_group: str,
+        name: str,
+        instance_ids: list[str],
+    ) -> Operation:
         scale_set = self.get(subscription, resource_group, name)
         current = self.operations.get(scale_set.operation or "")
         if current is not None and current.status == "InProgress":
-            self._busy(scale_set, "POST manualupgrade")
+            action = "manualupgrade" if kind == "upgradeInstances" else kind
+            self._busy(scale_set, f"POST {action}")
         unknown = [i for i in instance_ids if i not in scale_set.instances]
         if not instance_ids or unknown:
             raise ArmError(
@@ -478,9 +517,7 @@ class ArmState(ArmChecks):
                 f"'{scale_set.name}'.",
                 "instanceIds",
             )
-        op = self._start(
-            "upgradeInstances", subscription, resource_group, scale_set.name, scale_set.location
-        )
+        op = self._start(kind, subscription, resource_group, scale_set.name, scale_set.location)
         op.instance_ids = list(instance_ids)
         return op
 

@@ -277,6 +277,7 @@ _AZURE_ROUTES: tuple[tuple[str, str, str | None, str | None], ...] = (
         "VirtualMachineScaleSetVMInstanceRequiredIDs",
         None,
     ),
+    ("POST", _VMSS + r"/[^/]+/restart", "VirtualMachineScaleSetVMInstanceIDs", None),
     ("GET", _VMSS + r"/[^/]+/virtualmachines", None, "[VirtualMachineScaleSetVM]"),
     ("GET", _VMSS + r"/[^/]+/virtualmachines/[^/]+", None, "VirtualMachineScaleSetVM"),
     (
