@@ -1,0 +1,149 @@
+"""updateLaunchTemplate and rebootInstances on Azure, over HTTP on a real Temporal server.
+
+Each verb is read back from the emulator with the official ComputeManagementClient (the scale
+set's model, its VMs' ``latestModelApplied``) or from the emulator's own record (restarts per
+VM); repeated, it changes nothing more; inside ``testkit.thenFail`` its undo restores the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from azure_testkit import FAST, RG, WHERE, create_input
+
+import cloudops_azure.plugin
+from cloudops.client import CloudOpsClient
+from cloudops_testing import then_fail
+from cloudops_testing.azure_emulator import AzureEmulator
+from cloudops_testing.fixtures_azure import AZURE_IMAGE, emulator_compute_client
+
+OTHER_IMAGE = "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest"
+
+
+@pytest.fixture
+async def ops(
+    cloudops_worker: Any, azure_accounts: dict[str, Any]
+) -> AsyncIterator[CloudOpsClient]:
+    async with cloudops_worker(
+        plugins=[cloudops_azure.plugin, then_fail], load_entrypoints=False, accounts=azure_accounts
+    ) as client:
+        yield client
+
+
+def _model(emulator: AzureEmulator, group: str) -> tuple[str, str, str | None, list[bool]]:
+    """(image, VM size, user data, each VM's latestModelApplied) as the official client reads."""
+    client = emulator_compute_client(emulator.url)
+    found = client.virtual_machine_scale_sets.get(RG, group, expand="userData")
+    image = found.virtual_machine_profile.storage_profile.image_reference
+    urn = ":".join([image.publisher, image.offer, image.sku, image.version])
+    vms = client.virtual_machine_scale_set_vms.list(RG, group)
+    latest = [bool(vm.latest_model_applied) for vm in vms if vm.provisioning_state != "Deleting"]
+    return urn, found.sku.name, found.virtual_machine_profile.user_data, latest
+
+
+async def _read(emulator: AzureEmulator, group: str) -> tuple[str, str, str | None, list[bool]]:
+    return await asyncio.to_thread(_model, emulator, group)
+
+
+async def _group(ops: CloudOpsClient, app: str, **overrides: Any) -> str:
+    made = await ops.execute("azure.createServerGroup", create_input(app, **overrides), **WHERE)
+    assert made.ok, made.error
+    return str(made.value["name"])
+
+
+async def test_update_launch_template_patches_the_model_rolls_and_goes_back(
+    ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    group = await _group(ops, app, upgrade_policy="Manual")
+    assert await _read(azure_emulator, group) == (AZURE_IMAGE, "Standard_B1s", None, [True, True])
+    update = {
+        "server_group": group,
+        "instance_type": "Standard_B2s",
+        "user_data": "#!/bin/sh\necho hi\n",
+        **FAST,
+    }
+    done = await ops.execute("azure.updateLaunchTemplate", update, **WHERE)
+    assert done.ok and done.value["changed"], done.error
+    encoded = base64.b64encode(b"#!/bin/sh\necho hi\n").decode()
+    # Manual policy: the running VMs keep the model they have until upgraded.
+    assert await _read(azure_emulator, group) == (
+        AZURE_IMAGE,
+        "Standard_B2s",
+        encoded,
+        [False, False],
+    )
+    assert '"Standard_B1s"' in done.value["resources"]["previous"]
+
+    # The model matches already: nothing is sent; rolling upgrades the VMs one at a time.
+    patches = azure_emulator.operations()
+    rolled = await ops.execute(
+        "azure.updateLaunchTemplate", {**update, "roll_instances": True}, **WHERE
+    )
+    assert rolled.ok and not rolled.value["changed"], rolled.error
+    assert await _read(azure_emulator, group) == (
+        AZURE_IMAGE,
+        "Standard_B2s",
+        encoded,
+        [True, True],
+    )
+    kinds = [op["kind"] for op in azure_emulator.operations()[len(patches) :]]
+    assert kinds == ["upgradeInstances", "upgradeInstances"]
+    assert rolled.value["resources"]["replaced"] == f"{group}_0,{group}_1"
+
+    # A later failure: the previous image comes back (and the VM size stays).
+    failed = await ops.execute(
+        "testkit.thenFail",
+        {
+            "steps": [
+                {
+                    "operation": "azure.updateLaunchTemplate",
+                    "input": {"server_group": group, "image": OTHER_IMAGE, **FAST},
+                }
+            ]
+        },
+        **WHERE,
+    )
+    assert not failed.ok and [r.ok for r in failed.error.rollbacks] == [True], failed.error
+    assert (await _read(azure_emulator, group))[:3] == (AZURE_IMAGE, "Standard_B2s", encoded)
+
+
+async def test_update_launch_template_refuses_bad_input_before_any_change(
+    ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    group = await _group(ops, app, capacity={"min": 1, "max": 1, "desired": 1})
+    before = await _read(azure_emulator, group)
+    for field, value in (("image", "not-an-urn"), ("key_name", "mine")):
+        bad = await ops.execute(
+            "azure.updateLaunchTemplate", {"server_group": group, field: value}, **WHERE
+        )
+        assert not bad.ok and bad.error.code == "INVALID_INPUT", bad.error
+        assert bad.error.details["errors"][0]["field"] == field
+    assert await _read(azure_emulator, group) == before
+
+
+async def test_reboot_restarts_the_vms_of_the_group_only(
+    ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    group = await _group(ops, app)
+    assert azure_emulator.restarts(RG, group) == {"0": 0, "1": 0}
+    reboot = {"server_group": group, "instance_ids": [f"{group}_1"]}
+    done = await ops.execute("azure.rebootInstances", reboot, request_id=f"{group}-r", **WHERE)
+    assert done.ok and done.value["changed"], done.error
+    assert done.value["resources"]["instances"] == f"{group}_1"
+    assert azure_emulator.restarts(RG, group) == {"0": 0, "1": 1}
+
+    # The same request again runs once: no second restart.
+    again = await ops.execute("azure.rebootInstances", reboot, request_id=f"{group}-r", **WHERE)
+    assert again.ok and again.value == done.value
+    assert azure_emulator.restarts(RG, group) == {"0": 0, "1": 1}
+
+    # An id outside the group: NOT_FOUND, as on AWS, and nothing restarts.
+    outside = {"server_group": group, "instance_ids": ["0", "other-vmss_0"]}
+    failed = await ops.execute("azure.rebootInstances", outside, **WHERE)
+    assert not failed.ok and failed.error.code == "NOT_FOUND", failed.error
+    assert "other-vmss_0" in failed.error.message
+    assert azure_emulator.restarts(RG, group) == {"0": 0, "1": 1}
