@@ -204,3 +204,85 @@ async def test_tags_are_set_repeated_removed_and_undone(
     )
     assert not failed.ok and [r.ok for r in failed.error.rollbacks] == [True], failed.error
     assert tags() == {"team": "web"}
+
+
+@pytest.fixture
+async def deploy_ops(
+    cloudops_worker: Any, azure_accounts: dict[str, Any]
+) -> AsyncIterator[CloudOpsClient]:
+    import cloudops_deploy.plugin
+
+    async with cloudops_worker(
+        plugins=[cloudops_azure.plugin, cloudops_deploy.plugin],
+        load_entrypoints=False,
+        accounts=azure_accounts,
+    ) as client:
+        yield client
+
+
+def _bounds(setting: dict[str, Any]) -> list[dict[str, str]]:
+    return [p["capacity"] for p in setting["properties"]["profiles"]]
+
+
+async def _autoscaled_cluster(
+    ops: CloudOpsClient, emulator: AzureEmulator, app: str
+) -> tuple[dict[str, Any], str]:
+    """A cluster's first group, deployed, with an autoscale setting (bounds 1..3, default 2)."""
+    group = create_input(app, capacity={"min": 1, "max": 3, "desired": 2})
+    payload = {"server_group": group, "health_timeout_seconds": 60, "poll_interval_seconds": 0.3}
+    first = await ops.execute("deploy.redBlack", payload, **WHERE)
+    assert first.ok, first.error
+    old = str(first.value["new_server_group"])
+    await asyncio.to_thread(put_setting, emulator, old)
+    return payload, old
+
+
+async def test_a_deploy_pins_the_copied_minimum_and_ends_with_the_source_bounds(
+    deploy_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    payload, old = await _autoscaled_cluster(deploy_ops, azure_emulator, app)
+    source = await _settings(azure_emulator, old)
+    handle = await deploy_ops.submit(
+        "deploy.redBlack", {**payload, "manual_judgement": True}, **WHERE
+    )
+    for _ in range(600):
+        if "judgement" in (await handle.progress()).awaiting_input:
+            break
+        await asyncio.sleep(0.1)
+    new = f"{app}-test-v001"
+    (pinned,) = (await _settings(azure_emulator, new)).values()
+    assert _bounds(pinned) == [{"minimum": "2", "maximum": "3", "default": "2"}]
+    assert "cloudops:unpinned" in pinned["tags"]
+    await handle.send_input("judgement", {"approved": True}, sender="qa")
+    result = await handle.result()
+    assert result.ok, result.error
+    (copied,) = (await _settings(azure_emulator, new)).values()
+    assert _bounds(copied) == [{"minimum": "1", "maximum": "3", "default": "2"}]
+    assert copied["tags"] == {} and await _settings(azure_emulator, old) == source
+
+
+async def test_a_failed_deploy_leaves_no_copied_setting_and_no_pinned_min(
+    deploy_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    payload, old = await _autoscaled_cluster(deploy_ops, azure_emulator, app)
+    source = await _settings(azure_emulator, old)
+    handle = await deploy_ops.submit(
+        "deploy.redBlack", {**payload, "manual_judgement": True}, **WHERE
+    )
+    for _ in range(600):
+        if "judgement" in (await handle.progress()).awaiting_input:
+            break
+        await asyncio.sleep(0.1)
+    new = f"{app}-test-v001"
+    (pinned,) = (await _settings(azure_emulator, new)).values()
+    assert _bounds(pinned)[0]["minimum"] == "2"
+    await handle.send_input("judgement", {"approved": False}, sender="qa")
+    result = await handle.result()
+    assert result.error is not None and result.error.code == "REJECTED"
+    assert all(r.ok for r in result.error.rollbacks), result.error.rollbacks
+    steps = [r.step for r in result.error.rollbacks]
+    assert f"restore the min of {new} to 1" in steps
+    assert f"delete the autoscaling copied to {new}" in steps
+    assert await _settings(azure_emulator, new) == {}
+    assert scale_set(azure_emulator, new) is None
+    assert await _settings(azure_emulator, old) == source
