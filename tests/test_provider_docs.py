@@ -53,6 +53,8 @@ PROVIDERS: dict[str, tuple[Any, str, list[str]]] = {
         [
             "created shop-prod-v000 running: 2",
             "azure.cloneServerGroup -> shop-prod-v001",
+            "azure.updateLaunchTemplate -> changed: True",
+            "rebooted: shop-prod-v000_0",
             "after destroy: NOT_FOUND",
             "azure.upsertLoadBalancer shop-prod changed: False",
             "azure.deleteSecurityGroup changed: True",
