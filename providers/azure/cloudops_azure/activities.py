@@ -168,6 +168,20 @@ def _stale(where: _Where, name: str) -> list[str]:
     ]
 
 
+def _settled(scale_set: dict[str, Any], name: str) -> str:
+    """The scale set's provisioning state once Succeeded: NotReady before, Failed a failure."""
+    state = _state(scale_set)
+    if state == "Failed":
+        raise BusinessError(
+            ErrorCode.CLOUD_REJECTED,
+            f"scale set {name!r} ended in provisioning state Failed",
+            {"server_group": name},
+        )
+    if state != "Succeeded":
+        raise NotReady(f"scale set {name} is {state}")
+    return state
+
+
 def _unchanged(where: _Where, scale_set: dict[str, Any]) -> Begun:
     """Nothing to send: wait (without a token) only if an operation is still running."""
     return Begun(
@@ -267,15 +281,7 @@ def _poll_by_state(where: _Where, arg: PollInput) -> PollOutput:
             f"scale set {arg.name!r} disappeared while waiting for it",
             {"server_group": arg.name},
         )
-    state = _state(found)
-    if state == "Failed":
-        raise BusinessError(
-            ErrorCode.CLOUD_REJECTED,
-            f"scale set {arg.name!r} ended in provisioning state Failed",
-            {"server_group": arg.name},
-        )
-    if state != "Succeeded":
-        raise NotReady(f"scale set {arg.name} is {state}")
+    state = _settled(found, arg.name)
     return PollOutput(
         status="Succeeded",
         provisioning_state=state,

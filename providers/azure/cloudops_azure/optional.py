@@ -26,7 +26,7 @@ from cloudops_azure import arm, lro
 from cloudops_azure.activities import (
     _instance_id,
     _require,
-    _state,
+    _settled,
     _vms,
     _Where,
     azure_activity,
@@ -115,15 +115,7 @@ def set_launch_template(arg: TemplateCall) -> TemplateChange:
     scale_set = _require(where, arg.name, user_data="user_data" in wanted)
     now = _model(scale_set, list(wanted))
     if now == arg.version:
-        state = _state(scale_set)
-        if state == "Failed":
-            raise BusinessError(
-                ErrorCode.CLOUD_REJECTED,
-                f"the model update of scale set {arg.name!r} ended in provisioning state Failed",
-                {"server_group": arg.name},
-            )
-        if state != "Succeeded":
-            raise NotReady(f"scale set {arg.name} is {state}")
+        _settled(scale_set, arg.name)
         return TemplateChange(previous=now, current=arg.version)
     patch: dict[str, Any] = {}
     profile: dict[str, Any] = {}

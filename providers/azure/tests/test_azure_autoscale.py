@@ -15,19 +15,8 @@ from azure_testkit import FAST, RG, WHERE, create_input, scale_set
 
 import cloudops_azure.plugin
 from cloudops.client import CloudOpsClient
-from cloudops_testing import then_fail
 from cloudops_testing.azure_emulator import AzureEmulator
 from cloudops_testing.fixtures_azure import AZURE_SUBSCRIPTION, emulator_monitor_client
-
-
-@pytest.fixture
-async def ops(
-    cloudops_worker: Any, azure_accounts: dict[str, Any]
-) -> AsyncIterator[CloudOpsClient]:
-    async with cloudops_worker(
-        plugins=[cloudops_azure.plugin, then_fail], load_entrypoints=False, accounts=azure_accounts
-    ) as client:
-        yield client
 
 
 def vmss_id(name: str) -> str:
@@ -224,35 +213,37 @@ def _bounds(setting: dict[str, Any]) -> list[dict[str, str]]:
     return [p["capacity"] for p in setting["properties"]["profiles"]]
 
 
-async def _autoscaled_cluster(
+async def _pinned_deploy(
     ops: CloudOpsClient, emulator: AzureEmulator, app: str
-) -> tuple[dict[str, Any], str]:
-    """A cluster's first group, deployed, with an autoscale setting (bounds 1..3, default 2)."""
+) -> tuple[Any, str, str, dict[str, Any]]:
+    """Deploy a cluster's first group and autoscale it (bounds 1..3, default 2), then start a
+    second red/black deploy and wait for its judgement, its new group pinned (min 2).
+
+    Returns the deploy's handle, the source, the new group and the source's settings.
+    """
     group = create_input(app, capacity={"min": 1, "max": 3, "desired": 2})
     payload = {"server_group": group, "health_timeout_seconds": 60, "poll_interval_seconds": 0.3}
     first = await ops.execute("deploy.redBlack", payload, **WHERE)
     assert first.ok, first.error
     old = str(first.value["new_server_group"])
     await asyncio.to_thread(put_setting, emulator, old)
-    return payload, old
-
-
-async def test_a_deploy_pins_the_copied_minimum_and_ends_with_the_source_bounds(
-    deploy_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
-) -> None:
-    payload, old = await _autoscaled_cluster(deploy_ops, azure_emulator, app)
-    source = await _settings(azure_emulator, old)
-    handle = await deploy_ops.submit(
-        "deploy.redBlack", {**payload, "manual_judgement": True}, **WHERE
-    )
+    source = await _settings(emulator, old)
+    handle = await ops.submit("deploy.redBlack", {**payload, "manual_judgement": True}, **WHERE)
     for _ in range(600):
         if "judgement" in (await handle.progress()).awaiting_input:
             break
         await asyncio.sleep(0.1)
     new = f"{app}-test-v001"
-    (pinned,) = (await _settings(azure_emulator, new)).values()
+    (pinned,) = (await _settings(emulator, new)).values()
     assert _bounds(pinned) == [{"minimum": "2", "maximum": "3", "default": "2"}]
     assert "cloudops:unpinned" in pinned["tags"]
+    return handle, old, new, source
+
+
+async def test_a_deploy_pins_the_copied_minimum_and_ends_with_the_source_bounds(
+    deploy_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    handle, old, new, source = await _pinned_deploy(deploy_ops, azure_emulator, app)
     await handle.send_input("judgement", {"approved": True}, sender="qa")
     result = await handle.result()
     assert result.ok, result.error
@@ -264,18 +255,7 @@ async def test_a_deploy_pins_the_copied_minimum_and_ends_with_the_source_bounds(
 async def test_a_failed_deploy_leaves_no_copied_setting_and_no_pinned_min(
     deploy_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
-    payload, old = await _autoscaled_cluster(deploy_ops, azure_emulator, app)
-    source = await _settings(azure_emulator, old)
-    handle = await deploy_ops.submit(
-        "deploy.redBlack", {**payload, "manual_judgement": True}, **WHERE
-    )
-    for _ in range(600):
-        if "judgement" in (await handle.progress()).awaiting_input:
-            break
-        await asyncio.sleep(0.1)
-    new = f"{app}-test-v001"
-    (pinned,) = (await _settings(azure_emulator, new)).values()
-    assert _bounds(pinned)[0]["minimum"] == "2"
+    handle, old, new, source = await _pinned_deploy(deploy_ops, azure_emulator, app)
     await handle.send_input("judgement", {"approved": False}, sender="qa")
     result = await handle.result()
     assert result.error is not None and result.error.code == "REJECTED"

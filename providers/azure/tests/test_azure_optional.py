@@ -9,29 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from azure_testkit import FAST, RG, WHERE, create_input
 
-import cloudops_azure.plugin
 from cloudops.client import CloudOpsClient
-from cloudops_testing import then_fail
 from cloudops_testing.azure_emulator import AzureEmulator
 from cloudops_testing.fixtures_azure import AZURE_IMAGE, emulator_compute_client
 
 OTHER_IMAGE = "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest"
-
-
-@pytest.fixture
-async def ops(
-    cloudops_worker: Any, azure_accounts: dict[str, Any]
-) -> AsyncIterator[CloudOpsClient]:
-    async with cloudops_worker(
-        plugins=[cloudops_azure.plugin, then_fail], load_entrypoints=False, accounts=azure_accounts
-    ) as client:
-        yield client
 
 
 def _model(emulator: AzureEmulator, group: str) -> tuple[str, str, str | None, list[bool]]:
