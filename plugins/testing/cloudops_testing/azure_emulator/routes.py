@@ -201,7 +201,13 @@ def upgrade_instances(state: ArmState, request: Request) -> Reply:
 
 
 def restart_instances(state: ArmState, request: Request) -> Reply:
-    """POST .../restart, ``{"instanceIds": [...]}`` or no body (every VM): 202 with Location."""
+    """POST .../restart, ``{"instanceIds": [...]}`` or no body (every VM): 202 with Location.
+
+    azure-rest-api-specs ``VirtualMachineScaleSets_Restart``: the body
+    (``VirtualMachineScaleSetVMInstanceIDs``) is optional, and without ``instanceIds`` every VM
+    of the scale set restarts; the answer is 200 or 202 (a long-running operation, final state
+    via ``location``).
+    """
     sub, rg = _sub_rg(request)
     given = request.body and "instanceIds" in request.json()
     ids = _instance_ids(request) if given else None
