@@ -361,6 +361,8 @@ class ArmState(ArmChecks):
         )
         self._check_references(scale_set.id, network)
         if "storageProfile" in (patch.get("virtualMachineProfile") or {}):
+            # A new image reference is resolved as on a PUT (400 InvalidParameter, "The
+            # following list of images ... are not found").
             self._check_image(profile)
         check_rolling(properties, self.probe_ids(), scale_set.id)
         self._check_quota(scale_set, int(sku["capacity"]))
