@@ -202,7 +202,13 @@ class AzureServerGroups(ServerGroupCloud):
             change: TemplateChange = await super().call("read_launch_template", arg, TemplateChange)
             if change.changed:
                 update = arg.model_copy(update={"version": change.current})
-                await self.poll("set_launch_template", update, wait, TemplateChange)
+                try:
+                    await self.poll("set_launch_template", update, wait, TemplateChange)
+                except BaseException:
+                    # The update itself failed (e.g. ended Failed): the model may have changed.
+                    back = update.model_copy(update={"changes": {}, "version": change.previous})
+                    self.undo("set_launch_template", back, "back to the previous model")
+                    raise
             return change
         if activity not in ("set_server_group_tags", "reboot_instances"):
             return await super().call(activity, arg, result_type)

@@ -97,6 +97,22 @@ async def test_update_launch_template_patches_the_model_rolls_and_goes_back(
     assert (await _read(azure_emulator, group))[:3] == (AZURE_IMAGE, "Standard_B2s", encoded)
 
 
+async def test_a_failed_model_update_puts_the_previous_model_back(
+    ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
+) -> None:
+    group = await _group(ops, app, capacity={"min": 1, "max": 1, "desired": 1})
+    azure_emulator.fail_next(group)  # the PATCH's operation ends Failed (AllocationFailed)
+    update = {"server_group": group, "instance_type": "Standard_B2s", **FAST}
+    failed = await ops.execute("azure.updateLaunchTemplate", update, **WHERE)
+    assert not failed.ok and failed.error.code == "CLOUD_REJECTED", failed.error
+    assert [r.ok for r in failed.error.rollbacks] == [True], failed.error
+    assert (await _read(azure_emulator, group))[1] == "Standard_B1s"
+    found = await asyncio.to_thread(
+        emulator_compute_client(azure_emulator.url).virtual_machine_scale_sets.get, RG, group
+    )
+    assert found.provisioning_state == "Succeeded"
+
+
 async def test_update_launch_template_refuses_bad_input_before_any_change(
     ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
@@ -108,6 +124,12 @@ async def test_update_launch_template_refuses_bad_input_before_any_change(
         )
         assert not bad.ok and bad.error.code == "INVALID_INPUT", bad.error
         assert bad.error.details["errors"][0]["field"] == field
+    # An image Azure does not know: ARM's 400 on the PATCH (a missing image, as on a create),
+    # naming the image reference; the model stays.
+    unknown = {"server_group": group, "image": "Canonical:no-such-offer:none:latest", **FAST}
+    refused = await ops.execute("azure.updateLaunchTemplate", unknown, **WHERE)
+    assert not refused.ok and refused.error.code == "NOT_FOUND", refused.error
+    assert refused.error.details["azure_target"] == "imageReference"
     assert await _read(azure_emulator, group) == before
 
 
