@@ -132,8 +132,8 @@ class AzureServerGroups(ServerGroupCloud):
         is ``INVALID_INPUT`` (SSH keys are set at creation). With ``roll_instances`` the VMs
         are brought to the new model ``roll_batch_size`` at a time (``manualupgrade``, each
         batch waited for; under the Automatic and Rolling policies Azure has done it already).
-        ``resources`` hold the ``previous`` and ``current`` settings as JSON. On a later
-        failure the previous model comes back (VMs already upgraded keep the new one).
+        ``resources`` hold the ``previous`` and ``current`` settings as JSON. If the update
+        or a later step fails, the previous model comes back (upgraded VMs keep the new one).
         """,
         "rebootInstances": """Restart VMs of the scale set (``restart`` with their instance ids).
 
