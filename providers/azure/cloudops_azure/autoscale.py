@@ -97,10 +97,10 @@ def follow_min(setting: dict[str, Any], minimum: int) -> bool:
     """Keep each profile's minimum at least the group's ``minimum``; False: nothing to change.
 
     Why: a deploy pins the new group's min at its desired while traffic moves; its copied
-    setting (or any setting of the group) would otherwise scale it in below that, as AWS and
-    GCP do not (their min is the group's own). A profile raised keeps its capacity before in
-    :data:`TAG_UNPINNED`; when the min drops again (the pin released, or its compensation)
-    the profile takes that capacity back.
+    setting (or any setting of the group) would otherwise scale it in below that, which cannot
+    happen on AWS and GCP (their autoscaling's min is the group's own). A profile raised keeps
+    its capacity before in :data:`TAG_UNPINNED`; when the min drops again (the pin released,
+    or its compensation) the profile takes that capacity back.
     """
     tags = dict(setting.get("tags") or {})
     saved: dict[str, list[int]] = json.loads(tags.pop(TAG_UNPINNED, "{}"))

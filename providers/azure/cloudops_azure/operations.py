@@ -340,7 +340,9 @@ class AzureServerGroups(ServerGroupCloud):
         """Set a scale set's capacity (``sku.capacity``; min and max in tags) and wait for it.
 
         A disabled group stays disabled (new VMs join no backend pool). If the operation fails
-        later (e.g. the wait times out) the previous capacity is restored.
+        later (e.g. the wait times out) the previous capacity is restored. A new min is also the
+        least minimum of the scale set's autoscale profiles (their own comes back when it drops),
+        so a deploy's pinned group is not scaled in by the setting copied from its source.
         """
         ctx = self.ctx
         call = self.where(input, name=input.server_group)
