@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from cloudops.registry import CloudOps
 from cloudops.servergroups.models import Capacity, HealthState
 from cloudops.worker import account_book
 from cloudops_azure import arm, clients
+from cloudops_azure.autoscale import TAG_UNPINNED, follow_min
 from cloudops_azure.errors import classify, lookup
 from cloudops_testing.azure_emulator import AzureEmulator
 from cloudops_testing.faults import FaultRules
@@ -264,3 +266,27 @@ def test_throttling_through_the_proxy_is_retryable_with_retry_after(
         client.virtual_machine_scale_sets.get(RG, "anything")
     assert caught.value.status_code == 503
     assert isinstance(classify(caught.value), RetryableError)
+
+
+def test_autoscale_profiles_follow_a_pinned_min_and_get_their_own_back() -> None:
+    def profile(name: str, low: int, high: int, default: int) -> dict[str, Any]:
+        capacity = {"minimum": str(low), "maximum": str(high), "default": str(default)}
+        return {"name": name, "capacity": capacity, "rules": []}
+
+    source = {"properties": {"profiles": [profile("day", 1, 4, 2), profile("night", 0, 2, 0)]}}
+    setting = copy.deepcopy(source)
+    assert not follow_min(setting, 0)  # no profile is below: nothing changes
+    assert follow_min(setting, 3)
+    assert [p["capacity"] for p in setting["properties"]["profiles"]] == [
+        {"minimum": "3", "maximum": "4", "default": "3"},
+        {"minimum": "3", "maximum": "3", "default": "3"},
+    ]
+    assert TAG_UNPINNED in setting["tags"]
+    assert not follow_min(setting, 3)  # again: the same
+    copied = copy.deepcopy(setting)  # a copy of a pinned setting remembers the same bounds
+    assert follow_min(setting, 1)
+    assert setting["properties"] == {
+        "profiles": [profile("day", 1, 4, 2), profile("night", 1, 2, 1)]
+    }
+    assert TAG_UNPINNED in setting["tags"]  # night is still raised (its own min is 0)
+    assert follow_min(copied, 0) and copied == {**source, "tags": {}}
