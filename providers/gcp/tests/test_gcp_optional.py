@@ -140,3 +140,167 @@ async def test_detach_abandons_an_instance_that_keeps_running(
         instance=first.rsplit("/", 1)[-1],
     )
     assert instance.status == "RUNNING"
+
+
+def _group(gcp_client: Callable[[str], Any], name: str) -> Any:
+    return gcp_client("InstanceGroupManagersClient").get(
+        project=GCP_PROJECT, zone="us-central1-a", instance_group_manager=name
+    )
+
+
+def _template_of(gcp_client: Callable[[str], Any], name: str) -> Any:
+    group = _group(gcp_client, name)
+    return gcp_client("InstanceTemplatesClient").get(
+        project=GCP_PROJECT, instance_template=group.instance_template.rsplit("/", 1)[-1]
+    )
+
+
+def _templates(gcp_client: Callable[[str], Any]) -> list[str]:
+    return sorted(t.name for t in gcp_client("InstanceTemplatesClient").list(project=GCP_PROJECT))
+
+
+async def test_update_launch_template_sets_a_new_template_and_goes_back_on_failure(
+    ops: CloudOpsClient, gcp_client: Callable[[str], Any], app: str
+) -> None:
+    made = await ops.execute("gcp.createServerGroup", create_input(app), **WHERE)
+    assert made.ok, made.error
+    group = made.value["name"]
+    first = (await asyncio.to_thread(_template_of, gcp_client, group)).name
+    before = await asyncio.to_thread(_templates, gcp_client)
+    change = {"server_group": group, "instance_type": "e2-medium", "user_data": "echo hi", **FAST}
+
+    updated = await ops.execute("gcp.updateLaunchTemplate", change, **WHERE)
+    assert updated.ok and updated.value["changed"], updated.error
+    template = await asyncio.to_thread(_template_of, gcp_client, group)
+    assert template.name == updated.value["resources"]["current"] != first
+    assert updated.value["resources"]["previous"] == first
+    assert template.properties.machine_type == "e2-medium"
+    metadata = {i.key: i.value for i in template.properties.metadata.items}
+    assert metadata["startup-script"] == "echo hi"
+    assert dict(template.properties.labels) == {"team": "cloudops"}
+    after = await asyncio.to_thread(_templates, gcp_client)
+    assert len(after) == len(before) + 1
+
+    # The same change again makes no second template.
+    again = await ops.execute("gcp.updateLaunchTemplate", change, **WHERE)
+    assert again.ok and not again.value["changed"], again.error
+    assert await asyncio.to_thread(_templates, gcp_client) == after
+
+    # Rolling: every instance is recreated from the new template.
+    rolled = await ops.execute(
+        "gcp.updateLaunchTemplate",
+        {**change, "instance_type": "e2-standard-2", "roll_instances": True, "roll_batch_size": 2},
+        **WHERE,
+    )
+    assert rolled.ok, rolled.error
+    assert len(rolled.value["resources"]["replaced"].split(",")) == 2
+    current = rolled.value["resources"]["current"]
+    managed = gcp_client("InstanceGroupManagersClient").list_managed_instances(
+        project=GCP_PROJECT, zone="us-central1-a", instance_group_manager=group
+    )
+    assert {m.version.instance_template.rsplit("/", 1)[-1] for m in managed} == {current}
+
+    # Composed and then failing: the group goes back to its template, the copy is deleted.
+    failed = await ops.execute(
+        "testkit.thenFail",
+        {"steps": [{"operation": "gcp.updateLaunchTemplate", "input": {**change, "image": "x"}}]},
+        **WHERE,
+    )
+    assert not failed.ok
+    failed = await ops.execute(
+        "testkit.thenFail",
+        {
+            "steps": [
+                {
+                    "operation": "gcp.updateLaunchTemplate",
+                    "input": {**change, "instance_type": "e2-micro"},
+                }
+            ]
+        },
+        **WHERE,
+    )
+    assert not failed.ok and [r.ok for r in failed.error.rollbacks] == [True], failed.error
+    template = await asyncio.to_thread(_template_of, gcp_client, group)
+    assert template.name == current and template.properties.machine_type == "e2-standard-2"
+    assert len(await asyncio.to_thread(_templates, gcp_client)) == len(before) + 2
+
+    refused = await ops.execute(
+        "gcp.updateLaunchTemplate", {"server_group": group, "key_name": "mine"}, **WHERE
+    )
+    assert refused.error.code == "INVALID_INPUT" and "key_name" in str(refused.error.details)
+
+
+async def test_labels_of_the_template_upsert_delete_and_undo(
+    ops: CloudOpsClient, gcp_client: Callable[[str], Any], app: str
+) -> None:
+    made = await ops.execute("gcp.createServerGroup", create_input(app), **WHERE)
+    assert made.ok, made.error
+    group = made.value["name"]
+    first = (await asyncio.to_thread(_template_of, gcp_client, group)).name
+    labels = {"server_group": group, "tags": {"env": "prod", "team": "web"}}
+
+    upserted = await ops.execute("gcp.upsertServerGroupTags", labels, **WHERE)
+    assert upserted.ok and upserted.value["changed"], upserted.error
+    template = await asyncio.to_thread(_template_of, gcp_client, group)
+    assert dict(template.properties.labels) == {"env": "prod", "team": "web"}
+    count = len(await asyncio.to_thread(_templates, gcp_client))
+    again = await ops.execute("gcp.upsertServerGroupTags", labels, **WHERE)
+    assert again.ok and not again.value["changed"]
+    assert len(await asyncio.to_thread(_templates, gcp_client)) == count
+
+    deleted = await ops.execute(
+        "gcp.deleteServerGroupTags", {"server_group": group, "keys": ["env"]}, **WHERE
+    )
+    assert deleted.ok and deleted.value["changed"], deleted.error
+    template = await asyncio.to_thread(_template_of, gcp_client, group)
+    assert dict(template.properties.labels) == {"team": "web"}
+
+    # A change inside an operation that then fails: the template before it comes back.
+    failed = await ops.execute(
+        "testkit.thenFail",
+        {
+            "steps": [
+                {
+                    "operation": "gcp.upsertServerGroupTags",
+                    "input": {"server_group": group, "tags": {"team": "db"}},
+                }
+            ]
+        },
+        **WHERE,
+    )
+    assert not failed.ok and [r.ok for r in failed.error.rollbacks] == [True], failed.error
+    back = await asyncio.to_thread(_template_of, gcp_client, group)
+    assert back.name == template.name and dict(back.properties.labels) == {"team": "web"}
+    assert len(await asyncio.to_thread(_templates, gcp_client)) == count + 1
+    assert first in await asyncio.to_thread(_templates, gcp_client)
+
+    for bad in ({"Team": "web"}, {"team": "Web"}, {"team": "x" * 64}):
+        refused = await ops.execute(
+            "gcp.upsertServerGroupTags", {"server_group": group, "tags": bad}, **WHERE
+        )
+        assert refused.error.code == "INVALID_INPUT" and "tags" in str(refused.error), bad
+
+
+async def test_reboot_resets_instances_of_the_group(
+    ops: CloudOpsClient, gcp_client: Callable[[str], Any], app: str
+) -> None:
+    made = await ops.execute("gcp.createServerGroup", create_input(app), **WHERE)
+    assert made.ok, made.error
+    group = made.value["name"]
+    described = await ops.execute("gcp.describeServerGroup", {"server_group": group}, **WHERE)
+    first = sorted(i["id"] for i in described.value["instances"])[0]
+
+    def resets() -> list[str]:
+        found = gcp_client("ZoneOperationsClient").list(project=GCP_PROJECT, zone="us-central1-a")
+        return [o.target_link.rsplit("/", 1)[-1] for o in found if o.operation_type == "reset"]
+
+    rebooted = await ops.execute(
+        "gcp.rebootInstances", {"server_group": group, "instance_ids": [first]}, **WHERE
+    )
+    assert rebooted.ok and rebooted.value["resources"]["instances"] == first, rebooted.error
+    assert await asyncio.to_thread(resets) == [first]
+    outsider = await ops.execute(
+        "gcp.rebootInstances", {"server_group": group, "instance_ids": [first, "vm-x"]}, **WHERE
+    )
+    assert outsider.error.code == "NOT_FOUND" and "vm-x" in outsider.error.message
+    assert await asyncio.to_thread(resets) == [first]
