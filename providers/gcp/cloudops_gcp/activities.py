@@ -1029,6 +1029,24 @@ def _named_ports(clients: GcpClients, groups: _Groups, ports: dict[str, int], ar
     return client.set_named_ports_unary(request=request, retry=None, timeout=clients.timeout)
 
 
+@gcp_activity("gcp.set_named_ports")
+def set_named_ports(arg: TrafficInput) -> Started:
+    """Start adding ``named_ports`` to the group's instance group; nothing if it has them.
+
+    A clone (or a deploy from a source) gives its new group the source's named ports, as
+    Clouddriver's Google provider copies them; the group's other named ports are kept.
+    """
+    clients = gcp_clients(arg.account)
+    groups = _Groups(clients, arg)
+    group = groups.get()
+    if group is None:
+        raise _group_not_found(arg.name)
+    have = {p.name: p.port for p in group.named_ports}
+    if all(have.get(name) == port for name, port in arg.named_ports.items()):
+        return Started(changed=False, reason="already set")
+    return Started(operations=[_op_ref(_named_ports(clients, groups, arg.named_ports, arg))])
+
+
 @gcp_activity("gcp.wait_for_group")
 def wait_for_group(arg: WaitGroupInput) -> GroupStatus:
     """Answer once the group is stable with its desired instances RUNNING; NotReady until then.
@@ -1425,4 +1443,5 @@ ACTIVITIES = (
     read_server_group_template,
     terminate_instances,
     list_server_groups,
+    set_named_ports,
 )

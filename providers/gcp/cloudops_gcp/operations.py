@@ -20,6 +20,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from temporalio import workflow
+
 from cloudops import BusinessError, ErrorCode, OperationContext
 from cloudops.models import Input
 from cloudops.servergroups.contract import GroupCall
@@ -83,6 +85,9 @@ __all__ = ["OPERATIONS", "GcpServerGroups", "gcp_request_id", "mutate"]
 GCP_ACTIVITY_DEFAULTS = CLOUD_ACTIVITY_DEFAULTS
 #: How many times a change whose Operation failed transiently is started again (new requestId).
 OPERATION_TRIES = 3
+#: ``workflow.patched`` id: creates started before it set named ports only with load balancing
+#: (the ports their backend services use); started after, every named port of the input.
+NAMED_PORTS = "gcp-create-named-ports"
 #: Namespace of the uuid5 request ids cloudops-gcp sends (see :func:`gcp_request_id`).
 REQUEST_ID_NAMESPACE = uuid.UUID("5f1d3a52-6c1e-4c35-9a4e-2b8f0c7d9e61")
 
@@ -251,7 +256,7 @@ class GcpServerGroups(ServerGroupCloud):
         )
 
     async def read_scaling(self, input: GcpCreateServerGroupInput) -> ScalingSettings:
-        """The source's autoscaler policy and auto-healing policy (read by describe)."""
+        """The source's autoscaler policy, auto-healing policy and named ports (by describe)."""
         assert input.source is not None
         found = await self.describe(input.source, input)
         if found is None:
@@ -263,12 +268,17 @@ class GcpServerGroups(ServerGroupCloud):
         ):
             if setting is not None:
                 resources.append(ScalingResource(kind=kind, spec=setting.model_dump()))
+        if found.named_ports:
+            resources.append(ScalingResource(kind="named_ports", spec=found.named_ports))
         return ScalingSettings(source=input.source, resources=resources)
 
     def with_source_scaling(
         self, input: GcpCreateServerGroupInput, settings: ScalingSettings
     ) -> GcpCreateServerGroupInput:
-        """The source's autoscaler (bounded by the new capacity) and auto-healing, if not given."""
+        """The source's autoscaler (bounded by the new capacity), auto-healing and named ports.
+
+        Each only when the input gives none of its own.
+        """
         update: dict[str, Any] = {}
         copied = settings.of_kind("autoscaler")
         if input.autoscaling is None and copied:
@@ -278,6 +288,9 @@ class GcpServerGroups(ServerGroupCloud):
         healing = settings.of_kind("auto_healing")
         if input.auto_healing is None and healing:
             update["auto_healing"] = GcpAutoHealing.model_validate(healing[0].spec)
+        ports = settings.of_kind("named_ports")
+        if input.named_ports is None and ports:
+            update["named_ports"] = dict(ports[0].spec)
         return input.model_copy(update=update) if update else input
 
     def without_source_scaling(self, input: GcpCreateServerGroupInput) -> Any:
@@ -542,6 +555,17 @@ class GcpServerGroups(ServerGroupCloud):
                 auto_healing=input.auto_healing,
                 recheck_conflict=True,
             )
+        if input.named_ports and workflow.patched(NAMED_PORTS):
+            with ctx.step("set named ports"):
+                await self.change(
+                    "set_named_ports",
+                    TrafficInput,
+                    input,
+                    name=name,
+                    zone=zone,
+                    enabled=True,
+                    named_ports=input.named_ports,
+                )
         bounds = (input.capacity.min, input.capacity.max)
         policy = input.autoscaling
         if policy is not None:

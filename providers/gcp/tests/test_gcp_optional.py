@@ -304,3 +304,31 @@ async def test_reboot_resets_instances_of_the_group(
     )
     assert outsider.error.code == "NOT_FOUND" and "vm-x" in outsider.error.message
     assert await asyncio.to_thread(resets) == [first]
+
+
+async def test_clones_and_sourced_creates_copy_the_named_ports(
+    ops: CloudOpsClient, gcp_client: Callable[[str], Any], app: str
+) -> None:
+    ports = {"http": 8080, "grpc": 9090}
+    made = await ops.execute("gcp.createServerGroup", create_input(app, named_ports=ports), **WHERE)
+    assert made.ok, made.error
+    source = made.value["name"]
+    clone = await ops.execute("gcp.cloneServerGroup", {"source": source, **FAST}, **WHERE)
+    assert clone.ok, clone.error
+    sourced = await ops.execute("gcp.createServerGroup", create_input(app, source=source), **WHERE)
+    assert sourced.ok, sourced.error
+    assert sourced.value["resources"]["scaling_copied"] == "named_ports=1"
+    own = await ops.execute(
+        "gcp.cloneServerGroup", {"source": source, "named_ports": {"web": 80}, **FAST}, **WHERE
+    )
+    assert own.ok, own.error
+
+    def named(name: str) -> dict[str, int]:
+        group = gcp_client("InstanceGroupsClient").get(
+            project=GCP_PROJECT, zone="us-central1-a", instance_group=name
+        )
+        return {p.name: p.port for p in group.named_ports}
+
+    for name in (source, clone.value["name"], sourced.value["name"]):
+        assert await asyncio.to_thread(named, name) == ports, name
+    assert await asyncio.to_thread(named, own.value["name"]) == {"web": 80}
