@@ -24,7 +24,7 @@ from temporalio import workflow
 
 from cloudops import BusinessError, ErrorCode, OperationContext
 from cloudops.models import Input
-from cloudops.servergroups.contract import GroupCall
+from cloudops.servergroups.contract import OPTIONAL_VERBS, GroupCall
 from cloudops.servergroups.kit import (
     CLOUD_ACTIVITY_DEFAULTS,
     ServerGroupCloud,
@@ -300,15 +300,7 @@ class GcpServerGroups(ServerGroupCloud):
     async def copy_scaling(self, name: str, settings: ScalingSettings, input: Any) -> None:
         """Nothing to do after the create: the autoscaler is made (and undone) with the group."""
 
-    offers = (
-        "upsertScalingPolicy",
-        "deleteScalingPolicy",
-        "updateLaunchTemplate",
-        "upsertServerGroupTags",
-        "deleteServerGroupTags",
-        "rebootInstances",
-        "detachInstances",
-    )
+    offers = tuple(verb for verb in OPTIONAL_VERBS if verb not in GCP_ABSENT)
     absent = GCP_ABSENT
     verb_descriptions = {
         "upsertScalingPolicy": """Set the CPU target of a server group's autoscaler.

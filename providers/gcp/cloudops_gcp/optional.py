@@ -67,9 +67,7 @@ __all__ = ["OPTIONAL_ACTIVITIES"]
 _NAMESPACE = uuid.UUID("0b7f3f0e-2f5c-4b4e-9c44-7a9d3c1f6e21")
 
 
-def _autoscaler(arg: PolicyCall) -> tuple[GcpClients, GroupRef, _Autoscalers, Any, int]:
-    """Clients, the group's ref, its autoscalers, its autoscaler (or None), its target size."""
-    clients = gcp_clients(arg.account)
+def _group_of(clients: GcpClients, arg: Any) -> tuple[Any, _Groups]:
     found = _locate(clients, arg, arg.name)
     if found is None:
         raise BusinessError(
@@ -77,6 +75,14 @@ def _autoscaler(arg: PolicyCall) -> tuple[GcpClients, GroupRef, _Autoscalers, An
         )
     group, zone = found
     ref = GroupRef(account=arg.account, region=arg.region, name=arg.name, zone=zone)
+    return group, _Groups(clients, ref)
+
+
+def _autoscaler(arg: PolicyCall) -> tuple[GcpClients, GroupRef, _Autoscalers, Any, int]:
+    """Clients, the group's ref, its autoscalers, its autoscaler (or None), its target size."""
+    clients = gcp_clients(arg.account)
+    group, groups = _group_of(clients, arg)
+    ref = groups.ref
     scalers = _Autoscalers(clients, ref)
     return clients, ref, scalers, scalers.of_group(group.self_link), int(group.target_size)
 
@@ -206,17 +212,6 @@ def _marks(template: Any) -> dict[str, str]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _group_of(clients: GcpClients, arg: Any) -> tuple[Any, _Groups]:
-    found = _locate(clients, arg, arg.name)
-    if found is None:
-        raise BusinessError(
-            ErrorCode.NOT_FOUND, f"server group {arg.name!r} does not exist", {"name": arg.name}
-        )
-    group, zone = found
-    ref = GroupRef(account=arg.account, region=arg.region, name=arg.name, zone=zone)
-    return group, _Groups(clients, ref)
 
 
 def _template_url(project: str, ref: str) -> str:

@@ -87,21 +87,26 @@ async def test_the_autoscaler_is_the_scaling_policy(
     assert await read_autoscaler(gcp_client, group) is None
 
 
-async def test_clones_and_sourced_creates_copy_the_auto_healing_policy(
-    ops: CloudOpsClient, gcp_client: Callable[[str], Any], app: str
-) -> None:
-    healing = {"health_check": "hc-web", "initial_delay_seconds": 120}
-    made = await ops.execute(
-        "gcp.createServerGroup", create_input(app, auto_healing=healing), **WHERE
-    )
+async def _copies(ops: CloudOpsClient, app: str, **settings: Any) -> tuple[list[str], str]:
+    """A source group with ``settings``, its clone and a create from it; what the create copied."""
+    made = await ops.execute("gcp.createServerGroup", create_input(app, **settings), **WHERE)
     assert made.ok, made.error
     source = made.value["name"]
     clone = await ops.execute("gcp.cloneServerGroup", {"source": source, **FAST}, **WHERE)
     assert clone.ok, clone.error
     sourced = await ops.execute("gcp.createServerGroup", create_input(app, source=source), **WHERE)
     assert sourced.ok, sourced.error
-    assert sourced.value["resources"]["scaling_copied"] == "auto_healing=1"
-    for name in (source, clone.value["name"], sourced.value["name"]):
+    names = [source, clone.value["name"], sourced.value["name"]]
+    return names, str(sourced.value["resources"]["scaling_copied"])
+
+
+async def test_clones_and_sourced_creates_copy_the_auto_healing_policy(
+    ops: CloudOpsClient, gcp_client: Callable[[str], Any], app: str
+) -> None:
+    healing = {"health_check": "hc-web", "initial_delay_seconds": 120}
+    names, copied = await _copies(ops, app, auto_healing=healing)
+    assert copied == "auto_healing=1"
+    for name in names:
         group = await asyncio.to_thread(
             gcp_client("InstanceGroupManagersClient").get,
             project=GCP_PROJECT,
@@ -113,14 +118,23 @@ async def test_clones_and_sourced_creates_copy_the_auto_healing_policy(
         assert policy.initial_delay_sec == 120
 
 
+async def _new_group(ops: CloudOpsClient, app: str) -> str:
+    made = await ops.execute("gcp.createServerGroup", create_input(app), **WHERE)
+    assert made.ok, made.error
+    return str(made.value["name"])
+
+
+async def _group_and_instance(ops: CloudOpsClient, app: str) -> tuple[str, str]:
+    """A new group of two, and the first of its instances."""
+    group = await _new_group(ops, app)
+    described = await ops.execute("gcp.describeServerGroup", {"server_group": group}, **WHERE)
+    return group, sorted(i["id"] for i in described.value["instances"])[0]
+
+
 async def test_detach_abandons_an_instance_that_keeps_running(
     ops: CloudOpsClient, gcp_client: Callable[[str], Any], app: str
 ) -> None:
-    made = await ops.execute("gcp.createServerGroup", create_input(app), **WHERE)
-    assert made.ok, made.error
-    group = made.value["name"]
-    described = await ops.execute("gcp.describeServerGroup", {"server_group": group}, **WHERE)
-    first = sorted(i["id"] for i in described.value["instances"])[0]
+    group, first = await _group_and_instance(ops, app)
     detach = {"server_group": group, "instance_ids": [first]}
     refused = await ops.execute(
         "gcp.detachInstances", {**detach, "decrement_desired": False}, **WHERE
@@ -162,9 +176,7 @@ def _templates(gcp_client: Callable[[str], Any]) -> list[str]:
 async def test_update_launch_template_sets_a_new_template_and_goes_back_on_failure(
     ops: CloudOpsClient, gcp_client: Callable[[str], Any], app: str
 ) -> None:
-    made = await ops.execute("gcp.createServerGroup", create_input(app), **WHERE)
-    assert made.ok, made.error
-    group = made.value["name"]
+    group = await _new_group(ops, app)
     first = (await asyncio.to_thread(_template_of, gcp_client, group)).name
     before = await asyncio.to_thread(_templates, gcp_client)
     change = {"server_group": group, "instance_type": "e2-medium", "user_data": "echo hi", **FAST}
@@ -233,9 +245,7 @@ async def test_update_launch_template_sets_a_new_template_and_goes_back_on_failu
 async def test_labels_of_the_template_upsert_delete_and_undo(
     ops: CloudOpsClient, gcp_client: Callable[[str], Any], app: str
 ) -> None:
-    made = await ops.execute("gcp.createServerGroup", create_input(app), **WHERE)
-    assert made.ok, made.error
-    group = made.value["name"]
+    group = await _new_group(ops, app)
     first = (await asyncio.to_thread(_template_of, gcp_client, group)).name
     labels = {"server_group": group, "tags": {"env": "prod", "team": "web"}}
 
@@ -284,11 +294,7 @@ async def test_labels_of_the_template_upsert_delete_and_undo(
 async def test_reboot_resets_instances_of_the_group(
     ops: CloudOpsClient, gcp_client: Callable[[str], Any], app: str
 ) -> None:
-    made = await ops.execute("gcp.createServerGroup", create_input(app), **WHERE)
-    assert made.ok, made.error
-    group = made.value["name"]
-    described = await ops.execute("gcp.describeServerGroup", {"server_group": group}, **WHERE)
-    first = sorted(i["id"] for i in described.value["instances"])[0]
+    group, first = await _group_and_instance(ops, app)
 
     def resets() -> list[str]:
         found = gcp_client("ZoneOperationsClient").list(project=GCP_PROJECT, zone="us-central1-a")
@@ -310,14 +316,9 @@ async def test_clones_and_sourced_creates_copy_the_named_ports(
     ops: CloudOpsClient, gcp_client: Callable[[str], Any], app: str
 ) -> None:
     ports = {"http": 8080, "grpc": 9090}
-    made = await ops.execute("gcp.createServerGroup", create_input(app, named_ports=ports), **WHERE)
-    assert made.ok, made.error
-    source = made.value["name"]
-    clone = await ops.execute("gcp.cloneServerGroup", {"source": source, **FAST}, **WHERE)
-    assert clone.ok, clone.error
-    sourced = await ops.execute("gcp.createServerGroup", create_input(app, source=source), **WHERE)
-    assert sourced.ok, sourced.error
-    assert sourced.value["resources"]["scaling_copied"] == "named_ports=1"
+    names, copied = await _copies(ops, app, named_ports=ports)
+    assert copied == "named_ports=1"
+    source = names[0]
     own = await ops.execute(
         "gcp.cloneServerGroup", {"source": source, "named_ports": {"web": 80}, **FAST}, **WHERE
     )
@@ -329,6 +330,6 @@ async def test_clones_and_sourced_creates_copy_the_named_ports(
         )
         return {p.name: p.port for p in group.named_ports}
 
-    for name in (source, clone.value["name"], sourced.value["name"]):
+    for name in names:
         assert await asyncio.to_thread(named, name) == ports, name
     assert await asyncio.to_thread(named, own.value["name"]) == {"web": 80}
