@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from gcp_testkit import FAST, WHERE, create_input
+from gcp_testkit import FAST, IMAGE, WHERE, create_input
 from test_gcp_autoscaler import kinds_on, read_autoscaler
 
 import cloudops_gcp.plugin
 from cloudops.client import CloudOpsClient
 from cloudops_testing import then_fail
 from cloudops_testing.fixtures_gcp import GCP_PROJECT
-from cloudops_testing.gcp_emulator import GcpEmulator
+from cloudops_testing.gcp_emulator import ApiError, GcpEmulator
 
 
 @pytest.fixture
@@ -156,6 +156,10 @@ async def test_detach_abandons_an_instance_that_keeps_running(
     assert instance.status == "RUNNING"
 
 
+#: Another image of the emulator's list (an update to it).
+IMAGE_V2 = "projects/debian-cloud/global/images/debian-12-bookworm-v20240515"
+
+
 def _group(gcp_client: Callable[[str], Any], name: str) -> Any:
     return gcp_client("InstanceGroupManagersClient").get(
         project=GCP_PROJECT, zone="us-central1-a", instance_group_manager=name
@@ -174,12 +178,13 @@ def _templates(gcp_client: Callable[[str], Any]) -> list[str]:
 
 
 async def test_update_launch_template_sets_a_new_template_and_goes_back_on_failure(
-    ops: CloudOpsClient, gcp_client: Callable[[str], Any], app: str
+    ops: CloudOpsClient, gcp_emulator: GcpEmulator, gcp_client: Callable[[str], Any], app: str
 ) -> None:
     group = await _new_group(ops, app)
     first = (await asyncio.to_thread(_template_of, gcp_client, group)).name
     before = await asyncio.to_thread(_templates, gcp_client)
     change = {"server_group": group, "instance_type": "e2-medium", "user_data": "echo hi", **FAST}
+    change["image"] = IMAGE_V2
 
     updated = await ops.execute("gcp.updateLaunchTemplate", change, **WHERE)
     assert updated.ok and updated.value["changed"], updated.error
@@ -187,6 +192,8 @@ async def test_update_launch_template_sets_a_new_template_and_goes_back_on_failu
     assert template.name == updated.value["resources"]["current"] != first
     assert updated.value["resources"]["previous"] == first
     assert template.properties.machine_type == "e2-medium"
+    (disk,) = template.properties.disks
+    assert disk.initialize_params.source_image.endswith(IMAGE_V2)
     metadata = {i.key: i.value for i in template.properties.metadata.items}
     assert metadata["startup-script"] == "echo hi"
     assert dict(template.properties.labels) == {"team": "cloudops"}
@@ -212,13 +219,20 @@ async def test_update_launch_template_sets_a_new_template_and_goes_back_on_failu
     )
     assert {m.version.instance_template.rsplit("/", 1)[-1] for m in managed} == {current}
 
-    # Composed and then failing: the group goes back to its template, the copy is deleted.
-    failed = await ops.execute(
-        "testkit.thenFail",
-        {"steps": [{"operation": "gcp.updateLaunchTemplate", "input": {**change, "image": "x"}}]},
-        **WHERE,
+    # A replacement GCP refuses: the group goes back to its template, the copy is deleted.
+    gcp_emulator.fail_next(
+        "instanceGroupManagers.recreateInstances",
+        ApiError(403, "quotaExceeded", "Quota 'CPUS' exceeded.", "QUOTA_EXCEEDED"),
     )
-    assert not failed.ok
+    failed = await ops.execute(
+        "gcp.updateLaunchTemplate", {**change, "image": IMAGE, "roll_instances": True}, **WHERE
+    )
+    assert failed.error.code == "QUOTA_EXCEEDED"
+    assert [r.ok for r in failed.error.rollbacks] == [True], failed.error
+    assert (await asyncio.to_thread(_template_of, gcp_client, group)).name == current
+    assert len(await asyncio.to_thread(_templates, gcp_client)) == len(before) + 2
+
+    # Composed and then failing: the same.
     failed = await ops.execute(
         "testkit.thenFail",
         {
