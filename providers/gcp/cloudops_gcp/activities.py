@@ -76,6 +76,7 @@ from cloudops_gcp.models import (
     WaitOperationsInput,
 )
 from cloudops_gcp.resources import (
+    copied_from,
     group_description,
     instance_health,
     last,
@@ -114,6 +115,12 @@ def _not_found_type() -> type[Exception]:
     from google.api_core.exceptions import NotFound
 
     return NotFound
+
+
+def _bad_request_type() -> type[Exception]:
+    from google.api_core.exceptions import BadRequest
+
+    return BadRequest
 
 
 def _conflict_type() -> type[Exception]:
@@ -737,7 +744,39 @@ def delete_instance_template(arg: DeleteTemplateInput) -> Started:
         op = clients.get(client).delete_unary(request=request, retry=None, timeout=clients.timeout)
     except _not_found_type():
         return Started(changed=False, reason="not found")
-    return Started(operations=[_op_ref(op)])
+    return Started(operations=[_op_ref(op), *_delete_sources(clients, found, meta, arg)])
+
+
+def _delete_sources(
+    clients: GcpClients, template: Any, meta: dict[str, str], arg: Any
+) -> list[OperationRef]:
+    """Start deleting the templates a copied one was copied from, of the same server group.
+
+    ``updateLaunchTemplate`` and the tag verbs leave the template they replaced (a later
+    failure of a composing operation goes back to it); the group's destroy takes them along.
+    One still in use (another group's), or gone, is left alone.
+    """
+    seen, source = {last(arg.name)}, copied_from(template.description)
+    gone, started = (_not_found_type(), _bad_request_type()), []
+    client = clients.get("InstanceTemplatesClient")
+    while source and source not in seen and "/" not in source:
+        seen.add(source)
+        older = _get_template(clients, source)
+        if older is None or _metadata(older).get(META_SERVER_GROUP) != meta.get(META_SERVER_GROUP):
+            break
+        request = _v1().DeleteInstanceTemplateRequest(
+            project=clients.project,
+            instance_template=source,
+            request_id=_sub_request_id(arg.gcp_request_id, f"source:{source}"),
+        )
+        try:
+            op = client.delete_unary(request=request, retry=None, timeout=clients.timeout)
+        except gone:
+            op = None  # in use by another group, or gone already
+        if op is not None:
+            started.append(_op_ref(op))
+        source = copied_from(older.description)
+    return started
 
 
 # --------------------------------------------------------------------------------------------

@@ -60,7 +60,15 @@ from cloudops_gcp.models import (
     TemplateCopy,
     TemplateStarted,
 )
-from cloudops_gcp.resources import last, template_link, template_name
+from cloudops_gcp.resources import (
+    COPY_BY,
+    COPY_CHANGE,
+    COPY_FROM,
+    copy_marks,
+    last,
+    template_link,
+    template_name,
+)
 
 __all__ = ["OPTIONAL_ACTIVITIES"]
 
@@ -203,15 +211,11 @@ def _wait_done(clients: GcpClients, operations: list[OperationRef], seconds: flo
 
 #: Keys of the JSON a copied template's ``description`` holds: who made it, from which template,
 #: for which change (so a retry finds it, and an undo knows where to go back to).
-_BY, _FROM, _CHANGE = "cloudops:request-id", "cloudops:copied-from", "cloudops:change"
+_BY, _FROM, _CHANGE = COPY_BY, COPY_FROM, COPY_CHANGE
 
 
 def _marks(template: Any) -> dict[str, str]:
-    try:
-        data = json.loads(template.description or "{}") if template is not None else {}
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    return copy_marks(template.description) if template is not None else {}
 
 
 def _template_url(project: str, ref: str) -> str:

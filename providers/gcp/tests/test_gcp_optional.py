@@ -255,6 +255,13 @@ async def test_update_launch_template_sets_a_new_template_and_goes_back_on_failu
     )
     assert refused.error.code == "INVALID_INPUT" and "key_name" in str(refused.error.details)
 
+    # The group's destroy takes along the templates its updates replaced.
+    destroyed = await ops.execute(
+        "gcp.destroyServerGroup", {"server_group": group, **FAST}, **WHERE
+    )
+    assert destroyed.ok, destroyed.error
+    assert not [t for t in await asyncio.to_thread(_templates, gcp_client) if t.startswith(group)]
+
 
 async def test_labels_of_the_template_upsert_delete_and_undo(
     ops: CloudOpsClient, gcp_client: Callable[[str], Any], app: str
