@@ -42,6 +42,8 @@ GCP_ROOTS = [
     "RegionInstanceGroupManagersAbandonInstancesRequest",
     "InstanceGroupManagersRecreateInstancesRequest",
     "RegionInstanceGroupManagersRecreateRequest",
+    "InstanceGroupManagersSetInstanceTemplateRequest",
+    "RegionInstanceGroupManagersSetTemplateRequest",
     "Operation",
     "OperationList",
     "BackendService",

@@ -41,6 +41,8 @@ PROVIDERS: dict[str, tuple[Any, str, list[str]]] = {
         [
             "created shop-prod-v000 healthy: 2",
             "capacity: {'min': 3, 'max': 5, 'desired': 3}",  # the autoscaler's
+            "gcp.upsertServerGroupTags changed: True",
+            "gcp.rebootInstances changed: True",
             "after destroy: NOT_FOUND",
             "gcp.upsertLoadBalancer shop-web changed: False",
             "gcp.deleteLoadBalancer changed: True",

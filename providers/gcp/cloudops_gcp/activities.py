@@ -76,6 +76,7 @@ from cloudops_gcp.models import (
     WaitOperationsInput,
 )
 from cloudops_gcp.resources import (
+    copied_from,
     group_description,
     instance_health,
     last,
@@ -114,6 +115,12 @@ def _not_found_type() -> type[Exception]:
     from google.api_core.exceptions import NotFound
 
     return NotFound
+
+
+def _bad_request_type() -> type[Exception]:
+    from google.api_core.exceptions import BadRequest
+
+    return BadRequest
 
 
 def _conflict_type() -> type[Exception]:
@@ -737,7 +744,39 @@ def delete_instance_template(arg: DeleteTemplateInput) -> Started:
         op = clients.get(client).delete_unary(request=request, retry=None, timeout=clients.timeout)
     except _not_found_type():
         return Started(changed=False, reason="not found")
-    return Started(operations=[_op_ref(op)])
+    return Started(operations=[_op_ref(op), *_delete_sources(clients, found, meta, arg)])
+
+
+def _delete_sources(
+    clients: GcpClients, template: Any, meta: dict[str, str], arg: Any
+) -> list[OperationRef]:
+    """Start deleting the templates a copied one was copied from, of the same server group.
+
+    ``updateLaunchTemplate`` and the tag verbs leave the template they replaced (a later
+    failure of a composing operation goes back to it); the group's destroy takes them along.
+    One still in use (another group's), or gone, is left alone.
+    """
+    seen, source = {last(arg.name)}, copied_from(template.description)
+    gone, started = (_not_found_type(), _bad_request_type()), []
+    client = clients.get("InstanceTemplatesClient")
+    while source and source not in seen and "/" not in source:
+        seen.add(source)
+        older = _get_template(clients, source)
+        if older is None or _metadata(older).get(META_SERVER_GROUP) != meta.get(META_SERVER_GROUP):
+            break
+        request = _v1().DeleteInstanceTemplateRequest(
+            project=clients.project,
+            instance_template=source,
+            request_id=_sub_request_id(arg.gcp_request_id, f"source:{source}"),
+        )
+        try:
+            op = client.delete_unary(request=request, retry=None, timeout=clients.timeout)
+        except gone:
+            op = None  # in use by another group, or gone already
+        if op is not None:
+            started.append(_op_ref(op))
+        source = copied_from(older.description)
+    return started
 
 
 # --------------------------------------------------------------------------------------------
@@ -1027,6 +1066,24 @@ def _named_ports(clients: GcpClients, groups: _Groups, ports: dict[str, int], ar
         **{f"{_snake(kind + 'InstanceGroups')}_set_named_ports_request_resource": body},
     )
     return client.set_named_ports_unary(request=request, retry=None, timeout=clients.timeout)
+
+
+@gcp_activity("gcp.set_named_ports")
+def set_named_ports(arg: TrafficInput) -> Started:
+    """Start adding ``named_ports`` to the group's instance group; nothing if it has them.
+
+    A clone (or a deploy from a source) gives its new group the source's named ports, as
+    Clouddriver's Google provider copies them; the group's other named ports are kept.
+    """
+    clients = gcp_clients(arg.account)
+    groups = _Groups(clients, arg)
+    group = groups.get()
+    if group is None:
+        raise _group_not_found(arg.name)
+    have = {p.name: p.port for p in group.named_ports}
+    if all(have.get(name) == port for name, port in arg.named_ports.items()):
+        return Started(changed=False, reason="already set")
+    return Started(operations=[_op_ref(_named_ports(clients, groups, arg.named_ports, arg))])
 
 
 @gcp_activity("gcp.wait_for_group")
@@ -1425,4 +1482,5 @@ ACTIVITIES = (
     read_server_group_template,
     terminate_instances,
     list_server_groups,
+    set_named_ports,
 )

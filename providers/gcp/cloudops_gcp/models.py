@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 import cloudops
 from cloudops.servergroups.contract import CloudCall as GcpCall
@@ -27,6 +27,7 @@ from cloudops.servergroups.models import (
     TerminateInstancesOutput,
     cluster_name,
 )
+from cloudops.servergroups.optional import TagsInput, TemplateCall
 
 __all__ = [
     "AUTOSCALER_MODES",
@@ -50,10 +51,12 @@ __all__ = [
     "GcpDestroyServerGroupInput",
     "GcpServerGroupDescription",
     "GcpServerGroupList",
+    "GcpTagsInput",
     "GcpTerminateInstancesInput",
     "GroupRef",
     "GroupSpec",
     "GroupStatus",
+    "InstancesStarted",
     "NextNameInput",
     "NextNameOutput",
     "OperationFailure",
@@ -62,7 +65,9 @@ __all__ = [
     "ResizeInput",
     "ServerGroupLookup",
     "Started",
+    "TemplateCopy",
     "TemplateSpec",
+    "TemplateStarted",
     "TerminateInput",
     "TerminateStarted",
     "TrafficInput",
@@ -508,3 +513,54 @@ class TerminateStarted(Started):
 
 #: ``gcp.describe_server_group``'s answer: the described group, or none.
 ServerGroupLookup = Lookup[GcpServerGroupDescription]
+
+
+# --------------------------------------------------------------------------------------------
+# The optional verbs that make a new instance template (updateLaunchTemplate, tags), reboots
+# --------------------------------------------------------------------------------------------
+
+#: GCP label rules (Compute docs, "Labels": "Keys must start with a lowercase letter ... Keys
+#: and values can contain only lowercase letters, numeric characters, underscores, and dashes";
+#: at most 63 characters each).
+LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+
+
+class GcpTagsInput(TagsInput):
+    """Add or change labels of a server group's instance template (GCP label rules)."""
+
+    @field_validator("tags")
+    @classmethod
+    def _labels(cls, tags: dict[str, str]) -> dict[str, str]:
+        for key, value in tags.items():
+            if not LABEL_KEY.match(key):
+                raise ValueError(
+                    f"tags.{key}: a GCP label key is 1-63 lowercase letters, digits, '_' or '-',"
+                    " starting with a letter"
+                )
+            if not LABEL_VALUE.match(value):
+                raise ValueError(
+                    f"tags.{key}: a GCP label value is 0-63 lowercase letters, digits, '_' or '-'"
+                )
+        return tags
+
+
+class TemplateCopy(TemplateCall):
+    """Copy the group's instance template with ``changes`` and label changes; or set ``version``."""
+
+    labels: dict[str, str] = Field(default_factory=dict)
+    drop_labels: list[str] = Field(default_factory=list)
+    gcp_request_id: str = ""
+
+
+class TemplateStarted(Started):
+    """The template the group had and the one it gets (the same: nothing to change)."""
+
+    previous: str = ""
+    current: str = ""
+
+
+class InstancesStarted(Started):
+    """The instances a change started on."""
+
+    instances: list[str] = Field(default_factory=list)

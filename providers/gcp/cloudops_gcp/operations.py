@@ -20,8 +20,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from temporalio import workflow
+
 from cloudops import BusinessError, ErrorCode, OperationContext
 from cloudops.models import Input
+from cloudops.servergroups.contract import OPTIONAL_VERBS, GroupCall
 from cloudops.servergroups.kit import (
     CLOUD_ACTIVITY_DEFAULTS,
     ServerGroupCloud,
@@ -41,7 +44,7 @@ from cloudops.servergroups.models import (
     poll_until_ready,
     require_location,
 )
-from cloudops.servergroups.optional import PolicyCall
+from cloudops.servergroups.optional import PolicyCall, TemplateCall
 from cloudops_gcp.errors import RETRY
 from cloudops_gcp.models import (
     AutoscalerChange,
@@ -56,14 +59,18 @@ from cloudops_gcp.models import (
     GcpDestroyServerGroupInput,
     GcpServerGroupDescription,
     GcpServerGroupList,
+    GcpTagsInput,
     GcpTerminateInstancesInput,
     GroupRef,
     GroupSpec,
     GroupStatus,
+    InstancesStarted,
     OperationOutcome,
     ResizeInput,
     Started,
+    TemplateCopy,
     TemplateSpec,
+    TemplateStarted,
     TerminateInput,
     TerminateStarted,
     TrafficInput,
@@ -78,23 +85,21 @@ __all__ = ["OPERATIONS", "GcpServerGroups", "gcp_request_id", "mutate"]
 GCP_ACTIVITY_DEFAULTS = CLOUD_ACTIVITY_DEFAULTS
 #: How many times a change whose Operation failed transiently is started again (new requestId).
 OPERATION_TRIES = 3
+#: ``workflow.patched`` id: creates started before it set named ports only with load balancing
+#: (the ports their backend services use); started after, every named port of the input.
+NAMED_PORTS = "gcp-create-named-ports"
 #: Namespace of the uuid5 request ids cloudops-gcp sends (see :func:`gcp_request_id`).
 REQUEST_ID_NAMESPACE = uuid.UUID("5f1d3a52-6c1e-4c35-9a4e-2b8f0c7d9e61")
 
 StartedT = TypeVar("StartedT", bound=Started)
+#: How the optional verbs wait for their Operations.
+_OPTIONAL_WAIT = WaitSettings(poll_interval_seconds=1, wait_timeout_seconds=600)
 
 
 _NEEDS_LOCATION = "GCP operations need an account and a region"
 
 #: The optional verbs GCP does not offer, and why (docs/providers/gcp.md).
 GCP_ABSENT = {
-    "updateLaunchTemplate": "not yet: it would be a new instance template set on the group "
-    "(instanceGroupManagers.setInstanceTemplate); deploy a new server group instead",
-    "upsertServerGroupTags": "not yet: labels live on the instance template, so a change is "
-    "a new template (as updateLaunchTemplate)",
-    "deleteServerGroupTags": "not yet: as upsertServerGroupTags",
-    "rebootInstances": "not yet: the nearest is instances.reset of each instance; "
-    "terminateInstances recreates them",
     "suspendProcesses": "GCP has no scaling processes; set the autoscaler's mode (OFF, "
     "ONLY_SCALE_OUT) with upsertScalingPolicy or deleteScalingPolicy",
     "resumeProcesses": "GCP has no scaling processes (see suspendProcesses)",
@@ -197,6 +202,7 @@ class GcpServerGroups(ServerGroupCloud):
         description=GcpServerGroupDescription,
         list=GcpServerGroupList,
         group_call=GroupRef,
+        extra={"upsertServerGroupTags": GcpTagsInput},
     )
     clone_description = """
     Create the next server group of a cluster as a copy of another, with overrides.
@@ -250,7 +256,7 @@ class GcpServerGroups(ServerGroupCloud):
         )
 
     async def read_scaling(self, input: GcpCreateServerGroupInput) -> ScalingSettings:
-        """The source's autoscaler policy and auto-healing policy (read by describe)."""
+        """The source's autoscaler policy, auto-healing policy and named ports (by describe)."""
         assert input.source is not None
         found = await self.describe(input.source, input)
         if found is None:
@@ -262,12 +268,17 @@ class GcpServerGroups(ServerGroupCloud):
         ):
             if setting is not None:
                 resources.append(ScalingResource(kind=kind, spec=setting.model_dump()))
+        if found.named_ports:
+            resources.append(ScalingResource(kind="named_ports", spec=found.named_ports))
         return ScalingSettings(source=input.source, resources=resources)
 
     def with_source_scaling(
         self, input: GcpCreateServerGroupInput, settings: ScalingSettings
     ) -> GcpCreateServerGroupInput:
-        """The source's autoscaler (bounded by the new capacity) and auto-healing, if not given."""
+        """The source's autoscaler (bounded by the new capacity), auto-healing and named ports.
+
+        Each only when the input gives none of its own.
+        """
         update: dict[str, Any] = {}
         copied = settings.of_kind("autoscaler")
         if input.autoscaling is None and copied:
@@ -277,6 +288,9 @@ class GcpServerGroups(ServerGroupCloud):
         healing = settings.of_kind("auto_healing")
         if input.auto_healing is None and healing:
             update["auto_healing"] = GcpAutoHealing.model_validate(healing[0].spec)
+        ports = settings.of_kind("named_ports")
+        if input.named_ports is None and ports:
+            update["named_ports"] = dict(ports[0].spec)
         return input.model_copy(update=update) if update else input
 
     def without_source_scaling(self, input: GcpCreateServerGroupInput) -> Any:
@@ -286,7 +300,7 @@ class GcpServerGroups(ServerGroupCloud):
     async def copy_scaling(self, name: str, settings: ScalingSettings, input: Any) -> None:
         """Nothing to do after the create: the autoscaler is made (and undone) with the group."""
 
-    offers = ("upsertScalingPolicy", "deleteScalingPolicy", "detachInstances")
+    offers = tuple(verb for verb in OPTIONAL_VERBS if verb not in GCP_ABSENT)
     absent = GCP_ABSENT
     verb_descriptions = {
         "upsertScalingPolicy": """Set the CPU target of a server group's autoscaler.
@@ -306,6 +320,38 @@ class GcpServerGroups(ServerGroupCloud):
         ``INVALID_INPUT``. GCP cannot add an instance back to a managed group, so a later
         failure does not undo it.
         """,
+        "updateLaunchTemplate": """Change what a server group's new instances boot: a new template.
+
+        Instance templates cannot change, so, as Clouddriver's Google provider does, the
+        group's template is copied with the changes (``image``, ``instance_type`` as the
+        machine type, ``user_data`` as the ``startup-script`` metadata) and the copy is set on
+        the group (``instanceGroupManagers.setInstanceTemplate``). The copy is named after the
+        group, the request and the change, so a retry makes none twice, and a change that
+        changes nothing makes none. ``key_name`` is ``INVALID_INPUT`` (GCP has no key pairs:
+        put ssh keys in metadata). With ``roll_instances`` the instances are recreated
+        (``recreateInstances``) ``roll_batch_size`` at a time, waiting for each batch. On a
+        later failure the group goes back to the previous template and the copy is deleted.
+        """,
+        "upsertServerGroupTags": """Add or change labels of a server group's instance template.
+
+        The labels of a group are its instance template's (its instances carry them): a copy of
+        the template with the labels is set on the group, as ``updateLaunchTemplate`` does.
+        Keys and values follow GCP's label rules (lowercase letters, digits, ``_`` and ``-``,
+        at most 63 characters, keys starting with a letter), else ``INVALID_INPUT`` naming
+        ``tags``. Labels already set change nothing; on a later failure the previous template
+        comes back.
+        """,
+        "deleteServerGroupTags": """Remove labels of a server group's instance template by key.
+
+        A copy of the template without them is set on the group; missing keys change nothing.
+        On a later failure the previous template comes back.
+        """,
+        "rebootInstances": """Reset instances of a server group (``instances.reset``).
+
+        A hard reset of each instance named (no graceful shutdown); an instance that is not in
+        the group is ``NOT_FOUND`` and nothing is reset. Repeating a reset is harmless; there
+        is nothing to undo.
+        """,
         "deleteScalingPolicy": """Delete a server group's autoscaler; the group keeps its size.
 
         A group without one is success (``changed: false``); on a later failure the autoscaler
@@ -314,9 +360,57 @@ class GcpServerGroups(ServerGroupCloud):
     }
 
     def undo(self, activity: str, arg: Any, label: str) -> None:
-        """Abandoned instances cannot return to a managed group: no undo for a detach."""
-        if activity != "attach_instances":
-            super().undo(activity, arg, label)
+        """Abandoned instances cannot return to a managed group: no undo for a detach.
+
+        A label change is a new template: its undo sets back the template it was copied from.
+        """
+        if activity == "attach_instances":
+            return
+        if activity == "set_server_group_tags":
+            where = arg.model_dump(include={*GroupCall.model_fields, "scope"})
+            activity, arg = (
+                "set_launch_template",
+                TemplateCall(**where, request_id=self.ctx.request_id),
+            )
+        super().undo(activity, arg, label)
+
+    async def _scoped_mutate(
+        self,
+        activity: str,
+        arg: Any,
+        result_type: type[StartedT] = Started,  # type: ignore[assignment]
+    ) -> StartedT:
+        """:func:`mutate` an optional verb's activity; the requestId travels in ``scope``."""
+        return await mutate(
+            self.ctx,
+            self.activity(activity),
+            lambda request_id: arg.model_copy(
+                update={"scope": {**arg.scope, "gcp_request_id": request_id}}
+            ),
+            _OPTIONAL_WAIT,
+            result_type=result_type,
+        )
+
+    async def _retemplate(self, copy: TemplateCopy) -> TemplateStarted:
+        """Copy the group's template with the changes, then set the copy on the group."""
+        made = await mutate(
+            self.ctx,
+            self.activity("copy_instance_template"),
+            lambda request_id: copy.model_copy(update={"gcp_request_id": request_id}),
+            _OPTIONAL_WAIT,
+            result_type=TemplateStarted,
+            recheck_conflict=True,
+        )
+        if made.current != made.previous:
+            await mutate(
+                self.ctx,
+                self.activity("set_instance_template"),
+                lambda request_id: copy.model_copy(
+                    update={"gcp_request_id": request_id, "version": made.current}
+                ),
+                _OPTIONAL_WAIT,
+            )
+        return made
 
     async def call(self, activity: str, arg: Any, result_type: type[Any]) -> Any:
         """The policy changes are Compute Operations: start, wait, then read the policy back.
@@ -346,16 +440,28 @@ class GcpServerGroups(ServerGroupCloud):
                 )
             )
             return result_type(changed=done.terminated)
+        if activity == "update_launch_template":
+            if "key_name" in arg.changes:
+                raise BusinessError(
+                    ErrorCode.INVALID_INPUT,
+                    "GCP has no key pairs: put ssh keys in the instances' metadata",
+                    {"errors": [{"field": "key_name", "reason": "not supported on GCP"}]},
+                )
+            made = await self._retemplate(TemplateCopy(**arg.model_dump()))
+            return result_type(previous=made.previous, current=made.current)
+        if activity == "set_server_group_tags":
+            where = arg.model_dump(include={*GroupCall.model_fields, "scope"})
+            copy = TemplateCopy(
+                **where, request_id=self.ctx.request_id, labels=arg.upsert, drop_labels=arg.delete
+            )
+            await self._retemplate(copy)
+            return result_type()
+        if activity == "reboot_instances":
+            started = await self._scoped_mutate(activity, arg, InstancesStarted)
+            return result_type(changed=started.instances)
         if activity not in ("put_scaling_policy", "restore_scaling_policy"):
             return await super().call(activity, arg, result_type)
-        await mutate(
-            self.ctx,
-            self.activity(activity),
-            lambda request_id: arg.model_copy(
-                update={"scope": {**arg.scope, "gcp_request_id": request_id}}
-            ),
-            WaitSettings(poll_interval_seconds=1, wait_timeout_seconds=600),
-        )
+        await self._scoped_mutate(activity, arg)
         read = PolicyCall.model_validate(arg.model_dump(include=set(PolicyCall.model_fields)))
         return await super().call("read_scaling_policy", read, result_type)
 
@@ -441,6 +547,17 @@ class GcpServerGroups(ServerGroupCloud):
                 auto_healing=input.auto_healing,
                 recheck_conflict=True,
             )
+        if input.named_ports and workflow.patched(NAMED_PORTS):
+            with ctx.step("set named ports"):
+                await self.change(
+                    "set_named_ports",
+                    TrafficInput,
+                    input,
+                    name=name,
+                    zone=zone,
+                    enabled=True,
+                    named_ports=input.named_ports,
+                )
         bounds = (input.capacity.min, input.capacity.max)
         policy = input.autoscaling
         if policy is not None:

@@ -14,6 +14,7 @@ import re
 from cloudops.servergroups.models import HealthState
 
 __all__ = [
+    "copied_from",
     "group_description",
     "instance_health",
     "last",
@@ -88,6 +89,26 @@ def owner_of(description: str) -> str | None:
     except ValueError:
         return None
     value = data.get("cloudops:request-id") if isinstance(data, dict) else None
+    return str(value) if value else None
+
+
+#: Keys of the JSON a copied template's ``description`` holds (``updateLaunchTemplate`` and the
+#: tag verbs): who made it, from which template, for which change.
+COPY_BY, COPY_FROM, COPY_CHANGE = "cloudops:request-id", "cloudops:copied-from", "cloudops:change"
+
+
+def copy_marks(description: str) -> dict[str, str]:
+    """The marks a copied template's description holds (empty for any other template)."""
+    try:
+        data = json.loads(description or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def copied_from(description: str) -> str | None:
+    """The template a copied template was copied from, if its description records one."""
+    value = copy_marks(description).get(COPY_FROM)
     return str(value) if value else None
 
 

@@ -15,16 +15,17 @@ ids, absolute ``selfLink`` values, Operation resources going PENDING -> RUNNING 
         )
 
 Covered: global instance templates (insert/get/list/delete); zonal and regional instance group
-managers (insert/get/list/aggregatedList/delete/patch/resize/setTargetPools/listManagedInstances/
-deleteInstances/abandonInstances/recreateInstances); instances (get/list) that boot
-PROVISIONING -> STAGING -> RUNNING; global backend services (insert/get/list/patch/update/
-getHealth); regional target pools (insert/get/list/getHealth); zonal and regional autoscalers
-(insert/get/list/patch/update/delete; with no load, one that scales only keeps its group's target
-size within its bounds: see :mod:`~cloudops_testing.gcp_emulator.autoscalers`); global, regional
-and zonal operations (get/list/wait); health checks, URL maps, target HTTP proxies, global and
-regional forwarding rules and firewalls (:mod:`~cloudops_testing.gcp_emulator.network`). Not
-covered: autoscaler aggregatedList, networks, regional backend services, IAM, ``filter`` beyond
-``name`` comparisons.
+managers (insert/get/list/aggregatedList/delete/patch/resize/setTargetPools/setInstanceTemplate/
+listManagedInstances/deleteInstances/abandonInstances/recreateInstances, a recreated instance
+taking the group's current template); instance groups (get/setNamedPorts); instances
+(get/list/reset) that boot PROVISIONING -> STAGING -> RUNNING; global backend services
+(insert/get/list/patch/update/getHealth); regional target pools (insert/get/list/getHealth); zonal
+and regional autoscalers (insert/get/list/patch/update/delete; with no load, one that scales only
+keeps its group's target size within its bounds: see
+:mod:`~cloudops_testing.gcp_emulator.autoscalers`); global, regional and zonal operations
+(get/list/wait); health checks, URL maps, target HTTP proxies, global and regional forwarding rules
+and firewalls (:mod:`~cloudops_testing.gcp_emulator.network`). Not covered: autoscaler
+aggregatedList, networks, regional backend services, IAM, ``filter`` beyond ``name`` comparisons.
 
 State lives in memory; tests read it through the helpers (:meth:`GcpEmulator.templates`,
 :meth:`GcpEmulator.groups`, :meth:`GcpEmulator.mutations` ...) and steer time with

@@ -562,6 +562,40 @@ class ComputeState:
             apply,
         )
 
+    def set_instance_template(
+        self, scope: Scope, name: str, body: dict[str, Any], request_id: str | None
+    ) -> Operation:
+        """Schedule ``setInstanceTemplate``: the template of the group's *new* instances.
+
+        Discovery document (InstanceGroupManagersSetInstanceTemplateRequest.instanceTemplate):
+        "The templates for existing instances in the group do not change unless you run
+        recreateInstances, run applyUpdatesToInstances, or set the group's updatePolicy.type
+        to PROACTIVE". The group's ``versions`` become that one template.
+        """
+        kind = "instanceGroupManagers.setInstanceTemplate"
+        again = self.ops.dedupe(self.project, request_id, kind)
+        if again is not None:
+            return again
+        group = self.get_group(scope, name)
+        region = self.region_of(group["_zones"][0])
+        template = self._rel(body.get("instanceTemplate"), "resource.instanceTemplate")
+        self.template_at(template, "resource.instanceTemplate", region)
+
+        def apply() -> None:
+            group["instanceTemplate"] = link(template)
+            group["versions"] = [{"instanceTemplate": link(template), "name": ""}]
+            group["fingerprint"] = _fingerprint(self.rng)
+
+        return self._op(
+            scope,
+            kind,
+            "compute.instanceGroupManagers.setInstanceTemplate",
+            self.group_path(scope, name),
+            group["id"],
+            request_id,
+            apply,
+        )
+
     def set_target_pools(
         self, scope: Scope, name: str, body: dict[str, Any], request_id: str | None
     ) -> Operation:
@@ -624,9 +658,14 @@ class ComputeState:
                     instance.action, instance.since = "DELETING", _now()
                 elif verb == "abandonInstances":
                     instance.group, instance.action = None, "NONE"
-                else:
+                else:  # recreated from the group's template (instanceGroupManagers docs)
                     instance.action, instance.since = "RECREATING", _now()
                     instance.id = self.ops.new_id()
+                    template = self._rel(group["instanceTemplate"], "instanceTemplate")
+                    instance.template_path = template
+                    instance.template = self.templates.get(
+                        self.template_at(template, "instanceTemplate"), {}
+                    )
 
         return self._op(
             scope,
@@ -714,6 +753,28 @@ class ComputeState:
         if found is None or found.last_error is not None:
             raise not_found(path)
         return found
+
+    def reset_instance(self, zone: str, name: str, request_id: str | None) -> Operation:
+        """Schedule ``instances.reset``: a hard reset of a VM (counted in ``resets``).
+
+        Compute docs ("Resetting an instance"): a reset wipes the memory and restarts the VM
+        without a graceful shutdown; it keeps the VM's status RUNNING. A VM that is not
+        RUNNING cannot be reset (400 ``resourceNotReady``).
+        """
+        kind = "instances.reset"
+        again = self.ops.dedupe(self.project, request_id, kind)
+        if again is not None:
+            return again
+        instance = self.get_instance(zone, name)
+        if instance.status != "RUNNING":
+            raise ApiError(400, "resourceNotReady", f"The resource '{instance.path}' is not ready")
+
+        def apply() -> None:
+            instance.resets += 1
+
+        return self._op(
+            Scope("zones", zone), kind, "reset", instance.path, instance.id, request_id, apply
+        )
 
     # -- target pools ----------------------------------------------------------------------
 

@@ -40,6 +40,8 @@ class Instance:
     #: Why the last creation attempt failed (code, message): the VM does not exist yet.
     last_error: tuple[str, str] | None = None
     fresh: bool = True
+    #: How many ``instances.reset`` were applied to it.
+    resets: int = 0
 
     @property
     def path(self) -> str:

@@ -189,6 +189,12 @@ def _set_target_pools(state: ComputeState, r: Request) -> Any:
     return _op(state.set_target_pools(scope, name, r.body, r.query.get("requestId")))
 
 
+@route("POST", _IGM + r"/setInstanceTemplate")
+def _set_instance_template(state: ComputeState, r: Request) -> Any:
+    scope, name = _scope(r), r.params["name"]
+    return _op(state.set_instance_template(scope, name, r.body, r.query.get("requestId")))
+
+
 @route("POST", _IGM + r"/(?P<verb>deleteInstances|abandonInstances|recreateInstances)")
 def _change_instances(state: ComputeState, r: Request) -> Any:
     scope, name, verb = _scope(r), r.params["name"], r.params["verb"]
@@ -286,6 +292,12 @@ def _list_instances(state: ComputeState, r: Request) -> Any:
 @route("GET", _P + r"/zones/(?P<zone>[^/]+)/instances/(?P<name>[^/]+)")
 def _get_instance(state: ComputeState, r: Request) -> Any:
     return state.get_instance(r.params["zone"], r.params["name"]).resource()
+
+
+@route("POST", _P + r"/zones/(?P<zone>[^/]+)/instances/(?P<name>[^/]+)/reset")
+def _reset_instance(state: ComputeState, r: Request) -> Any:
+    zone, name = r.params["zone"], r.params["name"]
+    return _op(state.reset_instance(zone, name, r.query.get("requestId")))
 
 
 # -- target pools ----------------------------------------------------------------------------

@@ -181,6 +181,7 @@ _GCP_ROUTES: tuple[tuple[str, str, str | None, str], ...] = (
         "Operation",
     ),
     ("POST", _IGM + r"/recreateInstances", "{Recreate}", "Operation"),
+    ("POST", _IGM + r"/setInstanceTemplate", "{SetTemplate}", "Operation"),
     (
         "POST",
         _IGM + r"/listManagedInstances",
@@ -216,6 +217,7 @@ _GCP_ROUTES: tuple[tuple[str, str, str | None, str], ...] = (
     ("GET", _S + r"/targetPools/[^/]+", None, "TargetPool"),
     ("POST", _S + r"/targetPools/[^/]+/getHealth", "InstanceReference", "TargetPoolInstanceHealth"),
     ("GET", _S + r"/instances/[^/]+", None, "Instance"),
+    ("POST", _S + r"/instances/[^/]+/reset", None, "Operation"),
     ("GET", _G + r"/((zones|regions)/[^/]+|global)/operations/[^/]+", None, "Operation"),
     ("POST", _G + r"/((zones|regions)/[^/]+|global)/operations/[^/]+/wait", None, "Operation"),
     ("GET", _G + r"/((zones|regions)/[^/]+|global)/operations", None, "OperationList"),
@@ -229,6 +231,12 @@ def _named(name: str, path: str) -> str:
             "RegionInstanceGroupManagersRecreateRequest"
             if regional
             else "InstanceGroupManagersRecreateInstancesRequest"
+        )
+    if name == "{SetTemplate}":
+        return (
+            "RegionInstanceGroupManagersSetTemplateRequest"
+            if regional
+            else "InstanceGroupManagersSetInstanceTemplateRequest"
         )
     return name.replace("{Region}", "Region" if regional else "")
 
