@@ -14,6 +14,7 @@ name (``f"{provider}.describe_server_group"``), so the sandbox never imports the
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import inspect
 import math
 from dataclasses import dataclass, field
@@ -94,6 +95,24 @@ class ServerGroupModels:
     next_name: type[NextNameInput] = NextNameInput
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def named(cls, module: Any, label: str, **models: Any) -> ServerGroupModels:
+        """The subclasses of the common models in ``module``, found by name.
+
+        A verb takes ``module``'s ``{label}NAME`` (else ``NAME``) where ``NAME`` is its common
+        model's name (``AwsCreateServerGroupInput``); ``models`` names the others.
+        """
+        for f in dataclasses.fields(cls):
+            default = f.default
+            if not isinstance(default, type):
+                continue
+            for name in (f"{label}{default.__name__}", default.__name__):
+                found = getattr(module, name, None)
+                if isinstance(found, type) and issubclass(found, default):
+                    models.setdefault(f.name, found)
+                    break
+        return cls(**models)
+
 
 def not_found(name: str) -> BusinessError:
     """The NOT_FOUND business error of a server group that does not exist."""
@@ -127,10 +146,12 @@ class ServerGroupCloud(OptionalVerbs):
     #: Descriptions of the verbs whose skeleton is the kit's own (the others: the docstrings of
     #: :meth:`create`, :meth:`resize`, :meth:`destroy`, :meth:`terminate`...). Say what the
     #: cloud does; the first line is the summary ``cloudops operations`` lists.
+    #: What a clone takes from its source, for the clone's description.
+    clone_copies: ClassVar[str] = "settings"
     clone_description: ClassVar[str] = """
     Create the next server group of a cluster as a copy of another, with overrides.
 
-    The copy takes the source's settings; any field of the input replaces the source's.
+    The copy takes the source's {copies}; any field of the input replaces the source's.
     ``stack`` and ``detail`` may move the copy to another cluster. The source is not changed.
     """
     enable_description: ClassVar[str] = "Put a server group back into traffic."
@@ -510,6 +531,8 @@ def _description(cloud: type[ServerGroupCloud], key: str) -> str:
     text = getattr(cloud, f"{key}_description", None)
     if not isinstance(text, str):
         text = inspect.getdoc(getattr(cloud, key, None)) or ""
+    if key == "clone":
+        text = text.replace("{copies}", cloud.clone_copies)
     return inspect.cleandoc(text)
 
 

@@ -34,6 +34,7 @@ from cloudops.servergroups.models import (
     cluster_name,
 )
 from cloudops.servergroups.optional import AllowLaunchCall
+from cloudops_aws import models as aws_models
 from cloudops_aws.activities import (
     CreatedGroup,
     CreateGroupInput,
@@ -45,10 +46,8 @@ from cloudops_aws.models import (
     LAUNCH_TEMPLATE_NAME,
     AutoScalingGroupRef,
     AutoScalingGroupSpec,
-    AwsCloneServerGroupInput,
     AwsCreateServerGroupInput,
     AwsServerGroupDescription,
-    AwsServerGroupList,
     CapacityStatus,
     DeleteGroupInput,
     DeleteLaunchTemplateInput,
@@ -109,19 +108,8 @@ class AwsServerGroups(ServerGroupCloud):
         allowLaunch): launch permission on the image, create-volume permission on its snapshots.
         """,
     }
-    models = ServerGroupModels(
-        create=AwsCreateServerGroupInput,
-        clone=AwsCloneServerGroupInput,
-        description=AwsServerGroupDescription,
-        list=AwsServerGroupList,
-    )
-    clone_description = """
-    Create the next server group of a cluster as a copy of another, with overrides.
-
-    The copy takes the source's launch template settings, capacity, placement, load balancers
-    and tags; any field of the input replaces the source's. ``stack`` and ``detail`` may move the
-    copy to another cluster of the same application. The source is not changed.
-    """
+    models = ServerGroupModels.named(aws_models, "Aws")
+    clone_copies = "launch template settings, capacity, placement, load balancers and tags"
     enable_description = """Put a server group back into traffic, as Spinnaker does.
 
     Resumes the Launch, Terminate and AddToLoadBalancer processes, registers the InService

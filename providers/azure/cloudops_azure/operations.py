@@ -31,26 +31,21 @@ from cloudops.servergroups.models import (
     WaitSettings,
     cluster_name,
 )
+from cloudops_azure import models as azure_models
 from cloudops_azure.models import (
     SCALE_SET_NAME,
-    AzureCloneServerGroupInput,
-    AzureClusterRef,
     AzureCreateServerGroupInput,
     AzureResizeServerGroupInput,
     AzureServerGroupChangeInput,
     AzureServerGroupDescription,
-    AzureServerGroupList,
-    AzureServerGroupRef,
     AzureTerminateInstancesInput,
     Begun,
-    ClusterCall,
     DeleteInstancesBegun,
     DeleteInstancesInput,
     DeleteScaleSetInput,
     DeleteScaleSetOutput,
     InstancesStatus,
     LroKind,
-    NextNameInput,
     PollInput,
     PollOutput,
     ResizeBegun,
@@ -124,28 +119,10 @@ class AzureServerGroups(ServerGroupCloud):
         (``changed: false``). On a later failure the profile comes back.
         """,
     }
-    models = ServerGroupModels(
-        create=AzureCreateServerGroupInput,
-        clone=AzureCloneServerGroupInput,
-        resize=AzureResizeServerGroupInput,
-        change=AzureServerGroupChangeInput,
-        destroy=AzureServerGroupChangeInput,
-        terminate=AzureTerminateInstancesInput,
-        ref=AzureServerGroupRef,
-        cluster=AzureClusterRef,
-        description=AzureServerGroupDescription,
-        list=AzureServerGroupList,
-        group_call=ScaleSetCall,
-        cluster_call=ClusterCall,
-        next_name=NextNameInput,
+    models = ServerGroupModels.named(azure_models, "Azure", group_call=ScaleSetCall)
+    clone_copies = (
+        "image, VM size, capacity, zones, subnet, backend pools, security group, user data and tags"
     )
-    clone_description = """
-    Create the next server group of a cluster as a copy of another, with overrides.
-
-    The copy takes the source's image, VM size, capacity, zones, subnet, backend pools, security
-    group, user data and tags; any field of the input replaces the source's. ``stack`` and
-    ``detail`` may move the copy to another cluster. The source is not changed.
-    """
     enable_description = """
     Put a server group back into traffic: its scale set rejoins its backend pools.
 
