@@ -17,6 +17,7 @@ import builtins
 import dataclasses
 import inspect
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -51,6 +52,7 @@ from cloudops.servergroups.models import (
     TerminateInstancesInput,
     TerminateInstancesOutput,
     WaitSettings,
+    cluster_name,
     poll_until_ready,
 )
 from cloudops.servergroups.optional import OPTIONAL, OptionalVerbs, optional_verbs
@@ -60,6 +62,7 @@ __all__ = [
     "COPY_SOURCE_SCALING",
     "ServerGroupCloud",
     "ServerGroupModels",
+    "input_fields",
     "not_found",
     "server_group_operations",
     "share_out",
@@ -211,6 +214,23 @@ class ServerGroupCloud(OptionalVerbs):
         if status is not None:
             fields.update(instance_count=status.instances, healthy_count=status.healthy)
         return ServerGroupOutput.for_name(name, region=self.region, **fields)
+
+    def named_cluster(
+        self, input: Any, pattern: str | re.Pattern[str], resource: str, rule: str
+    ) -> str:
+        """The input's cluster, ``INVALID_INPUT`` unless its group names can name ``resource``.
+
+        Why: a cloud names its group's resources after the group (``app-stack-detail-vNNN``),
+        so a cluster whose names break the cloud's naming ``rule`` must fail before any call.
+        """
+        cluster = cluster_name(input.application, input.stack, input.detail)
+        if not re.match(pattern, f"{cluster}-v000"):
+            raise BusinessError(
+                ErrorCode.INVALID_INPUT,
+                f"server group names of cluster {cluster!r} cannot name {resource} ({rule})",
+                {"errors": [{"field": "detail", "reason": f"not usable in {resource} name"}]},
+            )
+        return cluster
 
     async def require(self, input: Any) -> Any:
         """Describe the input's group as a step, or NOT_FOUND when it does not exist."""
@@ -409,6 +429,16 @@ async def _clone(cloud: ServerGroupCloud, input: Any) -> Any:
 
 async def _resize(cloud: ServerGroupCloud, input: Any) -> Any:
     return await cloud.resize(input)
+
+
+def input_fields(input: Input, model: type[Input], **fields: Any) -> dict[str, Any]:
+    """The fields of ``model`` that ``input`` sets too (None: the model's default), then ``fields``.
+
+    Why: a verb's activity argument takes most of the input's settings under the same names;
+    ``fields`` are the ones it computes or renames.
+    """
+    same = {f: getattr(input, f) for f in model.model_fields if f in type(input).model_fields}
+    return {**{f: value for f, value in same.items() if value is not None}, **fields}
 
 
 def share_out(current: ServerGroupDescription, percent_out: int) -> list[str]:

@@ -16,20 +16,19 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from cloudops import BusinessError, ErrorCode
 from cloudops.operation import replace_defaults
 from cloudops.servergroups.contract import ownership_tags
 from cloudops.servergroups.kit import (
     CLOUD_ACTIVITY_DEFAULTS,
     ServerGroupCloud,
     ServerGroupModels,
+    input_fields,
     server_group_operations,
 )
 from cloudops.servergroups.models import (
     ServerGroupOutput,
     TerminateInstancesOutput,
     WaitSettings,
-    cluster_name,
 )
 from cloudops_azure import models as azure_models
 from cloudops_azure.models import (
@@ -203,14 +202,9 @@ class AzureServerGroups(ServerGroupCloud):
         set is provisioned and ``desired`` VMs run. If any step fails, the scale set is deleted.
         """
         ctx = self.ctx
-        cluster = cluster_name(input.application, input.stack, input.detail)
-        if not SCALE_SET_NAME.match(f"{cluster}-v000"):
-            raise BusinessError(
-                ErrorCode.INVALID_INPUT,
-                f"server group names of cluster {cluster!r} cannot name an Azure scale set "
-                "(1-64 letters, digits, '.', '-' and '_')",
-                {"errors": [{"field": "detail", "reason": "not usable in a scale set name"}]},
-            )
+        cluster = self.named_cluster(
+            input, SCALE_SET_NAME, "an Azure scale set", "1-64 letters, digits, '.', '-' and '_'"
+        )
         name = (await self.choose_name(input)).name
         call = self.where(input, name=name)
         tags = {**input.tags, **ownership_tags(ctx.request_id, name, cluster, input.application)}
@@ -226,22 +220,9 @@ class AzureServerGroups(ServerGroupCloud):
             begun: Begun = await ctx.execute_activity(
                 "azure.begin_create_scale_set",
                 ScaleSetSpec(
-                    **call,
-                    request_id=ctx.request_id,
-                    image=input.image,
-                    instance_type=input.instance_type,
-                    capacity=input.capacity,
-                    zones=input.zones,
-                    subnets=input.subnets,
-                    load_balancers=input.load_balancers,
-                    security_groups=input.security_groups,
-                    user_data=input.user_data,
-                    user_data_base64=input.user_data_base64,
-                    admin_username=input.admin_username,
-                    ssh_public_key=input.ssh_public_key,
-                    upgrade_policy=input.upgrade_policy,
-                    health_probe=input.health_probe,
-                    tags=tags,
+                    **input_fields(
+                        input, ScaleSetSpec, **call, request_id=ctx.request_id, tags=tags
+                    )
                 ),
                 result_type=Begun,
             )
