@@ -1,9 +1,4 @@
-"""Activities: the only code of cloudops-reference that talks to its cloud (I/O only).
-
-Each opens its account's cloud (one transaction), calls it and translates the answer. Any may
-run twice (a retry, a crashed worker), so each is idempotent: a create that finds the group
-tagged with its own request id succeeds, deleting a missing group succeeds, waits only read.
-"""
+"""Activities: the only code that talks to the cloud. Each may run twice, so each is idempotent."""
 
 from __future__ import annotations
 
@@ -13,7 +8,7 @@ from contextlib import contextmanager
 import cloudops
 from cloudops.servergroups import contract as sc
 from cloudops.servergroups import models as sg
-from cloudops.servergroups.translate import activity_maker
+from cloudops.servergroups.translate import account_of, activity_maker
 from cloudops_reference import translate
 from cloudops_reference.cloud import Cloud, CloudError, database_path
 from cloudops_reference.models import (
@@ -32,10 +27,9 @@ WAITS = set(sg.WaitSettings.model_fields)
 @contextmanager
 def cloud(call: sc.CloudCall) -> Iterator[Cloud]:
     """The call's region of its account's cloud, as one transaction."""
-    account = cloudops.current_account(call.account)
-    settings = ReferenceAccountSettings.model_validate(account.settings or {})
+    account, settings = account_of(call.account, "reference", ReferenceAccountSettings)
     path = database_path(account.endpoint)
-    with Cloud.open(path, call.region, settings.boot_polls, settings.max_instances) as found:
+    with Cloud.open(path, call.region, settings.boot_polls) as found:
         yield found
 
 
@@ -44,8 +38,9 @@ def next_name(call: sc.NextNameInput) -> sc.NextNameOutput:
     """The next free ``app-stack-detail-vNNN`` name of the cluster."""
     with cloud(call) as region:
         taken = region.names()
-    chosen = sg.next_server_group_name(call.application, call.stack, call.detail, taken)
-    return sc.NextNameOutput(name=chosen.format(), sequence=chosen.sequence or 0)
+    return sc.NextNameOutput.of(
+        sg.next_server_group_name(call.application, call.stack, call.detail, taken)
+    )
 
 
 @reference_activity("reference.create_group")
@@ -103,11 +98,9 @@ def terminate_instances(call: TerminateInput) -> sg.TerminateInstancesOutput:
     with cloud(call) as region:
         done = region.terminate(call.name, call.instance_ids, call.decrement_desired)
         after = translate.status(region.peek(call.name))
+    already_gone = [i for i in call.instance_ids if i not in done]
     return sg.TerminateInstancesOutput(
-        server_group=call.name,
-        terminated=done,
-        already_gone=[i for i in call.instance_ids if i not in done],
-        capacity=after.capacity,
+        server_group=call.name, terminated=done, already_gone=already_gone, capacity=after.capacity
     )
 
 
@@ -126,11 +119,10 @@ def list_server_groups(call: sc.ClusterCall) -> sg.ServerGroupList:
     with cloud(call) as region:
         groups = [
             translate.description(region.get(name), call.region)
-            for name, _ in region.names()
+            for name in region.names()
             if (parsed := sg.ServerGroupName.try_parse(name)) and parsed.cluster == cluster
         ]
-    groups.sort(key=lambda g: (g.created_at, g.sequence or 0))
-    return sg.ServerGroupList(cluster=cluster, server_groups=groups)
+    return sg.ServerGroupList.oldest_first(cluster, groups)
 
 
 @reference_activity("reference.read_server_group_template")

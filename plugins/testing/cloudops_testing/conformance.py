@@ -357,6 +357,22 @@ class ConformanceSuite:
         gone = await ops.ok("destroyServerGroup", {"server_group": missing, **FAST})
         assert gone["changed"] is False
 
+    async def test_a_region_off_the_account_or_no_account_is_invalid_input(
+        self, ops: Ops, conformance_target: ConformanceTarget, application: str
+    ) -> None:
+        """A region the account does not list, or no account at all: INVALID_INPUT."""
+        target = conformance_target
+        elsewhere = await ops.run(
+            "createServerGroup", target.sample(application), region="no-such-region-1"
+        )
+        assert not elsewhere.ok and elsewhere.error is not None
+        assert elsewhere.error.code == "INVALID_INPUT", elsewhere.error
+        missing = {"server_group": f"{application}-test-v000"}
+        nowhere = await ops.client.execute(f"{target.provider}.describeServerGroup", missing)
+        assert not nowhere.ok and nowhere.error is not None
+        assert nowhere.error.code == "INVALID_INPUT", nowhere.error
+        assert target.resources(application) == []
+
     async def test_the_same_request_twice_makes_one_group(
         self, ops: Ops, conformance_target: ConformanceTarget, application: str
     ) -> None:
