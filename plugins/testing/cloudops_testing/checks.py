@@ -12,6 +12,7 @@ from typing import Any
 
 from cloudops.client import CloudOpsClient
 from cloudops.models import OperationError
+from cloudops_testing.network_inputs import security_group_input
 
 __all__ = [
     "check_first_create",
@@ -20,6 +21,7 @@ __all__ = [
     "fail",
     "sample_create_input",
     "succeed",
+    "upsert_web_allowing_db",
 ]
 
 #: Quick waits for tests.
@@ -45,9 +47,12 @@ async def fail(
 
 
 def sample_create_input(
-    application: str, image: str, instance_type: str, **settings: Any
+    application: str, image: str, instance_type: str, /, **settings: Any
 ) -> dict[str, Any]:
-    """A small, fast createServerGroup input: a group of 2 (1 to 3) of ``stack`` ``test``."""
+    """A small, fast createServerGroup input: a group of 2 (1 to 3) of ``stack`` ``test``.
+
+    ``settings`` add fields or replace any (the application, image and type included).
+    """
     return {
         "application": application,
         "stack": "test",
@@ -111,3 +116,21 @@ async def check_tag_verbs(
     remove = {"server_group": group, "keys": ["owner"]}
     assert (await succeed(ops, f"{provider}.deleteServerGroupTags", remove, **where))["changed"]
     assert tags() == {"team": "web"}
+
+
+async def upsert_web_allowing_db(
+    ops: CloudOpsClient, provider: str, application: str, **where: Any
+) -> dict[str, Any]:
+    """Security group ``{application}-db``, then ``{application}-web`` allowing 5432 from it.
+
+    The db group has no rules; the web group is the sample's with the one rule more. Returns
+    the web group's upsert input.
+    """
+    db = security_group_input(application, stack="db", ingress=[])
+    await succeed(ops, f"{provider}.upsertSecurityGroup", db, **where)
+    web = security_group_input(application)
+    web["ingress"].append(
+        {"protocol": "tcp", "from_port": 5432, "source_groups": [f"{application}-db"]}
+    )
+    await succeed(ops, f"{provider}.upsertSecurityGroup", web, **where)
+    return web

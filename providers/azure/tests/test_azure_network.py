@@ -12,7 +12,7 @@ import cloudops_azure.plugin
 from cloudops.client import CloudOpsClient
 from cloudops_testing.azure_emulator import AzureEmulator
 from cloudops_testing.azure_emulator.network import network_bodies
-from cloudops_testing.checks import check_load_balancer_in_use, succeed
+from cloudops_testing.checks import check_load_balancer_in_use, upsert_web_allowing_db
 from cloudops_testing.faults import FaultProxy, FaultRules, ProxyRequest, ProxyResponse
 from cloudops_testing.fixtures_azure import azure_account_config
 from cloudops_testing.network_inputs import load_balancer_input, security_group_input
@@ -147,12 +147,7 @@ async def test_security_group_converges_and_refuses_delete_while_used(
     azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
     name = f"{app}-web"
-    db = security_group_input(app, stack="db", ingress=[])
-    await succeed(azure_ops, "azure.upsertSecurityGroup", db, **WHERE)
-    wanted = security_group_input(app)
-    wanted["ingress"].append({"protocol": "tcp", "from_port": 5432, "source_groups": [f"{app}-db"]})
-    result = await azure_ops.execute("azure.upsertSecurityGroup", wanted, **WHERE)
-    assert result.ok, result.error
+    wanted = await upsert_web_allowing_db(azure_ops, "azure", app, **WHERE)
     nsg = _body(azure_emulator, "networkSecurityGroups", name)
     assert nsg is not None
     rules = {

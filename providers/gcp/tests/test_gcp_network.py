@@ -14,7 +14,7 @@ from gcp_testkit import WHERE, create_input
 from temporalio.client import Client
 
 from cloudops.client import CloudOpsClient
-from cloudops_testing.checks import check_load_balancer_in_use, succeed
+from cloudops_testing.checks import check_load_balancer_in_use, upsert_web_allowing_db
 from cloudops_testing.gcp_emulator import GcpEmulator
 from cloudops_testing.gcp_emulator.errors import ApiError
 from cloudops_testing.gcp_emulator.network import network_resources
@@ -43,12 +43,7 @@ def _rules(emulator: GcpEmulator, name: str) -> set[tuple[Any, ...]]:
 async def test_firewalls_converge_and_refuse_delete_while_in_use(
     gcp_ops: CloudOpsClient, gcp_emulator: GcpEmulator, app: str
 ) -> None:
-    db = security_group_input(app, stack="db", ingress=[])
-    await succeed(gcp_ops, "gcp.upsertSecurityGroup", db, **WHERE)
-    wanted = security_group_input(app)
-    wanted["ingress"].append({"protocol": "tcp", "from_port": 5432, "source_groups": [f"{app}-db"]})
-    result = await gcp_ops.execute("gcp.upsertSecurityGroup", wanted, **WHERE)
-    assert result.ok, result.error
+    wanted = await upsert_web_allowing_db(gcp_ops, "gcp", app, **WHERE)
     name = f"{app}-web"
     assert _rules(gcp_emulator, name) == {
         ("tcp", ("80",), "10.0.0.0/8"),
