@@ -126,7 +126,7 @@ def account_of(name: str, provider: str, model: type[SettingsT]) -> tuple[Accoun
     if found.provider != provider:
         raise BusinessError(
             ErrorCode.INVALID_INPUT,
-            f"account {name!r} is a {found.provider} account, not a {provider} one",
+            f"account {name!r} is of provider {found.provider!r}, not {provider!r}",
         )
     return found, settings_as(found.settings, model)
 

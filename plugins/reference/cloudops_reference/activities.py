@@ -9,25 +9,17 @@ import cloudops
 from cloudops.servergroups import contract as sc
 from cloudops.servergroups import models as sg
 from cloudops.servergroups.translate import account_of, activity_maker
+from cloudops_reference import models as m
 from cloudops_reference import translate
 from cloudops_reference.cloud import Cloud, CloudError, database_path
-from cloudops_reference.models import (
-    DeleteInput,
-    GroupSpec,
-    GroupStatus,
-    ReferenceAccountSettings,
-    TerminateInput,
-    UpdateInput,
-)
 
 reference_activity = activity_maker(translate.classify)
-WAITS = set(sg.WaitSettings.model_fields)
 
 
 @contextmanager
 def cloud(call: sc.CloudCall) -> Iterator[Cloud]:
     """The call's region of its account's cloud, as one transaction."""
-    account, settings = account_of(call.account, "reference", ReferenceAccountSettings)
+    account, settings = account_of(call.account, "reference", m.ReferenceAccountSettings)
     path = database_path(account.endpoint)
     with Cloud.open(path, call.region, settings.boot_polls) as found:
         yield found
@@ -44,9 +36,10 @@ def next_name(call: sc.NextNameInput) -> sc.NextNameOutput:
 
 
 @reference_activity("reference.create_group")
-def create_group(spec: GroupSpec) -> GroupStatus:
+def create_group(spec: m.GroupSpec) -> m.GroupStatus:
     """Create the group; one this request already made (a retry) is success."""
-    template = spec.template.model_dump(mode="json", exclude={"capacity", "tags", *WAITS})
+    waits = sg.WaitSettings.model_fields
+    template = spec.template.model_dump(mode="json", exclude={"capacity", "tags", *waits})
     capacity = spec.template.capacity.model_dump()
     with cloud(spec) as region:
         try:
@@ -59,7 +52,7 @@ def create_group(spec: GroupSpec) -> GroupStatus:
 
 
 @reference_activity("reference.wait_for_group")
-def wait_for_group(call: sc.GroupCall) -> GroupStatus:
+def wait_for_group(call: sc.GroupCall) -> m.GroupStatus:
     """NotReady until the group has its desired instances, all running."""
     with cloud(call) as region:
         group = region.get(call.name)
@@ -71,7 +64,7 @@ def wait_for_group(call: sc.GroupCall) -> GroupStatus:
 
 
 @reference_activity("reference.update_group")
-def update_group(call: UpdateInput) -> GroupStatus:
+def update_group(call: m.UpdateInput) -> m.GroupStatus:
     """Set the capacity and/or the traffic; ``before`` is the capacity before."""
     capacity = call.capacity.model_dump() if call.capacity else None
     disabled = None if call.enabled is None else not call.enabled
@@ -82,18 +75,18 @@ def update_group(call: UpdateInput) -> GroupStatus:
 
 
 @reference_activity("reference.delete_group")
-def delete_group(call: DeleteInput) -> GroupStatus:
+def delete_group(call: m.DeleteInput) -> m.GroupStatus:
     """Delete the group (with ``only_if_request_id``: if that request made it); gone: success."""
     with cloud(call) as region:
         found = region.peek(call.name)
         owner = found and found["tags"].get(sc.TAG_REQUEST_ID)
         if found is None or call.only_if_request_id not in (None, owner):
-            return GroupStatus(found=False)
+            return m.GroupStatus(found=False)
         return translate.status(region.delete(call.name))
 
 
 @reference_activity("reference.terminate_instances")
-def terminate_instances(call: TerminateInput) -> sg.TerminateInstancesOutput:
+def terminate_instances(call: m.TerminateInput) -> sg.TerminateInstancesOutput:
     """Terminate instances; those the group no longer has are already gone."""
     with cloud(call) as region:
         done = region.terminate(call.name, call.instance_ids, call.decrement_desired)

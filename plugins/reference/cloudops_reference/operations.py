@@ -6,7 +6,7 @@ from typing import Any
 
 from cloudops.servergroups import models as sg
 from cloudops.servergroups.contract import ownership_tags
-from cloudops.servergroups.kit import ServerGroupCloud, server_group_operations
+from cloudops.servergroups.kit import ServerGroupCloud, input_fields, server_group_operations
 from cloudops_reference.models import (
     DeleteInput,
     GroupSpec,
@@ -94,8 +94,8 @@ class ReferenceServerGroups(ServerGroupCloud):
     async def terminate(self, input: sg.TerminateInstancesInput) -> sg.TerminateInstancesOutput:
         """Terminate instances: the group replaces them, or shrinks with ``decrement_desired``."""
         with self.ctx.step("terminate instances"):
-            fields = input.model_dump(include={"instance_ids", "decrement_desired"})
-            arg = TerminateInput(**self.where(), name=input.server_group, **fields)
+            fields = input_fields(input, TerminateInput, **self.where(), name=input.server_group)
+            arg = TerminateInput(**fields)
             done = await self._call("terminate_instances", arg, sg.TerminateInstancesOutput)
         await self._wait(input, input.server_group)
         return done  # type: ignore[no-any-return]
