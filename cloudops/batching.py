@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -50,14 +50,15 @@ class _Batch(Generic[V]):
 class ReadBatcher(Generic[V]):
     """Coalesce reads of names in one scope made by concurrent threads into one ``fetch``.
 
-    ``fetch(scope, names)`` returns name -> value for the names it found (at most
-    ``max_batch`` names per call). Blocking: call :meth:`get` from an activity's thread.
+    A scope is a tuple (account and region, or the cloud's like): ``fetch(*scope, names)``
+    returns name -> value for the names it found (at most ``max_batch`` names per call).
+    Blocking: call :meth:`get` from an activity's thread.
     ``reads`` counts the fetches made, ``asked`` the names asked for.
     """
 
     def __init__(
         self,
-        fetch: Callable[[Hashable, Sequence[str]], dict[str, V]],
+        fetch: Callable[..., dict[str, V]],
         *,
         max_batch: int = 100,
         window: Callable[[], float] = batch_window,
@@ -70,7 +71,7 @@ class ReadBatcher(Generic[V]):
         self.reads = 0
         self.asked = 0
 
-    def get(self, scope: Hashable, name: str) -> V | None:
+    def get(self, scope: tuple[Hashable, ...], name: str) -> V | None:
         """The value of ``name`` in ``scope`` (None when the cloud has none), read in a batch."""
         window = self._window()
         with self._lock:
@@ -96,7 +97,7 @@ class ReadBatcher(Generic[V]):
                     del self._open[scope]
                 self.reads += 1
             try:
-                batch.result = self._fetch(scope, sorted(batch.names))
+                batch.result = self._fetch(*scope, sorted(batch.names))
             except BaseException as err:
                 batch.error = err
             finally:

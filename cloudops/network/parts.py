@@ -11,7 +11,7 @@ kind and gets three activities, ``{provider}.read_network_parts``,
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from cloudops.errors import BusinessError, ErrorCode
 from cloudops.network.contract import (
@@ -27,7 +27,9 @@ from cloudops.network.contract import (
 from cloudops.servergroups.contract import TAG_APPLICATION, CloudCall
 from cloudops.servergroups.translate import activity_maker
 
-__all__ = ["PartHandler", "Where", "listed", "part_activities"]
+__all__ = ["PartHandler", "ResourceHandler", "Where", "listed", "part_activities"]
+
+ClientT = TypeVar("ClientT")
 
 
 class Where(CloudCall):
@@ -60,6 +62,46 @@ class PartHandler:
     def delete(self, where: Where, part: Part, current: dict[str, Any]) -> None:
         """Delete the part (gone already is fine)."""
         raise NotImplementedError
+
+
+class ResourceHandler(PartHandler, Generic[ClientT]):
+    """A part that is one cloud resource of ``kind``, read and written through a client.
+
+    A subclass translates between the resource's body and the part's state (:meth:`state`,
+    :meth:`body`); the cloud's base says how a resource is reached (:meth:`client`, :meth:`get`)
+    and where its id and owner are (:meth:`identity`).
+    """
+
+    kind: str
+
+    def client(self, where: Where) -> ClientT:
+        """The client of this kind of resource in ``where``."""
+        raise NotImplementedError
+
+    def get(self, client: ClientT, name: str) -> dict[str, Any] | None:
+        """The resource ``name`` as JSON, or None when it does not exist."""
+        raise NotImplementedError
+
+    def identity(self, resource: dict[str, Any]) -> tuple[Any, Any]:
+        """The resource's id and the request id that made it (its owner)."""
+        raise NotImplementedError
+
+    def state(self, client: ClientT, resource: dict[str, Any]) -> dict[str, Any]:
+        """The part's canonical state read from the resource."""
+        raise NotImplementedError
+
+    def body(self, client: ClientT, part: Part) -> dict[str, Any]:
+        """The resource's body for the part's desired state."""
+        raise NotImplementedError
+
+    def read(self, where: Where, part: Part) -> dict[str, Any] | None:
+        """The part's canonical state with its ``id`` and owner, or None when it is absent."""
+        client = self.client(where)
+        found = self.get(client, part.name)
+        if found is None:
+            return None
+        resource_id, owner = self.identity(found)
+        return {**self.state(client, found), "id": resource_id, OWNER: owner}
 
 
 def listed(tags: Mapping[str, str], key: str, application: str | None) -> bool:

@@ -33,6 +33,7 @@ __all__ = [
     "CloudCall",
     "ClusterCall",
     "GroupCall",
+    "NewGroup",
     "NextNameInput",
     "NextNameOutput",
     "ScalingCopyInput",
@@ -118,6 +119,20 @@ class GroupCall(CloudCall):
     """An activity on one server group."""
 
     name: str
+
+
+class NewGroup(Input):
+    """What every cloud's create-group activity takes from the create input.
+
+    Whose request it is, the capacity, where the group runs, its load balancers and its tags.
+    """
+
+    request_id: str
+    capacity: Capacity
+    zones: list[str] = Field(default_factory=list)
+    subnets: list[str] = Field(default_factory=list)
+    load_balancers: list[str] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
 
 
 class NextNameInput(CloudCall):

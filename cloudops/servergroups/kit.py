@@ -14,8 +14,10 @@ name (``f"{provider}.describe_server_group"``), so the sandbox never imports the
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import inspect
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -50,6 +52,7 @@ from cloudops.servergroups.models import (
     TerminateInstancesInput,
     TerminateInstancesOutput,
     WaitSettings,
+    cluster_name,
     poll_until_ready,
 )
 from cloudops.servergroups.optional import OPTIONAL, OptionalVerbs, optional_verbs
@@ -59,6 +62,7 @@ __all__ = [
     "COPY_SOURCE_SCALING",
     "ServerGroupCloud",
     "ServerGroupModels",
+    "input_fields",
     "not_found",
     "server_group_operations",
     "share_out",
@@ -94,6 +98,24 @@ class ServerGroupModels:
     next_name: type[NextNameInput] = NextNameInput
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def named(cls, module: Any, label: str, **models: Any) -> ServerGroupModels:
+        """The subclasses of the common models in ``module``, found by name.
+
+        A verb takes ``module``'s ``{label}NAME`` (else ``NAME``) where ``NAME`` is its common
+        model's name (``AwsCreateServerGroupInput``); ``models`` names the others.
+        """
+        for f in dataclasses.fields(cls):
+            default = f.default
+            if not isinstance(default, type):
+                continue
+            for name in (f"{label}{default.__name__}", default.__name__):
+                found = getattr(module, name, None)
+                if isinstance(found, type) and issubclass(found, default):
+                    models.setdefault(f.name, found)
+                    break
+        return cls(**models)
+
 
 def not_found(name: str) -> BusinessError:
     """The NOT_FOUND business error of a server group that does not exist."""
@@ -127,10 +149,12 @@ class ServerGroupCloud(OptionalVerbs):
     #: Descriptions of the verbs whose skeleton is the kit's own (the others: the docstrings of
     #: :meth:`create`, :meth:`resize`, :meth:`destroy`, :meth:`terminate`...). Say what the
     #: cloud does; the first line is the summary ``cloudops operations`` lists.
+    #: What a clone takes from its source, for the clone's description.
+    clone_copies: ClassVar[str] = "settings"
     clone_description: ClassVar[str] = """
     Create the next server group of a cluster as a copy of another, with overrides.
 
-    The copy takes the source's settings; any field of the input replaces the source's.
+    The copy takes the source's {copies}; any field of the input replaces the source's.
     ``stack`` and ``detail`` may move the copy to another cluster. The source is not changed.
     """
     enable_description: ClassVar[str] = "Put a server group back into traffic."
@@ -190,6 +214,23 @@ class ServerGroupCloud(OptionalVerbs):
         if status is not None:
             fields.update(instance_count=status.instances, healthy_count=status.healthy)
         return ServerGroupOutput.for_name(name, region=self.region, **fields)
+
+    def named_cluster(
+        self, input: Any, pattern: str | re.Pattern[str], resource: str, rule: str
+    ) -> str:
+        """The input's cluster, ``INVALID_INPUT`` unless its group names can name ``resource``.
+
+        Why: a cloud names its group's resources after the group (``app-stack-detail-vNNN``),
+        so a cluster whose names break the cloud's naming ``rule`` must fail before any call.
+        """
+        cluster = cluster_name(input.application, input.stack, input.detail)
+        if not re.match(pattern, f"{cluster}-v000"):
+            raise BusinessError(
+                ErrorCode.INVALID_INPUT,
+                f"server group names of cluster {cluster!r} cannot name {resource} ({rule})",
+                {"errors": [{"field": "detail", "reason": f"not usable in {resource} name"}]},
+            )
+        return cluster
 
     async def require(self, input: Any) -> Any:
         """Describe the input's group as a step, or NOT_FOUND when it does not exist."""
@@ -390,6 +431,16 @@ async def _resize(cloud: ServerGroupCloud, input: Any) -> Any:
     return await cloud.resize(input)
 
 
+def input_fields(input: Input, model: type[Input], **fields: Any) -> dict[str, Any]:
+    """The fields of ``model`` that ``input`` sets too (None: the model's default), then ``fields``.
+
+    Why: a verb's activity argument takes most of the input's settings under the same names;
+    ``fields`` are the ones it computes or renames.
+    """
+    same = {f: getattr(input, f) for f in model.model_fields if f in type(input).model_fields}
+    return {**{f: value for f, value in same.items() if value is not None}, **fields}
+
+
 def share_out(current: ServerGroupDescription, percent_out: int) -> list[str]:
     """The instances a traffic share takes out: ``percent_out`` of them, rounded up.
 
@@ -510,6 +561,8 @@ def _description(cloud: type[ServerGroupCloud], key: str) -> str:
     text = getattr(cloud, f"{key}_description", None)
     if not isinstance(text, str):
         text = inspect.getdoc(getattr(cloud, key, None)) or ""
+    if key == "clone":
+        text = text.replace("{copies}", cloud.clone_copies)
     return inspect.cleandoc(text)
 
 

@@ -16,14 +16,17 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from cloudops.accounts import Account, current_account
 from cloudops.blocking import blocking_activity
 from cloudops.errors import BusinessError, ErrorCode
 from cloudops.servergroups.models import ServerGroupName
 
 __all__ = [
+    "account_of",
     "activity_maker",
     "clone_source",
     "name_parts",
+    "not_settled",
     "require_ours",
     "retry_after_seconds",
     "settings_as",
@@ -112,6 +115,36 @@ def name_parts(name: str) -> dict[str, Any]:
         "detail": parsed.detail if parsed else "",
         "sequence": parsed.sequence if parsed else None,
     }
+
+
+def account_of(name: str, provider: str, model: type[SettingsT]) -> tuple[Account, SettingsT]:
+    """In an activity: the worker's account ``name`` and its settings as ``model``.
+
+    An account of another cloud is an ``INVALID_INPUT`` business failure.
+    """
+    found = current_account(name)
+    if found.provider != provider:
+        raise BusinessError(
+            ErrorCode.INVALID_INPUT,
+            f"account {name!r} is of provider {found.provider!r}, not {provider!r}",
+        )
+    return found, settings_as(found.settings, model)
+
+
+def not_settled(
+    name: str, progress: str, *, ready: int, alive: int, desired: int, leaving: Iterable[str]
+) -> str | None:
+    """Why a waited group has not settled (the NotReady message), or None when it has.
+
+    Settled: ``desired`` instances ready, no more alive (a shrink has ended) and none of the
+    instances the wait excludes still in the group. ``progress`` says how far it is.
+    """
+    leaving = list(leaving)
+    if ready >= desired and alive <= desired and not leaving:
+        return None
+    return f"{name}: {progress}" + (
+        f", waiting for {', '.join(leaving)} to leave" if leaving else ""
+    )
 
 
 def settings_as(settings: Any, model: type[SettingsT]) -> SettingsT:

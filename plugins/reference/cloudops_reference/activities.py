@@ -1,9 +1,4 @@
-"""Activities: the only code of cloudops-reference that talks to its cloud (I/O only).
-
-Each opens its account's cloud (one transaction), calls it and translates the answer. Any may
-run twice (a retry, a crashed worker), so each is idempotent: a create that finds the group
-tagged with its own request id succeeds, deleting a missing group succeeds, waits only read.
-"""
+"""Activities: the only code that talks to the cloud. Each may run twice, so each is idempotent."""
 
 from __future__ import annotations
 
@@ -13,29 +8,20 @@ from contextlib import contextmanager
 import cloudops
 from cloudops.servergroups import contract as sc
 from cloudops.servergroups import models as sg
-from cloudops.servergroups.translate import activity_maker
+from cloudops.servergroups.translate import account_of, activity_maker
+from cloudops_reference import models as m
 from cloudops_reference import translate
 from cloudops_reference.cloud import Cloud, CloudError, database_path
-from cloudops_reference.models import (
-    DeleteInput,
-    GroupSpec,
-    GroupStatus,
-    ReferenceAccountSettings,
-    TerminateInput,
-    UpdateInput,
-)
 
 reference_activity = activity_maker(translate.classify)
-WAITS = set(sg.WaitSettings.model_fields)
 
 
 @contextmanager
 def cloud(call: sc.CloudCall) -> Iterator[Cloud]:
     """The call's region of its account's cloud, as one transaction."""
-    account = cloudops.current_account(call.account)
-    settings = ReferenceAccountSettings.model_validate(account.settings or {})
+    account, settings = account_of(call.account, "reference", m.ReferenceAccountSettings)
     path = database_path(account.endpoint)
-    with Cloud.open(path, call.region, settings.boot_polls, settings.max_instances) as found:
+    with Cloud.open(path, call.region, settings.boot_polls) as found:
         yield found
 
 
@@ -44,14 +30,16 @@ def next_name(call: sc.NextNameInput) -> sc.NextNameOutput:
     """The next free ``app-stack-detail-vNNN`` name of the cluster."""
     with cloud(call) as region:
         taken = region.names()
-    chosen = sg.next_server_group_name(call.application, call.stack, call.detail, taken)
-    return sc.NextNameOutput(name=chosen.format(), sequence=chosen.sequence or 0)
+    return sc.NextNameOutput.of(
+        sg.next_server_group_name(call.application, call.stack, call.detail, taken)
+    )
 
 
 @reference_activity("reference.create_group")
-def create_group(spec: GroupSpec) -> GroupStatus:
+def create_group(spec: m.GroupSpec) -> m.GroupStatus:
     """Create the group; one this request already made (a retry) is success."""
-    template = spec.template.model_dump(mode="json", exclude={"capacity", "tags", *WAITS})
+    waits = sg.WaitSettings.model_fields
+    template = spec.template.model_dump(mode="json", exclude={"capacity", "tags", *waits})
     capacity = spec.template.capacity.model_dump()
     with cloud(spec) as region:
         try:
@@ -64,7 +52,7 @@ def create_group(spec: GroupSpec) -> GroupStatus:
 
 
 @reference_activity("reference.wait_for_group")
-def wait_for_group(call: sc.GroupCall) -> GroupStatus:
+def wait_for_group(call: sc.GroupCall) -> m.GroupStatus:
     """NotReady until the group has its desired instances, all running."""
     with cloud(call) as region:
         group = region.get(call.name)
@@ -76,7 +64,7 @@ def wait_for_group(call: sc.GroupCall) -> GroupStatus:
 
 
 @reference_activity("reference.update_group")
-def update_group(call: UpdateInput) -> GroupStatus:
+def update_group(call: m.UpdateInput) -> m.GroupStatus:
     """Set the capacity and/or the traffic; ``before`` is the capacity before."""
     capacity = call.capacity.model_dump() if call.capacity else None
     disabled = None if call.enabled is None else not call.enabled
@@ -87,27 +75,25 @@ def update_group(call: UpdateInput) -> GroupStatus:
 
 
 @reference_activity("reference.delete_group")
-def delete_group(call: DeleteInput) -> GroupStatus:
+def delete_group(call: m.DeleteInput) -> m.GroupStatus:
     """Delete the group (with ``only_if_request_id``: if that request made it); gone: success."""
     with cloud(call) as region:
         found = region.peek(call.name)
         owner = found and found["tags"].get(sc.TAG_REQUEST_ID)
         if found is None or call.only_if_request_id not in (None, owner):
-            return GroupStatus(found=False)
+            return m.GroupStatus(found=False)
         return translate.status(region.delete(call.name))
 
 
 @reference_activity("reference.terminate_instances")
-def terminate_instances(call: TerminateInput) -> sg.TerminateInstancesOutput:
+def terminate_instances(call: m.TerminateInput) -> sg.TerminateInstancesOutput:
     """Terminate instances; those the group no longer has are already gone."""
     with cloud(call) as region:
         done = region.terminate(call.name, call.instance_ids, call.decrement_desired)
         after = translate.status(region.peek(call.name))
+    already_gone = [i for i in call.instance_ids if i not in done]
     return sg.TerminateInstancesOutput(
-        server_group=call.name,
-        terminated=done,
-        already_gone=[i for i in call.instance_ids if i not in done],
-        capacity=after.capacity,
+        server_group=call.name, terminated=done, already_gone=already_gone, capacity=after.capacity
     )
 
 
@@ -126,11 +112,10 @@ def list_server_groups(call: sc.ClusterCall) -> sg.ServerGroupList:
     with cloud(call) as region:
         groups = [
             translate.description(region.get(name), call.region)
-            for name, _ in region.names()
+            for name in region.names()
             if (parsed := sg.ServerGroupName.try_parse(name)) and parsed.cluster == cluster
         ]
-    groups.sort(key=lambda g: (g.created_at, g.sequence or 0))
-    return sg.ServerGroupList(cluster=cluster, server_groups=groups)
+    return sg.ServerGroupList.oldest_first(cluster, groups)
 
 
 @reference_activity("reference.read_server_group_template")

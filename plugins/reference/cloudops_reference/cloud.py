@@ -1,11 +1,9 @@
-"""The reference cloud itself: server groups, each a JSON document in a SQLite file.
+"""The reference cloud itself: server groups as JSON documents in a SQLite file.
 
-It plays a cloud's API and knows nothing of cloudops. It lives in the file the account's
-``endpoint = "sqlite:///PATH"`` names, not in worker memory, so it outlives a SIGKILLed worker
-and other processes can read it. A :class:`Cloud` is one transaction on one region. Every call
-that reads a group is one step of its control loop: instances are launched (``starting``) up to
-``desired`` or the newest removed beyond it, one ``boot_polls`` steps old is ``running``, and
-running instances are in the load balancer unless the group is disabled.
+It plays a cloud's API and knows nothing of cloudops. Living in a file, not in worker memory,
+it outlives a SIGKILLed worker and other processes can read it. Every read of a group is one
+step of its control loop: instances launch (``starting``) up to ``desired`` or the newest go,
+one ``boot_polls`` steps old runs, and running ones are in the load balancer unless disabled.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ Group = dict[str, Any]
 
 
 class CloudError(Exception):
-    """An error answer: ``NotFound``, ``AlreadyExists``, ``LimitExceeded``, ``InvalidEndpoint``."""
+    """An error answer: ``NotFound``, ``AlreadyExists`` or ``InvalidEndpoint``."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
@@ -38,17 +36,20 @@ def database_path(endpoint: str | None) -> Path:
     return Path(endpoint.removeprefix(PREFIX))
 
 
+def now() -> str:
+    """The cloud's clock, ISO 8601 in UTC."""
+    return datetime.now(UTC).isoformat()
+
+
 class Cloud:
     """One region of the cloud inside one transaction: the calls of its API."""
 
-    def __init__(self, db: sqlite3.Connection, region: str, boot_polls: int, quota: int) -> None:
-        self.db, self.region, self.boot_polls, self.quota = db, region, boot_polls, quota
+    def __init__(self, db: sqlite3.Connection, region: str, boot_polls: int) -> None:
+        self.db, self.region, self.boot_polls = db, region, boot_polls
 
     @classmethod
     @contextmanager
-    def open(
-        cls, path: Path, region: str, boot_polls: int = 1, quota: int = 100
-    ) -> Iterator[Cloud]:
+    def open(cls, path: Path, region: str, boot_polls: int = 1) -> Iterator[Cloud]:
         """The cloud in ``path`` (created if need be), committed when the block succeeds."""
         db = sqlite3.connect(path, timeout=5, isolation_level=None)
         try:
@@ -57,28 +58,23 @@ class Cloud:
                 "CREATE TABLE IF NOT EXISTS groups (region, name, doc, UNIQUE (region, name))"
             )
             db.execute("BEGIN IMMEDIATE")
-            yield cls(db, region, boot_polls, quota)
+            yield cls(db, region, boot_polls)
             db.execute("COMMIT")
         finally:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             db.close()
 
-    def _query(self, select: str, name: str = "") -> list[Any]:
-        where = "WHERE region = ? AND (? = '' OR name = ?)"
-        return self.db.execute(
-            f"SELECT {select} FROM groups {where}", (self.region, name, name)
-        ).fetchall()
-
     def peek(self, name: str) -> Group | None:
         """The group as it is (no control-loop step), or None."""
-        found = self._query("doc", name)
-        return json.loads(found[0][0]) if found else None
+        query = "SELECT doc FROM groups WHERE region = ? AND name = ?"
+        found = self.db.execute(query, (self.region, name)).fetchone()
+        return json.loads(found[0]) if found else None
 
-    def names(self) -> list[tuple[str, datetime]]:
-        """The name and creation time of every group of the region."""
-        rows = self._query("name, json_extract(doc, '$.created_at')")
-        return [(name, datetime.fromisoformat(created)) for name, created in rows]
+    def names(self) -> list[str]:
+        """The name of every group of the region."""
+        query = "SELECT name FROM groups WHERE region = ?"
+        return [name for (name,) in self.db.execute(query, (self.region,))]
 
     def _require(self, name: str) -> Group:
         group = self.peek(name)
@@ -99,27 +95,18 @@ class Cloud:
             if instance["age"] >= self.boot_polls:
                 instance["state"] = "running"
             instance["registered"] = instance["state"] == "running" and not group["disabled"]
-        self.db.execute(
-            "INSERT OR REPLACE INTO groups VALUES (?, ?, ?)",
-            (self.region, group["name"], json.dumps(group)),
-        )
+        row = (self.region, group["name"], json.dumps(group))
+        self.db.execute("INSERT OR REPLACE INTO groups VALUES (?, ?, ?)", row)
         return group
 
     def get(self, name: str) -> Group:
         """The group after one step of the control loop (``NotFound`` if there is none)."""
         return self._step(self._require(name))
 
-    def _check_quota(self, group: Group, desired: int) -> None:
-        (total,) = self._query("TOTAL(json_extract(doc, '$.capacity.desired'))")[0]
-        wanted = int(total) - group["capacity"]["desired"] + desired
-        if wanted > self.quota:
-            raise CloudError("LimitExceeded", f"{wanted} instances exceed the quota {self.quota}")
-
     def create(self, name: str, template: Group, tags: dict[str, str], capacity: Group) -> Group:
         """Create a group (``AlreadyExists`` if the name is taken) and launch its instances."""
         if self.peek(name) is not None:
             raise CloudError("AlreadyExists", f"server group {name} already exists")
-        self._check_quota({"capacity": {"desired": 0}}, capacity["desired"])
         return self._step({"name": name, "template": template, "tags": tags, "capacity": capacity,
                            "disabled": False, "created_at": now(), "instances": []})  # fmt: skip
 
@@ -127,7 +114,6 @@ class Cloud:
         """Set the capacity; disable (deregister every instance) or enable the group."""
         group = self._require(name)
         if capacity is not None:
-            self._check_quota(group, capacity["desired"])
             group["capacity"] = capacity
         if disabled is not None:
             group["disabled"] = disabled
@@ -150,8 +136,3 @@ class Cloud:
             capacity["min"] = min(capacity["min"], capacity["desired"])
         self._step(group)
         return gone
-
-
-def now() -> str:
-    """The cloud's clock, ISO 8601 in UTC."""
-    return datetime.now(UTC).isoformat()

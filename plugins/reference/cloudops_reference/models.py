@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from cloudops.models import Output
+from cloudops.registry import AccountSettings
 from cloudops.servergroups.contract import GroupCall
 from cloudops.servergroups.models import Capacity, CreateServerGroupInput
 
 
-class ReferenceAccountSettings(BaseModel):
+class ReferenceAccountSettings(AccountSettings):
     """``[accounts.NAME]`` keys of a reference account, beyond ``endpoint = "sqlite:///PATH"``."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    boot_polls: int = Field(
-        default=1, ge=0, le=1000, description="reads of a group before a new instance runs"
-    )
-    max_instances: int = Field(default=100, ge=0, description="instance quota of a region")
+    boot_polls: int = Field(default=1, ge=0, le=1000, description="reads before an instance runs")
 
 
 class GroupSpec(GroupCall):

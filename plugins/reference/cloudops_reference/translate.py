@@ -1,4 +1,4 @@
-"""Pure translation between the reference cloud's documents and errors and cloudops' models."""
+"""Pure translation between the cloud's documents and errors and cloudops' models."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from cloudops_reference.models import GroupStatus
 ERRORS = {
     "NotFound": ErrorCode.NOT_FOUND,
     "AlreadyExists": ErrorCode.CONFLICT,
-    "LimitExceeded": ErrorCode.QUOTA_EXCEEDED,
     "InvalidEndpoint": ErrorCode.INVALID_INPUT,
 }
 
@@ -68,9 +67,8 @@ def status(group: Group | None) -> GroupStatus:
     """The group's capacity, traffic state and instance counts (healthy: Up)."""
     if group is None:
         return GroupStatus(found=False)
+    healthy = sum(health(i) == sg.HealthState.UP for i in group["instances"])
+    instances = len(group["instances"])
     return GroupStatus(
-        capacity=group["capacity"],
-        disabled=group["disabled"],
-        instances=len(group["instances"]),
-        healthy=sum(health(i) == sg.HealthState.UP for i in group["instances"]),
+        capacity=group["capacity"], disabled=group["disabled"], instances=instances, healthy=healthy
     )

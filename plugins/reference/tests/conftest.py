@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reference_testkit import account_config
 
 import cloudops_reference.plugin
 from cloudops.client import CloudOpsClient
-from cloudops_reference.local import account_config
 
 
 @pytest.fixture

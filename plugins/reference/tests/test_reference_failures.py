@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reference_testkit import WHERE, create_input, fail, succeed
+from reference_testkit import (
+    WHERE,
+    account_config,
+    create_input,
+    fail,
+    read_group,
+    read_groups,
+    succeed,
+)
 
 import cloudops_reference.plugin as plugin
 from cloudops import BusinessError
@@ -18,7 +26,6 @@ from cloudops.registry import CloudOps
 from cloudops.servergroups.contract import TAG_REQUEST_ID
 from cloudops.servergroups.models import CreateServerGroupInput
 from cloudops_reference.activities import create_group, delete_group
-from cloudops_reference.local import account_config, read_group, read_groups
 from cloudops_reference.models import DeleteInput, GroupSpec
 from cloudops_testing.pytest_plugin import accounts_from
 
@@ -78,17 +85,6 @@ async def test_a_failed_resize_restores_the_capacity(
     found = read_group(cloud_db, made["name"])
     assert found is not None
     assert found.capacity.model_dump() == {"min": 1, "max": 4, "desired": 2}
-
-
-async def test_the_quota_is_a_business_failure(
-    cloudops_worker: Any, cloud_db: Path, app: str
-) -> None:
-    accounts = account_config(cloud_db, max_instances=3)
-    async with cloudops_worker([plugin], load_entrypoints=False, accounts=accounts) as ops:
-        await succeed(ops, "createServerGroup", create_input(app, wait=False))
-        error = await fail(ops, "createServerGroup", create_input(app, wait=False))
-    assert error.code == "QUOTA_EXCEEDED"
-    assert [g.name for g in read_groups(cloud_db)] == [f"{app}-test-v000"]
 
 
 async def test_an_account_without_a_sqlite_endpoint_is_invalid_input(

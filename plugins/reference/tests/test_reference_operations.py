@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from reference_testkit import FAST, create_input, fail, succeed
+from reference_testkit import FAST, create_input, fail, read_group, read_groups, succeed
 
 import cloudops_reference.plugin as plugin
 from cloudops.client import CloudOpsClient
 from cloudops.registry import CloudOps
 from cloudops.servergroups.contract import TAG_REQUEST_ID, VERBS, ownership_tags
 from cloudops.servergroups.models import HealthState, ServerGroupDescription
-from cloudops_reference.local import read_group, read_groups
 
 
 def stored(cloud_db: Path, name: str) -> ServerGroupDescription:

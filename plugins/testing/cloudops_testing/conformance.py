@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import importlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from temporalio.client import Client
@@ -50,6 +51,7 @@ from cloudops.network.models import IngressRule, permissions
 from cloudops.servergroups.contract import VERBS
 from cloudops.servergroups.models import RESERVED_TAG_PREFIX
 from cloudops_testing.faults import FaultProxy, FaultRules
+from cloudops_testing.network_inputs import load_balancer_input, security_group_input
 from cloudops_testing.processes import WorkerProcess
 
 __all__ = [
@@ -181,6 +183,41 @@ class Ops:
         """Create the sample group; its name."""
         value = await self.ok("createServerGroup", self.target.sample(application, **overrides))
         return str(value["name"])
+
+
+ReaderT = TypeVar("ReaderT", bound=Callable[..., Any])
+
+
+class LocalTarget:
+    """A :class:`ConformanceTarget` on the test kit's fixtures, readers added by :meth:`reads`.
+
+    Why: every provider's target was the same long constructor call. The plugin is
+    ``cloudops_{provider}.plugin``, the accounts and the fault proxy are the fixtures
+    ``{provider}_accounts`` and ``{provider}_fault_proxy``, the network samples are
+    :mod:`cloudops_testing.network_inputs`'; :meth:`target` takes what else differs.
+    """
+
+    def __init__(self, provider: str, request: pytest.FixtureRequest) -> None:
+        self.provider, self.request = provider, request
+        self.readers: dict[str, Any] = {}
+
+    def reads(self, reader: ReaderT) -> ReaderT:
+        """Decorator: ``reader`` is the target's field of its name (``read_group`` ...)."""
+        self.readers[reader.__name__] = reader
+        return reader
+
+    def target(self, **fields: Any) -> ConformanceTarget:
+        """The target: the fixtures' and the kit's defaults, the readers, then ``fields``."""
+        fixture = self.request.getfixturevalue
+        defaults: dict[str, Any] = {
+            "provider": self.provider,
+            "plugin": importlib.import_module(f"cloudops_{self.provider}.plugin"),
+            "accounts": fixture(f"{self.provider}_accounts"),
+            "fault_proxy": fixture(f"{self.provider}_fault_proxy"),
+            "load_balancer_input": load_balancer_input,
+            "security_group_input": security_group_input,
+        }
+        return ConformanceTarget(**{**defaults, **self.readers, **fields})
 
 
 def fresh_application() -> str:
@@ -356,6 +393,22 @@ class ConformanceSuite:
         # Destroying what is not there is done, not an error.
         gone = await ops.ok("destroyServerGroup", {"server_group": missing, **FAST})
         assert gone["changed"] is False
+
+    async def test_a_region_off_the_account_or_no_account_is_invalid_input(
+        self, ops: Ops, conformance_target: ConformanceTarget, application: str
+    ) -> None:
+        """A region the account does not list, or no account at all: INVALID_INPUT."""
+        target = conformance_target
+        elsewhere = await ops.run(
+            "createServerGroup", target.sample(application), region="no-such-region-1"
+        )
+        assert not elsewhere.ok and elsewhere.error is not None
+        assert elsewhere.error.code == "INVALID_INPUT", elsewhere.error
+        missing = {"server_group": f"{application}-test-v000"}
+        nowhere = await ops.client.execute(f"{target.provider}.describeServerGroup", missing)
+        assert not nowhere.ok and nowhere.error is not None
+        assert nowhere.error.code == "INVALID_INPUT", nowhere.error
+        assert target.resources(application) == []
 
     async def test_the_same_request_twice_makes_one_group(
         self, ops: Ops, conformance_target: ConformanceTarget, application: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -11,14 +12,17 @@ import pytest
 
 from cloudops.batching import WINDOW_ENV, ReadBatcher
 from cloudops.client import CloudOpsClient
+from cloudops_testing.faults import FaultProxy
 from cloudops_testing.processes import WorkerProcess
-from cloudops_testing.throttling import Bucket
+from cloudops_testing.throttling import Bucket, CloudThrottle, install
 
 __all__ = [
     "COUNT_ONLY",
     "Counts",
     "alone_and_shared",
+    "check_waits_share_their_reads",
     "execute_all",
+    "shared_under_a_budget",
     "with_a_sigkilled_worker",
 ]
 
@@ -89,3 +93,50 @@ async def with_a_sigkilled_worker(
     await asyncio.sleep(kill_after)  # the resources exist and their waits poll
     await asyncio.to_thread(workers[0].kill)
     return await asyncio.wait_for(running, 120)
+
+
+async def check_waits_share_their_reads(
+    monkeypatch: pytest.MonkeyPatch,
+    groups: ReadBatcher[Any],
+    members: ReadBatcher[Any],
+    create_six: Callable[[str], Awaitable[Any]],
+) -> None:
+    """Six creates waiting at once (``create_six(prefix)``), alone, then sharing their reads.
+
+    Alone, every wait attempt reads its group itself (3+ polls each); shared, one read of
+    ``groups`` serves 3+ waits, and a group's ``members`` are read at most once per poll.
+    """
+
+    async def run(mode: str) -> None:
+        await create_six(mode[0])
+
+    alone, shared = await alone_and_shared(monkeypatch, {"groups": groups, "members": members}, run)
+    assert alone["groups"][0] == alone["groups"][1] >= 6 * 3
+    assert shared["groups"][1] * 3 <= shared["groups"][0], shared
+    assert shared["members"][1] <= shared["groups"][0], shared
+
+
+async def shared_under_a_budget(
+    worker_process: Callable[..., WorkerProcess],
+    temporal_client: Any,
+    proxy: FaultProxy,
+    accounts: dict[str, Any],
+    key: str,
+    start: Callable[[CloudOpsClient], Awaitable[list[Any]]],
+) -> list[Any]:
+    """``start`` on two workers through ``proxy``, one SIGKILLed, under a budget: the results.
+
+    Every account gets a budget of 4 calls per second; the calls of ``key`` (the cloud's
+    metered scope: a project, a subscription) must keep to it.
+    """
+    provider = next(iter(accounts["accounts"].values()))["provider"]
+    throttle = install(proxy, CloudThrottle(provider, COUNT_ONLY))
+    for account in accounts["accounts"].values():
+        account["budget"] = {"calls_per_second": 4}
+    started = time.monotonic()
+    results = await with_a_sigkilled_worker(
+        worker_process, temporal_client, provider, accounts, start, settle=6
+    )
+    # Temporal lets a key burst a second's worth.
+    assert throttle.peak_rate(key, window=2.0, since=started) <= 2 * 4 + 3
+    return results

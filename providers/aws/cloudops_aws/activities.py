@@ -52,6 +52,7 @@ from cloudops.servergroups.translate import (
     activity_maker,
     clone_source,
     name_parts,
+    not_settled,
     require_ours,
     user_data_base64,
 )
@@ -681,16 +682,15 @@ def _check_capacity(
     traffic = {} if disabled else (traffic_health or _traffic_health)(arg, group)
     healthy = [i for i in alive if _instance_health(i, False, traffic) == HealthState.UP]
     leaving = sorted(set(arg.exclude_instances) & {i["InstanceId"] for i in alive})
-    if len(healthy) >= desired and len(alive) <= desired and not leaving:
-        return CapacityStatus(
-            name=arg.name,
-            capacity=capacity,
-            instances=len(alive),
-            healthy=len(healthy),
-            disabled=disabled,
-        )
-    return f"{arg.name}: {len(healthy)} of {desired} instances healthy, {len(alive)} running" + (
-        f", waiting for {', '.join(leaving)} to leave" if leaving else ""
+    progress = f"{len(healthy)} of {desired} instances healthy, {len(alive)} running"
+    return not_settled(
+        arg.name, progress, ready=len(healthy), alive=len(alive), desired=desired, leaving=leaving
+    ) or CapacityStatus(
+        name=arg.name,
+        capacity=capacity,
+        instances=len(alive),
+        healthy=len(healthy),
+        disabled=disabled,
     )
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import cloudops
-from cloudops.servergroups.translate import settings_as
+from cloudops.servergroups.translate import account_of
 from cloudops_aws.models import AwsAccountSettings
 
 __all__ = ["aws_client", "clear_cache", "instrument"]
@@ -221,13 +221,7 @@ def aws_client(service: str, account: str, region: str) -> Any:
     :func:`cloudops.current_account`). Errors it raises (unknown profile, a refused
     AssumeRole) are botocore's: classify them like any other call.
     """
-    found = cloudops.current_account(account)
-    if found.provider != "aws":
-        raise cloudops.BusinessError(
-            cloudops.ErrorCode.INVALID_INPUT,
-            f"account {account!r} is a {found.provider} account, not an aws one",
-        )
-    settings = settings_as(found.settings, AwsAccountSettings)
+    found, settings = account_of(account, "aws", AwsAccountSettings)
     key = _Key(found.name, _fingerprint(found, settings), region, service)
     with _lock:
         entry = _session(found, settings, region)

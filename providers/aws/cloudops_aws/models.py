@@ -15,6 +15,7 @@ import cloudops
 from cloudops.servergroups.contract import CloudCall as AwsCall
 from cloudops.servergroups.contract import (
     GroupCall,
+    NewGroup,
     NextNameInput,
     NextNameOutput,
     WaitCall,
@@ -281,23 +282,17 @@ class LaunchTemplateRef(cloudops.Output):
     created: bool = Field(description="false when this request had already created it")
 
 
-class AutoScalingGroupSpec(AwsCall):
+class AutoScalingGroupSpec(AwsCall, NewGroup):
     """Create (or find, if this request already created it) the Auto Scaling group ``name``."""
 
     name: str
-    request_id: str
     launch_template_id: str
     launch_template_version: str
-    capacity: Capacity
-    zones: list[str] = Field(default_factory=list)
-    subnets: list[str] = Field(default_factory=list)
     target_groups: list[str] = Field(default_factory=list)
-    load_balancers: list[str] = Field(default_factory=list)
     health_check_type: Literal["EC2", "ELB"] | None = None
     health_check_grace_period_seconds: int | None = None
     cooldown_seconds: int | None = None
     termination_policies: list[str] = Field(default_factory=list)
-    tags: dict[str, str] = Field(default_factory=dict)
     lifecycle_hooks: list[LifecycleHook] = Field(default_factory=list)
 
 

@@ -13,26 +13,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from cloudops import BusinessError, ErrorCode, RetryableError
-from cloudops.network.contract import (
-    OWNER,
-    TAG_LOAD_BALANCER,
-    TAG_SECURITY_GROUP,
-    LoadBalancerLookup,
-    NetworkCall,
-    NetworkListCall,
-    Part,
-    PartChange,
-    SecurityGroupLookup,
-)
-from cloudops.network.models import (
-    HealthCheck,
-    Listener,
-    LoadBalancerDescription,
-    LoadBalancerList,
-    Permission,
-    SecurityGroupDescription,
-    SecurityGroupList,
-)
+from cloudops.network import contract as nc
+from cloudops.network import models as nm
+from cloudops.network.contract import OWNER, TAG_LOAD_BALANCER, TAG_SECURITY_GROUP, Part, PartChange
 from cloudops.network.parts import PartHandler, Where, listed, part_activities
 from cloudops.servergroups.contract import TAG_APPLICATION, TAG_REQUEST_ID
 from cloudops.servergroups.translate import activity_maker
@@ -134,7 +117,7 @@ def _permissions(ec2: Any, group: dict[str, Any]) -> list[dict[str, Any]]:
     names = _group_names(
         ec2, {p["GroupId"] for rule in rules for p in rule.get("UserIdGroupPairs") or []}
     )
-    found: list[Permission] = []
+    found: list[nm.Permission] = []
     for rule in rules:
         protocol = {"-1": "all"}.get(str(rule["IpProtocol"]), str(rule["IpProtocol"]))
         ported = protocol in ("tcp", "udp")
@@ -149,7 +132,7 @@ def _permissions(ec2: Any, group: dict[str, Any]) -> list[dict[str, Any]]:
             for p in rule.get("UserIdGroupPairs") or []
         ]
         found += [
-            Permission(protocol=protocol, kind=kind, source=source, **ports)
+            nm.Permission(protocol=protocol, kind=kind, source=source, **ports)
             for kind, source in sources
         ]
     unique = {p.key(): p for p in found}
@@ -162,7 +145,7 @@ def _ip_permissions(
     """EC2 IpPermissions for canonical permissions; a group source is resolved in the VPC."""
     result = []
     for item in wanted:
-        permission = Permission.model_validate(item)
+        permission = nm.Permission.model_validate(item)
         rule: dict[str, Any] = {
             "IpProtocol": {"all": "-1"}.get(permission.protocol, permission.protocol)
         }
@@ -312,28 +295,28 @@ def _find_load_balancer(elbv2: Any, name: str) -> dict[str, Any] | None:
     return dict(found[0]) if found else None
 
 
+#: A health check's timings and thresholds: canonical key -> target group parameter.
+_HEALTH_COUNTS = {
+    "interval": "HealthCheckIntervalSeconds",
+    "timeout": "HealthCheckTimeoutSeconds",
+    "healthy": "HealthyThresholdCount",
+    "unhealthy": "UnhealthyThresholdCount",
+}
+
+
 def _health(group: dict[str, Any]) -> dict[str, Any]:
     protocol = group.get("HealthCheckProtocol") or "HTTP"
     return {
         "protocol": protocol,
         "port": str(group.get("HealthCheckPort") or "traffic-port"),
         "path": None if protocol == "TCP" else group.get("HealthCheckPath") or "/",
-        "interval": group.get("HealthCheckIntervalSeconds"),
-        "timeout": group.get("HealthCheckTimeoutSeconds"),
-        "healthy": group.get("HealthyThresholdCount"),
-        "unhealthy": group.get("UnhealthyThresholdCount"),
+        **{key: group.get(param) for key, param in _HEALTH_COUNTS.items()},
     }
 
 
 def _health_params(health: dict[str, Any]) -> dict[str, Any]:
-    params = {
-        "HealthCheckProtocol": health["protocol"],
-        "HealthCheckPort": health["port"],
-        "HealthCheckIntervalSeconds": health["interval"],
-        "HealthCheckTimeoutSeconds": health["timeout"],
-        "HealthyThresholdCount": health["healthy"],
-        "UnhealthyThresholdCount": health["unhealthy"],
-    }
+    params = {"HealthCheckProtocol": health["protocol"], "HealthCheckPort": health["port"]}
+    params.update({param: health[key] for key, param in _HEALTH_COUNTS.items()})
     if health.get("path"):
         params["HealthCheckPath"] = health["path"]
     return params
@@ -648,7 +631,7 @@ def split_load_balancers(elbv2: Any, names: list[str]) -> tuple[list[str], list[
 
 def _describe_load_balancer(
     where: Any, found: dict[str, Any], tags: dict[str, str]
-) -> LoadBalancerDescription:
+) -> nm.LoadBalancerDescription:
     elbv2, asg = _client(where, "elbv2"), _client(where, "autoscaling")
     name, arn = found["LoadBalancerName"], found["LoadBalancerArn"]
     listeners = _listeners(elbv2, arn)
@@ -669,7 +652,7 @@ def _describe_load_balancer(
     health = None
     if first is not None:
         state = _health(first)
-        health = HealthCheck(
+        health = nm.HealthCheck(
             protocol=state["protocol"],
             port=None if state["port"] == "traffic-port" else int(state["port"]),
             path=state["path"],
@@ -679,13 +662,13 @@ def _describe_load_balancer(
             unhealthy_threshold=state["unhealthy"],
         )
     by_name = dict(groups)
-    return LoadBalancerDescription(
+    return nm.LoadBalancerDescription(
         name=name,
         type=str(found.get("Type")),
         internal=found.get("Scheme") == "internal",
         address=found.get("DNSName"),
         listeners=[
-            Listener(
+            nm.Listener(
                 protocol=item["protocol"],
                 port=item["port"],
                 target_port=(by_name.get(item["target_group"]) or {}).get("Port"),
@@ -706,18 +689,18 @@ def _describe_load_balancer(
 
 
 @aws_activity("aws.describe_load_balancer")
-def describe_load_balancer(call: NetworkCall) -> LoadBalancerLookup:
+def describe_load_balancer(call: nc.NetworkCall) -> nc.LoadBalancerLookup:
     """The ELBv2 load balancer ``name``: listeners, target groups, the server groups behind it."""
     elbv2 = _client(call, "elbv2")
     found = _find_load_balancer(elbv2, call.name)
     if found is None:
-        return LoadBalancerLookup()
+        return nc.LoadBalancerLookup()
     tags = _elb_tags(elbv2, [found["LoadBalancerArn"]]).get(found["LoadBalancerArn"], {})
-    return LoadBalancerLookup(description=_describe_load_balancer(call, found, tags))
+    return nc.LoadBalancerLookup(description=_describe_load_balancer(call, found, tags))
 
 
 @aws_activity("aws.list_load_balancers")
-def list_load_balancers(call: NetworkListCall) -> LoadBalancerList:
+def list_load_balancers(call: nc.NetworkListCall) -> nm.LoadBalancerList:
     """The ELBv2 load balancers cloudops made (of one application), each described."""
     elbv2 = _client(call, "elbv2")
     balancers = list(_pages(elbv2, "describe_load_balancers", "LoadBalancers"))
@@ -728,10 +711,10 @@ def list_load_balancers(call: NetworkListCall) -> LoadBalancerList:
         if not listed(mine, TAG_LOAD_BALANCER, call.application):
             continue
         found.append(_describe_load_balancer(call, balancer, mine))
-    return LoadBalancerList(load_balancers=found)
+    return nm.LoadBalancerList(load_balancers=found)
 
 
-def _describe_group(where: Any, ec2: Any, group: dict[str, Any]) -> SecurityGroupDescription:
+def _describe_group(where: Any, ec2: Any, group: dict[str, Any]) -> nm.SecurityGroupDescription:
     group_id = group["GroupId"]
     users = []
     interfaces = ec2.describe_network_interfaces(
@@ -770,12 +753,12 @@ def _describe_group(where: Any, ec2: Any, group: dict[str, Any]) -> SecurityGrou
     for balancer in _pages(elbv2, "describe_load_balancers", "LoadBalancers"):
         if group_id in (balancer.get("SecurityGroups") or []):
             users.append(f"load balancer {balancer['LoadBalancerName']}")
-    return SecurityGroupDescription(
+    return nm.SecurityGroupDescription(
         name=group["GroupName"],
         id=group_id,
         network=group.get("VpcId"),
         description=group.get("Description") or "",
-        ingress=[Permission.model_validate(p) for p in _permissions(ec2, group)],
+        ingress=[nm.Permission.model_validate(p) for p in _permissions(ec2, group)],
         in_use_by=sorted(set(users)),
         parts=[f"security_group/{group['GroupName']}"],
         tags=_tags(group.get("Tags")),
@@ -783,7 +766,7 @@ def _describe_group(where: Any, ec2: Any, group: dict[str, Any]) -> SecurityGrou
 
 
 @aws_activity("aws.describe_security_group")
-def describe_security_group(call: NetworkCall) -> SecurityGroupLookup:
+def describe_security_group(call: nc.NetworkCall) -> nc.SecurityGroupLookup:
     """The security group ``name`` of the default VPC (or the one whose id is the name)."""
     ec2 = _client(call, "ec2")
     if call.name.startswith("sg-"):
@@ -792,19 +775,19 @@ def describe_security_group(call: NetworkCall) -> SecurityGroupLookup:
     else:
         group = _find_group(ec2, call.name, _vpc(ec2, call.scope.get("network")))
     if group is None:
-        return SecurityGroupLookup()
-    return SecurityGroupLookup(description=_describe_group(call, ec2, group))
+        return nc.SecurityGroupLookup()
+    return nc.SecurityGroupLookup(description=_describe_group(call, ec2, group))
 
 
 @aws_activity("aws.list_security_groups")
-def list_security_groups(call: NetworkListCall) -> SecurityGroupList:
+def list_security_groups(call: nc.NetworkListCall) -> nm.SecurityGroupList:
     """The security groups cloudops made (of one application), each described."""
     ec2 = _client(call, "ec2")
     filters = [{"Name": "tag-key", "Values": [TAG_SECURITY_GROUP]}]
     if call.application is not None:
         filters.append({"Name": f"tag:{TAG_APPLICATION}", "Values": [call.application]})
     groups = list(_pages(ec2, "describe_security_groups", "SecurityGroups", Filters=filters))
-    return SecurityGroupList(
+    return nm.SecurityGroupList(
         security_groups=[
             _describe_group(call, ec2, g) for g in sorted(groups, key=lambda g: g["GroupName"])
         ]

@@ -10,17 +10,16 @@ change whose answer was lost is still undone if the operation fails later.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from temporalio import workflow
 
-from cloudops import BusinessError, ErrorCode
 from cloudops.servergroups.contract import OPTIONAL_VERBS, ownership_tags
 from cloudops.servergroups.kit import (
     CLOUD_ACTIVITY_DEFAULTS,
     ServerGroupCloud,
     ServerGroupModels,
+    input_fields,
     server_group_operations,
 )
 from cloudops.servergroups.models import (
@@ -31,9 +30,9 @@ from cloudops.servergroups.models import (
     TerminateInstancesInput,
     TerminateInstancesOutput,
     WaitSettings,
-    cluster_name,
 )
 from cloudops.servergroups.optional import AllowLaunchCall
+from cloudops_aws import models as aws_models
 from cloudops_aws.activities import (
     CreatedGroup,
     CreateGroupInput,
@@ -45,10 +44,8 @@ from cloudops_aws.models import (
     LAUNCH_TEMPLATE_NAME,
     AutoScalingGroupRef,
     AutoScalingGroupSpec,
-    AwsCloneServerGroupInput,
     AwsCreateServerGroupInput,
     AwsServerGroupDescription,
-    AwsServerGroupList,
     CapacityStatus,
     DeleteGroupInput,
     DeleteLaunchTemplateInput,
@@ -109,19 +106,8 @@ class AwsServerGroups(ServerGroupCloud):
         allowLaunch): launch permission on the image, create-volume permission on its snapshots.
         """,
     }
-    models = ServerGroupModels(
-        create=AwsCreateServerGroupInput,
-        clone=AwsCloneServerGroupInput,
-        description=AwsServerGroupDescription,
-        list=AwsServerGroupList,
-    )
-    clone_description = """
-    Create the next server group of a cluster as a copy of another, with overrides.
-
-    The copy takes the source's launch template settings, capacity, placement, load balancers
-    and tags; any field of the input replaces the source's. ``stack`` and ``detail`` may move the
-    copy to another cluster of the same application. The source is not changed.
-    """
+    models = ServerGroupModels.named(aws_models, "Aws")
+    clone_copies = "launch template settings, capacity, placement, load balancers and tags"
     enable_description = """Put a server group back into traffic, as Spinnaker does.
 
     Resumes the Launch, Terminate and AddToLoadBalancer processes, registers the InService
@@ -160,32 +146,17 @@ class AwsServerGroups(ServerGroupCloud):
         deleted again.
         """
         ctx = self.ctx
-        cluster = cluster_name(input.application, input.stack, input.detail)
-        if not re.match(LAUNCH_TEMPLATE_NAME, f"{cluster}-v000"):
-            raise BusinessError(
-                ErrorCode.INVALID_INPUT,
-                f"server group names of cluster {cluster!r} cannot name an AWS launch template "
-                "(3-128 letters, digits and ( ) . - / _)",
-                {"errors": [{"field": "detail", "reason": "not usable in a launch template name"}]},
-            )
+        cluster = self.named_cluster(
+            input,
+            LAUNCH_TEMPLATE_NAME,
+            "an AWS launch template",
+            "3-128 letters, digits and ( ) . - / _",
+        )
         name = (await self.choose_name(input)).name
         tags = {**input.tags, **ownership_tags(ctx.request_id, name, cluster, input.application)}
         template_spec = LaunchTemplateSpec(
-            **self.where(),
-            name=name,
+            **input_fields(input, LaunchTemplateSpec, **self.where(), name=name, tags=tags),
             request_id=ctx.request_id,
-            image=input.image,
-            instance_type=input.instance_type,
-            key_name=input.key_name,
-            security_groups=input.security_groups,
-            user_data=input.user_data,
-            user_data_base64=input.user_data_base64,
-            iam_instance_profile=input.iam_instance_profile,
-            associate_public_ip_address=input.associate_public_ip_address,
-            ebs_optimized=input.ebs_optimized,
-            subnets=input.subnets,
-            tags=tags,
-            block_devices=input.block_devices or [],
         )
         status: CapacityStatus | None = None
         if workflow.patched(ALLOW_LAUNCH):
@@ -196,22 +167,10 @@ class AwsServerGroups(ServerGroupCloud):
                 "aws.create_launch_template", template_spec, result_type=LaunchTemplateRef
             )
         group_spec = AutoScalingGroupSpec(
-            **self.where(),
-            name=name,
+            **input_fields(input, AutoScalingGroupSpec, **self.where(), name=name, tags=tags),
             request_id=ctx.request_id,
             launch_template_id=template.id,
             launch_template_version=template.version,
-            capacity=input.capacity,
-            zones=input.zones,
-            subnets=input.subnets,
-            target_groups=input.target_groups,
-            load_balancers=input.load_balancers,
-            health_check_type=input.health_check_type,
-            health_check_grace_period_seconds=input.health_check_grace_period_seconds,
-            cooldown_seconds=input.cooldown_seconds,
-            termination_policies=input.termination_policies or [],
-            tags=tags,
-            lifecycle_hooks=input.lifecycle_hooks or [],
         )
         with ctx.step("create auto scaling group"):
             self._rollback_group(name)

@@ -6,9 +6,7 @@ imports boto3 at module level; the activities import it when they first run.
 
 from __future__ import annotations
 
-import cloudops
-from cloudops.network.contract import network_read_activities
-from cloudops.servergroups.plugin import import_later, provider_hooks
+from cloudops.servergroups.plugin import cloud_provider, provider_hooks
 from cloudops_aws.activities import ACTIVITIES
 from cloudops_aws.errors import classify
 from cloudops_aws.models import AwsAccountSettings
@@ -19,35 +17,23 @@ from cloudops_aws.optional import OPTIONAL_ACTIVITIES
 
 #: The AWS provider: accounts of ``provider = "aws"`` in cloudops.toml are validated by
 #: :class:`AwsAccountSettings`; botocore errors are classified by :func:`classify`.
-AWS = cloudops.Provider(
-    name="aws",
+AWS = cloud_provider(
+    "aws",
     accounts=AwsAccountSettings,
     description=(
         "Amazon Web Services: Auto Scaling groups, launch templates, ELBv2 load balancers, "
         "security groups (boto3)"
     ),
     classify=classify,
-    warm_up=import_later("boto3", "botocore.config"),
+    sdk=("boto3", "botocore.config"),
     # EC2 refills 20 non-mutating and 5 mutating request tokens per second per account and
     # region (docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html); Auto Scaling
     # (one bucket for all its calls) and ELB publish no figures. Spinnaker's default is 10/s.
     budget_defaults={"reads": 8.0, "mutations": 4.0},
-    shared_read_activities=frozenset({"aws.wait_for_capacity"}),
-    read_activities=frozenset(
-        {
-            "aws.next_server_group_name",
-            "aws.wait_for_capacity",
-            "aws.describe_server_group",
-            "aws.read_server_group_template",
-            "aws.list_server_groups",
-        }
-    )
-    | network_read_activities("aws"),
+    shared_reads=("wait_for_capacity",),
 )
 
 
 register_operations, register_activities, register_providers = provider_hooks(
-    AWS,
-    (*OPERATIONS, *NETWORK_OPERATIONS),
-    (*ACTIVITIES, *OPTIONAL_ACTIVITIES, *NETWORK_ACTIVITIES),
+    AWS, OPERATIONS, NETWORK_OPERATIONS, ACTIVITIES, OPTIONAL_ACTIVITIES, NETWORK_ACTIVITIES
 )

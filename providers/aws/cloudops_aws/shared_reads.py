@@ -7,7 +7,7 @@ once, whatever the number of operations waiting on it.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from cloudops.batching import ReadBatcher
@@ -17,13 +17,7 @@ from cloudops_aws.clients import aws_client
 __all__ = ["GROUPS", "TARGET_HEALTH", "shared_group", "shared_traffic_health"]
 
 
-def _scope(scope: Hashable) -> tuple[str, str]:
-    assert isinstance(scope, tuple)
-    return str(scope[0]), str(scope[1])
-
-
-def _fetch_groups(scope: Hashable, names: Sequence[str]) -> dict[str, dict[str, Any]]:
-    account, region = _scope(scope)
+def _fetch_groups(account: str, region: str, names: Sequence[str]) -> dict[str, dict[str, Any]]:
     asg = aws_client("autoscaling", account, region)
     found: dict[str, dict[str, Any]] = {}
     params: dict[str, Any] = {"AutoScalingGroupNames": list(names), "MaxRecords": 100}
@@ -36,10 +30,9 @@ def _fetch_groups(scope: Hashable, names: Sequence[str]) -> dict[str, dict[str, 
         params["NextToken"] = answer["NextToken"]
 
 
-def _fetch_health(scope: Hashable, arns: Sequence[str]) -> dict[str, dict[str, str]]:
+def _fetch_health(account: str, region: str, arns: Sequence[str]) -> dict[str, dict[str, str]]:
     from cloudops_aws.activities import _target_health
 
-    account, region = _scope(scope)
     elbv2 = aws_client("elbv2", account, region)
     return {arn: _target_health(elbv2, arn) for arn in arns}
 

@@ -38,22 +38,6 @@ async def test_invalid_input(
         assert counts.launch_templates == [] and counts.auto_scaling_groups == []
 
 
-async def test_region_and_account_are_checked(
-    aws_ops: CloudOpsClient, moto_network: MotoNetwork, app: str
-) -> None:
-    wrong_region = await aws_ops.execute(
-        "aws.createServerGroup",
-        create_input(moto_network, app),
-        account="moto",
-        region="eu-west-1",
-    )
-    assert not wrong_region.ok
-    assert wrong_region.error.code == "INVALID_INPUT"
-    no_account = await aws_ops.execute("aws.describeServerGroup", {"server_group": "x-v000"})
-    assert not no_account.ok
-    assert no_account.error.code == "INVALID_INPUT"
-
-
 async def test_missing_image_is_not_found(
     aws_ops: CloudOpsClient, moto_client: Any, moto_network: MotoNetwork, app: str
 ) -> None:

@@ -18,6 +18,7 @@ from aws_testkit import (
 )
 
 from cloudops.client import CloudOpsClient
+from cloudops_testing.checks import succeed
 from cloudops_testing.fixtures_aws import MotoNetwork
 
 
@@ -46,10 +47,7 @@ async def test_disable_suspends_processes_and_a_resize_keeps_it_disabled(
     aws_ops: CloudOpsClient, moto_client: Any, group: dict[str, Any]
 ) -> None:
     name = group["name"]
-    disabled = await aws_ops.execute(
-        "aws.disableServerGroup", {"server_group": name, **FAST}, **WHERE
-    )
-    assert disabled.ok, disabled.error
+    await succeed(aws_ops, "aws.disableServerGroup", {"server_group": name, **FAST}, **WHERE)
     assert suspended(moto_client, name) == {"Launch", "Terminate", "AddToLoadBalancer"}
     described = await aws_ops.execute("aws.describeServerGroup", {"server_group": name}, **WHERE)
     assert described.ok, described.error

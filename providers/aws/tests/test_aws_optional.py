@@ -16,6 +16,7 @@ from aws_testkit import FAST, WHERE, asg_of, create_input
 import cloudops_aws.plugin
 from cloudops.client import CloudOpsClient
 from cloudops_testing import then_fail
+from cloudops_testing.checks import check_tag_verbs
 from cloudops_testing.faults import (
     AWS_FIDELITY,
     ProxyRequest,
@@ -200,13 +201,7 @@ async def test_tags_processes_reboot_detach_and_their_undo(
         found = (asg_of(moto_client, group) or {}).get("SuspendedProcesses", [])
         return {p["ProcessName"] for p in found}
 
-    upsert = {"server_group": group, "tags": {"owner": "ann", "team": "web"}}
-    assert (await ops.execute("aws.upsertServerGroupTags", upsert, **WHERE)).value["changed"]
-    assert tags() == {"owner": "ann", "team": "web"}
-    assert not (await ops.execute("aws.upsertServerGroupTags", upsert, **WHERE)).value["changed"]
-    remove = {"server_group": group, "keys": ["owner"]}
-    assert (await ops.execute("aws.deleteServerGroupTags", remove, **WHERE)).value["changed"]
-    assert tags() == {"team": "web"}
+    await check_tag_verbs(ops, "aws", group, tags, **WHERE)
 
     processes = {"server_group": group, "processes": ["AZRebalance"]}
     assert (await ops.execute("aws.suspendProcesses", processes, **WHERE)).value["changed"]

@@ -29,7 +29,7 @@ from cloudops.servergroups.models import (
     cluster_name,
     next_server_group_name,
 )
-from cloudops.servergroups.translate import activity_maker, require_ours
+from cloudops.servergroups.translate import activity_maker, not_settled, require_ours
 from cloudops_azure import arm, lro
 from cloudops_azure.clients import account_settings, compute_client, resource_group_of
 from cloudops_azure.errors import arm_error, classify
@@ -373,18 +373,19 @@ def wait_for_instances(arg: WaitForInstancesInput) -> InstancesStatus:
         for vm in alive
         if str(vm["name"]).lower() in excluded or str(vm.get("instanceId")) in excluded
     )
-    if len(running) >= desired and len(alive) <= desired and not leaving:
-        return InstancesStatus(
-            name=arg.name,
-            capacity=capacity,
-            instances=len(alive),
-            running=len(running),
-            disabled=arm.is_disabled(scale_set),
-        )
-    message = f"{arg.name}: {len(running)} of {desired} VMs running, {len(alive)} in the scale set"
-    if leaving:
-        message += f", waiting for {', '.join(leaving)} to leave"
-    raise NotReady(message)
+    progress = f"{len(running)} of {desired} VMs running, {len(alive)} in the scale set"
+    why = not_settled(
+        arg.name, progress, ready=len(running), alive=len(alive), desired=desired, leaving=leaving
+    )
+    if why is not None:
+        raise NotReady(why)
+    return InstancesStatus(
+        name=arg.name,
+        capacity=capacity,
+        instances=len(alive),
+        running=len(running),
+        disabled=arm.is_disabled(scale_set),
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import cloudops
 from cloudops import BusinessError, ErrorCode
-from cloudops.servergroups.translate import settings_as
+from cloudops.servergroups.translate import account_of
 from cloudops_azure.models import AzureAccountSettings
 
 if TYPE_CHECKING:
@@ -61,18 +61,9 @@ def clear_cache() -> None:
         _clients.clear()
 
 
-def _account(name: str) -> cloudops.Account:
-    found = cloudops.current_account(name)
-    if found.provider != "azure":
-        raise BusinessError(
-            ErrorCode.INVALID_INPUT, f"account {name!r} is a {found.provider} account, not azure"
-        )
-    return found
-
-
 def account_settings(name: str) -> AzureAccountSettings:
     """The validated Azure settings of the worker's account ``name``."""
-    return settings_as(_account(name).settings, AzureAccountSettings)
+    return account_of(name, "azure", AzureAccountSettings)[1]
 
 
 def resource_group_of(account: str, override: str | None) -> str:
@@ -274,8 +265,7 @@ def monitor_client(account: str) -> Any:
 
 
 def _management_client(account: str, module: str, name: str) -> Any:
-    found = _account(account)
-    settings = account_settings(account)
+    found, settings = account_of(account, "azure", AzureAccountSettings)
     key = (found.name, f"{found.endpoint or ''}|{settings.model_dump_json()}", name)
     with _lock:
         cached = _clients.get(key)

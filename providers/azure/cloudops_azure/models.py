@@ -17,6 +17,7 @@ from cloudops.servergroups import contract
 from cloudops.servergroups.contract import (
     CloudCall,
     GroupCall,
+    NewGroup,
     NextNameOutput,
     WaitCall,
     WaitedGroup,
@@ -315,16 +316,11 @@ class ClusterCall(AzureCall, contract.ClusterCall):
     """List the scale sets of one cluster (``app-stack-detail``) in the resource group."""
 
 
-class ScaleSetSpec(ScaleSetCall):
+class ScaleSetSpec(ScaleSetCall, NewGroup):
     """Create (or find, if this request already created it) the scale set ``name``."""
 
-    request_id: str
     image: str
     instance_type: str
-    capacity: Capacity
-    zones: list[str] = Field(default_factory=list)
-    subnets: list[str] = Field(default_factory=list)
-    load_balancers: list[str] = Field(default_factory=list)
     security_groups: list[str] = Field(default_factory=list)
     user_data: str | None = None
     user_data_base64: str | None = None
@@ -332,7 +328,6 @@ class ScaleSetSpec(ScaleSetCall):
     ssh_public_key: str | None = None
     upgrade_policy: str | None = None
     health_probe: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
 
 
 class Begun(cloudops.Output):

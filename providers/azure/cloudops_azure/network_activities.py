@@ -11,27 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from cloudops import BusinessError, ErrorCode
-from cloudops.network.contract import (
-    OWNER,
-    TAG_LOAD_BALANCER,
-    TAG_SECURITY_GROUP,
-    LoadBalancerLookup,
-    NetworkCall,
-    NetworkListCall,
-    Part,
-    PartChange,
-    SecurityGroupLookup,
-)
-from cloudops.network.models import (
-    HealthCheck,
-    Listener,
-    LoadBalancerDescription,
-    LoadBalancerList,
-    Permission,
-    SecurityGroupDescription,
-    SecurityGroupList,
-)
-from cloudops.network.parts import PartHandler, Where, listed, part_activities
+from cloudops.network import contract as nc
+from cloudops.network import models as nm
+from cloudops.network.contract import TAG_LOAD_BALANCER, TAG_SECURITY_GROUP, Part, PartChange
+from cloudops.network.parts import PartHandler, ResourceHandler, Where, listed, part_activities
 from cloudops.servergroups.contract import TAG_REQUEST_ID
 from cloudops.servergroups.translate import activity_maker
 from cloudops_azure.arm import subnet_id
@@ -100,24 +83,17 @@ def _last(ref: str | None) -> str:
     return (ref or "").rstrip("/").rsplit("/", 1)[-1]
 
 
-class Resource(PartHandler):
+class Resource(ResourceHandler[Net]):
     """A part that is one Microsoft.Network resource, written whole with PUT."""
 
-    kind: str
+    def client(self, where: Where) -> Net:
+        return Net(where)
 
-    def state(self, net: Net, resource: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+    def get(self, client: Net, name: str) -> dict[str, Any] | None:
+        return client.get(self.kind, name)
 
-    def body(self, net: Net, part: Part) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def read(self, where: Where, part: Part) -> dict[str, Any] | None:
-        net = Net(where)
-        found = net.get(self.kind, part.name)
-        if found is None:
-            return None
-        tags = found.get("tags") or {}
-        return {**self.state(net, found), "id": found.get("id"), OWNER: tags.get(TAG_REQUEST_ID)}
+    def identity(self, resource: dict[str, Any]) -> tuple[Any, Any]:
+        return resource.get("id"), (resource.get("tags") or {}).get(TAG_REQUEST_ID)
 
     def _put(self, where: Where, change: PartChange, tags: dict[str, str]) -> str:
         net, part = Net(where), change.part
@@ -266,7 +242,7 @@ class SecurityGroups(Resource):
     kind = "security_group"
 
     def state(self, net: Net, resource: dict[str, Any]) -> dict[str, Any]:
-        found: dict[tuple[Any, ...], Permission] = {}
+        found: dict[tuple[Any, ...], nm.Permission] = {}
         for rule in (resource.get("properties") or {}).get("securityRules") or []:
             p = rule.get("properties") or {}
             if p.get("direction") != "Inbound" or p.get("access") != "Allow":
@@ -285,7 +261,7 @@ class SecurityGroups(Resource):
                 for g in p.get("sourceApplicationSecurityGroups") or []
             ]
             for kind, source in sources:
-                permission = Permission(
+                permission = nm.Permission(
                     protocol=protocol,
                     from_port=start,
                     to_port=end,
@@ -298,7 +274,7 @@ class SecurityGroups(Resource):
     def body(self, net: Net, part: Part) -> dict[str, Any]:
         buckets: dict[tuple[Any, ...], list[str]] = {}
         for item in part.desired["ingress"]:
-            p = Permission.model_validate(item)
+            p = nm.Permission.model_validate(item)
             buckets.setdefault((p.protocol, p.from_port, p.to_port, p.kind), []).append(p.source)
         rules = []
         for index, ((protocol, start, end, kind), sources) in enumerate(
@@ -364,7 +340,7 @@ def _scale_sets(net: Net) -> list[dict[str, Any]]:
     return [s.as_dict() for s in client.virtual_machine_scale_sets.list(net.resource_group)]
 
 
-def _describe_load_balancer(net: Net, found: dict[str, Any]) -> LoadBalancerDescription:
+def _describe_load_balancer(net: Net, found: dict[str, Any]) -> nm.LoadBalancerDescription:
     name = found["name"]
     state = LoadBalancers().state(net, found)
     props = found.get("properties") or {}
@@ -390,7 +366,7 @@ def _describe_load_balancer(net: Net, found: dict[str, Any]) -> LoadBalancerDesc
         address = (frontends[0].get("properties") or {}).get("privateIPAddress")
     probe = state["probe"]
     try:
-        check = HealthCheck(
+        check = nm.HealthCheck(
             protocol=str(probe["protocol"] or "Tcp").upper(),  # type: ignore[arg-type]
             port=probe["port"],
             path=probe["path"],
@@ -400,13 +376,13 @@ def _describe_load_balancer(net: Net, found: dict[str, Any]) -> LoadBalancerDesc
         )
     except ValueError:
         check = None
-    return LoadBalancerDescription(
+    return nm.LoadBalancerDescription(
         name=name,
         type="network",
         internal=state["frontend"] == "internal",
         address=address,
         listeners=[
-            Listener(
+            nm.Listener(
                 protocol="UDP" if r["protocol"] == "Udp" else "TCP",
                 port=r["frontend_port"],
                 target_port=r["backend_port"],
@@ -422,17 +398,17 @@ def _describe_load_balancer(net: Net, found: dict[str, Any]) -> LoadBalancerDesc
 
 
 @azure_activity("azure.describe_load_balancer")
-def describe_load_balancer(call: NetworkCall) -> LoadBalancerLookup:
+def describe_load_balancer(call: nc.NetworkCall) -> nc.LoadBalancerLookup:
     """The load balancer ``name`` of the resource group, with the scale sets in its pool."""
     net = Net(call)
     found = net.get("load_balancer", call.name)
     if found is None:
-        return LoadBalancerLookup()
-    return LoadBalancerLookup(description=_describe_load_balancer(net, found))
+        return nc.LoadBalancerLookup()
+    return nc.LoadBalancerLookup(description=_describe_load_balancer(net, found))
 
 
 @azure_activity("azure.list_load_balancers")
-def list_load_balancers(call: NetworkListCall) -> LoadBalancerList:
+def list_load_balancers(call: nc.NetworkListCall) -> nm.LoadBalancerList:
     """The load balancers cloudops made in the resource group (of one application)."""
     net = Net(call)
     found = []
@@ -440,12 +416,12 @@ def list_load_balancers(call: NetworkListCall) -> LoadBalancerList:
         if not listed(balancer.get("tags") or {}, TAG_LOAD_BALANCER, call.application):
             continue
         found.append(_describe_load_balancer(net, balancer))
-    return LoadBalancerList(load_balancers=sorted(found, key=lambda d: d.name))
+    return nm.LoadBalancerList(load_balancers=sorted(found, key=lambda d: d.name))
 
 
 def _describe_group(
     net: Net, group: dict[str, Any], groups: list[dict[str, Any]]
-) -> SecurityGroupDescription:
+) -> nm.SecurityGroupDescription:
     name = group["name"]
     users = set()
     for scale_set in _scale_sets(net):
@@ -471,11 +447,11 @@ def _describe_group(
     if net.get("application_security_group", name) is not None:
         parts.insert(0, f"application_security_group/{name}")
     state = SecurityGroups().state(net, group)
-    return SecurityGroupDescription(
+    return nm.SecurityGroupDescription(
         name=name,
         id=group.get("id"),
         network=net.resource_group,
-        ingress=[Permission.model_validate(p) for p in state["ingress"]],
+        ingress=[nm.Permission.model_validate(p) for p in state["ingress"]],
         in_use_by=sorted(users),
         parts=parts,
         tags=dict(group.get("tags") or {}),
@@ -483,18 +459,18 @@ def _describe_group(
 
 
 @azure_activity("azure.describe_security_group")
-def describe_security_group(call: NetworkCall) -> SecurityGroupLookup:
+def describe_security_group(call: nc.NetworkCall) -> nc.SecurityGroupLookup:
     """The network security group ``name``, its inbound rules and what uses it."""
     net = Net(call)
     found = net.get("security_group", call.name)
     if found is None:
-        return SecurityGroupLookup()
+        return nc.SecurityGroupLookup()
     groups = net.list("security_group")
-    return SecurityGroupLookup(description=_describe_group(net, found, groups))
+    return nc.SecurityGroupLookup(description=_describe_group(net, found, groups))
 
 
 @azure_activity("azure.list_security_groups")
-def list_security_groups(call: NetworkListCall) -> SecurityGroupList:
+def list_security_groups(call: nc.NetworkListCall) -> nm.SecurityGroupList:
     """The network security groups cloudops made in the resource group (of one application)."""
     net = Net(call)
     groups = net.list("security_group")
@@ -503,7 +479,7 @@ def list_security_groups(call: NetworkListCall) -> SecurityGroupList:
         if not listed(group.get("tags") or {}, TAG_SECURITY_GROUP, call.application):
             continue
         found.append(_describe_group(net, group, groups))
-    return SecurityGroupList(security_groups=found)
+    return nm.SecurityGroupList(security_groups=found)
 
 
 #: Every network activity of the plugin.

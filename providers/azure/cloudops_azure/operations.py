@@ -16,42 +16,36 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from cloudops import BusinessError, ErrorCode
 from cloudops.operation import replace_defaults
 from cloudops.servergroups.contract import ownership_tags
 from cloudops.servergroups.kit import (
     CLOUD_ACTIVITY_DEFAULTS,
     ServerGroupCloud,
     ServerGroupModels,
+    input_fields,
     server_group_operations,
 )
 from cloudops.servergroups.models import (
     ServerGroupOutput,
     TerminateInstancesOutput,
     WaitSettings,
-    cluster_name,
 )
 from cloudops.servergroups.optional import InstancesChange, TemplateChange
+from cloudops_azure import models as azure_models
 from cloudops_azure.models import (
     SCALE_SET_NAME,
-    AzureCloneServerGroupInput,
-    AzureClusterRef,
     AzureCreateServerGroupInput,
     AzureResizeServerGroupInput,
     AzureServerGroupChangeInput,
     AzureServerGroupDescription,
-    AzureServerGroupList,
-    AzureServerGroupRef,
     AzureTerminateInstancesInput,
     Begun,
-    ClusterCall,
     DeleteInstancesBegun,
     DeleteInstancesInput,
     DeleteScaleSetInput,
     DeleteScaleSetOutput,
     InstancesStatus,
     LroKind,
-    NextNameInput,
     PollInput,
     PollOutput,
     ResizeBegun,
@@ -141,28 +135,10 @@ class AzureServerGroups(ServerGroupCloud):
         nothing is restarted. The operation ends when Azure reports the restart done.
         """,
     }
-    models = ServerGroupModels(
-        create=AzureCreateServerGroupInput,
-        clone=AzureCloneServerGroupInput,
-        resize=AzureResizeServerGroupInput,
-        change=AzureServerGroupChangeInput,
-        destroy=AzureServerGroupChangeInput,
-        terminate=AzureTerminateInstancesInput,
-        ref=AzureServerGroupRef,
-        cluster=AzureClusterRef,
-        description=AzureServerGroupDescription,
-        list=AzureServerGroupList,
-        group_call=ScaleSetCall,
-        cluster_call=ClusterCall,
-        next_name=NextNameInput,
+    models = ServerGroupModels.named(azure_models, "Azure", group_call=ScaleSetCall)
+    clone_copies = (
+        "image, VM size, capacity, zones, subnet, backend pools, security group, user data and tags"
     )
-    clone_description = """
-    Create the next server group of a cluster as a copy of another, with overrides.
-
-    The copy takes the source's image, VM size, capacity, zones, subnet, backend pools, security
-    group, user data and tags; any field of the input replaces the source's. ``stack`` and
-    ``detail`` may move the copy to another cluster. The source is not changed.
-    """
     enable_description = """
     Put a server group back into traffic: its scale set rejoins its backend pools.
 
@@ -277,14 +253,9 @@ class AzureServerGroups(ServerGroupCloud):
         set is provisioned and ``desired`` VMs run. If any step fails, the scale set is deleted.
         """
         ctx = self.ctx
-        cluster = cluster_name(input.application, input.stack, input.detail)
-        if not SCALE_SET_NAME.match(f"{cluster}-v000"):
-            raise BusinessError(
-                ErrorCode.INVALID_INPUT,
-                f"server group names of cluster {cluster!r} cannot name an Azure scale set "
-                "(1-64 letters, digits, '.', '-' and '_')",
-                {"errors": [{"field": "detail", "reason": "not usable in a scale set name"}]},
-            )
+        cluster = self.named_cluster(
+            input, SCALE_SET_NAME, "an Azure scale set", "1-64 letters, digits, '.', '-' and '_'"
+        )
         name = (await self.choose_name(input)).name
         call = self.where(input, name=name)
         tags = {**input.tags, **ownership_tags(ctx.request_id, name, cluster, input.application)}
@@ -300,22 +271,9 @@ class AzureServerGroups(ServerGroupCloud):
             begun: Begun = await ctx.execute_activity(
                 "azure.begin_create_scale_set",
                 ScaleSetSpec(
-                    **call,
-                    request_id=ctx.request_id,
-                    image=input.image,
-                    instance_type=input.instance_type,
-                    capacity=input.capacity,
-                    zones=input.zones,
-                    subnets=input.subnets,
-                    load_balancers=input.load_balancers,
-                    security_groups=input.security_groups,
-                    user_data=input.user_data,
-                    user_data_base64=input.user_data_base64,
-                    admin_username=input.admin_username,
-                    ssh_public_key=input.ssh_public_key,
-                    upgrade_policy=input.upgrade_policy,
-                    health_probe=input.health_probe,
-                    tags=tags,
+                    **input_fields(
+                        input, ScaleSetSpec, **call, request_id=ctx.request_id, tags=tags
+                    )
                 ),
                 result_type=Begun,
             )

@@ -6,9 +6,7 @@ imports the Azure SDK at module level; the activities import it when they first 
 
 from __future__ import annotations
 
-import cloudops
-from cloudops.network.contract import network_read_activities
-from cloudops.servergroups.plugin import import_later, provider_hooks
+from cloudops.servergroups.plugin import cloud_provider, provider_hooks
 from cloudops_azure.activities import ACTIVITIES
 from cloudops_azure.autoscale import AUTOSCALE_ACTIVITIES
 from cloudops_azure.errors import classify
@@ -21,43 +19,29 @@ from cloudops_azure.tags import set_server_group_tags
 
 #: The Azure provider: accounts of ``provider = "azure"`` in cloudops.toml are validated by
 #: :class:`AzureAccountSettings`; azure-core errors are classified by :func:`classify`.
-AZURE = cloudops.Provider(
-    name="azure",
+AZURE = cloud_provider(
+    "azure",
     accounts=AzureAccountSettings,
     description="Microsoft Azure: VM scale sets, load balancers and network security groups "
     "(azure-mgmt-compute, azure-mgmt-network)",
     classify=classify,
-    warm_up=import_later(
-        "azure.mgmt.compute", "azure.mgmt.network", "azure.identity", "azure.core.exceptions"
-    ),
+    sdk=("azure.mgmt.compute", "azure.mgmt.network", "azure.identity", "azure.core.exceptions"),
     # Resource Manager refills about 25 reads and 10 writes per second per subscription,
     # principal and region (learn.microsoft.com/azure/azure-resource-manager/management/
     # request-limits-and-throttling): half of each, as other principals share them.
     budget_defaults={"reads": 12.0, "mutations": 5.0},
-    shared_read_activities=frozenset({"azure.wait_for_instances"}),
-    read_activities=frozenset(
-        {
-            "azure.next_server_group_name",
-            "azure.poll_operation",
-            "azure.wait_for_instances",
-            "azure.describe_server_group",
-            "azure.list_server_groups",
-            "azure.read_server_group_template",
-            "azure.read_launch_template",
-        }
-    )
-    | network_read_activities("azure"),
+    shared_reads=("wait_for_instances",),
+    reads=("poll_operation", "read_launch_template"),
 )
 
 
 register_operations, register_activities, register_providers = provider_hooks(
     AZURE,
-    (*OPERATIONS, *NETWORK_OPERATIONS),
-    (
-        *ACTIVITIES,
-        *AUTOSCALE_ACTIVITIES,
-        set_server_group_tags,
-        *OPTIONAL_ACTIVITIES,
-        *NETWORK_ACTIVITIES,
-    ),
+    OPERATIONS,
+    NETWORK_OPERATIONS,
+    ACTIVITIES,
+    AUTOSCALE_ACTIVITIES,
+    [set_server_group_tags],
+    OPTIONAL_ACTIVITIES,
+    NETWORK_ACTIVITIES,
 )

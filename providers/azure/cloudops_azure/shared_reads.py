@@ -8,7 +8,7 @@ several scale sets), whatever the number of operations waiting on them.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from cloudops.batching import ReadBatcher
@@ -17,13 +17,9 @@ from cloudops_azure.clients import compute_client
 __all__ = ["SCALE_SETS", "VMS", "shared_scale_set", "shared_vms"]
 
 
-def _scope(scope: Hashable) -> tuple[str, str]:
-    assert isinstance(scope, tuple)
-    return str(scope[0]), str(scope[1])
-
-
-def _fetch_scale_sets(scope: Hashable, names: Sequence[str]) -> dict[str, dict[str, Any]]:
-    account, resource_group = _scope(scope)
+def _fetch_scale_sets(
+    account: str, resource_group: str, names: Sequence[str]
+) -> dict[str, dict[str, Any]]:
     listed = {
         str(found.name).lower(): dict(found.as_dict())
         for found in compute_client(account).virtual_machine_scale_sets.list(resource_group)
@@ -32,13 +28,12 @@ def _fetch_scale_sets(scope: Hashable, names: Sequence[str]) -> dict[str, dict[s
     return {name: listed[name.lower()] for name in names if name.lower() in listed}
 
 
-def _fetch_vms(scope: Hashable, names: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-    account, resource_group = _scope(scope)
+def _fetch_vms(
+    account: str, resource_group: str, scale_set: str, names: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
     vms = compute_client(account).virtual_machine_scale_set_vms
-    return {
-        name: [dict(vm.as_dict()) for vm in vms.list(resource_group, name, expand="instanceView")]
-        for name in names
-    }
+    listed = vms.list(resource_group, scale_set, expand="instanceView")
+    return {scale_set: [dict(vm.as_dict()) for vm in listed]}
 
 
 #: Scale sets as ARM JSON, by (account, resource group).

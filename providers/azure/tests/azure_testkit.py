@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cloudops_testing.azure_emulator import AzureEmulator
+from cloudops_testing.checks import sample_create_input
 from cloudops_testing.fixtures_azure import (
     AZURE_ACCOUNT,
     AZURE_IMAGE,
@@ -28,20 +29,11 @@ def pool_id(pool: str, balancer: str = AZURE_LOAD_BALANCER) -> str:
 
 
 def create_input(application: str, **overrides: Any) -> dict[str, Any]:
-    """A small, fast createServerGroup input."""
-    data: dict[str, Any] = {
-        "application": application,
-        "stack": "test",
-        "image": AZURE_IMAGE,
-        "instance_type": "Standard_B1s",
-        "capacity": {"min": 1, "max": 3, "desired": 2},
-        "zones": ["1", "2"],
-        "load_balancers": [f"{AZURE_LOAD_BALANCER}/web"],
-        "tags": {"team": "cloudops"},
-        **FAST,
-    }
-    data.update(overrides)
-    return data
+    """A small, fast createServerGroup input: 2 VMs in zones 1 and 2, in the ``web`` pool."""
+    placement = {"zones": ["1", "2"], "load_balancers": [f"{AZURE_LOAD_BALANCER}/web"]}
+    return sample_create_input(
+        application, AZURE_IMAGE, "Standard_B1s", **{**placement, **overrides}
+    )
 
 
 def scale_set(emulator: AzureEmulator, name: str) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from azure_testkit import FAST, RG, WHERE, create_input, scale_set
 import cloudops_azure.plugin
 from cloudops.client import CloudOpsClient
 from cloudops_testing.azure_emulator import AzureEmulator
+from cloudops_testing.checks import check_tag_verbs
 from cloudops_testing.fixtures_azure import AZURE_SUBSCRIPTION, emulator_monitor_client
 
 
@@ -178,13 +179,7 @@ async def test_tags_are_set_repeated_removed_and_undone(
         found = scale_set(azure_emulator, group) or {}
         return {k: v for k, v in found["tags"].items() if not k.startswith("cloudops")}
 
-    upsert = {"server_group": group, "tags": {"owner": "ann", "team": "web"}}
-    assert (await ops.execute("azure.upsertServerGroupTags", upsert, **WHERE)).value["changed"]
-    assert tags() == {"owner": "ann", "team": "web"}
-    assert not (await ops.execute("azure.upsertServerGroupTags", upsert, **WHERE)).value["changed"]
-    remove = {"server_group": group, "keys": ["owner"]}
-    assert (await ops.execute("azure.deleteServerGroupTags", remove, **WHERE)).value["changed"]
-    assert tags() == {"team": "web"}
+    await check_tag_verbs(ops, "azure", group, tags, **WHERE)
     again = {"server_group": group, "tags": {"team": "x"}}
     failed = await ops.execute(
         "testkit.thenFail",

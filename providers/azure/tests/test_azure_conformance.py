@@ -8,36 +8,33 @@ from typing import Any
 import pytest
 from azure_testkit import RG, create_input, in_pool, scale_set
 
-import cloudops_azure.plugin
 from cloudops.servergroups.contract import TAG_APPLICATION
+from cloudops_testing import conformance
 from cloudops_testing.azure_emulator import AzureEmulator
 from cloudops_testing.azure_emulator.network import network_bodies
-from cloudops_testing.conformance import (
-    ConformanceSuite,
-    ConformanceTarget,
-    GroupState,
-    IngressTuple,
-)
-from cloudops_testing.network_inputs import load_balancer_input, security_group_input
 
 _PROTOCOLS = {"Tcp": "tcp", "Udp": "udp", "Icmp": "icmp", "*": "all"}
 
 
 @pytest.fixture
 def conformance_target(
-    azure_emulator: AzureEmulator, azure_accounts: dict[str, Any], azure_fault_proxy: Any
-) -> ConformanceTarget:
-    def read_group(name: str) -> GroupState | None:
+    request: pytest.FixtureRequest, azure_emulator: AzureEmulator, azure_fault_proxy: Any
+) -> conformance.ConformanceTarget:
+    local = conformance.LocalTarget("azure", request)
+
+    @local.reads
+    def read_group(name: str) -> conformance.GroupState | None:
         found = scale_set(azure_emulator, name)
         if found is None:
             return None
         vms = {f"{name}_{vm['instanceId']}" for vm in azure_emulator.instances(RG, name)}
-        return GroupState(
+        return conformance.GroupState(
             desired=found["sku"]["capacity"],
             instances=len(vms),
             in_traffic=bool(vms) and in_pool(azure_emulator, "web", name) == vms,
         )
 
+    @local.reads
     def resources(application: str) -> list[str]:
         return [
             s["name"]
@@ -58,6 +55,7 @@ def conformance_target(
                     return found
         return None
 
+    @local.reads
     def read_load_balancer(name: str) -> frozenset[int] | None:
         found = body("loadBalancers", name)
         if found is None:
@@ -65,11 +63,12 @@ def conformance_target(
         rules = found["properties"].get("loadBalancingRules") or []
         return frozenset(int(r["properties"]["frontendPort"]) for r in rules)
 
-    def read_security_group(name: str) -> frozenset[IngressTuple] | None:
+    @local.reads
+    def read_security_group(name: str) -> frozenset[conformance.IngressTuple] | None:
         found = body("networkSecurityGroups", name)
         if found is None:
             return None
-        rules: set[IngressTuple] = set()
+        rules: set[conformance.IngressTuple] = set()
         for rule in found["properties"].get("securityRules") or []:
             p = rule["properties"]
             if p["direction"] != "Inbound" or p["access"] != "Allow":
@@ -87,22 +86,13 @@ def conformance_target(
             rules.update((protocol, start, end, source) for source in sources)
         return frozenset(rules)
 
-    return ConformanceTarget(
-        provider="azure",
-        plugin=cloudops_azure.plugin,
-        accounts=azure_accounts,
+    return local.target(
         create_input=create_input,
-        read_group=read_group,
-        resources=resources,
         failing_create=allocation_failure,
         failing_code="CLOUD_REJECTED",
         fault_proxy=lambda rules: azure_fault_proxy(replace(rules, flavor="azure")),
-        load_balancer_input=load_balancer_input,
-        read_load_balancer=read_load_balancer,
-        security_group_input=security_group_input,
-        read_security_group=read_security_group,
     )
 
 
-class TestAzureConformance(ConformanceSuite):
+class TestAzureConformance(conformance.ConformanceSuite):
     """Every test of the suite, on the emulator."""

@@ -6,25 +6,17 @@ from azure_testkit import RG, WHERE, create_input, in_pool, scale_set, tagged, v
 
 from cloudops.client import CloudOpsClient
 from cloudops_testing.azure_emulator import AzureEmulator
+from cloudops_testing.checks import check_first_create, succeed
 from cloudops_testing.fixtures_azure import AZURE_SSH_KEY
 
 
 async def test_create_server_group(
     azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
-    result = await azure_ops.execute(
-        "azure.createServerGroup",
-        create_input(app, user_data="#!/bin/sh\necho hi"),
-        request_id=f"{app}-create",
-        **WHERE,
-    )
-    assert result.ok, result.error
-    value = result.value
-    name = f"{app}-test-v000"
-    assert value["name"] == name
-    assert value["cluster"] == f"{app}-test"
-    assert value["sequence"] == 0
-    assert value["healthy_count"] == 2
+    created = create_input(app, user_data="#!/bin/sh\necho hi")
+    options = {"request_id": f"{app}-create", **WHERE}
+    value = await check_first_create(azure_ops, "azure", created, **options)
+    name = value["name"]
     assert value["resources"]["resource_group"] == RG
 
     found = scale_set(azure_emulator, name)
@@ -58,13 +50,9 @@ async def test_create_needs_an_ssh_key_and_an_allowed_admin_name(
     azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
     """Real ARM refuses a Linux profile without an SSH key and names such as ``admin``."""
-    keyless = await azure_ops.execute(
-        "azure.createServerGroup",
-        create_input(app),
-        **WHERE,
-    )
-    assert keyless.ok, keyless.error  # the account's key is used
-    found = scale_set(azure_emulator, keyless.value["name"])
+    # The account's key is used.
+    keyless = await succeed(azure_ops, "azure.createServerGroup", create_input(app), **WHERE)
+    found = scale_set(azure_emulator, keyless["name"])
     assert found is not None
     linux = found["properties"]["virtualMachineProfile"]["osProfile"]["linuxConfiguration"]
     assert linux["ssh"]["publicKeys"][0]["keyData"] == AZURE_SSH_KEY

@@ -56,15 +56,6 @@ async def test_detail_that_azure_cannot_name_is_invalid(
     assert not result.ok and result.error.code == "INVALID_INPUT"
 
 
-async def test_region_and_account_are_checked(azure_ops: CloudOpsClient, app: str) -> None:
-    wrong_region = await azure_ops.execute(
-        "azure.createServerGroup", create_input(app), account="azure-emu", region="westus"
-    )
-    assert not wrong_region.ok and wrong_region.error.code == "INVALID_INPUT"
-    no_account = await azure_ops.execute("azure.describeServerGroup", {"server_group": "x-v000"})
-    assert not no_account.ok and no_account.error.code == "INVALID_INPUT"
-
-
 async def test_missing_backend_pool_is_not_found(
     azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:

@@ -12,6 +12,7 @@ import cloudops_azure.plugin
 from cloudops.client import CloudOpsClient
 from cloudops_testing.azure_emulator import AzureEmulator
 from cloudops_testing.azure_emulator.network import network_bodies
+from cloudops_testing.checks import check_load_balancer_in_use, upsert_web_allowing_db
 from cloudops_testing.faults import FaultProxy, FaultRules, ProxyRequest, ProxyResponse
 from cloudops_testing.fixtures_azure import azure_account_config
 from cloudops_testing.network_inputs import load_balancer_input, security_group_input
@@ -68,27 +69,8 @@ async def test_load_balancer_converges_serves_scale_sets_and_deletes(
         (r["properties"]["protocol"], r["properties"]["frontendPort"]) for r in rules
     ) == [("Tcp", 80), ("Udp", 53)]
 
-    created = await azure_ops.execute(
-        "azure.createServerGroup", create_input(app, load_balancers=[name], wait=False), **WHERE
-    )
-    assert created.ok, created.error
-    described = await azure_ops.execute("azure.describeLoadBalancer", {"name": name}, **WHERE)
-    assert described.ok, described.error
-    assert described.value["server_groups"] == [created.value["name"]]
-    assert described.value["address"]
-    listed = await azure_ops.execute("azure.listLoadBalancers", {"application": app}, **WHERE)
-    assert [b["name"] for b in listed.value["load_balancers"]] == [name]
-
-    refused = await azure_ops.execute("azure.deleteLoadBalancer", {"name": name}, **WHERE)
-    assert not refused.ok and refused.error.code == "CONFLICT", refused
-    destroyed = await azure_ops.execute(
-        "azure.destroyServerGroup",
-        {"server_group": created.value["name"], "poll_interval_seconds": 0.2},
-        **WHERE,
-    )
-    assert destroyed.ok, destroyed.error
-    deleted = await azure_ops.execute("azure.deleteLoadBalancer", {"name": name}, **WHERE)
-    assert deleted.ok and deleted.value["changed"], deleted
+    in_use = create_input(app, load_balancers=[name], wait=False)
+    await check_load_balancer_in_use(azure_ops, "azure", name, in_use, **WHERE)
     assert _body(azure_emulator, "loadBalancers", name) is None
     assert _body(azure_emulator, "publicIPAddresses", f"{name}-ip") is None
 
@@ -165,15 +147,7 @@ async def test_security_group_converges_and_refuses_delete_while_used(
     azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
     name = f"{app}-web"
-    assert (
-        await azure_ops.execute(
-            "azure.upsertSecurityGroup", security_group_input(app, stack="db", ingress=[]), **WHERE
-        )
-    ).ok
-    wanted = security_group_input(app)
-    wanted["ingress"].append({"protocol": "tcp", "from_port": 5432, "source_groups": [f"{app}-db"]})
-    result = await azure_ops.execute("azure.upsertSecurityGroup", wanted, **WHERE)
-    assert result.ok, result.error
+    wanted = await upsert_web_allowing_db(azure_ops, "azure", app, **WHERE)
     nsg = _body(azure_emulator, "networkSecurityGroups", name)
     assert nsg is not None
     rules = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,15 +14,13 @@ from cloudops.client import CloudOpsClient
 from cloudops.servergroups.contract import TAG_REQUEST_ID
 from cloudops_testing.azure_emulator import AzureEmulator
 from cloudops_testing.faults import FaultProxy
-from cloudops_testing.fixtures_azure import AZURE_ACCOUNT, AZURE_SUBSCRIPTION, azure_account_config
+from cloudops_testing.fixtures_azure import AZURE_SUBSCRIPTION, azure_account_config
 from cloudops_testing.processes import WorkerProcess
 from cloudops_testing.shared_reads import (
-    COUNT_ONLY,
-    alone_and_shared,
+    check_waits_share_their_reads,
     execute_all,
-    with_a_sigkilled_worker,
+    shared_under_a_budget,
 )
-from cloudops_testing.throttling import CloudThrottle, install
 
 
 @pytest.fixture
@@ -74,18 +71,10 @@ async def test_concurrent_waits_share_their_reads(
     async with cloudops_worker(
         plugins=[cloudops_azure.plugin], load_entrypoints=False, accounts=azure_accounts
     ) as ops:
-
-        async def run(mode: str) -> None:
-            await create_many(ops, f"{app}{mode[0]}", 6)
-
-        alone, shared = await alone_and_shared(
-            monkeypatch, {"scale sets": SCALE_SETS, "vms": VMS}, run
+        # Groups: the resource group's scale sets, one list; members: a scale set's VMs.
+        await check_waits_share_their_reads(
+            monkeypatch, SCALE_SETS, VMS, lambda prefix: create_many(ops, app + prefix, 6)
         )
-    # Every attempt read its scale set alone, 3+ polls each; shared, one list of the group's.
-    assert alone["scale sets"][0] == alone["scale sets"][1] >= 6 * 3
-    assert shared["scale sets"][1] * 3 <= shared["scale sets"][0], shared
-    # At most one list of VMs per scale set and poll.
-    assert shared["vms"][1] <= shared["scale sets"][0], shared
 
 
 async def test_shared_reads_survive_a_sigkilled_worker_under_a_budget(
@@ -98,22 +87,15 @@ async def test_shared_reads_survive_a_sigkilled_worker_under_a_budget(
 ) -> None:
     slow_boots(6.0)
     proxy = azure_fault_proxy()
-    throttle = install(proxy, CloudThrottle("azure", COUNT_ONLY))
-    accounts = azure_account_config(proxy.url)
-    accounts["accounts"][AZURE_ACCOUNT]["budget"] = {"calls_per_second": 4}
-    started = time.monotonic()
-    results = await with_a_sigkilled_worker(
+    results = await shared_under_a_budget(
         worker_process,
         temporal_client,
-        "azure",
-        accounts,
+        proxy,
+        azure_account_config(proxy.url),
+        AZURE_SUBSCRIPTION.lower(),  # Resource Manager meters the subscription
         lambda ops: create_many(ops, app, 6),
-        settle=6,
     )
     for i, [result] in enumerate(results):
         assert result.value["healthy_count"] == 2
         # Made once, whatever was retried after the kill.
         assert tagged(azure_emulator, TAG_REQUEST_ID, f"{app}{i}-create") == [result.value["name"]]
-    # The subscription's calls kept to its budget (Temporal lets a key burst a second's worth).
-    subscription = AZURE_SUBSCRIPTION.lower()
-    assert throttle.peak_rate(subscription, window=2.0, since=started) <= 2 * 4 + 3

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import cloudops
-from cloudops.servergroups.translate import settings_as
+from cloudops.servergroups.translate import account_of
 from cloudops_gcp.models import GcpAccountSettings
 
 __all__ = ["GcpClients", "clear_cache", "gcp_clients", "instrumented_transport"]
@@ -249,13 +249,7 @@ def gcp_clients(account: str) -> GcpClients:
     :func:`cloudops.current_account`). Credential errors it raises are google-auth's: classify
     them like any other call.
     """
-    found = cloudops.current_account(account)
-    if found.provider != "gcp":
-        raise cloudops.BusinessError(
-            cloudops.ErrorCode.INVALID_INPUT,
-            f"account {account!r} is a {found.provider} account, not a gcp one",
-        )
-    settings = settings_as(found.settings, GcpAccountSettings)
+    found, settings = account_of(account, "gcp", GcpAccountSettings)
     key = (found.name, f"{found.endpoint or ''}|{settings.model_dump_json()}")
     with _lock:
         cached = _accounts.get(key)

@@ -18,27 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudops import BusinessError, ErrorCode, RetryableError
-from cloudops.network.contract import (
-    OWNER,
-    TAG_LOAD_BALANCER,
-    TAG_SECURITY_GROUP,
-    LoadBalancerLookup,
-    NetworkCall,
-    NetworkListCall,
-    Part,
-    PartChange,
-    SecurityGroupLookup,
-)
-from cloudops.network.models import (
-    HealthCheck,
-    Listener,
-    LoadBalancerDescription,
-    LoadBalancerList,
-    Permission,
-    SecurityGroupDescription,
-    SecurityGroupList,
-)
-from cloudops.network.parts import PartHandler, Where, listed, part_activities
+from cloudops.network import contract as nc
+from cloudops.network import models as nm
+from cloudops.network.contract import OWNER, TAG_LOAD_BALANCER, TAG_SECURITY_GROUP, Part, PartChange
+from cloudops.network.parts import PartHandler, ResourceHandler, Where, listed, part_activities
 from cloudops.servergroups.contract import TAG_REQUEST_ID
 from cloudops.servergroups.translate import activity_maker
 from cloudops_gcp.activities import _get_operation, _op_ref, _region_groups, _v1
@@ -217,27 +200,17 @@ class Compute:
         self._run(method, request)
 
 
-class Resource(PartHandler):
+class Resource(ResourceHandler[Compute]):
     """A part that is one Compute resource; subclasses translate between body and state."""
 
-    kind: str
+    def client(self, where: Where) -> Compute:
+        return Compute(where, self.kind)
 
-    def state(self, compute: Compute, resource: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+    def get(self, client: Compute, name: str) -> dict[str, Any] | None:
+        return client.get(name)
 
-    def body(self, compute: Compute, part: Part) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def read(self, where: Where, part: Part) -> dict[str, Any] | None:
-        compute = Compute(where, self.kind)
-        found = compute.get(part.name)
-        if found is None:
-            return None
-        return {
-            **self.state(compute, found),
-            "id": found.get("selfLink"),
-            OWNER: _owner_tags(found).get(TAG_REQUEST_ID),
-        }
+    def identity(self, resource: dict[str, Any]) -> tuple[Any, Any]:
+        return resource.get("selfLink"), _owner_tags(resource).get(TAG_REQUEST_ID)
 
     def create(self, where: Where, change: PartChange) -> str | None:
         compute = Compute(where, self.kind)
@@ -460,7 +433,7 @@ def _firewall_specs(name: str, wanted: list[dict[str, Any]]) -> dict[str, dict[s
     """Firewall rules (by name ``NAME-xxxxxxxx``, content-addressed) for the permissions."""
     buckets: dict[tuple[Any, ...], dict[str, set[str]]] = {}
     for item in wanted:
-        permission = Permission.model_validate(item)
+        permission = nm.Permission.model_validate(item)
         family = "6" if permission.kind == "cidr" and ":" in permission.source else "4"
         key = (permission.protocol, permission.from_port, permission.to_port, family)
         bucket = buckets.setdefault(key, {"cidr": set(), "group": set()})
@@ -480,7 +453,7 @@ def _firewall_specs(name: str, wanted: list[dict[str, Any]]) -> dict[str, dict[s
     return specs
 
 
-def _firewall_permissions(rule: dict[str, Any]) -> list[Permission]:
+def _firewall_permissions(rule: dict[str, Any]) -> list[nm.Permission]:
     found = []
     for allowed in rule.get("allowed") or []:
         protocol = str(allowed.get("IPProtocol")).lower()
@@ -493,7 +466,7 @@ def _firewall_permissions(rule: dict[str, Any]) -> list[Permission]:
             sources = [("cidr", c) for c in rule.get("sourceRanges") or []]
             sources += [("group", t) for t in rule.get("sourceTags") or []]
             found += [
-                Permission(protocol=protocol, from_port=start, to_port=end, kind=k, source=s)  # type: ignore[arg-type]
+                nm.Permission(protocol=protocol, from_port=start, to_port=end, kind=k, source=s)  # type: ignore[arg-type]
                 for k, s in sources
             ]
     return found
@@ -604,12 +577,12 @@ HANDLERS: dict[str, PartHandler] = {
 # --------------------------------------------------------------------------------------------
 
 
-def _health(found: dict[str, Any] | None) -> HealthCheck | None:
+def _health(found: dict[str, Any] | None) -> nm.HealthCheck | None:
     if found is None:
         return None
     state = _health_state(found)
     try:
-        return HealthCheck(
+        return nm.HealthCheck(
             protocol=state["type"],
             port=state["port"],
             path=state["path"],
@@ -622,7 +595,7 @@ def _health(found: dict[str, Any] | None) -> HealthCheck | None:
         return None
 
 
-def _describe_http(where: Any, service: dict[str, Any]) -> LoadBalancerDescription:
+def _describe_http(where: Any, service: dict[str, Any]) -> nm.LoadBalancerDescription:
     name = service["name"]
     check = Compute(where, "health_check").get(name)
     rules = _ours(Compute(where, "global_forwarding_rule"), TAG_LOAD_BALANCER, name)
@@ -634,12 +607,12 @@ def _describe_http(where: Any, service: dict[str, Any]) -> LoadBalancerDescripti
         parts.append(f"target_http_proxy/{name}")
     parts += [f"global_forwarding_rule/{r}" for r in sorted(rules)]
     port = ((check or {}).get("httpHealthCheck") or {}).get("port")
-    return LoadBalancerDescription(
+    return nm.LoadBalancerDescription(
         name=name,
         type="application",
         address=next((r.get("IPAddress") for _, r in sorted(rules.items())), None),
         listeners=[
-            Listener(
+            nm.Listener(
                 protocol="HTTP", port=int(r["portRange"].split("-")[0]), target_port=port or None
             )
             for _, r in sorted(rules.items())
@@ -652,7 +625,7 @@ def _describe_http(where: Any, service: dict[str, Any]) -> LoadBalancerDescripti
     )
 
 
-def _describe_pool(where: Any, pool: dict[str, Any]) -> LoadBalancerDescription:
+def _describe_pool(where: Any, pool: dict[str, Any]) -> nm.LoadBalancerDescription:
     name = pool["name"]
     rules = _ours(Compute(where, "forwarding_rule"), TAG_LOAD_BALANCER, name)
     clients = gcp_clients(where.account)
@@ -662,12 +635,12 @@ def _describe_pool(where: Any, pool: dict[str, Any]) -> LoadBalancerDescription:
         for group, _ in _region_groups(clients, where.region)
         if any(last(p) == name for p in group.target_pools)
     )
-    return LoadBalancerDescription(
+    return nm.LoadBalancerDescription(
         name=name,
         type="network",
         address=next((r.get("IPAddress") for _, r in sorted(rules.items())), None),
         listeners=[
-            Listener(
+            nm.Listener(
                 protocol="UDP" if r.get("IPProtocol") == "UDP" else "TCP",
                 port=int(r["portRange"].split("-")[0]),
             )
@@ -681,19 +654,19 @@ def _describe_pool(where: Any, pool: dict[str, Any]) -> LoadBalancerDescription:
 
 
 @gcp_activity("gcp.describe_load_balancer")
-def describe_load_balancer(call: NetworkCall) -> LoadBalancerLookup:
+def describe_load_balancer(call: nc.NetworkCall) -> nc.LoadBalancerLookup:
     """The external HTTP load balancer (backend service) or network one (target pool) ``name``."""
     service = Compute(call, "backend_service").get(call.name)
     if service is not None:
-        return LoadBalancerLookup(description=_describe_http(call, service))
+        return nc.LoadBalancerLookup(description=_describe_http(call, service))
     pool = Compute(call, "target_pool").get(call.name)
     if pool is not None:
-        return LoadBalancerLookup(description=_describe_pool(call, pool))
-    return LoadBalancerLookup()
+        return nc.LoadBalancerLookup(description=_describe_pool(call, pool))
+    return nc.LoadBalancerLookup()
 
 
 @gcp_activity("gcp.list_load_balancers")
-def list_load_balancers(call: NetworkListCall) -> LoadBalancerList:
+def list_load_balancers(call: nc.NetworkListCall) -> nm.LoadBalancerList:
     """The load balancers cloudops made (of one application), each described."""
     found = []
     for kind, describe in (("backend_service", _describe_http), ("target_pool", _describe_pool)):
@@ -701,12 +674,12 @@ def list_load_balancers(call: NetworkListCall) -> LoadBalancerList:
             if not listed(_owner_tags(resource), TAG_LOAD_BALANCER, call.application):
                 continue
             found.append(describe(call, resource))
-    return LoadBalancerList(load_balancers=sorted(found, key=lambda d: d.name))
+    return nm.LoadBalancerList(load_balancers=sorted(found, key=lambda d: d.name))
 
 
 def _describe_group(
     where: Any, marker: dict[str, Any], firewalls: list[dict[str, Any]]
-) -> SecurityGroupDescription:
+) -> nm.SecurityGroupDescription:
     name = marker["name"]
     mine = [
         f for f in firewalls if _owner_tags(f).get(TAG_SECURITY_GROUP) == name and f is not marker
@@ -725,7 +698,7 @@ def _describe_group(
         )
         if name in list(found.properties.tags.items):
             users.add(f"server group {group.name}")
-    return SecurityGroupDescription(
+    return nm.SecurityGroupDescription(
         name=name,
         id=marker.get("selfLink"),
         network=last(marker.get("network") or ""),
@@ -737,17 +710,17 @@ def _describe_group(
 
 
 @gcp_activity("gcp.describe_security_group")
-def describe_security_group(call: NetworkCall) -> SecurityGroupLookup:
+def describe_security_group(call: nc.NetworkCall) -> nc.SecurityGroupLookup:
     """The firewall rules of security group ``name``, and what uses them."""
     firewalls = list(Compute(call, "firewall").list())
     marker = next((f for f in firewalls if f["name"] == call.name), None)
     if marker is None or _owner_tags(marker).get(TAG_SECURITY_GROUP) != call.name:
-        return SecurityGroupLookup()
-    return SecurityGroupLookup(description=_describe_group(call, marker, firewalls))
+        return nc.SecurityGroupLookup()
+    return nc.SecurityGroupLookup(description=_describe_group(call, marker, firewalls))
 
 
 @gcp_activity("gcp.list_security_groups")
-def list_security_groups(call: NetworkListCall) -> SecurityGroupList:
+def list_security_groups(call: nc.NetworkListCall) -> nm.SecurityGroupList:
     """The security groups cloudops made (of one application), each described."""
     firewalls = list(Compute(call, "firewall").list())
     found = []
@@ -758,7 +731,7 @@ def list_security_groups(call: NetworkListCall) -> SecurityGroupList:
         if not listed(tags, TAG_SECURITY_GROUP, call.application):
             continue
         found.append(_describe_group(call, firewall, firewalls))
-    return SecurityGroupList(security_groups=found)
+    return nm.SecurityGroupList(security_groups=found)
 
 
 #: Every network activity of the plugin.

@@ -45,6 +45,7 @@ from cloudops.servergroups.models import (
     require_location,
 )
 from cloudops.servergroups.optional import PolicyCall, TemplateCall
+from cloudops_gcp import models as gcp_models
 from cloudops_gcp.errors import RETRY
 from cloudops_gcp.models import (
     AutoscalerChange,
@@ -54,11 +55,9 @@ from cloudops_gcp.models import (
     DeleteTemplateInput,
     GcpAutoHealing,
     GcpAutoscalingPolicy,
-    GcpCloneServerGroupInput,
     GcpCreateServerGroupInput,
     GcpDestroyServerGroupInput,
     GcpServerGroupDescription,
-    GcpServerGroupList,
     GcpTagsInput,
     GcpTerminateInstancesInput,
     GroupRef,
@@ -194,24 +193,17 @@ class GcpServerGroups(ServerGroupCloud):
     label = "GCP"
     activity_defaults = GCP_ACTIVITY_DEFAULTS
     copies_scaling = True
-    models = ServerGroupModels(
-        create=GcpCreateServerGroupInput,
-        clone=GcpCloneServerGroupInput,
+    models = ServerGroupModels.named(
+        gcp_models,
+        "Gcp",
         destroy=GcpDestroyServerGroupInput,
-        terminate=GcpTerminateInstancesInput,
-        description=GcpServerGroupDescription,
-        list=GcpServerGroupList,
         group_call=GroupRef,
         extra={"upsertServerGroupTags": GcpTagsInput},
     )
-    clone_description = """
-    Create the next server group of a cluster as a copy of another, with overrides.
-
-    The copy takes the source's template settings (image, machine type, network, tags, labels,
-    startup script), size, placement and load balancing; any field of the input replaces the
-    source's. ``stack`` and ``detail`` may move the copy to another cluster. The source is not
-    changed.
-    """
+    clone_copies = (
+        "template settings (image, machine type, network, tags, labels, startup script), size, "
+        "placement and load balancing"
+    )
     enable_description = """
     Put a server group back into traffic, as Spinnaker's GCE provider does.
 

@@ -7,9 +7,7 @@ they first run.
 
 from __future__ import annotations
 
-import cloudops
-from cloudops.network.contract import network_read_activities
-from cloudops.servergroups.plugin import import_later, provider_hooks
+from cloudops.servergroups.plugin import cloud_provider, provider_hooks
 from cloudops_gcp.activities import ACTIVITIES
 from cloudops_gcp.errors import classify
 from cloudops_gcp.models import GcpAccountSettings
@@ -20,34 +18,22 @@ from cloudops_gcp.optional import OPTIONAL_ACTIVITIES
 
 #: The GCP provider: accounts of ``provider = "gcp"`` in cloudops.toml are validated by
 #: :class:`GcpAccountSettings`; google-api-core errors are classified by :func:`classify`.
-GCP = cloudops.Provider(
-    name="gcp",
+GCP = cloud_provider(
+    "gcp",
     accounts=GcpAccountSettings,
     description="Google Cloud: managed instance groups, instance templates, load balancing "
     "and firewalls (google-cloud-compute)",
     classify=classify,
-    warm_up=import_later("google.cloud.compute_v1", "google.auth", "google.api_core.exceptions"),
+    sdk=("google.cloud.compute_v1", "google.auth", "google.api_core.exceptions"),
     # Compute Engine meters API requests per project per minute (read and write quotas apart),
     # not per region: a conservative share of the default quotas.
     budget_defaults={"reads": 10.0, "mutations": 5.0},
     budget_per_region=False,
-    shared_read_activities=frozenset({"gcp.wait_for_group"}),
-    read_activities=frozenset(
-        {
-            "gcp.next_server_group_name",
-            "gcp.wait_operations",
-            "gcp.wait_for_group",
-            "gcp.describe_server_group",
-            "gcp.list_server_groups",
-            "gcp.read_server_group_template",
-        }
-    )
-    | network_read_activities("gcp"),
+    shared_reads=("wait_for_group",),
+    reads=("wait_operations",),
 )
 
 
 register_operations, register_activities, register_providers = provider_hooks(
-    GCP,
-    (*OPERATIONS, *NETWORK_OPERATIONS),
-    (*ACTIVITIES, *OPTIONAL_ACTIVITIES, *NETWORK_ACTIVITIES),
+    GCP, OPERATIONS, NETWORK_OPERATIONS, ACTIVITIES, OPTIONAL_ACTIVITIES, NETWORK_ACTIVITIES
 )

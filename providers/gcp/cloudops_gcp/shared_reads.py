@@ -9,7 +9,7 @@ groups), whatever the number of operations waiting on it.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from cloudops.batching import ReadBatcher
@@ -22,9 +22,7 @@ __all__ = ["GROUPS", "MANAGED", "shared_group", "shared_managed"]
 MAX_NAMES = 50
 
 
-def _client(scope: Hashable) -> tuple[Any, Any, dict[str, Any]]:
-    assert isinstance(scope, tuple)
-    account, zonal, location = str(scope[0]), bool(scope[1]), str(scope[2])
+def _client(account: str, zonal: bool, location: str) -> tuple[Any, Any, dict[str, Any]]:
     clients = gcp_clients(account)
     client = clients.get(
         "InstanceGroupManagersClient" if zonal else "RegionInstanceGroupManagersClient"
@@ -33,8 +31,8 @@ def _client(scope: Hashable) -> tuple[Any, Any, dict[str, Any]]:
     return clients, client, where
 
 
-def _fetch_groups(scope: Hashable, names: Sequence[str]) -> dict[str, Any]:
-    clients, client, where = _client(scope)
+def _fetch_groups(account: str, zonal: bool, location: str, names: Sequence[str]) -> dict[str, Any]:
+    clients, client, where = _client(account, zonal, location)
     pager = client.list(
         request={**where, "filter": f"name eq '({'|'.join(names)})'"},
         retry=clients.read_retry,
@@ -44,19 +42,14 @@ def _fetch_groups(scope: Hashable, names: Sequence[str]) -> dict[str, Any]:
     return {group.name: group for group in pager if group.name in wanted}
 
 
-def _fetch_managed(scope: Hashable, names: Sequence[str]) -> dict[str, list[Any]]:
-    clients, client, where = _client(scope)
-    return {
-        name: list(
-            client.list_managed_instances(
-                **where,
-                instance_group_manager=name,
-                retry=clients.read_retry,
-                timeout=clients.timeout,
-            )
-        )
-        for name in names
-    }
+def _fetch_managed(
+    account: str, zonal: bool, location: str, group: str, names: Sequence[str]
+) -> dict[str, list[Any]]:
+    clients, client, where = _client(account, zonal, location)
+    listed = client.list_managed_instances(
+        **where, instance_group_manager=group, retry=clients.read_retry, timeout=clients.timeout
+    )
+    return {group: list(listed)}
 
 
 #: Managed instance groups, by (account, zonal, zone or region).

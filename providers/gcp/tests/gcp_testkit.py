@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cloudops_testing.checks import sample_create_input
 from cloudops_testing.fixtures_gcp import GCP_ACCOUNT, GCP_REGION
 
 IMAGE = "projects/debian-cloud/global/images/family/debian-12"
@@ -13,16 +14,5 @@ FAST = {"poll_interval_seconds": 0.2, "wait_timeout_seconds": 60}
 
 def create_input(application: str, /, **overrides: Any) -> dict[str, Any]:
     """A small, fast createServerGroup input: a zonal group of 2 in us-central1-a."""
-    data: dict[str, Any] = {
-        "application": application,
-        "stack": "test",
-        "image": IMAGE,
-        "instance_type": "e2-small",
-        "capacity": {"min": 1, "max": 3, "desired": 2},
-        "zones": ["us-central1-a"],
-        "security_groups": ["web"],
-        "tags": {"team": "cloudops"},
-        **FAST,
-    }
-    data.update(overrides)
-    return data
+    placement = {"zones": ["us-central1-a"], "security_groups": ["web"]}
+    return sample_create_input(application, IMAGE, "e2-small", **{**placement, **overrides})

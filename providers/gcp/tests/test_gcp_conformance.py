@@ -7,23 +7,18 @@ from typing import Any
 import pytest
 from gcp_testkit import create_input
 
-import cloudops_gcp.plugin
-from cloudops_testing.conformance import (
-    ConformanceSuite,
-    ConformanceTarget,
-    GroupState,
-    IngressTuple,
-)
+from cloudops_testing import conformance
 from cloudops_testing.fixtures_gcp import GCP_REGION
 from cloudops_testing.gcp_emulator import GcpEmulator
 from cloudops_testing.gcp_emulator.network import network_resources
-from cloudops_testing.network_inputs import load_balancer_input, security_group_input
 
 
 @pytest.fixture
 def conformance_target(
-    gcp_emulator: GcpEmulator, gcp_accounts: dict[str, Any], gcp_fault_proxy: Any
-) -> ConformanceTarget:
+    request: pytest.FixtureRequest, gcp_emulator: GcpEmulator
+) -> conformance.ConformanceTarget:
+    local = conformance.LocalTarget("gcp", request)
+
     def sample(application: str) -> dict[str, Any]:
         service, pool = f"{application}-web", f"{application}-pool"
         if gcp_emulator.backend_service(service) is None:
@@ -38,18 +33,20 @@ def conformance_target(
             if i["name"].startswith(prefix) and i["currentAction"] != "DELETING"
         ]
 
-    def read_group(name: str) -> GroupState | None:
+    @local.reads
+    def read_group(name: str) -> conformance.GroupState | None:
         group = gcp_emulator.group(name)
         if group is None:
             return None
         service = gcp_emulator.backend_service(f"{name.split('-', 1)[0]}-web")
         backends = [b["group"].rsplit("/", 1)[-1] for b in (service or {}).get("backends", [])]
-        return GroupState(
+        return conformance.GroupState(
             desired=group["targetSize"],
             instances=len(live(f"{name}-")),
             in_traffic=name in backends,
         )
 
+    @local.reads
     def resources(application: str) -> list[str]:
         prefix = f"{application}-"
         return [
@@ -66,6 +63,7 @@ def conformance_target(
                 if f"/{collection}/" in path and r["name"].startswith(prefix)
             }
 
+    @local.reads
     def read_load_balancer(name: str) -> frozenset[int] | None:
         exists = (
             gcp_emulator.backend_service(name) is not None
@@ -76,12 +74,13 @@ def conformance_target(
             return None
         return frozenset(int(r["portRange"].split("-", 1)[0]) for r in rules.values())
 
-    def read_security_group(name: str) -> frozenset[IngressTuple] | None:
+    @local.reads
+    def read_security_group(name: str) -> frozenset[conformance.IngressTuple] | None:
         # The group is a deny-all marker rule named after it and one allow rule per source kind
         # and protocol, named ``{name}-...``, all targeting the instances tagged ``name``.
         if name not in network("firewalls", name):
             return None
-        rules: set[IngressTuple] = set()
+        rules: set[conformance.IngressTuple] = set()
         for rule in network("firewalls", f"{name}-").values():
             sources = [*rule.get("sourceRanges", []), *rule.get("sourceTags", [])]
             for allowed in rule.get("allowed", []):
@@ -94,21 +93,10 @@ def conformance_target(
                     rules.update((protocol, start, end, source) for source in sources)
         return frozenset(rules)
 
-    return ConformanceTarget(
-        provider="gcp",
-        plugin=cloudops_gcp.plugin,
-        accounts=gcp_accounts,
-        create_input=sample,
-        read_group=read_group,
-        resources=resources,
-        failing_create=lambda app: {"load_balancers": [f"{app}-missing"]},
-        fault_proxy=gcp_fault_proxy,
-        load_balancer_input=load_balancer_input,
-        read_load_balancer=read_load_balancer,
-        security_group_input=security_group_input,
-        read_security_group=read_security_group,
+    return local.target(
+        create_input=sample, failing_create=lambda app: {"load_balancers": [f"{app}-missing"]}
     )
 
 
-class TestGcpConformance(ConformanceSuite):
+class TestGcpConformance(conformance.ConformanceSuite):
     """Every test of the suite, on the emulator."""

@@ -5,25 +5,16 @@ from __future__ import annotations
 from gcp_testkit import IMAGE, WHERE, create_input
 
 from cloudops.client import CloudOpsClient
+from cloudops_testing.checks import check_first_create
 from cloudops_testing.gcp_emulator import GcpEmulator
 
 
 async def test_create_zonal_server_group(
     gcp_ops: CloudOpsClient, gcp_emulator: GcpEmulator, app: str
 ) -> None:
-    result = await gcp_ops.execute(
-        "gcp.createServerGroup",
-        create_input(app, user_data="#!/bin/sh\necho hi"),
-        request_id=f"{app}-create",
-        **WHERE,
-    )
-    assert result.ok, result.error
-    value = result.value
-    name = f"{app}-test-v000"
-    assert value["name"] == name
-    assert value["cluster"] == f"{app}-test"
-    assert value["sequence"] == 0
-    assert value["healthy_count"] == 2
+    created = create_input(app, user_data="#!/bin/sh\necho hi")
+    value = await check_first_create(gcp_ops, "gcp", created, request_id=f"{app}-create", **WHERE)
+    name = value["name"]
     assert value["resources"]["zone"] == "us-central1-a"
 
     group = gcp_emulator.group(name)

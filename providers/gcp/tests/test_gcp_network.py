@@ -14,6 +14,7 @@ from gcp_testkit import WHERE, create_input
 from temporalio.client import Client
 
 from cloudops.client import CloudOpsClient
+from cloudops_testing.checks import check_load_balancer_in_use, upsert_web_allowing_db
 from cloudops_testing.gcp_emulator import GcpEmulator
 from cloudops_testing.gcp_emulator.errors import ApiError
 from cloudops_testing.gcp_emulator.network import network_resources
@@ -42,15 +43,7 @@ def _rules(emulator: GcpEmulator, name: str) -> set[tuple[Any, ...]]:
 async def test_firewalls_converge_and_refuse_delete_while_in_use(
     gcp_ops: CloudOpsClient, gcp_emulator: GcpEmulator, app: str
 ) -> None:
-    assert (
-        await gcp_ops.execute(
-            "gcp.upsertSecurityGroup", security_group_input(app, stack="db", ingress=[]), **WHERE
-        )
-    ).ok
-    wanted = security_group_input(app)
-    wanted["ingress"].append({"protocol": "tcp", "from_port": 5432, "source_groups": [f"{app}-db"]})
-    result = await gcp_ops.execute("gcp.upsertSecurityGroup", wanted, **WHERE)
-    assert result.ok, result.error
+    wanted = await upsert_web_allowing_db(gcp_ops, "gcp", app, **WHERE)
     name = f"{app}-web"
     assert _rules(gcp_emulator, name) == {
         ("tcp", ("80",), "10.0.0.0/8"),
@@ -170,27 +163,8 @@ async def test_http_load_balancer_converges_serves_groups_and_deletes(
     assert back.ok, back.error
     assert sorted(_resources(gcp_emulator, "forwardingRules", name)) == [f"{name}-80"]
 
-    created = await gcp_ops.execute(
-        "gcp.createServerGroup", create_input(app, load_balancers=[name], wait=False), **WHERE
-    )
-    assert created.ok, created.error
-    described = await gcp_ops.execute("gcp.describeLoadBalancer", {"name": name}, **WHERE)
-    assert described.ok, described.error
-    assert described.value["server_groups"] == [created.value["name"]]
-    assert described.value["address"]
-    listed = await gcp_ops.execute("gcp.listLoadBalancers", {"application": app}, **WHERE)
-    assert [b["name"] for b in listed.value["load_balancers"]] == [name]
-
-    refused = await gcp_ops.execute("gcp.deleteLoadBalancer", {"name": name}, **WHERE)
-    assert not refused.ok and refused.error.code == "CONFLICT", refused
-    destroyed = await gcp_ops.execute(
-        "gcp.destroyServerGroup",
-        {"server_group": created.value["name"], "poll_interval_seconds": 0.2},
-        **WHERE,
-    )
-    assert destroyed.ok, destroyed.error
-    deleted = await gcp_ops.execute("gcp.deleteLoadBalancer", {"name": name}, **WHERE)
-    assert deleted.ok and deleted.value["changed"], deleted
+    in_use = create_input(app, load_balancers=[name], wait=False)
+    await check_load_balancer_in_use(gcp_ops, "gcp", name, in_use, **WHERE)
     assert gcp_emulator.backend_service(name) is None
     for collection in ("healthChecks", "urlMaps", "targetHttpProxies", "forwardingRules"):
         assert _resources(gcp_emulator, collection, name) == {}, collection

@@ -11,6 +11,7 @@ import pytest
 from gcp_testkit import FAST, WHERE, create_input
 
 from cloudops.client import CloudOpsClient
+from cloudops_testing.checks import succeed
 from cloudops_testing.fixtures_gcp import GCP_REGION
 from cloudops_testing.gcp_emulator import GcpEmulator
 
@@ -142,10 +143,7 @@ async def test_resize_keeps_a_disabled_group_disabled(
     gcp_ops: CloudOpsClient, gcp_emulator: GcpEmulator, group: dict[str, Any]
 ) -> None:
     name = group["name"]
-    disabled = await gcp_ops.execute(
-        "gcp.disableServerGroup", {"server_group": name, **FAST}, **WHERE
-    )
-    assert disabled.ok, disabled.error
+    await succeed(gcp_ops, "gcp.disableServerGroup", {"server_group": name, **FAST}, **WHERE)
     result = await gcp_ops.execute(
         "gcp.resizeServerGroup",
         {"server_group": name, "capacity": {"min": 3, "max": 3, "desired": 3}, **FAST},

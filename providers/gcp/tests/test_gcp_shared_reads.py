@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,16 +11,14 @@ from gcp_testkit import WHERE, create_input
 import cloudops_gcp.plugin
 from cloudops.client import CloudOpsClient
 from cloudops_testing.faults import FaultProxy
-from cloudops_testing.fixtures_gcp import GCP_ACCOUNT, GCP_PROJECT, gcp_account_config
+from cloudops_testing.fixtures_gcp import GCP_PROJECT, gcp_account_config
 from cloudops_testing.gcp_emulator import GcpEmulator
 from cloudops_testing.processes import WorkerProcess
 from cloudops_testing.shared_reads import (
-    COUNT_ONLY,
-    alone_and_shared,
+    check_waits_share_their_reads,
     execute_all,
-    with_a_sigkilled_worker,
+    shared_under_a_budget,
 )
-from cloudops_testing.throttling import CloudThrottle, install
 
 
 @pytest.fixture
@@ -57,18 +54,10 @@ async def test_concurrent_waits_share_their_reads(
     async with cloudops_worker(
         plugins=[cloudops_gcp.plugin], load_entrypoints=False, accounts=gcp_accounts
     ) as ops:
-
-        async def run(mode: str) -> None:
-            await create_many(ops, f"{app}{mode[0]}", 6)
-
-        alone, shared = await alone_and_shared(
-            monkeypatch, {"groups": GROUPS, "managed": MANAGED}, run
+        # Groups: instanceGroupManagers.list; members: listManagedInstances.
+        await check_waits_share_their_reads(
+            monkeypatch, GROUPS, MANAGED, lambda prefix: create_many(ops, app + prefix, 6)
         )
-    # Every attempt listed its group alone, 3+ polls each; shared, one list for many groups.
-    assert alone["groups"][0] == alone["groups"][1] >= 6 * 3
-    assert shared["groups"][1] * 3 <= shared["groups"][0], shared
-    # At most one listManagedInstances per group and poll.
-    assert shared["managed"][1] <= shared["groups"][0], shared
 
 
 async def test_shared_reads_survive_a_sigkilled_worker_under_a_budget(
@@ -81,20 +70,14 @@ async def test_shared_reads_survive_a_sigkilled_worker_under_a_budget(
 ) -> None:
     slow_boots(6.0)
     proxy = gcp_fault_proxy()
-    throttle = install(proxy, CloudThrottle("gcp", COUNT_ONLY))
-    accounts = gcp_account_config(proxy.url)
-    accounts["accounts"][GCP_ACCOUNT]["budget"] = {"calls_per_second": 4}
-    started = time.monotonic()
-    results = await with_a_sigkilled_worker(
+    results = await shared_under_a_budget(
         worker_process,
         temporal_client,
-        "gcp",
-        accounts,
+        proxy,
+        gcp_account_config(proxy.url),
+        GCP_PROJECT,  # Compute meters the project
         lambda ops: create_many(ops, app, 6),
-        settle=6,
     )
     for result in results:
         assert result.value["healthy_count"] == 2
         assert gcp_emulator.applied("instanceGroupManagers.insert", result.value["name"]) == 1
-    # The project's calls kept to its budget (Temporal lets a key burst a second's worth).
-    assert throttle.peak_rate(GCP_PROJECT, window=2.0, since=started) <= 2 * 4 + 3
