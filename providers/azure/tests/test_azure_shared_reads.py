@@ -67,7 +67,7 @@ async def test_concurrent_waits_share_their_reads(
 ) -> None:
     from cloudops_azure.shared_reads import SCALE_SETS, VMS
 
-    slow_boots(3.0)
+    slow_boots(5.0)  # long enough for 3+ polls each on a loaded machine
     async with cloudops_worker(
         plugins=[cloudops_azure.plugin], load_entrypoints=False, accounts=azure_accounts
     ) as ops:

@@ -50,7 +50,7 @@ async def test_concurrent_waits_share_their_reads(
 ) -> None:
     from cloudops_gcp.shared_reads import GROUPS, MANAGED
 
-    slow_boots(3.0)
+    slow_boots(5.0)  # long enough for 3+ polls each on a loaded machine
     async with cloudops_worker(
         plugins=[cloudops_gcp.plugin], load_entrypoints=False, accounts=gcp_accounts
     ) as ops:
