@@ -1,1 +1,1 @@
-"""cloudops-reference: the smallest complete server-group provider, its cloud a SQLite file."""
+"""cloudops-reference: the smallest complete server-group provider, on ``reference_cloud``."""

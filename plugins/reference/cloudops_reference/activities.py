@@ -8,20 +8,19 @@ from contextlib import contextmanager
 import cloudops
 from cloudops.servergroups import contract as sc
 from cloudops.servergroups import models as sg
-from cloudops.servergroups.translate import account_of, activity_maker
+from cloudops.servergroups.translate import account_of, activity_maker, require_ours
 from cloudops_reference import models as m
 from cloudops_reference import translate
-from cloudops_reference.cloud import Cloud, CloudError, database_path
+from reference_cloud import Cloud, database_path
 
 reference_activity = activity_maker(translate.classify)
 
 
 @contextmanager
 def cloud(call: sc.CloudCall) -> Iterator[Cloud]:
-    """The call's region of its account's cloud, as one transaction."""
+    """The call's region of its account's cloud, as one transaction (peek-then-write is atomic)."""
     account, settings = account_of(call.account, "reference", m.ReferenceAccountSettings)
-    path = database_path(account.endpoint)
-    with Cloud.open(path, call.region, settings.boot_polls) as found:
+    with Cloud.open(database_path(account.endpoint), call.region, settings.boot_polls) as found:
         yield found
 
 
@@ -37,18 +36,16 @@ def next_name(call: sc.NextNameInput) -> sc.NextNameOutput:
 
 @reference_activity("reference.create_group")
 def create_group(spec: m.GroupSpec) -> m.GroupStatus:
-    """Create the group; one this request already made (a retry) is success."""
+    """Create the group; one this request already made (a retry) is success, another's CONFLICT."""
     waits = sg.WaitSettings.model_fields
     template = spec.template.model_dump(mode="json", exclude={"capacity", "tags", *waits})
     capacity = spec.template.capacity.model_dump()
     with cloud(spec) as region:
-        try:
+        if (found := region.peek(spec.name)) is None:
             return translate.status(region.create(spec.name, template, spec.tags, capacity))
-        except CloudError as err:
-            found = region.peek(spec.name) if err.code == "AlreadyExists" else None
-            if found is None or found["tags"].get(sc.TAG_REQUEST_ID) != spec.request_id:
-                raise  # not there, or another request's: CONFLICT
-            return translate.status(region.get(spec.name))
+        owner = found["tags"].get(sc.TAG_REQUEST_ID)
+        require_ours("server group", spec.name, owner, spec.request_id, "server_group")
+        return translate.status(region.get(spec.name))
 
 
 @reference_activity("reference.wait_for_group")

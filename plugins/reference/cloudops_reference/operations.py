@@ -7,13 +7,7 @@ from typing import Any
 from cloudops.servergroups import models as sg
 from cloudops.servergroups.contract import ownership_tags
 from cloudops.servergroups.kit import ServerGroupCloud, input_fields, server_group_operations
-from cloudops_reference.models import (
-    DeleteInput,
-    GroupSpec,
-    GroupStatus,
-    TerminateInput,
-    UpdateInput,
-)
+from cloudops_reference import models as m
 
 
 class ReferenceServerGroups(ServerGroupCloud):
@@ -22,7 +16,7 @@ class ReferenceServerGroups(ServerGroupCloud):
     provider = "reference"
     label = "Reference"
 
-    async def _call(self, activity: str, arg: Any, result_type: type[Any] = GroupStatus) -> Any:
+    async def _call(self, activity: str, arg: Any, result_type: type[Any] = m.GroupStatus) -> Any:
         return await self.ctx.execute_activity(
             self.activity(activity), arg, result_type=result_type
         )
@@ -32,9 +26,9 @@ class ReferenceServerGroups(ServerGroupCloud):
         if not input.wait:
             return status
         with self.ctx.step("wait for instances"):
-            return await self.poll("wait_for_group", self.group_call(name), input, GroupStatus)
+            return await self.poll("wait_for_group", self.group_call(name), input, m.GroupStatus)
 
-    def _output(self, name: str, status: GroupStatus, **fields: Any) -> sg.ServerGroupOutput:
+    def _output(self, name: str, status: m.GroupStatus, **fields: Any) -> sg.ServerGroupOutput:
         fields = {"capacity": status.capacity, "disabled": status.disabled, **fields}
         return self.output(name, status, **fields)
 
@@ -47,9 +41,9 @@ class ReferenceServerGroups(ServerGroupCloud):
         cluster = sg.cluster_name(input.application, input.stack, input.detail)
         tags = {**input.tags, **ownership_tags(ctx.request_id, name, cluster, input.application)}
         with ctx.step("create group"):
-            mine = DeleteInput(**self.where(), name=name, only_if_request_id=ctx.request_id)
+            mine = m.DeleteInput(**self.where(), name=name, only_if_request_id=ctx.request_id)
             ctx.on_rollback(self.activity("delete_group"), mine, label=f"delete {name}")
-            spec = GroupSpec(
+            spec = m.GroupSpec(
                 **self.where(), name=name, request_id=ctx.request_id, template=input, tags=tags
             )
             status = await self._call("create_group", spec)
@@ -62,8 +56,8 @@ class ReferenceServerGroups(ServerGroupCloud):
         """
         name = input.server_group
         with self.ctx.step("update capacity"):
-            update = UpdateInput(**self.where(), name=name, capacity=input.capacity)
-            status: GroupStatus = await self._call("update_group", update)
+            update = m.UpdateInput(**self.where(), name=name, capacity=input.capacity)
+            status: m.GroupStatus = await self._call("update_group", update)
         changed = status.before != input.capacity
         if changed:
             undo = update.model_copy(update={"capacity": status.before})
@@ -76,8 +70,8 @@ class ReferenceServerGroups(ServerGroupCloud):
         """Register the group's running instances in its load balancer, or deregister all."""
         name = input.server_group
         with self.ctx.step("register instances" if enabled else "deregister instances"):
-            update = UpdateInput(**self.where(), name=name, enabled=enabled)
-            status: GroupStatus = await self._call("update_group", update)
+            update = m.UpdateInput(**self.where(), name=name, enabled=enabled)
+            status: m.GroupStatus = await self._call("update_group", update)
         if enabled:
             status = await self._wait(input, name, status)
         return self._output(name, status, changed=self.traffic_changes(current, enabled))
@@ -85,8 +79,8 @@ class ReferenceServerGroups(ServerGroupCloud):
     async def destroy(self, input: sg.ServerGroupChangeInput) -> sg.ServerGroupOutput:
         """Delete a server group with its instances; a group that does not exist is success."""
         with self.ctx.step("delete group"):
-            arg = DeleteInput(**self.where(), name=input.server_group)
-            done: GroupStatus = await self._call("delete_group", arg)
+            arg = m.DeleteInput(**self.where(), name=input.server_group)
+            done: m.GroupStatus = await self._call("delete_group", arg)
         return self.output(
             input.server_group, capacity=done.capacity, disabled=done.disabled, changed=done.found
         )
@@ -94,9 +88,9 @@ class ReferenceServerGroups(ServerGroupCloud):
     async def terminate(self, input: sg.TerminateInstancesInput) -> sg.TerminateInstancesOutput:
         """Terminate instances: the group replaces them, or shrinks with ``decrement_desired``."""
         with self.ctx.step("terminate instances"):
-            fields = input_fields(input, TerminateInput, **self.where(), name=input.server_group)
-            arg = TerminateInput(**fields)
-            done = await self._call("terminate_instances", arg, sg.TerminateInstancesOutput)
+            fields = input_fields(input, m.TerminateInput, **self.where(), name=input.server_group)
+            arg, result_type = m.TerminateInput(**fields), sg.TerminateInstancesOutput
+            done = await self._call("terminate_instances", arg, result_type)
         await self._wait(input, input.server_group)
         return done  # type: ignore[no-any-return]
 

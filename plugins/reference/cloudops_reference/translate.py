@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from cloudops import BusinessError, ErrorCode, RetryableError
 from cloudops.servergroups import models as sg
 from cloudops.servergroups.translate import name_parts
-from cloudops_reference.cloud import CloudError, Group
 from cloudops_reference.models import GroupStatus
+from reference_cloud import CloudError, Group
 
-#: The cloud's error codes as cloudops' business errors. Other errors are retried (a bounded
-#: number of times, then ``RETRIES_EXHAUSTED``).
+#: The cloud's error codes that no retry fixes, as cloudops' business errors. ``Busy`` is retried
+#: with backoff; anything else a bounded number of times, then ``RETRIES_EXHAUSTED``.
 ERRORS = {
     "NotFound": ErrorCode.NOT_FOUND,
     "AlreadyExists": ErrorCode.CONFLICT,
@@ -20,11 +18,11 @@ ERRORS = {
 
 
 def classify(err: BaseException) -> BaseException:
-    """A cloud error as a business error, a busy (locked) file as retryable, others unchanged."""
+    """A cloud error as a business error, a busy cloud as retryable, others unchanged."""
     if isinstance(err, CloudError) and err.code in ERRORS:
         return BusinessError(ERRORS[err.code], str(err), {"reference_code": err.code})
-    if isinstance(err, sqlite3.OperationalError) and "locked" in str(err):
-        return RetryableError(f"the reference cloud is busy: {err}", retry_after=0.2)
+    if isinstance(err, CloudError) and err.code == "Busy":
+        return RetryableError(str(err), retry_after=0.2)
     return err
 
 

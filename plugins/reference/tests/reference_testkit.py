@@ -12,7 +12,7 @@ from cloudops.client import CloudOpsClient
 from cloudops.models import OperationError
 from cloudops.servergroups.models import ServerGroupDescription
 from cloudops_reference import translate
-from cloudops_reference.cloud import Cloud
+from reference_cloud import Cloud
 
 REGION = "local-1"
 

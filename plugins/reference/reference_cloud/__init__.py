@@ -1,9 +1,11 @@
-"""The reference cloud itself: server groups as JSON documents in a SQLite file.
+"""The reference cloud and its SDK: server groups as JSON documents in a SQLite file.
 
-It plays a cloud's API and knows nothing of cloudops. Living in a file, not in worker memory,
-it outlives a SIGKILLed worker and other processes can read it. Every read of a group is one
-step of its control loop: instances launch (``starting``) up to ``desired`` or the newest go,
-one ``boot_polls`` steps old runs, and running ones are in the load balancer unless disabled.
+It is what a real provider gets from its cloud (boto3 for AWS), so it knows nothing of cloudops
+and ``cloudops_reference`` imports it as a provider imports its SDK. Living in a file, not in
+worker memory, it outlives a SIGKILLed worker and other processes can read it. Every read of a
+group is one step of its control loop: instances launch (``starting``) up to ``desired`` or the
+newest go, one ``boot_polls`` steps old runs, and running ones are in the load balancer unless
+disabled.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ Group = dict[str, Any]
 
 
 class CloudError(Exception):
-    """An error answer: ``NotFound``, ``AlreadyExists`` or ``InvalidEndpoint``."""
+    """An error answer: ``NotFound``, ``AlreadyExists``, ``InvalidEndpoint`` or ``Busy``.
+
+    ``Busy``: another caller holds the file (a real cloud's throttling); a retry may pass.
+    """
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
@@ -60,6 +65,10 @@ class Cloud:
             db.execute("BEGIN IMMEDIATE")
             yield cls(db, region, boot_polls)
             db.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err):
+                raise
+            raise CloudError("Busy", f"the cloud file {path} is busy: {err}") from err
         finally:
             if db.in_transaction:
                 db.execute("ROLLBACK")
