@@ -28,8 +28,8 @@ from temporalio.exceptions import (
     TimeoutError as TemporalTimeoutError,
 )
 
+from cloudops import patching, telemetry
 from cloudops import search_attributes as sa
-from cloudops import telemetry
 from cloudops.accounts import AccountCheck, AccountCheckResult
 from cloudops.errors import NOT_READY_TYPE, RETRYABLE_TYPE, BusinessError, ErrorCode
 from cloudops.models import (
@@ -251,6 +251,7 @@ class UntypedCloudOperationRunner:
     @workflow.run
     async def run(self, payload: RawValue) -> WorkflowResult[Any]:
         """Run the requested operation; return its WorkflowResult (bad input never raises)."""
+        patching.begin()  # first: see cloudops.patching
         info = workflow.info()
         started = workflow.now()
         runtime = lookup(info.task_queue)

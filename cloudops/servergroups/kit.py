@@ -21,8 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from temporalio import workflow
-
+from cloudops import patching
 from cloudops.adapter import CLOUD_ACTIVITY_DEFAULTS
 from cloudops.errors import BusinessError, ErrorCode
 from cloudops.models import Input, Output
@@ -395,7 +394,7 @@ def _copies(cloud: ServerGroupCloud, input: Any) -> bool:
         cloud.copies_scaling
         and getattr(input, "source", None)
         and getattr(input, "copy_source_scaling", False)
-        and workflow.patched(COPY_SOURCE_SCALING)
+        and patching.patched(COPY_SOURCE_SCALING)
     )
 
 

@@ -19,13 +19,12 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, RetryState, TimeoutType
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 
 import cloudops
-from cloudops import BusinessError, ErrorCode, OperationContext
+from cloudops import BusinessError, ErrorCode, OperationContext, patching
 from cloudops.servergroups.models import (
     RESERVED_TAG_PREFIX,
     Capacity,
@@ -271,7 +270,7 @@ class Deploy:
                 f"({input.max_initial_server_groups}); nothing was changed",
                 {"server_groups": [g.name for g in before]},
             )
-        if workflow.patched(PATCH_GUARDS) and ctx.account and ctx.region:
+        if patching.patched(PATCH_GUARDS) and ctx.account and ctx.region:
             guards: Guards = await ctx.execute_activity(
                 "deploy.traffic_guards",
                 GuardQuery(account=ctx.account, region=ctx.region),
@@ -284,7 +283,7 @@ class Deploy:
             self.output.previous_launch_settings = launch_settings(self.create, old[-1])
         if input.use_source_capacity and old:
             self.create = self.create.model_copy(update={"capacity": old[-1].capacity})
-        if workflow.patched(SOURCE_AND_PIN):  # copy the serving group's autoscaling, pin min
+        if patching.patched(SOURCE_AND_PIN):  # copy the serving group's autoscaling, pin min
             self.create = self.groups.from_source(self.create, old, False)
             self.pin = _Pin(self.groups, input, self.create.capacity)
         return before, old
@@ -424,7 +423,7 @@ async def consult_monitor(
     ctx, input = deploy.ctx, deploy.input
     if options.activity:
         name = options.activity
-    elif workflow.patched(PATCH_MONITOR_HOOK):
+    elif patching.patched(PATCH_MONITOR_HOOK):
         name = "deploy.consult_monitor"  # the monitor the plugins registered under its name
     else:
         name = "deploy.http_monitor"  # histories recorded before the hook
@@ -581,7 +580,7 @@ class RollingRedBlack(cloudops.CloudOperation[RollingRedBlackInput, DeployOutput
 
     async def run(self, ctx: OperationContext, input: RollingRedBlackInput) -> DeployOutput:
         """Create at the first share, then for each percentage: grow new, take old out."""
-        if not workflow.patched(PATCH_TRAFFIC_SHARES):
+        if not patching.patched(PATCH_TRAFFIC_SHARES):
             return await _shrinking_rolling_red_black(ctx, input)
         deploy = Deploy(ctx, input)
         before, old = await deploy.start()

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from temporalio import workflow
-
+from cloudops import patching
 from cloudops.servergroups.contract import OPTIONAL_VERBS, ownership_tags
 from cloudops.servergroups.kit import (
     CLOUD_ACTIVITY_DEFAULTS,
@@ -159,7 +158,7 @@ class AwsServerGroups(ServerGroupCloud):
             request_id=ctx.request_id,
         )
         status: CapacityStatus | None = None
-        if workflow.patched(ALLOW_LAUNCH):
+        if patching.patched(ALLOW_LAUNCH):
             await self._allow_launch(input.image)
         with ctx.step("create launch template"):
             self._rollback_template(name)
@@ -175,7 +174,7 @@ class AwsServerGroups(ServerGroupCloud):
         with ctx.step("create auto scaling group"):
             self._rollback_group(name)
             group: AutoScalingGroupRef
-            if workflow.patched(CREATE_AND_CHECK):
+            if patching.patched(CREATE_AND_CHECK):
                 made: CreatedGroup = await ctx.execute_activity(
                     "aws.create_auto_scaling_group_and_check",
                     CreateGroupInput(**group_spec.model_dump(), check=input.wait),
@@ -341,7 +340,7 @@ class AwsServerGroups(ServerGroupCloud):
         is named after the group, never a template other groups may share.
         """
         ctx, name = self.ctx, input.server_group
-        if not workflow.patched(DESTROY_IN_ONE_ACTIVITY):
+        if not patching.patched(DESTROY_IN_ONE_ACTIVITY):
             return await self._destroy_step_by_step(input)
         with ctx.step("delete auto scaling group"):
             done: DestroyProgress = await ctx.execute_activity(

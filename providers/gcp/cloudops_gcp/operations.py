@@ -20,9 +20,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from temporalio import workflow
-
-from cloudops import BusinessError, ErrorCode, OperationContext
+from cloudops import BusinessError, ErrorCode, OperationContext, patching
 from cloudops.models import Input
 from cloudops.servergroups.contract import OPTIONAL_VERBS, GroupCall
 from cloudops.servergroups.kit import (
@@ -539,7 +537,7 @@ class GcpServerGroups(ServerGroupCloud):
                 auto_healing=input.auto_healing,
                 recheck_conflict=True,
             )
-        if input.named_ports and workflow.patched(NAMED_PORTS):
+        if input.named_ports and patching.patched(NAMED_PORTS):
             with ctx.step("set named ports"):
                 await self.change(
                     "set_named_ports",
