@@ -36,6 +36,7 @@ from cloudops_testing.fixtures_azure import (
     AZURE_REGION,
 )
 from cloudops_testing.fixtures_gcp import GCP_ACCOUNT, GCP_REGION
+from cloudops_testing.histories import split_after_local_activities
 
 ROOT = Path(__file__).parent / "histories"
 HISTORIES = ROOT / "aws"
@@ -276,6 +277,10 @@ async def _keep_and_replay(cloud: str, histories: dict[str, WorkflowHistory]) ->
     for name, history in histories.items():
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         assert result.replay_failure is None, f"{cloud} {name}: {result.replay_failure}"
+        # As a loaded worker may record it: a task ends after each local activity.
+        split = split_after_local_activities(history)
+        result = await replayer.replay_workflow(split, raise_on_replay_failure=False)
+        assert result.replay_failure is None, f"{cloud} {name} split: {result.replay_failure}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -528,3 +533,18 @@ async def test_committed_history_replays(path: Path) -> None:
     replayer = _replayer(path.parent.name)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
+
+
+async def test_a_patch_read_straight_after_a_local_activity_needs_the_baseline() -> None:
+    """Why ``cloudops.patching``: reshaped so a task ends after the account check, a history
+    recorded before the baseline fails to replay (TMPRL1100), so the reshaping in the fresh
+    replays above does reproduce what a loaded worker can record."""
+    path = ROOT / "aws" / "destroy-ok-v2.json"
+    history = WorkflowHistory.from_json("destroy-ok-v2", path.read_text())
+    replayer = _replayer("aws")
+    whole = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert whole.replay_failure is None
+    split = split_after_local_activities(history)
+    assert len(split.events) > len(history.events)
+    result = await replayer.replay_workflow(split, raise_on_replay_failure=False)
+    assert "TMPRL1100" in str(result.replay_failure), result.replay_failure
