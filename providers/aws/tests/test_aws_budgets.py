@@ -192,3 +192,31 @@ async def test_shared_reads_survive_a_sigkilled_worker(
     results = await asyncio.wait_for(running, 120)
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
     assert all(r.value["healthy_count"] == 2 for r in results)
+
+
+async def test_concurrent_namings_share_a_listing_and_never_pick_one_name(
+    app: str, moto_network: MotoNetwork, cloudops_worker: Any, aws_fault_proxy: Any
+) -> None:
+    from cloudops_aws import plugin
+    from cloudops_aws.shared_reads import NAMES
+
+    config = aws_account_config(aws_fault_proxy().url)  # the default 0.25 s batch window
+    async with cloudops_worker(plugins=[plugin], load_entrypoints=False, accounts=config) as ops:
+        asked, reads = NAMES.asked, NAMES.reads
+        # Six creates in one cluster and six in clusters of their own, all at once.
+        same = [
+            ops.execute(
+                "aws.createServerGroup",
+                create_input(moto_network, app),
+                account="moto",
+                region=MOTO_REGION,
+            )
+            for _ in range(6)
+        ]
+        results = await asyncio.gather(*same, create_many(ops, moto_network, f"{app}x", 6))
+    together, alone = list(results[:6]), results[6]
+    assert all(r.ok for r in [*together, *alone]), [r.error for r in results[:6] if not r.ok]
+    names = {r.value["server_group"] for r in together}
+    assert len(names) == 6, names  # the batch's namings counted each other's choices
+    assert NAMES.asked - asked == 12
+    assert (NAMES.reads - reads) * 3 <= 12, (NAMES.asked - asked, NAMES.reads - reads)
