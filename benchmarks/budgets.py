@@ -197,6 +197,11 @@ async def main() -> None:
     parser.add_argument("--reads", type=float, default=6.0)
     parser.add_argument("--mutations", type=float, default=4.0)
     parser.add_argument(
+        "--modes",
+        default="today,budgets",
+        help="which modes to run, in order (default: today,budgets)",
+    )
+    parser.add_argument(
         "--startup",
         type=int,
         default=0,
@@ -213,7 +218,7 @@ async def main() -> None:
         with MotoServer() as moto:
             if args.startup:
                 rows = measure_startup(server, moto.url, folder, args.startup)
-            for mode in ("today", "budgets") if not args.startup else ():
+            for mode in args.modes.split(",") if not args.startup else ():
                 rows.append(await run_mode(mode, args, server, moto, folder))
                 print(json.dumps(rows[-1]), flush=True)
     finally:

@@ -23,10 +23,12 @@ account without a ``budget`` table is not budgeted (cloudops only reacts to thro
 
 How the budget is held across the fleet (no coordinator of our own): every activity of a
 budgeted account is scheduled on the worker queue's *budget queue* (``QUEUE-budgeted``) with
-the Temporal fairness key ``account/region/family`` and a fairness weight equal to its budget.
-Each worker sets that queue's per-key rate limit to :data:`BASE_RATE` (1 task/s) at start
-(``UpdateTaskQueueConfig``), so the Temporal server dispatches at most ``budget`` attempts per
-second per key to the whole fleet, whatever the number of workers, and one spent key never
+the Temporal fairness key ``account/region/family`` and a fairness weight of its budget divided
+by the calls one attempt makes (:func:`attempt_weight`). Each worker sets that queue's per-key
+rate limit to :data:`BASE_RATE` (1 task/s) at start (``UpdateTaskQueueConfig``), and the server
+charges each task ``1 / its weight`` of its key's second, so it dispatches at most ``budget``
+calls' worth of attempts per second per key to the whole fleet, whatever the number of workers
+and whatever the mix of activities, and one spent key never
 holds back another (fairness; exact and isolated with the server settings of
 :data:`BUDGET_QUEUE_DYNAMIC_CONFIG`, which :func:`dev_server_flags` gives the dev server).
 Inside an activity, :func:`pace` spaces the calls of one account, region and family in this
