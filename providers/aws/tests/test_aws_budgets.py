@@ -194,7 +194,7 @@ async def test_shared_reads_survive_a_sigkilled_worker(
     assert all(r.value["healthy_count"] == 2 for r in results)
 
 
-async def test_concurrent_namings_share_a_listing_and_never_pick_one_name(
+async def test_concurrent_namings_share_one_listing(
     app: str, moto_network: MotoNetwork, cloudops_worker: Any, aws_fault_proxy: Any
 ) -> None:
     from cloudops_aws import plugin
@@ -203,20 +203,31 @@ async def test_concurrent_namings_share_a_listing_and_never_pick_one_name(
     config = aws_account_config(aws_fault_proxy().url)  # the default 0.25 s batch window
     async with cloudops_worker(plugins=[plugin], load_entrypoints=False, accounts=config) as ops:
         asked, reads = NAMES.asked, NAMES.reads
-        # Six creates in one cluster and six in clusters of their own, all at once.
-        same = [
-            ops.execute(
-                "aws.createServerGroup",
-                create_input(moto_network, app),
-                account="moto",
-                region=MOTO_REGION,
-            )
-            for _ in range(6)
-        ]
-        results = await asyncio.gather(*same, create_many(ops, moto_network, f"{app}x", 6))
-    together, alone = list(results[:6]), results[6]
-    assert all(r.ok for r in [*together, *alone]), [r.error for r in results[:6] if not r.ok]
-    names = {r.value["server_group"] for r in together}
-    assert len(names) == 6, names  # the batch's namings counted each other's choices
+        results = await create_many(ops, moto_network, app, 12)
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
     assert NAMES.asked - asked == 12
     assert (NAMES.reads - reads) * 3 <= 12, (NAMES.asked - asked, NAMES.reads - reads)
+
+
+def test_namings_of_one_cluster_in_a_batch_never_pick_one_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cloudops.batching import ReadBatcher
+    from cloudops.servergroups.contract import NextNameInput
+    from cloudops_aws import activities, shared_reads
+
+    listings: list[list[str]] = []
+
+    def listing(scope: Any, clusters: Any) -> dict[str, list[tuple[str, Any]]]:
+        listings.append(list(clusters))
+        return {cluster: [(f"{cluster}-v000", None)] for cluster in clusters}
+
+    monkeypatch.setattr(shared_reads, "NAMES", ReadBatcher(listing, window=lambda: 0.5))
+    name = activities.next_name.__wrapped__  # the blocking function, in this test's threads
+    arg = NextNameInput(account="moto", region=MOTO_REGION, application="app", stack="s")
+    with ThreadPoolExecutor(4) as pool:
+        chosen = [out.name for out in pool.map(lambda _: name(arg), range(4))]
+    assert listings == [["app-s"]]  # one listing for the four
+    assert sorted(chosen) == [f"app-s-v00{i}" for i in range(1, 5)]
