@@ -108,6 +108,10 @@ async def run_mode(
     reads = sum(n for action, n in actions.items() if action in READS)
     calls = throttle.calls("moto")
     throttled = throttle.throttles("moto")
+    by_bucket: Counter[str] = Counter()
+    for key, count in throttle.throttled.items():
+        if key.account == "moto":
+            by_bucket[key.family] += count
     return {
         "mode": mode,
         "n": args.n,
@@ -118,6 +122,7 @@ async def run_mode(
         "reads_per_op": round(reads / args.n, 2),
         "throttled": throttled,
         "throttled_pct": round(100 * throttled / max(1, calls + throttled), 2),
+        "throttled_by_bucket": dict(by_bucket),
         "peak_calls_1s": throttle.peak_rate("moto"),
         "mean_calls_s": round(throttle.mean_rate("moto"), 1),
     }
@@ -197,6 +202,11 @@ async def main() -> None:
     parser.add_argument("--reads", type=float, default=6.0)
     parser.add_argument("--mutations", type=float, default=4.0)
     parser.add_argument(
+        "--modes",
+        default="today,budgets",
+        help="which modes to run, in order (default: today,budgets)",
+    )
+    parser.add_argument(
         "--startup",
         type=int,
         default=0,
@@ -213,7 +223,7 @@ async def main() -> None:
         with MotoServer() as moto:
             if args.startup:
                 rows = measure_startup(server, moto.url, folder, args.startup)
-            for mode in ("today", "budgets") if not args.startup else ():
+            for mode in args.modes.split(",") if not args.startup else ():
                 rows.append(await run_mode(mode, args, server, moto, folder))
                 print(json.dumps(rows[-1]), flush=True)
     finally:

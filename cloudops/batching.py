@@ -68,6 +68,8 @@ class ReadBatcher(Generic[V]):
         self._window = window
         self._lock = threading.Lock()
         self._open: dict[Hashable, _Batch[V]] = {}
+        #: One fetch at a time per scope: while one runs, the next batch stays open and grows.
+        self._fetching: dict[Hashable, threading.Lock] = {}
         self.reads = 0
         self.asked = 0
 
@@ -88,20 +90,32 @@ class ReadBatcher(Generic[V]):
             batch.names.add(name)
         if not leader:
             batch.done.wait()
+        elif window <= 0:
+            self._read(scope, batch)
         else:
-            if window > 0:
-                time.sleep(window)
+            time.sleep(window)
             with self._lock:
-                batch.closed = True
-                if self._open.get(scope) is batch:
-                    del self._open[scope]
-                self.reads += 1
-            try:
-                batch.result = self._fetch(*scope, sorted(batch.names))
-            except BaseException as err:
-                batch.error = err
-            finally:
-                batch.done.set()
+                fetching = self._fetching.setdefault(scope, threading.Lock())
+            # Why one fetch at a time: a fetch may be several paced calls (pages, under a
+            # budget); leaders fetching side by side would share the pacing and all finish
+            # late, past their attempts' timeouts, instead of one after the other with the
+            # later batches grown meanwhile.
+            with fetching:
+                self._read(scope, batch)
         if batch.error is not None:
             raise batch.error
         return batch.result.get(name)
+
+    def _read(self, scope: tuple[Hashable, ...], batch: _Batch[V]) -> None:
+        """Close ``batch`` and fetch its names for everyone waiting on it."""
+        with self._lock:
+            batch.closed = True
+            if self._open.get(scope) is batch:
+                del self._open[scope]
+            self.reads += 1
+        try:
+            batch.result = self._fetch(*scope, sorted(batch.names))
+        except BaseException as err:
+            batch.error = err
+        finally:
+            batch.done.set()

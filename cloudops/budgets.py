@@ -23,10 +23,12 @@ account without a ``budget`` table is not budgeted (cloudops only reacts to thro
 
 How the budget is held across the fleet (no coordinator of our own): every activity of a
 budgeted account is scheduled on the worker queue's *budget queue* (``QUEUE-budgeted``) with
-the Temporal fairness key ``account/region/family`` and a fairness weight equal to its budget.
-Each worker sets that queue's per-key rate limit to :data:`BASE_RATE` (1 task/s) at start
-(``UpdateTaskQueueConfig``), so the Temporal server dispatches at most ``budget`` attempts per
-second per key to the whole fleet, whatever the number of workers, and one spent key never
+the Temporal fairness key ``account/region/family`` and a fairness weight of its budget divided
+by the calls one attempt makes (:func:`attempt_weight`). Each worker sets that queue's per-key
+rate limit to :data:`BASE_RATE` (1 task/s) at start (``UpdateTaskQueueConfig``), and the server
+charges each task ``1 / its weight`` of its key's second, so it dispatches at most ``budget``
+calls' worth of attempts per second per key to the whole fleet, whatever the number of workers
+and whatever the mix of activities, and one spent key never
 holds back another (fairness; exact and isolated with the server settings of
 :data:`BUDGET_QUEUE_DYNAMIC_CONFIG`, which :func:`dev_server_flags` gives the dev server).
 Inside an activity, :func:`pace` spaces the calls of one account, region and family in this
@@ -50,8 +52,10 @@ __all__ = [
     "FAMILIES",
     "BudgetError",
     "BudgetPolicy",
+    "attempt_weight",
     "budget_family",
     "budget_queue",
+    "declare_calls",
     "dev_server_flags",
     "fairness_key",
     "pace",
@@ -112,6 +116,30 @@ _SHARED = "/shared"
 def shared_key(key: str) -> str:
     """The fairness key of the shared-read attempts of budget ``key``."""
     return key + _SHARED
+
+
+def attempt_weight(budget: float, calls: float = 1.0, *, shared: bool = False) -> float:
+    """The fairness weight of one attempt of an activity making ``calls`` calls of ``budget``.
+
+    Temporal charges each task dispatched under a key ``1 / (BASE_RATE x its own weight)``
+    seconds of the key's rate limit (the weight is the task's, not the key's), so an attempt
+    weighted ``budget / calls`` takes ``calls`` calls' worth of the budget: the server counts
+    calls, not attempts, and an activity making several calls is not dispatched faster than
+    the workers may make them. Shared reads (their attempts usually make no call of their own)
+    go :data:`SHARED_ATTEMPTS` times faster under a key of their own.
+    """
+    weight = budget / max(calls, 1e-3) * (SHARED_ATTEMPTS if shared else 1.0)
+    return min(weight, MAX_RATE) / BASE_RATE
+
+
+#: Activity name -> calls one attempt is expected to make (``Provider.activity_calls``), for
+#: the pacing to recover the budget from an attempt's weight (:func:`pace_current`).
+_calls: dict[str, float] = {}
+
+
+def declare_calls(calls: Mapping[str, float]) -> None:
+    """Record the expected calls per attempt of activities (the worker does, from its plugins)."""
+    _calls.update(calls)
 
 
 def budget_queue(task_queue: str) -> str:
@@ -248,12 +276,15 @@ def pace_current() -> None:
 
     if not activity.in_activity():
         return
-    priority = activity.info().priority
-    key, weight = priority.fairness_key, priority.fairness_weight
-    if key and weight and key.endswith(_SHARED):  # a shared read: paced as its family
-        key, weight = key.removesuffix(_SHARED), weight / SHARED_ATTEMPTS
-    if key and weight and key.count("/") == 2:
-        pace(key, weight * BASE_RATE / _fleet[0])
+    info = activity.info()
+    key, weight = info.priority.fairness_key, info.priority.fairness_weight
+    if not key or not weight:
+        return
+    budget = weight * BASE_RATE * _calls.get(info.activity_type, 1.0)  # attempt_weight undone
+    if key.endswith(_SHARED):  # a shared read: paced as its family
+        key, budget = key.removesuffix(_SHARED), budget / SHARED_ATTEMPTS
+    if key.count("/") == 2:
+        pace(key, budget / _fleet[0])
 
 
 #: How many workers poll the budget queue (this one included), as the server last said.

@@ -20,10 +20,9 @@ from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
 
+from cloudops import patching
 from cloudops.budgets import (
-    BASE_RATE,
-    MAX_RATE,
-    SHARED_ATTEMPTS,
+    attempt_weight,
     budget_family,
     budget_queue,
     fairness_key,
@@ -192,14 +191,25 @@ def budget_route(
     family = budget_family(check.budget, entry.provider.family(activity) if entry else "mutations")
     if family is None:
         return {}
+    key, budget = fairness_key(account, check.budget_region, family), check.budget[family]
     shared = entry is not None and activity in entry.provider.shared_read_activities
-    key, weight = fairness_key(account, check.budget_region, family), check.budget[family]
+    calls = entry.provider.activity_calls.get(activity) if entry is not None else None
+    if calls is not None and not patching.patched(BUDGET_CALLS_PATCH):
+        shared, calls = False, None  # started before: one attempt, one call, as recorded
     if shared:
-        key, weight = shared_key(key), min(weight * SHARED_ATTEMPTS, MAX_RATE)
+        key = shared_key(key)
     return {
         "task_queue": budget_queue(workflow.info().task_queue),
-        "priority": Priority(fairness_key=key, fairness_weight=weight / BASE_RATE),
+        "priority": Priority(
+            fairness_key=key, fairness_weight=attempt_weight(budget, calls or 1.0, shared=shared)
+        ),
     }
+
+
+#: ``workflow.patched`` id: workflows started before it scheduled every budgeted activity at
+#: one call per attempt (weight = budget) and ``Provider.activity_calls``' activities under
+#: their family's own key; they replay that way.
+BUDGET_CALLS_PATCH = "cloudops-budget-calls"
 
 
 @dataclass

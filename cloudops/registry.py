@@ -77,6 +77,12 @@ class Provider:
     #: an attempt often makes no call of its own, so their attempts are not limited one for
     #: one against the reads budget (their calls are paced under it, ``cloudops.budgets``).
     shared_read_activities: frozenset[str] = frozenset()
+    #: Calls one attempt of an activity is expected to make, for activities making more than
+    #: one (or, for a shared read, sharing a read of several calls): the server dispatches
+    #: their attempts at ``budget / calls`` a second (``cloudops.budgets.attempt_weight``).
+    #: Workflows started before an activity was listed here schedule it as a plain one-call
+    #: activity of its family (``cloudops.operation.BUDGET_CALLS_PATCH``).
+    activity_calls: Mapping[str, float] = field(default_factory=dict)
 
     def family(self, activity: str) -> str:
         """The API family an activity's calls are budgeted under."""

@@ -33,7 +33,7 @@ from cloudops.accounts import (
     load_config,
     using_accounts,
 )
-from cloudops.budgets import budget_queue, configure_budget_queue, watch_fleet
+from cloudops.budgets import budget_queue, configure_budget_queue, declare_calls, watch_fleet
 from cloudops.codec import PayloadCodecOption, resolve_codec, with_codec
 from cloudops.heartbeat import AutoHeartbeatInterceptor
 from cloudops.permissions import Authorizer, IdentityHeaderInterceptor, security_activities
@@ -206,6 +206,8 @@ class CloudOpsPlugin(SimplePlugin):
             await super().run_worker(worker, next)
             return
         await configure_budget_queue(worker.client, queue)
+        for entry in self.cloudops.catalogue.providers.values():
+            declare_calls(entry.provider.activity_calls)
         import pyrate_limiter  # noqa: F401  (imported now, not by the first paced call)
 
         config = worker.config()

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from cloudops.accounts import AccountCheck, ConfigError, FileConfig
-from cloudops.budgets import BudgetError, parse_budget
+from cloudops.budgets import (
+    MAX_RATE,
+    SHARED_ATTEMPTS,
+    BudgetError,
+    attempt_weight,
+    parse_budget,
+)
 from cloudops.registry import CloudOps
 from cloudops.worker import account_book
 
@@ -91,3 +97,18 @@ def test_an_invalid_budget_stops_the_worker_at_start(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "accounts.prod.budget.writes" in " ".join(done.stderr.split())
+
+
+def test_an_attempts_weight_counts_its_calls() -> None:
+    # Temporal charges each task 1 / its weight of its key's 1 task/s: budget / calls a second.
+    assert attempt_weight(10.0) == 10.0
+    assert attempt_weight(10.0, 2.0) == 5.0
+    assert attempt_weight(10.0, 2.0, shared=True) == 10.0 * SHARED_ATTEMPTS / 2
+    assert attempt_weight(MAX_RATE, 0.5, shared=True) == MAX_RATE
+
+
+def test_the_aws_provider_declares_its_multi_call_activities() -> None:
+    from cloudops_aws.plugin import AWS
+
+    assert AWS.activity_calls["aws.create_launch_template"] == 2.0
+    assert "aws.next_server_group_name" in AWS.shared_read_activities

@@ -16,6 +16,7 @@ the plugin module does to register the activities) stays cheap.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -312,6 +313,9 @@ def _paginate(client: Any, method: str, key: str, **params: Any) -> Iterator[dic
 # --------------------------------------------------------------------------------------------
 
 
+_NAMING_LOCK = threading.Lock()
+
+
 @aws_activity("aws.next_server_group_name")
 def next_name(arg: NextNameInput) -> NextNameOutput:
     """Choose the next free ``app-stack-detail-vNNN`` in the account and region.
@@ -320,27 +324,19 @@ def next_name(arg: NextNameInput) -> NextNameOutput:
     an interrupted create is never reused by another request. Read-only: running it twice is
     harmless, and the workflow records the first answer.
     """
-    asg = aws_client("autoscaling", arg.account, arg.region)
-    ec2 = aws_client("ec2", arg.account, arg.region)
-    existing: list[tuple[str, datetime | None]] = [
-        (g["AutoScalingGroupName"], g.get("CreatedTime"))
-        for g in _paginate(asg, "describe_auto_scaling_groups", "AutoScalingGroups")
-    ]
-    # Only the cluster's own templates: an account may hold thousands, and moto answers at most
-    # one page (MaxResults, 15 by default) with no NextToken, so an unfiltered listing there
-    # misses templates and could hand out a name whose template was left behind.
+    from cloudops_aws.shared_reads import shared_names
+
+    # Concurrent namings of this account and region share one listing (cloudops.batching).
+    # Only the cluster's own templates are listed: an account may hold thousands, and moto
+    # answers at most one page (MaxResults, 15 by default) with no NextToken, so an unfiltered
+    # listing there misses templates and could hand out a name whose template was left behind.
     cluster = cluster_name(arg.application, arg.stack, arg.detail)
-    existing += [
-        (t["LaunchTemplateName"], t.get("CreateTime"))
-        for t in _paginate(
-            ec2,
-            "describe_launch_templates",
-            "LaunchTemplates",
-            Filters=[{"Name": "launch-template-name", "Values": [cluster, f"{cluster}-v*"]}],
-            PaginationConfig={"PageSize": 200},
-        )
-    ]
-    chosen = next_server_group_name(arg.application, arg.stack, arg.detail, existing)
+    existing = shared_names(arg.account, arg.region, cluster)
+    # Namings of one cluster sharing a listing would all pick the same name: the list is the
+    # batch's, so each adds its choice for the next one to count as taken.
+    with _NAMING_LOCK:
+        chosen = next_server_group_name(arg.application, arg.stack, arg.detail, existing)
+        existing.append((str(chosen), datetime.now(UTC)))
     assert chosen.sequence is not None
     return NextNameOutput.of(chosen)
 

@@ -30,7 +30,16 @@ AWS = cloud_provider(
     # region (docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html); Auto Scaling
     # (one bucket for all its calls) and ELB publish no figures. Spinnaker's default is 10/s.
     budget_defaults={"reads": 8.0, "mutations": 4.0},
-    shared_reads=("wait_for_capacity",),
+    shared_reads=("wait_for_capacity", "next_server_group_name"),
+    # Calls per attempt (the server dispatches ``budget / calls`` attempts a second): a naming
+    # shares a listing of the groups and templates (two calls, more pages at 200+ groups);
+    # creating a template resolves its image first; the group is described after its create.
+    activity_calls={
+        "aws.next_server_group_name": 2.0,
+        "aws.create_launch_template": 2.0,
+        "aws.create_auto_scaling_group": 2.0,
+        "aws.create_auto_scaling_group_and_check": 2.0,
+    },
 )
 
 

@@ -192,3 +192,42 @@ async def test_shared_reads_survive_a_sigkilled_worker(
     results = await asyncio.wait_for(running, 120)
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
     assert all(r.value["healthy_count"] == 2 for r in results)
+
+
+async def test_concurrent_namings_share_one_listing(
+    app: str, moto_network: MotoNetwork, cloudops_worker: Any, aws_fault_proxy: Any
+) -> None:
+    from cloudops_aws import plugin
+    from cloudops_aws.shared_reads import NAMES
+
+    config = aws_account_config(aws_fault_proxy().url)  # the default 0.25 s batch window
+    async with cloudops_worker(plugins=[plugin], load_entrypoints=False, accounts=config) as ops:
+        asked, reads = NAMES.asked, NAMES.reads
+        results = await create_many(ops, moto_network, app, 12)
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    assert NAMES.asked - asked == 12
+    assert (NAMES.reads - reads) * 3 <= 12, (NAMES.asked - asked, NAMES.reads - reads)
+
+
+def test_namings_of_one_cluster_in_a_batch_never_pick_one_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cloudops.batching import ReadBatcher
+    from cloudops.servergroups.contract import NextNameInput
+    from cloudops_aws import activities, shared_reads
+
+    listings: list[list[str]] = []
+
+    def listing(scope: Any, clusters: Any) -> dict[str, list[tuple[str, Any]]]:
+        listings.append(list(clusters))
+        return {cluster: [(f"{cluster}-v000", None)] for cluster in clusters}
+
+    monkeypatch.setattr(shared_reads, "NAMES", ReadBatcher(listing, window=lambda: 0.5))
+    name = activities.next_name.__wrapped__  # the blocking function, in this test's threads
+    arg = NextNameInput(account="moto", region=MOTO_REGION, application="app", stack="s")
+    with ThreadPoolExecutor(4) as pool:
+        chosen = [out.name for out in pool.map(lambda _: name(arg), range(4))]
+    assert listings == [["app-s"]]  # one listing for the four
+    assert sorted(chosen) == [f"app-s-v00{i}" for i in range(1, 5)]
