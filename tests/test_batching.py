@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from cloudops.batching import ReadBatcher
@@ -15,7 +15,7 @@ def test_one_fetch_at_a_time_per_scope_and_the_next_batch_grows_meanwhile() -> N
     batches: list[int] = []
     lock = threading.Lock()
 
-    def fetch(scope: Hashable, names: Sequence[str]) -> dict[str, str]:
+    def fetch(account: str, region: str, names: Sequence[str]) -> dict[str, str]:
         with lock:
             running[0] += 1
             running[1] = max(running)
@@ -29,7 +29,7 @@ def test_one_fetch_at_a_time_per_scope_and_the_next_batch_grows_meanwhile() -> N
 
     def ask(i: int) -> str | None:
         time.sleep(i * 0.02)  # arrivals spread over 1.2 s
-        return batcher.get("scope", f"n{i}")
+        return batcher.get(("account", "region"), f"n{i}")
 
     with ThreadPoolExecutor(60) as pool:
         answers = list(pool.map(ask, range(60)))

@@ -220,7 +220,7 @@ def test_namings_of_one_cluster_in_a_batch_never_pick_one_name(
 
     listings: list[list[str]] = []
 
-    def listing(scope: Any, clusters: Any) -> dict[str, list[tuple[str, Any]]]:
+    def listing(account: str, region: str, clusters: Any) -> dict[str, list[tuple[str, Any]]]:
         listings.append(list(clusters))
         return {cluster: [(f"{cluster}-v000", None)] for cluster in clusters}
 
