@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -83,6 +83,7 @@ from cloudops_aws.models import (
     WaitForCapacityInput,
 )
 from cloudops_aws.network_activities import split_load_balancers
+from cloudops_aws.reads import classic_health, paginate, target_health, traffic_health
 
 __all__ = [
     "ACTIVITIES",
@@ -202,36 +203,6 @@ def _capacity(group: dict[str, Any]) -> Capacity:
         return Capacity.model_construct(**values)
 
 
-def _target_health(elbv2: Any, target_group_arn: str) -> dict[str, str]:
-    """Instance id -> target state (healthy, unhealthy, initial, draining, unused...)."""
-    answer = elbv2.describe_target_health(TargetGroupArn=target_group_arn)
-    return {
-        d["Target"]["Id"]: d["TargetHealth"]["State"]
-        for d in answer.get("TargetHealthDescriptions", [])
-    }
-
-
-def _classic_health(elb: Any, load_balancer: str) -> dict[str, str]:
-    answer = elb.describe_instance_health(LoadBalancerName=load_balancer)
-    return {s["InstanceId"]: s["State"] for s in answer.get("InstanceStates", [])}
-
-
-def _traffic_health(call: GroupCall, group: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """Load balancer (target group ARN or classic ELB name) -> instance id -> state."""
-    health: dict[str, dict[str, str]] = {}
-    arns = group.get("TargetGroupARNs") or []
-    if arns:
-        elbv2 = aws_client("elbv2", call.account, call.region)
-        for arn in arns:
-            health[arn] = _target_health(elbv2, arn)
-    names = group.get("LoadBalancerNames") or []
-    if names:
-        elb = aws_client("elb", call.account, call.region)
-        for name in names:
-            health[name] = _classic_health(elb, name)
-    return health
-
-
 _HEALTHY_STATES = {"healthy", "InService"}
 
 
@@ -301,11 +272,6 @@ def _security_groups_of(data: dict[str, Any]) -> list[str]:
     for interface in data.get("NetworkInterfaces") or []:
         groups += list(interface.get("Groups") or [])
     return groups
-
-
-def _paginate(client: Any, method: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
-    for page in client.get_paginator(method).paginate(**params):
-        yield from page.get(key, [])
 
 
 # --------------------------------------------------------------------------------------------
@@ -664,7 +630,7 @@ def wait_for_capacity(arg: WaitForCapacityInput) -> CapacityStatus:
 def _check_capacity(
     arg: WaitForCapacityInput,
     group: dict[str, Any],
-    traffic_health: Callable[[GroupCall, dict[str, Any]], dict[str, dict[str, str]]] | None = None,
+    read_traffic: Callable[[GroupCall, dict[str, Any]], dict[str, dict[str, str]]] | None = None,
 ) -> CapacityStatus | str:
     """The group's status if it has reached its capacity, else why not (for NotReady)."""
     if group.get("Status") == _DELETE_IN_PROGRESS:
@@ -675,7 +641,7 @@ def _check_capacity(
     desired = arg.desired if arg.desired is not None else capacity.desired
     disabled = _disabled(group)
     alive = _alive(group)
-    traffic = {} if disabled else (traffic_health or _traffic_health)(arg, group)
+    traffic = {} if disabled else (read_traffic or traffic_health)(arg, group)
     healthy = [i for i in alive if _instance_health(i, False, traffic) == HealthState.UP]
     leaving = sorted(set(arg.exclude_instances) & {i["InstanceId"] for i in alive})
     progress = f"{len(healthy)} of {desired} instances healthy, {len(alive)} running"
@@ -762,7 +728,7 @@ def set_traffic(arg: TrafficInput) -> TrafficOutput:
     if arns:
         elbv2 = aws_client("elbv2", arg.account, arg.region)
         for arn in arns:
-            states = _target_health(elbv2, arn)
+            states = target_health(elbv2, arn)
             todo = [i for i in ids_in if states.get(i, "unused") in ("unused", "draining")]
             if todo:
                 elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in todo])
@@ -777,7 +743,7 @@ def set_traffic(arg: TrafficInput) -> TrafficOutput:
     if names:
         elb = aws_client("elb", arg.account, arg.region)
         for name in names:
-            states = _classic_health(elb, name)
+            states = classic_health(elb, name)
             todo = [i for i in ids_in if i not in states]
             if todo:
                 elb.register_instances_with_load_balancer(
@@ -792,7 +758,7 @@ def set_traffic(arg: TrafficInput) -> TrafficOutput:
     if arg.wait_drained:
         remaining = {
             lb: sorted(i for i, state in by_id.items() if i in out and state != "unused")
-            for lb, by_id in _traffic_health(arg, group).items()
+            for lb, by_id in traffic_health(arg, group).items()
         }
         remaining = {lb: r for lb, r in remaining.items() if r}
         if remaining:
@@ -991,7 +957,7 @@ def _delete_launch_template_by_id(account: str, region: str, template_id: str) -
 def _describe(call: GroupCall, group: dict[str, Any]) -> AwsServerGroupDescription:
     name = group["AutoScalingGroupName"]
     disabled = _disabled(group)
-    traffic = _traffic_health(call, group)
+    traffic = traffic_health(call, group)
     spec = _launch_template_spec(group)
     data, version = _launch_template_data(aws_client("ec2", call.account, call.region), spec)
     instances = [
@@ -1165,7 +1131,7 @@ def list_server_groups(arg: ClusterCall) -> AwsServerGroupList:
     asg = aws_client("autoscaling", arg.account, arg.region)
     cluster = cluster_name(arg.application, arg.stack, arg.detail)
     found = []
-    for group in _paginate(asg, "describe_auto_scaling_groups", "AutoScalingGroups"):
+    for group in paginate(asg, "describe_auto_scaling_groups", "AutoScalingGroups"):
         parsed = ServerGroupName.try_parse(group["AutoScalingGroupName"])
         if parsed is None or parsed.cluster != cluster or parsed.sequence is None:
             continue
@@ -1236,7 +1202,7 @@ def _pick(item: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
 def _policies(asg: Any, name: str) -> list[dict[str, Any]]:
     try:
         return list(
-            _paginate(asg, "describe_policies", "ScalingPolicies", AutoScalingGroupName=name)
+            paginate(asg, "describe_policies", "ScalingPolicies", AutoScalingGroupName=name)
         )
     except Exception as err:
         if _is_not_found(err):
@@ -1249,7 +1215,7 @@ def _alarms_of(cw: Any, policies: list[dict[str, Any]]) -> dict[str, dict[str, A
     alarms: dict[str, dict[str, Any]] = {}
     for policy in policies:
         if policy.get("PolicyType", "SimpleScaling") in ("StepScaling", "SimpleScaling"):
-            for alarm in _paginate(
+            for alarm in paginate(
                 cw, "describe_alarms", "MetricAlarms", ActionPrefix=policy["PolicyARN"]
             ):
                 alarms[alarm["AlarmName"]] = alarm
@@ -1293,7 +1259,7 @@ def read_scaling(arg: GroupCall) -> ScalingSettings:
         for name, alarm in sorted(alarms.items())
     ]
     now = datetime.now(UTC)
-    for action in _paginate(
+    for action in paginate(
         asg,
         "describe_scheduled_actions",
         "ScheduledUpdateGroupActions",

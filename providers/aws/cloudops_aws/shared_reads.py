@@ -16,6 +16,7 @@ from typing import Any
 from cloudops.batching import ReadBatcher
 from cloudops.servergroups.contract import GroupCall
 from cloudops_aws.clients import aws_client
+from cloudops_aws.reads import paginate, target_health, traffic_health
 
 __all__ = [
     "GROUPS",
@@ -41,10 +42,9 @@ def _fetch_groups(account: str, region: str, names: Sequence[str]) -> dict[str, 
 
 
 def _fetch_health(account: str, region: str, arns: Sequence[str]) -> dict[str, dict[str, str]]:
-    from cloudops_aws.activities import _target_health
 
     elbv2 = aws_client("elbv2", account, region)
-    return {arn: _target_health(elbv2, arn) for arn in arns}
+    return {arn: target_health(elbv2, arn) for arn in arns}
 
 
 Taken = list[tuple[str, Any]]
@@ -52,8 +52,6 @@ Taken = list[tuple[str, Any]]
 
 def _fetch_names(account: str, region: str, clusters: Sequence[str]) -> dict[str, Taken]:
     """Cluster -> the names (and creation times) its groups and launch templates hold."""
-    from cloudops_aws.activities import _paginate
-
     asg = aws_client("autoscaling", account, region)
     ec2 = aws_client("ec2", account, region)
     taken: dict[str, Taken] = {cluster: [] for cluster in clusters}
@@ -65,14 +63,14 @@ def _fetch_names(account: str, region: str, clusters: Sequence[str]) -> dict[str
                 taken[owner].append((name, created))
 
     pages = {"PageSize": 100}  # DescribeAutoScalingGroups' largest page
-    for group in _paginate(
+    for group in paginate(
         asg, "describe_auto_scaling_groups", "AutoScalingGroups", PaginationConfig=pages
     ):
         add(group["AutoScalingGroupName"], group.get("CreatedTime"))
     for start in range(0, len(clusters), 50):
         # Only these clusters' templates: an account may hold thousands (see next_name).
         values = [v for c in clusters[start : start + 50] for v in (c, f"{c}-v*")]
-        for template in _paginate(
+        for template in paginate(
             ec2,
             "describe_launch_templates",
             "LaunchTemplates",
@@ -98,14 +96,12 @@ def shared_group(account: str, region: str, name: str) -> dict[str, Any] | None:
 
 
 def shared_traffic_health(call: GroupCall, group: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """As ``_traffic_health``, each target group read once for every wait sharing the batch."""
-    from cloudops_aws.activities import _traffic_health
-
+    """As ``traffic_health``, each target group read once for every wait sharing the batch."""
     health: dict[str, dict[str, str]] = {}
     for arn in group.get("TargetGroupARNs") or []:
         health[arn] = TARGET_HEALTH.get((call.account, call.region), arn) or {}
     if group.get("LoadBalancerNames"):  # classic load balancers: read as before
-        health.update(_traffic_health(call, {**group, "TargetGroupARNs": []}))
+        health.update(traffic_health(call, {**group, "TargetGroupARNs": []}))
     return health
 
 
