@@ -17,6 +17,7 @@ from cloudops_testing.network_inputs import security_group_input
 __all__ = [
     "check_first_create",
     "check_load_balancer_in_use",
+    "check_pin_rolled_back",
     "check_tag_verbs",
     "fail",
     "sample_create_input",
@@ -134,3 +135,16 @@ async def upsert_web_allowing_db(
     )
     await succeed(ops, f"{provider}.upsertSecurityGroup", web, **where)
     return web
+
+
+def check_pin_rolled_back(result: Any, new: str) -> None:
+    """A deploy rejected at its judgement undid its pin and its copy, on any cloud.
+
+    The ``new`` group's pinned min went back to 1 and the autoscaling copied to it was
+    deleted, and every rollback step succeeded.
+    """
+    assert result.error is not None and result.error.code == "REJECTED"
+    assert all(r.ok for r in result.error.rollbacks), result.error.rollbacks
+    steps = [r.step for r in result.error.rollbacks]
+    assert f"restore the min of {new} to 1" in steps
+    assert f"delete the autoscaling copied to {new}" in steps

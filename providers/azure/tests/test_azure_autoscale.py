@@ -16,7 +16,7 @@ from azure_testkit import FAST, RG, WHERE, create_input, scale_set
 import cloudops_azure.plugin
 from cloudops.client import CloudOpsClient
 from cloudops_testing.azure_emulator import AzureEmulator
-from cloudops_testing.checks import check_tag_verbs
+from cloudops_testing.checks import check_pin_rolled_back, check_tag_verbs
 from cloudops_testing.fixtures_azure import AZURE_SUBSCRIPTION, emulator_monitor_client
 
 
@@ -253,11 +253,7 @@ async def test_a_failed_deploy_leaves_no_copied_setting_and_no_pinned_min(
     handle, old, new, source = await _pinned_deploy(deploy_ops, azure_emulator, app)
     await handle.send_input("judgement", {"approved": False}, sender="qa")
     result = await handle.result()
-    assert result.error is not None and result.error.code == "REJECTED"
-    assert all(r.ok for r in result.error.rollbacks), result.error.rollbacks
-    steps = [r.step for r in result.error.rollbacks]
-    assert f"restore the min of {new} to 1" in steps
-    assert f"delete the autoscaling copied to {new}" in steps
+    check_pin_rolled_back(result, new)
     assert await _settings(azure_emulator, new) == {}
     assert scale_set(azure_emulator, new) is None
     assert await _settings(azure_emulator, old) == source
