@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cloudops.client import CloudOpsClient
 from cloudops_testing.azure_emulator import AzureEmulator
 from cloudops_testing.checks import sample_create_input
 from cloudops_testing.fixtures_azure import (
@@ -34,6 +35,13 @@ def create_input(application: str, **overrides: Any) -> dict[str, Any]:
     return sample_create_input(
         application, AZURE_IMAGE, "Standard_B1s", **{**placement, **overrides}
     )
+
+
+async def create_group(ops: CloudOpsClient, app: str, **overrides: Any) -> str:
+    """Create a server group of ``create_input(app, **overrides)``; its name."""
+    made = await ops.execute("azure.createServerGroup", create_input(app, **overrides), **WHERE)
+    assert made.ok, made.error
+    return str(made.value["name"])
 
 
 def scale_set(emulator: AzureEmulator, name: str) -> dict[str, Any] | None:

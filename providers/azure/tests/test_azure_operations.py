@@ -5,25 +5,27 @@ The verbs' common behaviour is checked by the conformance suite (test_azure_conf
 
 from __future__ import annotations
 
-from typing import Any
-
-from azure_testkit import FAST, RG, WHERE, create_input, in_pool, pool_id, scale_set, vm_states
+from azure_testkit import (
+    FAST,
+    RG,
+    WHERE,
+    create_group,
+    create_input,
+    in_pool,
+    pool_id,
+    scale_set,
+    vm_states,
+)
 
 from cloudops.client import CloudOpsClient
 from cloudops_testing.azure_emulator import AzureEmulator
 from cloudops_testing.fixtures_azure import AZURE_LOAD_BALANCER
 
 
-async def _create(ops: CloudOpsClient, app: str, **overrides: Any) -> str:
-    result = await ops.execute("azure.createServerGroup", create_input(app, **overrides), **WHERE)
-    assert result.ok, result.error
-    return str(result.value["name"])
-
-
 async def test_resize_up_and_down(
     azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
-    name = await _create(azure_ops, app, capacity={"min": 1, "max": 2, "desired": 1})
+    name = await create_group(azure_ops, app, capacity={"min": 1, "max": 2, "desired": 1})
     up = await azure_ops.execute(
         "azure.resizeServerGroup",
         {"server_group": name, "capacity": {"min": 1, "max": 4, "desired": 3}, **FAST},
@@ -59,7 +61,7 @@ async def test_resize_up_and_down(
 async def test_disable_then_enable_moves_the_vms_out_of_and_into_the_pools(
     azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
-    name = await _create(azure_ops, app, load_balancers=["cloudops-lb/web", "cloudops-lb/api"])
+    name = await create_group(azure_ops, app, load_balancers=["cloudops-lb/web", "cloudops-lb/api"])
     members = {f"{name}_0", f"{name}_1"}
     assert in_pool(azure_emulator, "web", name) == members
     assert in_pool(azure_emulator, "api", name) == members
@@ -116,7 +118,7 @@ async def test_disable_then_enable_moves_the_vms_out_of_and_into_the_pools(
 async def test_terminate_instances_replacing_and_shrinking(
     azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
-    name = await _create(azure_ops, app, capacity={"min": 2, "max": 3, "desired": 3})
+    name = await create_group(azure_ops, app, capacity={"min": 2, "max": 3, "desired": 3})
     replaced = await azure_ops.execute(
         "azure.terminateInstances",
         {"server_group": name, "instance_ids": [f"{name}_0"], **FAST},
@@ -154,7 +156,7 @@ async def test_terminate_instances_replacing_and_shrinking(
 
 
 async def test_describe(azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str) -> None:
-    name = await _create(azure_ops, app, detail="canary", security_groups=["web-nsg"])
+    name = await create_group(azure_ops, app, detail="canary", security_groups=["web-nsg"])
     result = await azure_ops.execute("azure.describeServerGroup", {"server_group": name}, **WHERE)
     assert result.ok, result.error
     value = result.value
@@ -176,7 +178,7 @@ async def test_describe(azure_ops: CloudOpsClient, azure_emulator: AzureEmulator
 async def test_clone_copies_user_data_and_image_and_sets_the_sku(
     azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
-    source = await _create(azure_ops, app, user_data="#cloud-config\n")
+    source = await create_group(azure_ops, app, user_data="#cloud-config\n")
     result = await azure_ops.execute(
         "azure.cloneServerGroup",
         {"source": source, "instance_type": "Standard_D2s_v5", **FAST},
@@ -201,7 +203,7 @@ async def test_clone_copies_user_data_and_image_and_sets_the_sku(
 async def test_disable_under_the_manual_upgrade_policy_upgrades_the_vms(
     azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
-    name = await _create(azure_ops, app, upgrade_policy="Manual")
+    name = await create_group(azure_ops, app, upgrade_policy="Manual")
     assert in_pool(azure_emulator, "web", name) == {f"{name}_0", f"{name}_1"}
     disabled = await azure_ops.execute(
         "azure.disableServerGroup", {"server_group": name, **FAST}, **WHERE
@@ -227,7 +229,7 @@ async def test_rolling_upgrade_policy_needs_a_probe_and_disable_waits_for_the_ba
     )
     assert not refused.ok and refused.error.code == "INVALID_INPUT"
     assert refused.error.details["errors"][0]["field"] == "health_probe"
-    name = await _create(
+    name = await create_group(
         azure_ops, app, upgrade_policy="Rolling", health_probe=f"{AZURE_LOAD_BALANCER}/health"
     )
     found = scale_set(azure_emulator, name)
@@ -246,10 +248,10 @@ async def test_list_server_groups(
     azure_ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
     one = {"min": 1, "max": 1, "desired": 1}
-    first = await _create(azure_ops, app, capacity=one)
-    second = await _create(azure_ops, app, capacity=one)
-    gone = await _create(azure_ops, app, capacity=one)
-    await _create(azure_ops, app, stack="other", capacity=one)
+    first = await create_group(azure_ops, app, capacity=one)
+    second = await create_group(azure_ops, app, capacity=one)
+    gone = await create_group(azure_ops, app, capacity=one)
+    await create_group(azure_ops, app, stack="other", capacity=one)
     disabled = await azure_ops.execute(
         "azure.disableServerGroup", {"server_group": first, **FAST}, **WHERE
     )

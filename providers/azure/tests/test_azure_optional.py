@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Any
 
-from azure_testkit import FAST, RG, WHERE, create_input
+from azure_testkit import FAST, RG, WHERE, create_group
 
 from cloudops.client import CloudOpsClient
 from cloudops_testing.azure_emulator import AzureEmulator
@@ -35,16 +34,10 @@ async def _read(emulator: AzureEmulator, group: str) -> tuple[str, str, str | No
     return await asyncio.to_thread(_model, emulator, group)
 
 
-async def _group(ops: CloudOpsClient, app: str, **overrides: Any) -> str:
-    made = await ops.execute("azure.createServerGroup", create_input(app, **overrides), **WHERE)
-    assert made.ok, made.error
-    return str(made.value["name"])
-
-
 async def test_update_launch_template_patches_the_model_rolls_and_goes_back(
     ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
-    group = await _group(ops, app, upgrade_policy="Manual")
+    group = await create_group(ops, app, upgrade_policy="Manual")
     assert await _read(azure_emulator, group) == (AZURE_IMAGE, "Standard_B1s", None, [True, True])
     update = {
         "server_group": group,
@@ -100,7 +93,7 @@ async def test_update_launch_template_patches_the_model_rolls_and_goes_back(
 async def test_a_failed_model_update_puts_the_previous_model_back(
     ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
-    group = await _group(ops, app, capacity={"min": 1, "max": 1, "desired": 1})
+    group = await create_group(ops, app, capacity={"min": 1, "max": 1, "desired": 1})
     azure_emulator.fail_next(group)  # the PATCH's operation ends Failed (AllocationFailed)
     update = {"server_group": group, "instance_type": "Standard_B2s", **FAST}
     failed = await ops.execute("azure.updateLaunchTemplate", update, **WHERE)
@@ -116,7 +109,7 @@ async def test_a_failed_model_update_puts_the_previous_model_back(
 async def test_update_launch_template_refuses_bad_input_before_any_change(
     ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
-    group = await _group(ops, app, capacity={"min": 1, "max": 1, "desired": 1})
+    group = await create_group(ops, app, capacity={"min": 1, "max": 1, "desired": 1})
     before = await _read(azure_emulator, group)
     for field, value in (("image", "not-an-urn"), ("key_name", "mine")):
         bad = await ops.execute(
@@ -136,7 +129,7 @@ async def test_update_launch_template_refuses_bad_input_before_any_change(
 async def test_reboot_restarts_the_vms_of_the_group_only(
     ops: CloudOpsClient, azure_emulator: AzureEmulator, app: str
 ) -> None:
-    group = await _group(ops, app)
+    group = await create_group(ops, app)
     assert azure_emulator.restarts(RG, group) == {"0": 0, "1": 0}
     reboot = {"server_group": group, "instance_ids": [f"{group}_1"]}
     done = await ops.execute("azure.rebootInstances", reboot, request_id=f"{group}-r", **WHERE)
